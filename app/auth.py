@@ -1,0 +1,49 @@
+"""Bearer API keys with scopes (SPEC §2): 401 without a valid key, 403 without the scope."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import Forbidden, Unauthorized
+from app.keys import service as keys_service
+from app.keys.service import Scope
+
+_bearer = HTTPBearer(auto_error=False, description="An API key created with `csroi keys create`.")
+
+
+def _check_key(request: Request, credentials: HTTPAuthorizationCredentials | None) -> set[str]:
+    """The scopes of the presented key; its own short session, so auth never touches the request's."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("Send `Authorization: Bearer <api key>`.")
+    maker: sessionmaker[Session] = request.app.state.sessionmaker
+    with maker() as session:
+        row = keys_service.authenticate(session, credentials.credentials)
+        if row is None:
+            raise Unauthorized("The API key is unknown or revoked.")
+        scopes = set(row.scopes)
+    request.state.api_key_id = row.id
+    return scopes
+
+
+def require(scope: Scope) -> Callable[..., None]:
+    """A dependency admitting keys that carry `scope` (or admin)."""
+
+    def dependency(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
+        scopes = _check_key(request, credentials)
+        if scope.value not in scopes and Scope.admin.value not in scopes:
+            raise Forbidden(f"This API key lacks the `{scope.value}` scope.", required_scope=scope.value)
+
+    dependency.__name__ = f"require_{scope.value}"
+    return dependency
+
+
+# Declared as a route's first parameter, so a request without the scope never opens a transaction.
+ReadAuth = Annotated[None, Depends(require(Scope.read))]
+IngestAuth = Annotated[None, Depends(require(Scope.ingest))]
+WriteAuth = Annotated[None, Depends(require(Scope.write))]
+AdminAuth = Annotated[None, Depends(require(Scope.admin))]

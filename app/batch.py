@@ -1,0 +1,98 @@
+"""Batch machinery every batch route reuses: the item limit, set-based upserts, stub customers.
+
+A batch is all-or-nothing (SPEC §2): FastAPI validates every item before the route runs (one bad item is a
+422 listing them all), the service writes inside the request's one transaction, and the route commits once.
+"""
+
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, Field
+from pydantic_core import PydanticCustomError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.config import get_settings
+from app.db import utcnow
+from app.errors import BATCH_TOO_LARGE
+
+T = TypeVar("T")
+MAX_BATCH_ITEMS = 10_000
+# Ids per `IN (...)` lookup: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
+_LOOKUP_CHUNK = 5_000
+
+
+class UpsertResult(BaseModel):
+    """What a record batch did: `updated` counts every item whose id already existed."""
+
+    created: int
+    updated: int
+
+
+def _limit_items(value: Any) -> Any:
+    # Counted before any item is validated, so 10,001 good items are a 413 rather than a 422.
+    limit = get_settings().max_batch_items
+    if isinstance(value, list) and len(value) > limit:
+        raise PydanticCustomError(
+            BATCH_TOO_LARGE,
+            "A batch holds at most {limit} items; this one has {count}. Split it.",
+            {"limit": limit, "count": len(value)},
+        )
+    return value
+
+
+# `BatchItems[Item]`: a list of at most 10,000 items, counted before any item is validated (413 beyond).
+BatchItems = Annotated[
+    list[T],
+    BeforeValidator(_limit_items),
+    Field(min_length=1, json_schema_extra={"maxItems": MAX_BATCH_ITEMS}),
+]
+
+
+def dialect_insert(session: Session, table: Table) -> Any:
+    """`INSERT` with ON CONFLICT support for the session's dialect."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def existing_ids(session: Session, table: Table, ids: Sequence[str]) -> set[str]:
+    """Which of `ids` already have a row in `table`."""
+    found: set[str] = set()
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[start : start + _LOOKUP_CHUNK]
+        found.update(session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
+
+
+def upsert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> UpsertResult:
+    """Insert or update rows keyed by `id`; only the columns each row carries are written.
+
+    Within one batch the last item with an id wins, as a CRM correcting itself expects. Rows are grouped by
+    the columns they carry so an item that omits a field keeps the stored value instead of nulling it.
+    """
+    latest = {row["id"]: row for row in rows}
+    before = existing_ids(session, table, list(latest))
+    created = len(latest) - len(before)
+    now = utcnow()
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in latest.values():
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in groups.items():
+        stmt = dialect_insert(session, table)
+        updates = {c: stmt.excluded[c] for c in columns if c != "id"}
+        updates["updated_at"] = stmt.excluded.updated_at
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.id], set_=updates)
+        session.execute(stmt, [{**row, "created_at": now, "updated_at": now} for row in group])
+    return UpsertResult(created=created, updated=len(rows) - created)
+
+
+def ensure_rows(session: Session, table: Table, ids: Sequence[str]) -> int:
+    """Create bare rows (only an id) for ids that do not exist yet; returns how many were created."""
+    missing = [i for i in dict.fromkeys(ids) if i not in existing_ids(session, table, ids)]
+    if missing:
+        now = utcnow()
+        stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=[table.c.id])
+        session.execute(stmt, [{"id": i, "created_at": now, "updated_at": now} for i in missing])
+    return len(missing)

@@ -1,0 +1,132 @@
+"""The `csroi` command: serve, migrate, manage API keys, write the OpenAPI document."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from app import migrate as migrations
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import NotFound
+from app.keys import service as keys_service
+from app.keys.service import Scope
+from app.main import create_app
+
+cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+err = Console(stderr=True)
+
+
+def _sessionmaker():  # type: ignore[no-untyped-def]
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database to the latest migration."""
+    url = get_settings().database_url
+    migrations.upgrade(url)
+    err.print(f"database migrated to {migrations.head_revision()}")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (stateless; share one database).")] = 1,
+    migrate_first: Annotated[
+        bool,
+        typer.Option("--migrate/--no-migrate", help="Migrate before serving (default: CSROI_MIGRATE_ON_START)."),
+    ] = True,
+) -> None:
+    """Serve the API; on a database with no key yet, create and print one admin key."""
+    settings = get_settings()
+    if migrate_first and settings.migrate_on_start:
+        migrations.upgrade(settings.database_url)
+    with _sessionmaker()() as session:
+        if keys_service.count_active_keys(session) == 0:
+            created = keys_service.create_key(session, name="initial admin", scopes=[Scope.admin])
+            session.commit()
+            typer.echo(
+                f"No API key existed, so csroi created an admin key. It is shown only this once:\n\n"
+                f"    {created.secret}\n\n"
+                f"Try: curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/customers\n"
+            )
+    uvicorn.run(
+        "app.main:serve_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    scope: Annotated[list[Scope], typer.Option(help="ingest, read, write or admin; repeat for several.")],
+) -> None:
+    """Create a key: the key alone on stdout (shown once), details on stderr."""
+    with _sessionmaker()() as session:
+        created = keys_service.create_key(session, name=name, scopes=scope)
+        session.commit()
+    err.print(f"created key {created.id} '{created.name}' with scopes {', '.join(created.scopes)}")
+    typer.echo(created.secret)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
+    with _sessionmaker()() as session:
+        for row in keys_service.list_keys(session):
+            table.add_row(
+                str(row.id),
+                row.name,
+                row.prefix + "…",
+                ",".join(row.scopes),
+                f"{row.created_at:%Y-%m-%d}",
+                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "",
+                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            )
+    Console().print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `csroi keys list`.")]) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+    with _sessionmaker()() as session:
+        try:
+            keys_service.revoke_key(session, key_id)
+        except NotFound:
+            err.print(f"no key with id {key_id}")
+            raise typer.Exit(1) from None
+        session.commit()
+    err.print(f"revoked key {key_id}")
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Print the OpenAPI document the app serves (commit it as openapi/openapi.json)."""
+    text = json.dumps(create_app().openapi(), indent=2, sort_keys=False) + "\n"
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

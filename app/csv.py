@@ -1,0 +1,66 @@
+"""`?format=csv` and `Accept: text/csv`: the same rows as the JSON answer, as a spreadsheet wants them."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import BaseModel
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "The same rows as CSV (`?format=csv` or `Accept: text/csv`).",
+    }
+}
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    """True when the caller asked for CSV by parameter or by Accept header."""
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return value
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
+    """Rows as CSV text with a header line; nested values as compact JSON."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    return buffer.getvalue()
+
+
+def csv_response(
+    items: Iterable[BaseModel],
+    model: type[BaseModel],
+    *,
+    next_cursor: str | None = None,
+    filename: str = "export.csv",
+) -> Response:
+    """A CSV response of model rows, columns in the model's field order; the next cursor in a header."""
+    columns = list(model.model_fields)
+    rows = (item.model_dump(mode="python") for item in items)
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if next_cursor:
+        headers["X-Next-Cursor"] = next_cursor
+    return Response(csv_text(rows, columns), media_type=CSV_MEDIA_TYPE, headers=headers)

@@ -1,0 +1,133 @@
+"""Customers and team members over HTTP: thin routes over the service."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.auth import IngestAuth, ReadAuth
+from app.batch import UpsertResult
+from app.csv import CSV_RESPONSE, csv_response, wants_csv
+from app.customers import service
+from app.customers.schemas import (
+    CustomerBatchIn,
+    CustomerIn,
+    CustomerListQuery,
+    CustomerOut,
+    TeamMemberBatchIn,
+    TeamMemberIn,
+    TeamMemberListQuery,
+    TeamMemberOut,
+)
+from app.db import SessionDep, WriteSessionDep
+from app.errors import problem_responses
+from app.pagination import Page
+from app.schemas import ID_PATTERN
+
+router = APIRouter()
+IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+READ_ERRORS = problem_responses(401, 403, 422)
+WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
+
+
+@router.put(
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    tags=["customers"],
+    responses={201: {"model": CustomerOut, "description": "Created"}, **WRITE_ERRORS},
+)
+def put_customer(
+    _auth: IngestAuth, customer_id: IdPath, body: CustomerIn, session: WriteSessionDep, response: Response
+) -> Any:
+    """Create or update a customer by its CRM id (201 when created)."""
+    customer, created = service.put_customer(session, customer_id, body)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return customer
+
+
+@router.post("/customers/batch", tags=["customers"], responses=WRITE_ERRORS)
+def post_customers_batch(_auth: IngestAuth, body: CustomerBatchIn, session: WriteSessionDep) -> UpsertResult:
+    """Upsert up to 10,000 customers at once, all or nothing."""
+    result = service.upsert_customers(session, body.customers)
+    session.commit()
+    return result
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    tags=["customers"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> Any:
+    """One customer."""
+    return service.get_customer(session, customer_id)
+
+
+@router.get(
+    "/customers",
+    response_model=Page[CustomerOut],
+    tags=["customers"],
+    responses={**CSV_RESPONSE, **READ_ERRORS},
+)
+def list_customers(
+    _auth: ReadAuth, request: Request, query: Annotated[CustomerListQuery, Query()], session: SessionDep
+) -> Any:
+    """Customers in id order, one cursor page at a time (JSON or CSV)."""
+    page = service.list_customers(session, query)
+    if wants_csv(request, query.format):
+        rows = [CustomerOut.model_validate(c) for c in page.items]
+        return csv_response(rows, CustomerOut, next_cursor=page.next_cursor, filename="customers.csv")
+    return page
+
+
+@router.put(
+    "/team-members/{member_id}",
+    response_model=TeamMemberOut,
+    tags=["team"],
+    responses={201: {"model": TeamMemberOut, "description": "Created"}, **WRITE_ERRORS},
+)
+def put_team_member(
+    _auth: IngestAuth, member_id: IdPath, body: TeamMemberIn, session: WriteSessionDep, response: Response
+) -> Any:
+    """Create or update a team member by id (201 when created)."""
+    member, created = service.put_team_member(session, member_id, body)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return member
+
+
+@router.post("/team-members/batch", tags=["team"], responses=WRITE_ERRORS)
+def post_team_members_batch(_auth: IngestAuth, body: TeamMemberBatchIn, session: WriteSessionDep) -> UpsertResult:
+    """Upsert up to 10,000 team members at once, all or nothing."""
+    result = service.upsert_team_members(session, body.team_members)
+    session.commit()
+    return result
+
+
+@router.get(
+    "/team-members/{member_id}",
+    response_model=TeamMemberOut,
+    tags=["team"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def get_team_member(_auth: ReadAuth, member_id: IdPath, session: SessionDep) -> Any:
+    """One team member."""
+    return service.get_team_member(session, member_id)
+
+
+@router.get(
+    "/team-members",
+    response_model=Page[TeamMemberOut],
+    tags=["team"],
+    responses={**CSV_RESPONSE, **READ_ERRORS},
+)
+def list_team_members(
+    _auth: ReadAuth, request: Request, query: Annotated[TeamMemberListQuery, Query()], session: SessionDep
+) -> Any:
+    """Team members in id order, one cursor page at a time (JSON or CSV)."""
+    page = service.list_team_members(session, query)
+    if wants_csv(request, query.format):
+        rows = [TeamMemberOut.model_validate(m) for m in page.items]
+        return csv_response(rows, TeamMemberOut, next_cursor=page.next_cursor, filename="team-members.csv")
+    return page

@@ -1,0 +1,111 @@
+"""Customers and team members: upserts, reads and lists, all SQL of this feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from app import batch
+from app.customers.models import Customer, TeamMember
+from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
+from app.db import Base
+from app.errors import NotFound, Unprocessable
+from app.pagination import Page, make_page
+
+M = TypeVar("M", bound=Base)
+
+
+def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
+    """The columns an item carries (omitted fields are left out, so they keep their stored value)."""
+    row = item.model_dump(exclude_unset=True)
+    if record_id is not None:
+        if row.get("id", record_id) != record_id:
+            raise Unprocessable(
+                "The body's id differs from the id in the path.",
+                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
+            )
+        row["id"] = record_id
+    return row
+
+
+def _put(session: Session, model: type[M], record_id: str, item: BaseModel) -> tuple[M, bool]:
+    result = batch.upsert_rows(session, model.__table__, [_row(item, record_id)])  # type: ignore[arg-type]
+    session.expire_all()
+    return _get(session, model, record_id), result.created == 1
+
+
+def _get(session: Session, model: type[M], record_id: str) -> M:
+    row = session.get(model, record_id)
+    if row is None:
+        raise NotFound(model.__tablename__.replace("_", " "), record_id)
+    return row
+
+
+def _page(session: Session, stmt: Select[Any], model: Any, limit: int, after: list[Any] | None) -> Page[M]:
+    if after:
+        stmt = stmt.where(model.id > str(after[0]))
+    rows = list(session.scalars(stmt.order_by(model.id).limit(limit + 1)))
+    return make_page(rows, limit, key=lambda r: [r.id])
+
+
+def upsert_customers(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
+    """Create or update customers by id (SPEC §2 records)."""
+    return batch.upsert_rows(session, Customer.__table__, [_row(i) for i in items])  # type: ignore[arg-type]
+
+
+def put_customer(session: Session, customer_id: str, item: BaseModel) -> tuple[Customer, bool]:
+    """Create or update one customer; True when it was created."""
+    return _put(session, Customer, customer_id, item)
+
+
+def get_customer(session: Session, customer_id: str) -> Customer:
+    """The customer, or NotFound."""
+    return _get(session, Customer, customer_id)
+
+
+def ensure_customers(session: Session, customer_ids: Sequence[str]) -> int:
+    """Create id-only customers for ids a batch references before the CRM sent them (SPEC §2)."""
+    return batch.ensure_rows(session, Customer.__table__, customer_ids)  # type: ignore[arg-type]
+
+
+def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]:
+    """Customers in id order, filtered by segment, region, industry, tier and CSM."""
+    stmt = select(Customer)
+    for name in ("segment", "region", "industry", "tier", "csm"):
+        value = getattr(query, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Customer, name) == value)
+    return _page(session, stmt, Customer, query.limit, query.after())
+
+
+def upsert_team_members(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
+    """Create or update team members by id."""
+    return batch.upsert_rows(session, TeamMember.__table__, [_row(i) for i in items])  # type: ignore[arg-type]
+
+
+def put_team_member(session: Session, member_id: str, item: BaseModel) -> tuple[TeamMember, bool]:
+    """Create or update one team member; True when it was created."""
+    return _put(session, TeamMember, member_id, item)
+
+
+def get_team_member(session: Session, member_id: str) -> TeamMember:
+    """The team member, or NotFound."""
+    return _get(session, TeamMember, member_id)
+
+
+def list_team_members(session: Session, query: TeamMemberListQuery) -> Page[TeamMember]:
+    """Team members in id order, by role and by who was employed on a date."""
+    stmt = select(TeamMember)
+    if query.role is not None:
+        stmt = stmt.where(TeamMember.role == query.role)
+    if query.active_on is not None:
+        day = query.active_on
+        stmt = stmt.where(
+            or_(TeamMember.started_on.is_(None), TeamMember.started_on <= day),
+            or_(TeamMember.ended_on.is_(None), TeamMember.ended_on >= day),
+        )
+    return _page(session, stmt, TeamMember, query.limit, query.after())

@@ -1,0 +1,204 @@
+"""RFC 9457 problem details: one error hierarchy and the handlers that render it."""
+
+from typing import Any, cast
+
+import structlog
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://csroi.dev/problems/"
+BATCH_TOO_LARGE = "batch_too_large"
+
+log = structlog.get_logger("csroi.errors")
+
+
+class FieldError(BaseModel):
+    """One invalid input: where it is (`loc`, batch item index included) and what is wrong."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class AppError(Exception):
+    """An error with meaning; the handler turns it into problem+json."""
+
+    status = 500
+    title = "Internal Server Error"
+    slug = "internal"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        self.extra = extra
+
+
+class Unauthorized(AppError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(AppError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(AppError):
+    status, title, slug = 404, "Not Found", "not-found"
+
+    def __init__(self, thing: str, thing_id: str) -> None:
+        super().__init__(f"No {thing} with id {thing_id!r}.", thing=thing, id=thing_id)
+
+
+class Conflict(AppError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, title, slug = 413, "Payload Too Large", "payload-too-large"
+
+
+class Unprocessable(AppError):
+    status, title, slug = 422, "Unprocessable Content", "validation"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [])
+
+
+def problem_response(
+    status: int,
+    title: str,
+    slug: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response carrying the request id."""
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body["request_id"] = correlation_id.get()
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _loc(raw: tuple[Any, ...]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in raw]
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+    ]
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(AppError, exc)  # registered for this type only
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem_response(exc.status, exc.title, exc.slug, exc.detail, headers=headers, **exc.extra)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(RequestValidationError, exc)  # registered for this type only
+    errors = _validation_errors(exc)
+    too_large = [e for e in errors if e["type"] == BATCH_TOO_LARGE]
+    if too_large:  # the batch item limit is a 413, not a 422 (ENGINEERING.md pitfall 9)
+        return problem_response(413, PayloadTooLarge.title, PayloadTooLarge.slug, too_large[0]["msg"])
+    count = len(errors)
+    detail = f"The request has {count} invalid value{'s' if count != 1 else ''}; see `errors`."
+    return problem_response(422, Unprocessable.title, Unprocessable.slug, detail, errors=errors)
+
+
+_HTTP_TITLES = {
+    404: ("Not Found", "not-found"),
+    405: ("Method Not Allowed", "method-not-allowed"),
+    413: (PayloadTooLarge.title, PayloadTooLarge.slug),
+    400: ("Bad Request", "bad-request"),
+}
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+    exc = cast(StarletteHTTPException, exc)  # registered for this type only
+    title, slug = _HTTP_TITLES.get(exc.status_code, ("Error", "http"))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    if exc.status_code == 404 and detail is None:
+        detail = f"No route {request.url.path}."
+    return problem_response(exc.status_code, title, slug, detail, headers=dict(exc.headers or {}))
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A database constraint caught what schema validation could not see (e.g. an update that puts a stored
+    # date out of order). The transaction was rolled back; never echo the driver's message (SQL text).
+    log.warning("integrity error", path=request.url.path, error=type(exc.orig).__name__ if hasattr(exc, "orig") else "")
+    return problem_response(
+        409,
+        Conflict.title,
+        Conflict.slug,
+        "The request conflicts with data already stored (a uniqueness or consistency rule); nothing was written.",
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # Never echo str(exc): it can carry SQL text (ENGINEERING.md pitfall 5). The log has the traceback.
+    log.exception("unhandled error", path=request.url.path, method=request.method)
+    return problem_response(
+        500,
+        "Internal Server Error",
+        "internal",
+        "Something went wrong on our side; quote the request_id when you report it.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error the service can answer as problem+json."""
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` declaring problem+json bodies (pitfall 4)."""
+    descriptions = {
+        400: "Bad request",
+        401: "Missing or invalid API key",
+        403: "The key lacks the scope",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body or batch too large",
+        422: "Invalid input",
+        500: "Internal error",
+    }
+    return {
+        status: {
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The Problem and FieldError component schemas, for the OpenAPI document."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"Problem": schema, **defs}

@@ -1,0 +1,90 @@
+"""The FastAPI application: create_app() wires settings, database, routers, middleware and errors."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from app import __version__, ops
+from app.config import Settings, get_settings
+from app.customers.router import router as customers_router
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers, problem_response, problem_schemas
+from app.limits import BodyLimitMiddleware
+from app.logs import AccessLogMiddleware, configure_logging
+from app.routes import allowed_methods
+
+DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
+renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
+metrics. Every `/v1` route needs `Authorization: Bearer <api key>`; errors are RFC 9457 problem+json."""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build the engine at start-up (never at import) unless a test has provided one."""
+    settings: Settings = app.state.settings
+    owns_engine = not hasattr(app.state, "engine")
+    if owns_engine:
+        app.state.engine = make_engine(settings.database_url)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    try:
+        yield
+    finally:
+        if owns_engine:
+            app.state.engine.dispose()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The csroi application for `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+    app = FastAPI(title="csroi", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Any:
+        return problem_response(
+            405,
+            "Method Not Allowed",
+            "method-not-allowed",
+            f"{request.method} is not allowed on {request.url.path}.",
+            headers={"Allow": ", ".join(allowed_methods(app, request.url.path))},
+        )
+
+    app.add_exception_handler(405, method_not_allowed)
+    app.include_router(ops.router)
+    app.include_router(customers_router, prefix="/v1")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "X-Next-Cursor"],
+        )
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    return app
+
+
+def serve_app() -> FastAPI:
+    """uvicorn's factory for `csroi serve`: logging configured once per worker process."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)

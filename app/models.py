@@ -1,0 +1,7 @@
+"""Every table, imported so `Base.metadata` is complete for Alembic and the tests."""
+
+from app.customers.models import Customer, TeamMember
+from app.db import Base
+from app.keys.models import ApiKey
+
+__all__ = ["ApiKey", "Base", "Customer", "TeamMember"]

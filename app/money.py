@@ -1,0 +1,80 @@
+"""Exact money: `Decimal` in Python, integer cents in both databases, a JSON number on the wire.
+
+SQLite stores NUMERIC as a float (ENGINEERING.md pitfall 8), so every money column is a BigInteger of
+cents; sums in SQL stay exact on both databases and are turned back into Decimal at the edge.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from sqlalchemy import BigInteger, Dialect
+from sqlalchemy.types import TypeDecorator
+
+CENT = Decimal("0.01")
+_MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+
+
+def _parse_money(value: Any) -> Decimal:
+    """Accept a JSON number or a decimal string with at most two decimals; never a float's noise."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("money must be a number or a decimal string")
+    if isinstance(value, float):
+        value = repr(value)  # the shortest text that round-trips: 0.1 stays "0.1", not 0.1000000000000000055
+    if isinstance(value, int | str | Decimal):
+        try:
+            amount = Decimal(str(value).strip())
+        except ArithmeticError:
+            raise ValueError("money must be a number or a decimal string such as 1234.50") from None
+        if not amount.is_finite():
+            raise ValueError("money must be finite")
+        if amount != amount.quantize(CENT):
+            raise ValueError("money has at most two decimals (cents)")
+        if abs(amount) >= Decimal("1e15"):
+            raise ValueError("money must be below 1,000,000,000,000,000")
+        return amount.quantize(CENT)
+    raise ValueError("money must be a number or a decimal string")
+
+
+def money_json(amount: Decimal) -> float:
+    """Render an exact amount as a JSON number rounded to cents (SPEC §2)."""
+    return float(amount.quantize(CENT))
+
+
+_MONEY_SCHEMA = {
+    "anyOf": [{"type": "number"}, {"type": "string", "pattern": _MONEY_PATTERN}],
+    "description": "An exact amount: a JSON number or a decimal string, at most two decimals.",
+}
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    PlainSerializer(money_json, return_type=float, when_used="json"),
+    WithJsonSchema(_MONEY_SCHEMA, mode="validation"),
+    WithJsonSchema({"type": "number"}, mode="serialization"),
+]
+NonNegativeMoney = Annotated[Money, Field(ge=0)]
+PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+def to_cents(amount: Decimal) -> int:
+    """Decimal currency units to integer cents."""
+    return int(amount.quantize(CENT) * 100)
+
+
+def from_cents(cents: int | None) -> Decimal | None:
+    """Integer cents (or a SQL SUM of them) back to Decimal units."""
+    return None if cents is None else (Decimal(int(cents)) / 100).quantize(CENT)
+
+
+class Cents(TypeDecorator[Decimal]):
+    """A money column: Decimal in Python, exact integer cents in the database."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_cents(Decimal(value))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return from_cents(value)

@@ -1,0 +1,65 @@
+"""Opaque keyset cursors and the `{"items", "next_cursor"}` page shape (SPEC §2)."""
+
+import base64
+import binascii
+import json
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass `next_cursor` back as `?cursor=` for the next."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def encode_cursor(key: list[Any]) -> str:
+    """The sort key of the last row, as an opaque URL-safe token."""
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> list[Any]:
+    """The sort key inside a cursor; ValueError when it was not made by encode_cursor."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("cursor is not one this service issued") from None
+    if not isinstance(key, list) or not key:
+        raise ValueError("cursor is not one this service issued")
+    return key
+
+
+class ListQuery(BaseModel):
+    """Query parameters every list takes; unknown parameters are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page (max 1000).")
+    cursor: str | None = Field(None, description="`next_cursor` from the previous page.")
+    format: Literal["json", "csv"] | None = Field(None, description="`csv` answers text/csv with the same rows.")
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor_is_ours(cls, value: str | None) -> str | None:
+        if value is not None:
+            decode_cursor(value)
+        return value
+
+    def after(self) -> list[Any] | None:
+        """The decoded cursor, or None for the first page."""
+        return decode_cursor(self.cursor) if self.cursor else None
+
+
+def make_page(rows: list[T], limit: int, key: Any) -> Page[T]:
+    """A page from up to `limit + 1` rows: the extra row only says there is a next page."""
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return Page[Any](items=rows, next_cursor=encode_cursor(key(rows[-1])))
+    return Page[Any](items=rows, next_cursor=None)
