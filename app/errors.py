@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://csroi.dev/problems/"
@@ -156,15 +157,35 @@ async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    # Never echo str(exc): it can carry SQL text (ENGINEERING.md pitfall 5). The log has the traceback.
-    log.exception("unhandled error", path=request.url.path, method=request.method)
-    return problem_response(
-        500,
-        "Internal Server Error",
-        "internal",
-        "Something went wrong on our side; quote the request_id when you report it.",
-    )
+class UnhandledErrorMiddleware:
+    """Answer any unexpected exception with a generic 500 problem, inside the request-id middleware.
+
+    Starlette's own handler for `Exception` runs in its outermost middleware, where the response would lose
+    the X-Request-ID header. Never echo str(exc): it can carry SQL text (ENGINEERING.md pitfall 5).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error", path=scope.get("path"), method=scope.get("method"))
+            if started:
+                raise
+            detail = "Something went wrong on our side; quote the request_id when you report it."
+            await problem_response(500, "Internal Server Error", "internal", detail)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -173,7 +194,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(Exception, _unhandled)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

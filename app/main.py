@@ -8,13 +8,14 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
 from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers, problem_response, problem_schemas
+from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.routes import allowed_methods
@@ -47,6 +48,15 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def _metrics_registry() -> CollectorRegistry:
+    """A registry per app (tests build many apps in one process), with the process and GC collectors."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The csroi application for `settings` (default: from the environment)."""
     settings = settings or get_settings()
@@ -68,8 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
+    Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    # add_middleware wraps: the last added is outermost. The request id is outermost so every answer (even a
+    # 500) carries it; CORS next, so browsers can read error answers too.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(AccessLogMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -78,7 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-ID"],
             expose_headers=["X-Request-ID", "X-Next-Cursor"],
         )
-    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     return app
 

@@ -12,6 +12,9 @@ from sqlalchemy import BigInteger, Dialect
 from sqlalchemy.types import TypeDecorator
 
 CENT = Decimal("0.01")
+# One amount is below a trillion: its cents (< 1e14) fit a signed 64-bit column, and SQL sums of ~90,000
+# maximal amounts still do (2^63 ≈ 9.2e18). Real ARR figures are many orders of magnitude smaller.
+MAX_MONEY = Decimal("1e12")
 _MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
 
 
@@ -28,10 +31,11 @@ def _parse_money(value: Any) -> Decimal:
             raise ValueError("money must be a number or a decimal string such as 1234.50") from None
         if not amount.is_finite():
             raise ValueError("money must be finite")
+        # Bound before quantize: Decimal("1e400").quantize() raises InvalidOperation.
+        if abs(amount) >= MAX_MONEY:
+            raise ValueError("money must be below 1,000,000,000,000")
         if amount != amount.quantize(CENT):
             raise ValueError("money has at most two decimals (cents)")
-        if abs(amount) >= Decimal("1e15"):
-            raise ValueError("money must be below 1,000,000,000,000,000")
         return amount.quantize(CENT)
     raise ValueError("money must be a number or a decimal string")
 

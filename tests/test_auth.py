@@ -1,0 +1,103 @@
+"""Every /v1 route: 401 without or with a bad key, 403 with the wrong scope (walks the OpenAPI paths)."""
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.keys import service
+from app.keys.models import ApiKey
+from app.keys.service import Scope
+from app.main import create_app
+
+# Scope a route needs, by method and path (SPEC §2): reads need `read`; posting data needs `ingest`;
+# interventions and targets need `write`; the health model, month close and keys need `admin`.
+WRITE_PATHS = re.compile(r"^/v1/(interventions|targets)")
+ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/close|keys)")
+
+
+def required_scope(method: str, path: str) -> Scope:
+    """The scope SPEC §2 gives a route; the health model is admin even to read (issue 4)."""
+    if method == "GET":
+        return Scope.admin if path == "/v1/health-model" else Scope.read
+    if ADMIN_PATHS.match(path):
+        return Scope.admin
+    return Scope.write if WRITE_PATHS.match(path) else Scope.ingest
+
+
+def v1_operations() -> list[tuple[str, str]]:
+    paths = create_app().openapi()["paths"]
+    return [(method.upper(), path) for path, ops in paths.items() if path.startswith("/v1/") for method in ops]
+
+
+def concrete(path: str) -> str:
+    """A real URL for a template: months where a month goes, an id elsewhere."""
+    return re.sub(r"\{[^}]+\}", "x1", path.replace("{month}", "2026-01"))
+
+
+OPERATIONS = v1_operations()
+
+
+def test_the_walk_covers_the_records_routes() -> None:
+    assert ("GET", "/v1/customers") in OPERATIONS
+    assert ("POST", "/v1/customers/batch") in OPERATIONS
+    assert len(OPERATIONS) >= 8
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_no_key_is_401_problem(anonymous: TestClient, method: str, path: str) -> None:
+    response = anonymous.request(method, concrete(path))
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["status"] == 401
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_bad_key_is_401(anonymous: TestClient, method: str, path: str) -> None:
+    response = anonymous.request(method, concrete(path), headers={"Authorization": "Bearer csroi_nope"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+def test_wrong_scope_is_403_and_right_scope_passes_auth(
+    anonymous: TestClient, make_key: Callable[..., str], method: str, path: str
+) -> None:
+    needed = required_scope(method, path)
+    others = [s for s in Scope if s not in (needed, Scope.admin)]
+    wrong = {"Authorization": f"Bearer {make_key(*others)}"}
+    response = anonymous.request(method, concrete(path), headers=wrong)
+    assert response.status_code == 403, (needed, response.text)
+    assert response.json()["required_scope"] == needed.value
+    right = {"Authorization": f"Bearer {make_key(needed)}"}
+    assert anonymous.request(method, concrete(path), headers=right).status_code not in (401, 403)
+
+
+def test_revoked_key_is_401(anonymous: TestClient, make_key: Callable[..., str], session) -> None:
+    secret = make_key(Scope.read)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert anonymous.get("/v1/customers", headers=headers).status_code == 200
+    key = service.authenticate(session, secret)
+    assert key is not None
+    service.revoke_key(session, key.id)
+    session.commit()
+    assert anonymous.get("/v1/customers", headers=headers).status_code == 401
+
+
+def test_scheme_other_than_bearer_is_401(anonymous: TestClient, make_key: Callable[..., str]) -> None:
+    headers = {"Authorization": f"Basic {make_key(Scope.admin)}"}
+    assert anonymous.get("/v1/customers", headers=headers).status_code == 401
+
+
+def test_ops_routes_and_docs_are_open(anonymous: TestClient) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json"):
+        assert anonymous.get(path).status_code == 200, path
+
+
+def test_only_a_hash_is_stored(session: Session, make_key: Callable[..., str]) -> None:
+    secret = make_key(Scope.read)
+    stored = session.scalars(select(ApiKey)).all()
+    assert all(secret not in (k.key_hash, k.prefix) for k in stored)

@@ -1,0 +1,74 @@
+"""The csroi command: keys, migrate, serve's first-run key, openapi."""
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from app import cli
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.keys import service as keys_service
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database that the CLI reads from DATABASE_URL."""
+    for url in fresh_database_url():
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
+
+
+def active_keys(url: str) -> int:
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        count = keys_service.count_active_keys(session)
+    engine.dispose()
+    return count
+
+
+def test_keys_create_prints_only_the_key_on_stdout(cli_db: str) -> None:
+    assert runner.invoke(cli.cli, ["migrate"]).exit_code == 0
+    result = runner.invoke(cli.cli, ["keys", "create", "--name", "crm", "--scope", "ingest", "--scope", "read"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("csroi_")
+    assert len(result.stdout.strip().splitlines()) == 1
+    assert "ingest, read" in result.stderr
+
+
+def test_keys_list_and_revoke(cli_db: str) -> None:
+    runner.invoke(cli.cli, ["migrate"])
+    runner.invoke(cli.cli, ["keys", "create", "--name", "crm", "--scope", "read"])
+    listing = runner.invoke(cli.cli, ["keys", "list"])
+    assert "crm" in listing.stdout
+    assert runner.invoke(cli.cli, ["keys", "revoke", "1"]).exit_code == 0
+    assert active_keys(cli_db) == 0
+    assert runner.invoke(cli.cli, ["keys", "revoke", "99"]).exit_code == 1
+
+
+def test_unknown_scope_is_refused(cli_db: str) -> None:
+    runner.invoke(cli.cli, ["migrate"])
+    assert runner.invoke(cli.cli, ["keys", "create", "--name", "x", "--scope", "root"]).exit_code != 0
+
+
+def test_serve_migrates_and_prints_one_admin_key_once(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[dict] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **kw: started.append(kw))
+    first = runner.invoke(cli.cli, ["serve", "--port", "8123"])
+    assert first.exit_code == 0, first.output
+    assert "csroi_" in first.stdout
+    assert started[0]["port"] == 8123
+    assert active_keys(cli_db) == 1
+    second = runner.invoke(cli.cli, ["serve"])
+    assert "csroi_" not in second.stdout
+    assert active_keys(cli_db) == 1
+
+
+def test_openapi_prints_the_document() -> None:
+    result = runner.invoke(cli.cli, ["openapi"])
+    assert json.loads(result.stdout)["info"]["title"] == "csroi"

@@ -1,0 +1,138 @@
+"""Errors are part of the API: problem+json for every status, and no malformed request ever gets a 500."""
+
+import json
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"].startswith("https://")
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def test_unknown_route_is_404_problem(client: TestClient) -> None:
+    assert_problem(client.get("/v1/nothing-here"), 404)
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
+    response = client.delete("/v1/customers/acme")
+    assert_problem(response, 405)
+    assert response.headers["allow"] == "GET, HEAD, PUT"
+
+
+def test_malformed_json_is_422_problem(client: TestClient) -> None:
+    response = client.post(
+        "/v1/customers/batch", content=b'{"customers": [', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["type"] == "json_invalid"
+
+
+def test_missing_body_is_422(client: TestClient) -> None:
+    assert_problem(client.post("/v1/customers/batch"), 422)
+
+
+def test_body_over_10_mb_is_413_by_content_length(client: TestClient) -> None:
+    blob = json.dumps({"customers": [{"id": "a", "name": "x" * 400}] * 30_000}).encode()
+    assert len(blob) > 10 * 1024 * 1024
+    body = assert_problem(
+        client.post("/v1/customers/batch", content=blob, headers={"content-type": "application/json"}), 413
+    )
+    assert "10,485,760" in body["detail"]
+
+
+def test_body_over_the_limit_without_content_length_is_413(settings: Settings, app: FastAPI) -> None:
+    def chunks():
+        yield b'{"customers": ['
+        for _ in range(30_000):
+            yield b'{"id": "a", "name": "' + b"x" * 400 + b'"},'
+        yield b'{"id": "b"}]}'
+
+    with TestClient(app) as client:
+        response = client.post("/v1/customers/batch", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code in (401, 413)  # no key: the limit applies before auth reads the body
+
+
+def test_unexpected_error_is_a_generic_500_with_request_id(app: FastAPI, client: TestClient) -> None:
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    body = assert_problem(client.get("/v1/boom"), 500)
+    assert "SELECT" not in json.dumps(body)
+    assert "Traceback" not in json.dumps(body)
+
+
+GARBAGE = [
+    b"",
+    b"null",
+    b"[]",
+    b'"text"',
+    b"123",
+    b'{"customers": null}',
+    b'{"customers": {}}',
+    b'{"customers": [null]}',
+    b'{"customers": [1, 2]}',
+    b'{"customers": [{"id": null}]}',
+    b'{"customers": [{"id": ""}]}',
+    b'{"customers": [{"id": "' + b"a" * 300 + b'"}]}',
+    b'{"customers": [{"id": "a/b"}]}',
+    b'{"customers": [{"id": "a", "attributes": [1]}]}',
+    b'{"customers": [{"id": "a", "name": {"nested": true}}]}',
+    b'{"team_members": [{"id": "a", "hourly_cost": "1e400"}]}',
+    b'{"team_members": [{"id": "a", "hourly_cost": "NaN"}]}',
+    b'{"team_members": [{"id": "a", "hourly_cost": ""}]}',
+    b'{"team_members": [{"id": "a", "hourly_cost": true}]}',
+    b'{"team_members": [{"id": "a", "started_on": "2026-13-45"}]}',
+    b'{"team_members": [{"id": "a", "email": "not-an-email"}]}',
+    b'{"team_members": [{"id": "a", "role": 7}]}',
+    b"\xff\xfe\x00garbage",
+    b'{"customers": [' + b"[" * 5000 + b"]" * 5000 + b"]}",
+]
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/customers/batch", "/v1/team-members/batch", "/v1/customers/x", "/v1/team-members/x"]
+)
+@pytest.mark.parametrize("payload", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_bodies_are_4xx_never_500(client: TestClient, path: str, payload: bytes) -> None:
+    method = "PUT" if path.endswith("/x") else "POST"
+    response = client.request(method, path, content=payload, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=abc",
+        "limit=-1",
+        "cursor=%00",
+        "cursor=" + "A" * 5000,
+        "tier=gold",
+        "format=xml",
+        "limit=1&limit=2&limit=x",
+        "segment=" + "x" * 10_000,
+    ],
+)
+def test_garbage_queries_are_4xx_never_500(client: TestClient, query: str) -> None:
+    response = client.get(f"/v1/customers?{query}")
+    assert response.status_code < 500
+    assert response.status_code == 200 or response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_wrong_content_type_is_422(client: TestClient) -> None:
+    response = client.post("/v1/customers/batch", content=b"id=a", headers={"content-type": "text/plain"})
+    assert_problem(response, 422)

@@ -1,0 +1,72 @@
+"""Liveness, readiness, Prometheus metrics, request ids, CORS."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app import migrate
+from app.config import Settings
+from app.main import create_app
+
+
+def test_healthz(anonymous: TestClient) -> None:
+    assert anonymous.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_when_migrated(anonymous: TestClient) -> None:
+    body = anonymous.get("/readyz").json()
+    assert body == {"status": "ready", "revision": migrate.head_revision()}
+
+
+@pytest.fixture
+def empty_url(fresh_database_url: Callable[[], Iterator[str]]) -> Iterator[str]:
+    yield from fresh_database_url()
+
+
+def test_readyz_fails_on_an_unmigrated_database(empty_url: str) -> None:
+    with TestClient(create_app(Settings(database_url=empty_url))) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+
+
+def test_readyz_fails_when_a_migration_is_pending(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    migrate.downgrade(empty_url, "base")
+    with TestClient(create_app(Settings(database_url=empty_url))) as client:
+        assert client.get("/readyz").status_code == 503
+
+
+def test_readyz_fails_when_the_database_is_unreachable() -> None:
+    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 503
+
+
+def test_metrics_label_requests_by_route_template(client: TestClient) -> None:
+    client.get("/v1/customers/abc")
+    text = client.get("/metrics").text
+    assert 'handler="/v1/customers/{customer_id}"' in text
+    assert "/v1/customers/abc" not in text
+
+
+def test_request_id_is_echoed_or_generated(client: TestClient) -> None:
+    given = "0b5a3c2e9f1d4e6a8b7c6d5e4f3a2b1c"
+    assert client.get("/healthz", headers={"X-Request-ID": given}).headers["x-request-id"] == given
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+
+
+def test_cors_is_off_by_default(anonymous: TestClient) -> None:
+    response = anonymous.get("/healthz", headers={"Origin": "https://app.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_allows_the_configured_origins(database_url: str) -> None:
+    settings = Settings(database_url=database_url, cors_origins="https://app.example.com")  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as client:
+        allowed = client.options(
+            "/v1/customers", headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+        )
+        other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "access-control-allow-origin" not in other.headers
