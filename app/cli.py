@@ -2,6 +2,8 @@
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -9,6 +11,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from app import migrate as migrations
 from app.config import get_settings
@@ -24,8 +27,15 @@ cli.add_typer(keys_cli, name="keys")
 err = Console(stderr=True)
 
 
-def _sessionmaker():  # type: ignore[no-untyped-def]
-    return make_sessionmaker(make_engine(get_settings().database_url))
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A session on the configured database; the engine is disposed afterwards (no leaked connections)."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @cli.command()
@@ -50,7 +60,7 @@ def serve(
     settings = get_settings()
     if migrate_first and settings.migrate_on_start:
         migrations.upgrade(settings.database_url)
-    with _sessionmaker()() as session:
+    with _session() as session:
         if keys_service.count_active_keys(session) == 0:
             created = keys_service.create_key(session, name="initial admin", scopes=[Scope.admin])
             session.commit()
@@ -77,7 +87,7 @@ def keys_create(
     scope: Annotated[list[Scope], typer.Option(help="ingest, read, write or admin; repeat for several.")],
 ) -> None:
     """Create a key: the key alone on stdout (shown once), details on stderr."""
-    with _sessionmaker()() as session:
+    with _session() as session:
         created = keys_service.create_key(session, name=name, scopes=scope)
         session.commit()
     err.print(f"created key {created.id} '{created.name}' with scopes {', '.join(created.scopes)}")
@@ -88,7 +98,7 @@ def keys_create(
 def keys_list() -> None:
     """List keys (never their secrets)."""
     table = Table("id", "name", "prefix", "scopes", "created", "last used", "revoked")
-    with _sessionmaker()() as session:
+    with _session() as session:
         for row in keys_service.list_keys(session):
             table.add_row(
                 str(row.id),
@@ -105,7 +115,7 @@ def keys_list() -> None:
 @keys_cli.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `csroi keys list`.")]) -> None:
     """Revoke a key; requests with it get 401 from then on."""
-    with _sessionmaker()() as session:
+    with _session() as session:
         try:
             keys_service.revoke_key(session, key_id)
         except NotFound:
