@@ -1,0 +1,80 @@
+"""Every metric formula, once, as small pure functions over Decimal (SPEC §4–§5).
+
+Each returns None when its denominator is zero: a ratio with nothing to divide by is unknown, not 0
+(SPEC §2). The SQL in queries.py only gathers the inputs.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+ZERO = Decimal(0)
+
+
+def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+    """numerator / denominator, or None when the denominator is zero."""
+    if not denominator:
+        return None
+    return Decimal(numerator) / Decimal(denominator)
+
+
+def nrr(ending_arr: Decimal, starting_arr: Decimal) -> Decimal | None:
+    """Net revenue retention = cohort ARR at end / cohort ARR at start (SPEC §4)."""
+    return ratio(ending_arr, starting_arr)
+
+
+def grr(retained_arr: Decimal, starting_arr: Decimal) -> Decimal | None:
+    """Gross revenue retention = Σ min(ARR at end, ARR at start) over the cohort / starting ARR (SPEC §4)."""
+    return ratio(retained_arr, starting_arr)
+
+
+def logo_churn_rate(churned_customers: int, customers_start: int) -> Decimal | None:
+    """Logo churn rate = cohort customers at 0 at end / cohort customers (SPEC §4)."""
+    return ratio(churned_customers, customers_start)
+
+
+def arr_growth(total_ending_arr: Decimal, total_starting_arr: Decimal) -> Decimal | None:
+    """ARR growth = whole-book ARR at end / whole-book ARR at start (SPEC §4)."""
+    return ratio(total_ending_arr, total_starting_arr)
+
+
+def raw_renewal_rate(renewed_arr: Decimal, closed_due_arr: Decimal) -> Decimal | None:
+    """Raw renewal rate = Σ min(booked, up for renewal) / ARR up for renewal of closed renewals (≤ 1; SPEC §4)."""
+    return ratio(renewed_arr, closed_due_arr)
+
+
+def net_renewal_rate(booked_arr: Decimal, closed_due_arr: Decimal) -> Decimal | None:
+    """Net renewal rate = Σ booked / ARR up for renewal of closed renewals (may exceed 1; SPEC §4)."""
+    return ratio(booked_arr, closed_due_arr)
+
+
+def cost_per_1k(cs_cost: Decimal, renewal_bookings: Decimal) -> Decimal | None:
+    """Cost of renewals = CS cost / (renewal bookings / 1000): dollars of CS per $1K renewed (SPEC §4)."""
+    return ratio(cs_cost * 1000, renewal_bookings)
+
+
+def mean(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The mean of the defined values, or None when there are none."""
+    defined = [v for v in values if v is not None]
+    return ratio(sum(defined, ZERO), len(defined))
+
+
+def per_customer(amount: Decimal, customers: int) -> Decimal | None:
+    """An amount per customer (ARPA, CAC, CEC, CRC), or None without customers."""
+    return ratio(amount, customers)
+
+
+def lifetime_months(monthly_logo_churn: Decimal | None) -> Decimal | None:
+    """Customer lifetime in months = 1 / mean monthly logo churn (SPEC §4)."""
+    return None if monthly_logo_churn is None else ratio(1, monthly_logo_churn)
+
+
+def clv(arpa_monthly: Decimal | None, gross_margin: Decimal, months: Decimal | None) -> Decimal | None:
+    """Customer lifetime value = ARPA (monthly) × gross margin × lifetime in months (SPEC §4)."""
+    if arpa_monthly is None or months is None:
+        return None
+    return arpa_monthly * gross_margin * months
+
+
+def roi(attributed_revenue: Decimal, cost: Decimal) -> Decimal | None:
+    """ROI = (retained + expanded − cost) / cost (SPEC §5)."""
+    return ratio(attributed_revenue - cost, cost)

@@ -1,0 +1,15 @@
+"""`group_by` on a customer attribute: the customer's current value (SPEC §2)."""
+
+from typing import Any
+
+from sqlalchemy import literal
+
+from app.customers.models import Customer
+from app.metrics.schemas import CustomerGroup
+
+
+def customer_group_column(group_by: CustomerGroup | None) -> Any:
+    """The Customer column to group by, or a constant NULL when not grouped."""
+    if group_by is None:
+        return literal(None, Customer.segment.type)
+    return getattr(Customer, group_by)

@@ -1,0 +1,22 @@
+"""Answer a metric as JSON or CSV: the same rows either way."""
+
+from typing import Any
+
+from fastapi import Request, Response
+
+from app.csv import csv_text, wants_csv
+from app.metrics.schemas import MetricAnswer, MetricQuery
+
+
+def respond(request: Request, query: MetricQuery, answer: MetricAnswer[Any], filename: str) -> Any:
+    """The answer itself for JSON; for CSV one line per row, columns in the row schema's order."""
+    if not wants_csv(request, query.format):
+        return answer
+    row_type = type(answer.rows[0]) if answer.rows else None
+    columns = list(row_type.model_fields) if row_type else ["period_start", "period_end", "group"]
+    rows = [row.model_dump(mode="json") for row in answer.rows]
+    return Response(
+        csv_text(rows, columns),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
