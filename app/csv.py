@@ -32,6 +32,9 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -6:  # a ratio: as many places as the JSON answer
+            value = value.quantize(Decimal("0.000001"))
         return format(value, "f")
     if isinstance(value, datetime | date):
         return value.isoformat()

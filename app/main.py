@@ -16,8 +16,10 @@ from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
+from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
+from app.metrics.router import router as metrics_router
 from app.routes import allowed_methods
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(405, method_not_allowed)
     app.include_router(ops.router)
     app.include_router(customers_router, prefix="/v1")
+    app.include_router(ledger_router, prefix="/v1")
+    app.include_router(metrics_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(

@@ -3,5 +3,6 @@
 from app.customers.models import Customer, TeamMember
 from app.db import Base
 from app.keys.models import ApiKey
+from app.ledger.models import ArrChange, RevenueEvent
 
-__all__ = ["ApiKey", "Base", "Customer", "TeamMember"]
+__all__ = ["ApiKey", "ArrChange", "Base", "Customer", "RevenueEvent", "TeamMember"]

@@ -14,7 +14,7 @@ def respond(request: Request, query: MetricQuery, answer: MetricAnswer[Any], fil
         return answer
     row_type = type(answer.rows[0]) if answer.rows else None
     columns = list(row_type.model_fields) if row_type else ["period_start", "period_end", "group"]
-    rows = [row.model_dump(mode="json") for row in answer.rows]
+    rows = [row.model_dump(mode="python") for row in answer.rows]  # exact decimals, not floats
     return Response(
         csv_text(rows, columns),
         media_type="text/csv; charset=utf-8",

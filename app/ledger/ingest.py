@@ -1,0 +1,164 @@
+"""Posting revenue events: idempotent by id, conflicts refused, the ledger rebuilt for touched customers."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy.orm import Session
+
+from app.customers import service as customers_service
+from app.customers.models import Customer
+from app.db import utcnow
+from app.errors import Conflict
+from app.ledger.models import ArrChange, RevenueEvent
+from app.ledger.schemas import EventBatchResult, RevenueEventIn
+from app.money import to_cents
+
+_LOOKUP_CHUNK = 5_000
+EventKey = tuple[str, str, Any, int]
+
+
+def _content(customer: str, product: str, effective_date: Any, arr_cents: int) -> EventKey:
+    return (customer, product, effective_date, arr_cents)
+
+
+def _stored_contents(session: Session, ids: list[str]) -> dict[str, EventKey]:
+    """The content of events already stored under any of `ids`."""
+    found: dict[str, EventKey] = {}
+    table = RevenueEvent.__table__
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        rows = session.execute(
+            select(table.c.id, table.c.customer_id, table.c.product, table.c.effective_date, table.c.arr).where(
+                table.c.id.in_(chunk)
+            )
+        )
+        for row in rows:
+            found[row.id] = _content(row.customer_id, row.product, row.effective_date, to_cents(row.arr))
+    return found
+
+
+def _split_new_and_duplicates(session: Session, events: Sequence[RevenueEventIn]) -> tuple[list[RevenueEventIn], int]:
+    """New events in arrival order, and how many were duplicates; Conflict when an id's content differs."""
+    seen: dict[str, EventKey] = _stored_contents(session, list(dict.fromkeys(e.id for e in events)))
+    fresh: list[RevenueEventIn] = []
+    duplicates = 0
+    conflicts: list[str] = []
+    for event in events:
+        content = _content(event.customer, event.product, event.effective_date, to_cents(event.arr))
+        known = seen.get(event.id)
+        if known is None:
+            seen[event.id] = content
+            fresh.append(event)
+        elif known == content:
+            duplicates += 1
+        else:
+            conflicts.append(event.id)
+    if conflicts:
+        ids = sorted(set(conflicts))
+        raise Conflict(
+            f"{len(ids)} event id(s) were already used with different content; events are immutable, so post a "
+            "correction under a new id (same customer, product and date: the one received last wins).",
+            ids=ids,
+        )
+    return fresh, duplicates
+
+
+def _lock_customers(session: Session, customer_ids: list[str]) -> None:
+    """Serialise ledger rebuilds per customer on PostgreSQL (SQLite already has one writer at a time).
+
+    Two concurrent batches for one customer would otherwise each rebuild its ledger without seeing the
+    other's uncommitted events; the later commit would then drop the earlier batch's movements.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(Customer.id).where(Customer.id.in_(sorted(customer_ids))).order_by(Customer.id).with_for_update()
+        )
+
+
+def ingest_revenue_events(session: Session, events: Sequence[RevenueEventIn]) -> EventBatchResult:
+    """Store new events (duplicates counted, conflicts refused) and rebuild the touched customers' ledgers."""
+    fresh, duplicates = _split_new_and_duplicates(session, events)
+    if fresh:
+        customer_ids = list(dict.fromkeys(e.customer for e in fresh))
+        customers_service.ensure_customers(session, customer_ids)
+        _lock_customers(session, customer_ids)
+        now = utcnow()
+        # Inserted in arrival order, so `seq` increases with it: the last received wins (SPEC §3).
+        session.execute(
+            insert(RevenueEvent),
+            [
+                {
+                    "id": e.id,
+                    "customer_id": e.customer,
+                    "product": e.product,
+                    "effective_date": e.effective_date,
+                    "arr": e.arr,
+                    "received_at": now,
+                }
+                for e in fresh
+            ],
+        )
+        rebuild_ledger(session, customer_ids)
+    return EventBatchResult(accepted=len(fresh), duplicates=duplicates)
+
+
+# Derives every ARR change of the given customers from their events, in one set-based statement.
+# winners: per customer, product and date, the event received last. series: each product's ARR before and
+# after each of its dates. days: per customer and date, the total ARR before and after, and whether the
+# customer ever had ARR before (new vs reactivation). Classification follows SPEC §3 to the letter.
+_REBUILD_SQL = """
+WITH winners AS (
+    SELECT customer_id, product, effective_date, arr FROM (
+        SELECT customer_id, product, effective_date, arr,
+               ROW_NUMBER() OVER (PARTITION BY customer_id, product, effective_date ORDER BY seq DESC) AS rn
+        FROM revenue_event WHERE customer_id IN :customer_ids
+    ) ranked WHERE rn = 1
+),
+series AS (
+    SELECT customer_id, product, effective_date, arr AS arr_after,
+           LAG(arr, 1, 0) OVER (PARTITION BY customer_id, product ORDER BY effective_date) AS arr_before
+    FROM winners
+),
+changes AS (
+    SELECT customer_id, product, effective_date, arr_before, arr_after FROM series WHERE arr_after <> arr_before
+),
+day_deltas AS (
+    SELECT customer_id, effective_date, SUM(arr_after - arr_before) AS day_delta
+    FROM changes GROUP BY customer_id, effective_date
+),
+running AS (
+    SELECT customer_id, effective_date, day_delta,
+           SUM(day_delta) OVER (PARTITION BY customer_id ORDER BY effective_date
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS total_after
+    FROM day_deltas
+),
+days AS (
+    SELECT customer_id, effective_date, total_after, total_after - day_delta AS total_before,
+           COALESCE(MAX(total_after) OVER (PARTITION BY customer_id ORDER BY effective_date
+                                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS peak_before
+    FROM running
+)
+INSERT INTO arr_change (customer_id, product, effective_date, arr_before_cents, arr_after_cents, delta_cents,
+                        movement_type)
+SELECT c.customer_id, c.product, c.effective_date, c.arr_before, c.arr_after, c.arr_after - c.arr_before,
+       CASE
+           WHEN d.total_before = 0 AND d.total_after > 0 THEN
+               CASE WHEN d.peak_before > 0 THEN 'reactivation' ELSE 'new' END
+           WHEN d.total_before > 0 AND d.total_after = 0 THEN 'churn'
+           WHEN c.arr_before = 0 THEN 'cross_sell'
+           WHEN c.arr_after > c.arr_before THEN 'upsell'
+           ELSE 'downsell'
+       END
+FROM changes c JOIN days d ON d.customer_id = c.customer_id AND d.effective_date = c.effective_date
+"""
+
+
+def rebuild_ledger(session: Session, customer_ids: Sequence[str]) -> None:
+    """Recompute the ARR changes and movements of these customers (and only these) from their events."""
+    ids = list(dict.fromkeys(customer_ids))
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        session.execute(delete(ArrChange).where(ArrChange.customer_id.in_(chunk)))
+        statement = text(_REBUILD_SQL).bindparams(bindparam("customer_ids", expanding=True))
+        session.execute(statement, {"customer_ids": chunk})
