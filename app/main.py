@@ -16,6 +16,7 @@ from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
+from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router, prefix="/v1")
     app.include_router(ledger_router, prefix="/v1")
     app.include_router(metrics_router, prefix="/v1")
+    app.include_router(interventions_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(

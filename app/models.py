@@ -2,7 +2,8 @@
 
 from app.customers.models import Customer, TeamMember
 from app.db import Base
+from app.interventions.models import Intervention
 from app.keys.models import ApiKey
 from app.ledger.models import ArrChange, RevenueEvent
 
-__all__ = ["ApiKey", "ArrChange", "Base", "Customer", "RevenueEvent", "TeamMember"]
+__all__ = ["ApiKey", "ArrChange", "Base", "Customer", "Intervention", "RevenueEvent", "TeamMember"]

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, UTCDateTime, utcnow
 from app.money import Cents
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+# none_as_null: Python None is SQL NULL (not the JSON value null), so `IS NULL` filters work.
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 TIERS = ("high_touch", "low_touch", "tech_touch")
 ROLES = ("csm", "onboarding", "renewals", "support", "account_manager", "manager", "other")
 

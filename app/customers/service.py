@@ -67,6 +67,11 @@ def get_customer(session: Session, customer_id: str) -> Customer:
     return _get(session, Customer, customer_id)
 
 
+def find_customer(session: Session, customer_id: str) -> Customer | None:
+    """The customer, or None."""
+    return session.get(Customer, customer_id)
+
+
 def ensure_customers(session: Session, customer_ids: Sequence[str]) -> int:
     """Create id-only customers for ids a batch references before the CRM sent them (SPEC §2)."""
     return batch.ensure_rows(session, Customer.__table__, customer_ids)  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""Impact attribution (SPEC §5): retained ARR by risk episode, expanded ARR by movement, never counted twice.
+
+Shares are allocated in whole cents (largest remainder, in start order), so the shares of one episode or one
+movement always add up to exactly its amount: per customer, attributed revenue never exceeds real movements.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Date, String, and_, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from app.ledger.models import ArrChange
+
+EXPANSION = ("upsell", "cross_sell")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A started intervention's attribution window [started_on, window_end]."""
+
+    id: str
+    customer_id: str
+    started_on: date
+    window_end: date
+    at_risk: bool
+
+
+@dataclass
+class Attribution:
+    """Cents credited to one intervention, and whether its window has closed."""
+
+    retained_cents: int = 0
+    expanded_cents: int = 0
+    final: bool = False
+    episode: list[str] = field(default_factory=list)
+
+
+def allocate(cents: int, shares: int) -> list[int]:
+    """Split `cents` into `shares` whole-cent parts that differ by at most one and add up exactly."""
+    base, remainder = divmod(cents, shares)
+    return [base + 1 if i < remainder else base for i in range(shares)]
+
+
+def risk_episodes(windows: Iterable[Window]) -> list[list[Window]]:
+    """Group one customer's at-risk windows: those starting within the first one's window share an episode."""
+    episodes: list[list[Window]] = []
+    for window in sorted((w for w in windows if w.at_risk), key=lambda w: (w.started_on, w.id)):
+        if episodes and window.started_on <= episodes[-1][0].window_end:
+            episodes[-1].append(window)
+        else:
+            episodes.append([window])
+    return episodes
+
+
+def arr_on(session: Session, points: set[tuple[str, date]]) -> dict[tuple[str, date], int]:
+    """Cents of total ARR of each (customer, date), after every change on or before the date; one query."""
+    if not points:
+        return {}
+    rows = [select(literal(c, String).label("customer_id"), literal(d, Date).label("on_date")) for c, d in points]
+    wanted = (union_all(*rows) if len(rows) > 1 else rows[0]).cte("wanted")
+    stmt = (
+        select(wanted.c.customer_id, wanted.c.on_date, func.coalesce(func.sum(ArrChange.delta_cents), 0))
+        .select_from(wanted)
+        .outerjoin(
+            ArrChange, and_(ArrChange.customer_id == wanted.c.customer_id, ArrChange.effective_date <= wanted.c.on_date)
+        )
+        .group_by(wanted.c.customer_id, wanted.c.on_date)
+    )
+    return {(c, d): int(cents) for c, d, cents in session.execute(stmt)}
+
+
+def _expansions(session: Session, customer_ids: set[str], until: date) -> list[tuple[str, str, date, int]]:
+    """Upsell and cross-sell changes (customer, product, date, cents) of these customers up to `until`."""
+    stmt = select(ArrChange.customer_id, ArrChange.product, ArrChange.effective_date, ArrChange.delta_cents).where(
+        ArrChange.customer_id.in_(sorted(customer_ids)),
+        ArrChange.movement_type.in_(EXPANSION),
+        ArrChange.effective_date <= until,
+    )
+    return [(c, p, d, int(cents)) for c, p, d, cents in session.execute(stmt)]
+
+
+def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[str, Attribution]:
+    """Retained and expanded cents for every window, as of `today` (open windows count what happened so far)."""
+    result = {w.id: Attribution(final=today >= w.window_end) for w in windows}
+    by_customer: dict[str, list[Window]] = defaultdict(list)
+    for window in windows:
+        by_customer[window.customer_id].append(window)
+    episodes = [e for ws in by_customer.values() for e in risk_episodes(ws)]
+    points = {(e[0].customer_id, e[0].started_on) for e in episodes}
+    points |= {(e[0].customer_id, min(e[0].window_end, today)) for e in episodes}
+    arr = arr_on(session, points)
+    for episode in episodes:
+        first = episode[0]
+        at_start = arr[(first.customer_id, first.started_on)]
+        at_end = arr[(first.customer_id, min(first.window_end, today))]
+        retained = min(at_start, at_end) if at_end > 0 else 0  # only if the customer still pays
+        for window, cents in zip(episode, allocate(retained, len(episode)), strict=True):
+            result[window.id].retained_cents = cents
+            result[window.id].episode = [w.id for w in episode]
+    for customer, _product, day, cents in _expansions(session, set(by_customer), today):
+        holders = sorted(
+            (w for w in by_customer[customer] if w.started_on <= day <= w.window_end),
+            key=lambda w: (w.started_on, w.id),
+        )
+        for window, share in zip(holders, allocate(cents, len(holders)) if holders else [], strict=True):
+            result[window.id].expanded_cents += share
+    return result

@@ -1,0 +1,56 @@
+"""Expected → actual: the outcome measured `measure_after_days` after the start (SPEC §5)."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.interventions.models import Intervention
+from app.ledger import service as ledger_service
+from app.money import from_cents
+
+
+def metric_value(session: Session, customer_id: str, metric: str, on: date) -> Decimal | None:
+    """The value of an expected metric for a customer on a date."""
+    if metric == "arr":
+        return from_cents(sum(ledger_service.arr_by_product(session, customer_id, on).values()))
+    return None
+
+
+def change_of(before: Decimal | None, after: Decimal | None, unit: str) -> Decimal | None:
+    """after − before for points and absolute; the relative change in % for percent (None from 0)."""
+    if before is None or after is None:
+        return None
+    if unit == "percent":
+        return None if before == 0 else (after - before) / before * 100
+    return after - before
+
+
+def target_met(change: Decimal | None, target: Decimal) -> bool | None:
+    """Whether the change reached the target in its direction (a decrease target is met by falling enough)."""
+    if change is None:
+        return None
+    return change <= target if target < 0 else change >= target
+
+
+def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] | None:
+    """The outcome once `started_on + measure_after_days` has passed, else None."""
+    if row.started_on is None or row.status == "cancelled":
+        return None
+    expected = row.expected
+    measured_on = row.started_on + timedelta(days=int(expected["measure_after_days"]))
+    if measured_on > as_of:
+        return None
+    before = metric_value(session, row.customer_id, expected["metric"], row.started_on)
+    after = metric_value(session, row.customer_id, expected["metric"], measured_on)
+    change = change_of(before, after, expected["unit"])
+    met = target_met(change, Decimal(str(expected["change"])))
+    number = lambda value: None if value is None else float(value)  # noqa: E731 - JSON column
+    return {
+        "measured_on": measured_on.isoformat(),
+        "before": number(before),
+        "after": number(after),
+        "change": number(change),
+        "met": met,
+    }

@@ -1,0 +1,128 @@
+"""Interventions over HTTP: record, edit, move through the lifecycle, override, measure."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from app.auth import ReadAuth, WriteAuth
+from app.csv import CSV_RESPONSE, csv_response, wants_csv
+from app.db import SessionDep, WriteSessionDep
+from app.errors import problem_responses
+from app.interventions import service
+from app.interventions.schemas import (
+    ImpactOverrideIn,
+    InterventionIn,
+    InterventionListQuery,
+    InterventionOut,
+    InterventionPatch,
+    OutcomeOverrideIn,
+    TransitionIn,
+)
+from app.pagination import Page
+from app.schemas import ID_PATTERN
+
+router = APIRouter(prefix="/interventions", tags=["interventions"])
+IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+def _view(request: Request, session: Any, row: Any) -> InterventionOut:
+    return service.build_views(session, [row], request.app.state.settings.default_hourly_cost)[0]
+
+
+@router.post("", status_code=201, responses=problem_responses(401, 403, 409, 422))
+def create_intervention(
+    _auth: WriteAuth, request: Request, body: InterventionIn, session: WriteSessionDep
+) -> InterventionOut:
+    """Record an intervention: why, what it should change, and (status in_progress) start it now."""
+    row = service.create_intervention(session, body)
+    view = _view(request, session, row)
+    session.commit()
+    return view
+
+
+@router.get("", response_model=Page[InterventionOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
+def list_interventions(
+    _auth: ReadAuth, request: Request, query: Annotated[InterventionListQuery, Query()], session: SessionDep
+) -> Any:
+    """Interventions with their outcome, impact and ROI; filters, cursor pages, CSV."""
+    page = service.list_interventions(session, query)
+    views = service.build_views(session, page.items, request.app.state.settings.default_hourly_cost)
+    if wants_csv(request, query.format):
+        return csv_response(views, InterventionOut, next_cursor=page.next_cursor, filename="interventions.csv")
+    return Page[InterventionOut](items=views, next_cursor=page.next_cursor)
+
+
+@router.post("/measure", responses=problem_responses(401, 403, 422))
+def measure_interventions(_auth: WriteAuth, session: WriteSessionDep) -> dict[str, int]:
+    """Store the outcome of every intervention whose measurement date has passed (for scheduled runs)."""
+    stored = service.measure_due(session, service.today())
+    session.commit()
+    return {"measured": stored}
+
+
+@router.get("/{intervention_id}", responses=problem_responses(401, 403, 404, 422))
+def get_intervention(
+    _auth: ReadAuth, request: Request, intervention_id: IdPath, session: SessionDep
+) -> InterventionOut:
+    """One intervention with its context, outcome, impact, cost and ROI."""
+    return _view(request, session, service.get_intervention(session, intervention_id))
+
+
+@router.patch("/{intervention_id}", responses=WRITE_ERRORS)
+def patch_intervention(
+    _auth: WriteAuth, request: Request, intervention_id: IdPath, body: InterventionPatch, session: WriteSessionDep
+) -> InterventionOut:
+    """Edit type, framework, owner, reason, dates, hours, cost or expectation."""
+    row = service.update_intervention(session, intervention_id, body)
+    view = _view(request, session, row)
+    session.commit()
+    return view
+
+
+def _transition(move: str) -> Any:
+    def route(
+        _auth: WriteAuth,
+        request: Request,
+        intervention_id: IdPath,
+        session: WriteSessionDep,
+        body: TransitionIn | None = None,
+    ) -> InterventionOut:
+        row = service.transition(session, intervention_id, move, body or TransitionIn())
+        view = _view(request, session, row)
+        session.commit()
+        return view
+
+    route.__name__ = f"{move}_intervention"
+    route.__doc__ = {
+        "start": "Start it: the context is captured now, once.",
+        "complete": "Mark it completed.",
+        "cancel": "Cancel a planned or running intervention.",
+    }[move]
+    return route
+
+
+for _move in ("start", "complete", "cancel"):
+    router.post(f"/{{intervention_id}}/{_move}", responses=WRITE_ERRORS)(_transition(_move))
+
+
+@router.put("/{intervention_id}/outcome", responses=WRITE_ERRORS)
+def put_outcome(
+    _auth: WriteAuth, request: Request, intervention_id: IdPath, body: OutcomeOverrideIn, session: WriteSessionDep
+) -> InterventionOut:
+    """Record a manual outcome note (and override)."""
+    row = service.set_outcome_override(session, intervention_id, body)
+    view = _view(request, session, row)
+    session.commit()
+    return view
+
+
+@router.put("/{intervention_id}/impact", responses=WRITE_ERRORS)
+def put_impact(
+    _auth: WriteAuth, request: Request, intervention_id: IdPath, body: ImpactOverrideIn, session: WriteSessionDep
+) -> InterventionOut:
+    """Override the computed impact with a note; it then reports `attribution: manual`."""
+    row = service.set_impact_override(session, intervention_id, body)
+    view = _view(request, session, row)
+    session.commit()
+    return view

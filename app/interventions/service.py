@@ -1,0 +1,325 @@
+"""Interventions: create, edit, the lifecycle, and the read view with context, outcome, impact and ROI."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.customers import service as customers_service
+from app.customers.models import TeamMember
+from app.db import utcnow
+from app.errors import Conflict, NotFound, Unprocessable
+from app.interventions import context as context_capture
+from app.interventions import outcome as outcome_measure
+from app.interventions.impact import Attribution, Window, attribute
+from app.interventions.models import Intervention
+from app.interventions.schemas import (
+    ImpactOut,
+    ImpactOverrideIn,
+    InterventionIn,
+    InterventionListQuery,
+    InterventionOut,
+    InterventionPatch,
+    OutcomeOut,
+    OutcomeOverrideIn,
+    TransitionIn,
+)
+from app.metrics import formulas
+from app.money import CENT, from_cents
+from app.pagination import Page, make_page
+
+# SPEC §5: planned → in_progress → completed; planned or in_progress → cancelled. Anything else is a 409.
+TRANSITIONS = {
+    "start": ({"planned"}, "in_progress"),
+    "complete": ({"in_progress"}, "completed"),
+    "cancel": ({"planned", "in_progress"}, "cancelled"),
+}
+
+
+def today() -> date:
+    """The current UTC date (one place, so tests can move time)."""
+    return utcnow().date()
+
+
+def get_intervention(session: Session, intervention_id: str) -> Intervention:
+    """The intervention, or NotFound."""
+    row = session.get(Intervention, intervention_id)
+    if row is None:
+        raise NotFound("intervention", intervention_id)
+    return row
+
+
+def _start(session: Session, row: Intervention, started_on: date) -> None:
+    """Start: fix the window and capture the context once, as of the start date (SPEC §5)."""
+    row.status, row.started_on = "in_progress", started_on
+    row.window_end = started_on + timedelta(days=row.attribution_days)
+    row.context = context_capture.capture(session, row.customer_id, started_on, row.at_risk_override)
+    row.at_risk = bool(row.context["at_risk"])
+
+
+def create_intervention(session: Session, body: InterventionIn) -> Intervention:
+    """Record an intervention; with status in_progress it starts at once."""
+    intervention_id = body.id or f"iv_{uuid.uuid4().hex[:16]}"
+    if session.get(Intervention, intervention_id) is not None:
+        raise Conflict(
+            f"Intervention {intervention_id!r} already exists; PATCH it or use another id.", ids=[intervention_id]
+        )
+    if customers_service.find_customer(session, body.customer) is None:
+        raise Unprocessable(
+            f"No customer with id {body.customer!r}.",
+            [{"loc": ["body", "customer"], "msg": "unknown customer", "type": "not_found"}],
+        )
+    row = Intervention(
+        id=intervention_id,
+        customer_id=body.customer,
+        type=body.type,
+        framework=body.framework,
+        owner=body.owner,
+        reason=body.reason,
+        status="planned",
+        planned_on=body.planned_on,
+        hours=body.hours,
+        direct_cost=body.direct_cost,
+        expected=body.expected.model_dump(mode="json"),
+        at_risk_override=body.at_risk,
+        attribution_days=body.attribution_days,
+    )
+    session.add(row)
+    if body.status == "in_progress":
+        _start(session, row, body.started_on or today())
+    session.flush()
+    return row
+
+
+def update_intervention(session: Session, intervention_id: str, patch: InterventionPatch) -> Intervention:
+    """Edit the editable fields; the attribution window is fixed once started."""
+    row = get_intervention(session, intervention_id)
+    changes = patch.model_dump(exclude_unset=True)
+    if "attribution_days" in changes and row.started_on is not None:
+        raise Conflict("attribution_days is fixed once the intervention has started.")
+    for name, value in changes.items():
+        if value is None and name in (
+            "type",
+            "framework",
+            "reason",
+            "hours",
+            "direct_cost",
+            "expected",
+            "attribution_days",
+        ):
+            raise Unprocessable(
+                f"{name} cannot be cleared.", [{"loc": ["body", name], "msg": "may not be null", "type": "value_error"}]
+            )
+        setattr(row, name, value.model_dump(mode="json") if name == "expected" and value is not None else value)
+    if "expected" in changes:
+        row.outcome = None  # a new expectation is measured afresh
+    session.flush()
+    return row
+
+
+def transition(session: Session, intervention_id: str, move: str, body: TransitionIn) -> Intervention:
+    """Start, complete or cancel; any other move is a 409 naming the current status."""
+    row = get_intervention(session, intervention_id)
+    allowed_from, target = TRANSITIONS[move]
+    if row.status not in allowed_from:
+        raise Conflict(
+            f"Cannot {move} an intervention that is {row.status}.",
+            status_now=row.status,
+            allowed_from=sorted(allowed_from),
+        )
+    if move == "start":
+        _start(session, row, body.started_on or today())
+    elif move == "complete":
+        completed_on = body.completed_on or today()
+        if row.started_on and completed_on < row.started_on:
+            raise Unprocessable(
+                "completed_on is before started_on.",
+                [{"loc": ["body", "completed_on"], "msg": "before started_on", "type": "value_error"}],
+            )
+        row.status, row.completed_on = target, completed_on
+    else:
+        row.status, row.cancelled_on = target, body.cancelled_on or today()
+    session.flush()
+    return row
+
+
+def set_outcome_override(session: Session, intervention_id: str, body: OutcomeOverrideIn) -> Intervention:
+    """Record a manual outcome note and override."""
+    row = get_intervention(session, intervention_id)
+    row.outcome_override = body.model_dump(mode="json")
+    session.flush()
+    return row
+
+
+def set_impact_override(session: Session, intervention_id: str, body: ImpactOverrideIn) -> Intervention:
+    """Replace the computed impact with a manual one (with its reason)."""
+    row = get_intervention(session, intervention_id)
+    row.impact_override = body.model_dump(mode="json")
+    session.flush()
+    return row
+
+
+def window_of(row: Intervention) -> Window | None:
+    """The attribution window of a started, not cancelled intervention."""
+    if row.started_on is None or row.window_end is None or row.status == "cancelled":
+        return None
+    return Window(row.id, row.customer_id, row.started_on, row.window_end, bool(row.at_risk))
+
+
+def attributions(session: Session, customer_ids: set[str], as_of: date) -> dict[str, Attribution]:
+    """Computed attribution of every started intervention of these customers (episodes span all of them)."""
+    if not customer_ids:
+        return {}
+    rows = session.scalars(select(Intervention).where(Intervention.customer_id.in_(sorted(customer_ids))))
+    windows = [w for w in (window_of(r) for r in rows) if w is not None]
+    return attribute(session, windows, as_of)
+
+
+def hourly_costs(session: Session, owners: set[str]) -> dict[str, Decimal]:
+    """Loaded hourly cost of each owner who has one."""
+    if not owners:
+        return {}
+    rows = session.execute(select(TeamMember.id, TeamMember.hourly_cost).where(TeamMember.id.in_(sorted(owners))))
+    return {member: cost for member, cost in rows if cost is not None}
+
+
+def intervention_cost(
+    row: Intervention, hourly: dict[str, Decimal], default_hourly: Decimal, linked: dict[str, Decimal]
+) -> Decimal:
+    """hours × the owner's hourly cost (else the default) + direct cost + cost records linked to it (SPEC §5)."""
+    rate = hourly.get(row.owner or "", default_hourly)
+    return ((row.hours * rate).quantize(CENT) + row.direct_cost + linked.get(row.id, Decimal(0))).quantize(CENT)
+
+
+def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | None:
+    """The impact as shown: the manual override when there is one, else the computed attribution."""
+    window_start, window_end = row.started_on, row.window_end
+    if row.impact_override:
+        override = row.impact_override
+        retained, expanded = Decimal(str(override["retained_arr"])), Decimal(str(override["expanded_arr"]))
+        return ImpactOut(
+            retained_arr=retained,
+            expanded_arr=expanded,
+            attributed_revenue=retained + expanded,
+            attribution="manual",
+            final=True,
+            window_start=window_start,
+            window_end=window_end,
+            note=override["note"],
+        )
+    if computed is None:
+        return None
+    retained = from_cents(computed.retained_cents) or Decimal(0)
+    expanded = from_cents(computed.expanded_cents) or Decimal(0)
+    return ImpactOut(
+        retained_arr=retained,
+        expanded_arr=expanded,
+        attributed_revenue=retained + expanded,
+        attribution="computed",
+        final=computed.final,
+        window_start=window_start,
+        window_end=window_end,
+        episode=computed.episode,
+    )
+
+
+def outcome_view(session: Session, row: Intervention, as_of: date) -> OutcomeOut | None:
+    """The manual outcome, else the stored measurement, else a measurement computed now if it is due."""
+    if row.outcome_override:
+        manual = row.outcome_override
+        measured = row.outcome or {}
+        return OutcomeOut(
+            measured_on=measured.get("measured_on"),
+            before=manual.get("before", measured.get("before")),
+            after=manual.get("after", measured.get("after")),
+            change=measured.get("change"),
+            met=manual.get("met", measured.get("met")),
+            source="manual",
+            note=manual["note"],
+        )
+    stored = row.outcome or outcome_measure.measure(session, row, as_of)
+    return OutcomeOut(**stored, source="measured") if stored else None
+
+
+def build_views(session: Session, rows: list[Intervention], default_hourly: Decimal) -> list[InterventionOut]:
+    """Read views of interventions, their impacts computed together (episodes and splits need all of them)."""
+    as_of = today()
+    computed = attributions(session, {r.customer_id for r in rows}, as_of)
+    hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
+    linked = context_capture.linked_costs(session, {r.id for r in rows})
+    views = []
+    for row in rows:
+        impact = impact_view(row, computed.get(row.id))
+        cost = intervention_cost(row, hourly, default_hourly, linked)
+        views.append(
+            InterventionOut(
+                id=row.id,
+                customer=row.customer_id,
+                type=row.type,
+                framework=row.framework,
+                owner=row.owner,
+                reason=row.reason,
+                status=row.status,
+                planned_on=row.planned_on,
+                started_on=row.started_on,
+                completed_on=row.completed_on,
+                cancelled_on=row.cancelled_on,
+                hours=row.hours,
+                direct_cost=row.direct_cost,
+                expected=row.expected,
+                attribution_days=row.attribution_days,
+                at_risk=row.at_risk,
+                context=row.context,
+                outcome=outcome_view(session, row, as_of),
+                impact=impact,
+                cost=cost,
+                roi=formulas.roi(impact.attributed_revenue, cost) if impact else None,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
+        )
+    return views
+
+
+def list_interventions(session: Session, query: InterventionListQuery) -> Page[Intervention]:
+    """Interventions in id order, filtered."""
+    stmt = select(Intervention)
+    for column, value in (
+        (Intervention.customer_id, query.customer),
+        (Intervention.status, query.status),
+        (Intervention.type, query.type),
+        (Intervention.framework, query.framework),
+        (Intervention.owner, query.owner),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.started_from is not None:
+        stmt = stmt.where(Intervention.started_on >= query.started_from)
+    if query.started_to is not None:
+        stmt = stmt.where(Intervention.started_on <= query.started_to)
+    after = query.after()
+    if after:
+        stmt = stmt.where(Intervention.id > str(after[0]))
+    rows = list(session.scalars(stmt.order_by(Intervention.id).limit(query.limit + 1)))
+    return make_page(rows, query.limit, key=lambda r: [r.id])
+
+
+def measure_due(session: Session, as_of: date) -> int:
+    """Store the outcome of every started intervention whose measurement date has passed (the measure job)."""
+    rows = session.scalars(
+        select(Intervention).where(
+            Intervention.started_on.is_not(None), Intervention.status != "cancelled", Intervention.outcome.is_(None)
+        )
+    )
+    stored = 0
+    for row in rows:
+        result = outcome_measure.measure(session, row, as_of)
+        if result is not None:
+            row.outcome = result
+            stored += 1
+    session.flush()
+    return stored
