@@ -21,7 +21,7 @@ from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.router import router as metrics_router
-from app.routes import allowed_methods
+from app.routes import allowed_methods, index_routes
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
 renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
@@ -77,11 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_exception_handler(405, method_not_allowed)
-    app.include_router(ops.router)
-    app.include_router(customers_router, prefix="/v1")
-    app.include_router(ledger_router, prefix="/v1")
-    app.include_router(metrics_router, prefix="/v1")
-    app.include_router(interventions_router, prefix="/v1")
+    routers = [
+        ("", ops.router),
+        *[("/v1", r) for r in (customers_router, ledger_router, metrics_router, interventions_router)],
+    ]
+    for prefix, router in routers:
+        app.include_router(router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "X-Next-Cursor"],
         )
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    index_routes(app, routers)
     return app
 
 

@@ -1,16 +1,14 @@
-"""Route templates and methods by path, derived from the app's OpenAPI document.
+"""Route templates and methods by path, for the 405 `Allow` header and the access log.
 
 FastAPI ≥ 0.160 nests included routers instead of copying their routes, so `app.routes` no longer lists
-`/v1/...` paths; the OpenAPI document does, through a public API.
+`/v1/...` paths: we index the routers we include ourselves.
 """
 
 import re
 from dataclasses import dataclass
 
-from fastapi import FastAPI
-from starlette.routing import compile_path
-
-HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+from fastapi import APIRouter, FastAPI
+from starlette.routing import BaseRoute, compile_path
 
 
 @dataclass(frozen=True)
@@ -22,21 +20,34 @@ class RouteInfo:
     methods: frozenset[str]
 
 
+def index_routes(app: FastAPI, routers: list[tuple[str, APIRouter]]) -> None:
+    """Record every path template with its methods, from the app's own routes and the included routers.
+
+    Built once in create_app (cheap), not from app.openapi() on first request (costly per app in tests).
+    """
+    found: dict[str, set[str]] = {}
+    sources: list[tuple[str, list[BaseRoute]]] = [("", list(app.router.routes))]
+    sources += [(prefix, list(router.routes)) for prefix, router in routers]
+    for prefix, routes in sources:
+        for route in routes:
+            path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+            if path is not None and methods:
+                found.setdefault(prefix + path, set()).update(methods)
+    index = []
+    for template, methods in found.items():
+        if "GET" in methods:
+            methods.add("HEAD")
+        regex, _, _ = compile_path(template)
+        index.append(RouteInfo(template, regex, frozenset(methods)))
+    # Static segments win over parameters, as in routing: /customers/batch before /customers/{id}.
+    index.sort(key=lambda info: info.template.count("{"))
+    app.state.route_index = index
+
+
 def route_index(app: FastAPI) -> list[RouteInfo]:
-    """Every documented path template with its methods (cached on app.state)."""
-    cached: list[RouteInfo] | None = getattr(app.state, "route_index", None)
-    if cached is None:
-        cached = []
-        for template, operations in app.openapi().get("paths", {}).items():
-            methods = {m.upper() for m in operations if m in HTTP_METHODS}
-            if "GET" in methods:
-                methods.add("HEAD")
-            regex, _, _ = compile_path(template)
-            cached.append(RouteInfo(template, regex, frozenset(methods)))
-        # Static segments win over parameters, as in routing: /customers/batch before /customers/{id}.
-        cached.sort(key=lambda info: info.template.count("{"))
-        app.state.route_index = cached
-    return cached
+    """The index index_routes() built."""
+    index: list[RouteInfo] = getattr(app.state, "route_index", [])
+    return index
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
