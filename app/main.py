@@ -18,6 +18,7 @@ from app.errors import install_error_handlers, problem_response, problem_schemas
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.routes import allowed_methods
+from app.usage.router import router as usage_router
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
 renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(405, method_not_allowed)
     app.include_router(ops.router)
     app.include_router(customers_router, prefix="/v1")
+    app.include_router(usage_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)

@@ -2,6 +2,8 @@
 
 from app.customers.models import Customer, TeamMember
 from app.db import Base
+from app.health.models import ChurnModel, HealthModel, HealthSnapshot
 from app.keys.models import ApiKey
+from app.usage.models import UsageEvent
 
-__all__ = ["ApiKey", "Base", "Customer", "TeamMember"]
+__all__ = ["ApiKey", "Base", "ChurnModel", "Customer", "HealthModel", "HealthSnapshot", "TeamMember", "UsageEvent"]

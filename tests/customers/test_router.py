@@ -25,7 +25,11 @@ class TestPutCustomer:
         put(client, "acme", name="Acme", segment="smb", region="emea", attributes={"plan": "pro"})
         body = put(client, "acme", segment="mid", region=None)
         assert (body["name"], body["segment"], body["region"], body["attributes"]) == (
-            "Acme", "mid", None, {"plan": "pro"})
+            "Acme",
+            "mid",
+            None,
+            {"plan": "pro"},
+        )
 
     def test_body_id_must_equal_path_id(self, client: TestClient) -> None:
         response = client.put("/v1/customers/acme", json={"id": "other", "name": "Acme"})
@@ -172,10 +176,15 @@ class TestTeamMembers:
         assert client.get("/v1/team-members/jo").json()["ended_on"] is None
 
     def test_batch_and_filters(self, client: TestClient) -> None:
-        members = [{"id": "a", "role": "csm", "started_on": "2025-01-01", "ended_on": "2025-12-31"},
-                   {"id": "b", "role": "csm", "started_on": "2025-06-01"}, {"id": "c", "role": "onboarding"}]
+        members = [
+            {"id": "a", "role": "csm", "started_on": "2025-01-01", "ended_on": "2025-12-31"},
+            {"id": "b", "role": "csm", "started_on": "2025-06-01"},
+            {"id": "c", "role": "onboarding"},
+        ]
         assert client.post("/v1/team-members/batch", json={"team_members": members}).json() == {
-            "created": 3, "updated": 0}
+            "created": 3,
+            "updated": 0,
+        }
         ids = lambda **q: [m["id"] for m in client.get("/v1/team-members", params=q).json()["items"]]  # noqa: E731
         assert ids(role="csm") == ["a", "b"]
         assert ids(role="csm", active_on="2026-01-15") == ["b"]
