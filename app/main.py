@@ -15,6 +15,7 @@ from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers, problem_response, problem_schemas
+from app.health.router import router as health_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.routes import allowed_methods
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(customers_router, prefix="/v1")
     app.include_router(usage_router, prefix="/v1")
+    app.include_router(health_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(app, include_in_schema=False)
