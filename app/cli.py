@@ -4,19 +4,23 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate as migrations
 from app.config import get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
 from app.errors import NotFound
+from app.health import churn
+from app.health import service as health_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
@@ -24,18 +28,26 @@ from app.main import create_app
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+health_cli = typer.Typer(help="Health snapshots and the churn model.", no_args_is_help=True)
+cli.add_typer(health_cli, name="health")
 err = Console(stderr=True)
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    """A session on the configured database; the engine is disposed afterwards (no leaked connections)."""
+def _sessions() -> Iterator[sessionmaker[Session]]:
+    """Sessions on the configured database; the engine is disposed afterwards (no leaked connections)."""
     engine = make_engine(get_settings().database_url)
     try:
-        with make_sessionmaker(engine)() as session:
-            yield session
+        yield make_sessionmaker(engine)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One session on the configured database."""
+    with _sessions() as maker, maker() as session:
+        yield session
 
 
 @cli.command()
@@ -123,6 +135,51 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `c
             raise typer.Exit(1) from None
         session.commit()
     err.print(f"revoked key {key_id}")
+
+
+@health_cli.command("snapshot")
+def health_snapshot(
+    day: Annotated[str, typer.Option("--date", help="Day to snapshot, YYYY-MM-DD (default: today, UTC).")] = "",
+    until: Annotated[str, typer.Option(help="Backfill every day from --date to this one, inclusive.")] = "",
+) -> None:
+    """Store every customer's health for a day, or for each day of a range (one commit per day)."""
+    try:
+        first = date.fromisoformat(day) if day else utcnow().date()
+        last = date.fromisoformat(until) if until else first
+    except ValueError as exc:
+        raise typer.BadParameter(f"dates are YYYY-MM-DD: {exc}") from None
+    if last < first:
+        raise typer.BadParameter("--until is before --date")
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    with _sessions() as maker, Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err) as progress:
+        task = progress.add_task("health snapshots", total=len(days))
+        for current in days:
+            with maker() as session:
+                session.connection(execution_options={WRITE_OPTION: True})
+                result = health_service.snapshot_health(session, day=current)
+                session.commit()
+            progress.update(task, advance=1, description=f"{current}: {result.customers} customers")
+    err.print(f"stored {len(days)} day(s) of health snapshots, model version {result.model_version}")
+
+
+@health_cli.command("fit")
+def health_fit() -> None:
+    """Refit the churn model on stored snapshots and churns (defaults apply until enough churns exist)."""
+    settings = get_settings()
+    with _session() as session:
+        try:
+            row = churn.refit(session, today=utcnow().date(), min_churns=settings.churn_min_churns)
+        except churn.LedgerRequired as exc:
+            err.print(f"cannot fit: {exc}")
+            raise typer.Exit(1) from None
+        session.commit()
+    if row is None:
+        err.print(f"fewer than {settings.churn_min_churns} churns: per-band defaults stay in force")
+    else:
+        err.print(
+            f"fitted on {row.examples} snapshots ({row.churns} churns): intercept {row.intercept:.4f}, "
+            f"coefficient {row.coefficient:.4f}"
+        )
 
 
 @cli.command()

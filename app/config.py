@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     gross_margin: Decimal = Decimal("0.8")
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_items: int = 10_000
+    # Churn probability per health band until enough churns exist to fit on (SPEC §6); README explains them.
+    churn_defaults: dict[str, float] = Field(default_factory=lambda: {"red": 0.30, "yellow": 0.10, "green": 0.03})
+    churn_min_churns: int = 30
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -16,12 +16,14 @@ from app.config import Settings, get_settings
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
+from app.health.router import router as health_router
 from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.router import router as metrics_router
 from app.routes import allowed_methods, index_routes
+from app.usage.router import router as usage_router
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
 renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
@@ -77,10 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_exception_handler(405, method_not_allowed)
-    routers = [
-        ("", ops.router),
-        *[("/v1", r) for r in (customers_router, ledger_router, metrics_router, interventions_router)],
-    ]
+    feature_routers = (
+        customers_router,
+        ledger_router,
+        usage_router,
+        health_router,
+        metrics_router,
+        interventions_router,
+    )
+    routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

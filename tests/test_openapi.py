@@ -21,6 +21,7 @@ def test_every_v1_operation_documents_its_problems() -> None:
         if not path.startswith("/v1/"):
             continue
         for method, operation in operations.items():
-            for status in ("401", "403", "422"):
+            takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+            for status in ("401", "403", "422") if takes_input else ("401", "403"):
                 content = operation["responses"].get(status, {}).get("content", {})
                 assert "application/problem+json" in content, (method, path, status)

@@ -64,6 +64,7 @@ class CustomerListQuery(ListQuery):
     industry: str | None = None
     tier: Tier | None = None
     csm: str | None = None
+    band: Literal["red", "yellow", "green"] | None = Field(None, description="Health band of the latest snapshot.")
 
 
 class TeamMemberIn(RecordIn):

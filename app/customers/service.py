@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import batch
@@ -14,6 +14,7 @@ from app.customers.models import Customer, TeamMember
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
 from app.db import Base
 from app.errors import NotFound, Unprocessable
+from app.health.models import HealthSnapshot
 from app.pagination import Page, make_page
 
 M = TypeVar("M", bound=Base)
@@ -84,7 +85,26 @@ def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]
         value = getattr(query, name)
         if value is not None:
             stmt = stmt.where(getattr(Customer, name) == value)
+    if query.band is not None:
+        stmt = stmt.where(Customer.id.in_(_latest_band(query.band)))
     return _page(session, stmt, Customer, query.limit, query.after())
+
+
+def _latest_band(band: str) -> Select[Any]:
+    """Ids of customers whose latest health snapshot is in `band` (SPEC §6: portfolio reads use snapshots)."""
+    latest = (
+        select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
+        .group_by(HealthSnapshot.customer_id)
+        .subquery()
+    )
+    return (
+        select(HealthSnapshot.customer_id)
+        .join(
+            latest,
+            and_(latest.c.customer_id == HealthSnapshot.customer_id, latest.c.day == HealthSnapshot.snapshot_date),
+        )
+        .where(HealthSnapshot.band == band)
+    )
 
 
 def upsert_team_members(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:

@@ -1,0 +1,78 @@
+"""Health model, customer health, snapshots and history over HTTP (SPEC §6)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from app.auth import AdminAuth, ReadAuth
+from app.csv import CSV_RESPONSE, csv_response, wants_csv
+from app.db import SessionDep, WriteSessionDep, utcnow
+from app.errors import problem_responses
+from app.health import service
+from app.health.schemas import (
+    CustomerHealthOut,
+    HealthHistoryQuery,
+    HealthModelIn,
+    HealthModelOut,
+    HealthQuery,
+    HealthSnapshotOut,
+    SnapshotQuery,
+    SnapshotResult,
+)
+from app.pagination import Page
+from app.schemas import ID_PATTERN
+
+router = APIRouter()
+IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+
+
+@router.get("/health-model", tags=["health"], responses=problem_responses(401, 403))
+def get_health_model(_auth: AdminAuth, session: SessionDep) -> HealthModelOut:
+    """The health model in force (the built-in default, version 1, until one is stored)."""
+    return service.get_health_model(session)
+
+
+@router.put("/health-model", tags=["health"], responses=problem_responses(401, 403, 409, 422))
+def put_health_model(_auth: AdminAuth, body: HealthModelIn, session: WriteSessionDep) -> HealthModelOut:
+    """Store a new health model version; it scores every read and snapshot from now on."""
+    result = service.put_health_model(session, body)
+    session.commit()
+    return result
+
+
+@router.get("/customers/{customer_id}/health", tags=["health"], responses=problem_responses(401, 403, 404, 422))
+def get_customer_health(
+    _auth: ReadAuth, customer_id: IdPath, query: Annotated[HealthQuery, Query()], session: SessionDep
+) -> CustomerHealthOut:
+    """A customer's health on `as_of` (default today), computed from the events up to that day."""
+    return service.get_customer_health(session, customer_id, as_of=query.as_of or utcnow().date())
+
+
+@router.get(
+    "/customers/{customer_id}/health/history",
+    response_model=Page[HealthSnapshotOut],
+    tags=["health"],
+    responses={**CSV_RESPONSE, **problem_responses(401, 403, 404, 422)},
+)
+def get_health_history(
+    _auth: ReadAuth,
+    request: Request,
+    customer_id: IdPath,
+    query: Annotated[HealthHistoryQuery, Query()],
+    session: SessionDep,
+) -> Any:
+    """A customer's daily health snapshots from start to end, oldest first (JSON or CSV)."""
+    page = service.list_health_history(session, customer_id, query)
+    if wants_csv(request, query.format):
+        return csv_response(page.items, HealthSnapshotOut, next_cursor=page.next_cursor, filename="health.csv")
+    return page
+
+
+@router.post("/health/snapshots", tags=["health"], responses=problem_responses(401, 403, 422))
+def post_health_snapshots(
+    _auth: AdminAuth, query: Annotated[SnapshotQuery, Query()], session: WriteSessionDep
+) -> SnapshotResult:
+    """Compute and store every customer's health for `date` (re-running a day replaces it)."""
+    result = service.snapshot_health(session, day=query.date)
+    session.commit()
+    return result

@@ -1,0 +1,204 @@
+"""Health model versions, point-in-time health scores, snapshots and history (SPEC §6)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
+
+from app.batch import dialect_insert
+from app.config import get_settings
+from app.customers import service as customers_service
+from app.customers.models import Customer
+from app.db import utcnow
+from app.errors import Unprocessable
+from app.health import churn, queries, scoring
+from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
+from app.health.models import HealthModel, HealthSnapshot
+from app.health.schemas import (
+    ComponentIn,
+    ComponentOut,
+    CustomerHealthOut,
+    HealthHistoryQuery,
+    HealthModelIn,
+    HealthModelOut,
+    HealthSnapshotOut,
+    SnapshotResult,
+)
+from app.pagination import Page, make_page
+
+_UPSERT_CHUNK = 1_000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The health model in force: its version, components and bands."""
+
+    version: int
+    model: HealthModelIn
+    default: bool
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Health:
+    """One customer's health on one day."""
+
+    score: float | None
+    band: str | None
+    coverage: float
+    components: list[ComponentOut] = field(default_factory=list)
+
+
+def current_model(session: Session) -> ModelSpec:
+    """The highest stored model version, or the built-in default (version 1) when none is stored."""
+    row = session.scalars(select(HealthModel).order_by(HealthModel.version.desc()).limit(1)).first()
+    if row is None:
+        return ModelSpec(DEFAULT_VERSION, DEFAULT_MODEL, default=True)
+    model = HealthModelIn.model_validate({"components": row.components, "bands": row.bands})
+    return ModelSpec(row.version, model, default=False, created_at=row.created_at)
+
+
+def _model_out(spec: ModelSpec) -> HealthModelOut:
+    return HealthModelOut(
+        version=spec.version,
+        default=spec.default,
+        created_at=spec.created_at,
+        components=spec.model.components,
+        bands=spec.model.bands,
+    )
+
+
+def get_health_model(session: Session) -> HealthModelOut:
+    """The health model in force."""
+    return _model_out(current_model(session))
+
+
+def put_health_model(session: Session, body: HealthModelIn) -> HealthModelOut:
+    """Store `body` as the next model version (versions are never edited, so old scores stay replayable)."""
+    stored = session.scalar(select(func.max(HealthModel.version))) or DEFAULT_VERSION
+    row = HealthModel(
+        version=max(stored, DEFAULT_VERSION) + 1,
+        components=[c.model_dump(mode="json") for c in body.components],
+        bands=body.bands.model_dump(mode="json"),
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return _model_out(ModelSpec(row.version, body, default=False, created_at=row.created_at))
+
+
+def _per_seat(raw: Decimal | None, seats: Decimal | None) -> Decimal | None:
+    # No seats value (or a non-positive one) means the per-seat component has no data (SPEC §6).
+    return None if raw is None or seats is None or seats <= 0 else raw / seats
+
+
+def _customer_health(
+    cid: str, spec: ModelSpec, raws: list[dict[str, Decimal | None]], seats: dict[str, tuple[Decimal, datetime]]
+) -> Health:
+    components: Sequence[ComponentIn] = spec.model.components
+    values: list[Decimal | None] = []
+    scores: list[float | None] = []
+    for component, raw_by_customer in zip(components, raws, strict=True):
+        raw = raw_by_customer.get(cid)
+        if component.per_seat:
+            raw = _per_seat(raw, seats[cid][0] if cid in seats else None)
+        values.append(raw)
+        scores.append(
+            None if raw is None else scoring.component_score(float(raw), bad=component.bad, good=component.good)
+        )
+    combined = scoring.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
+    bands = spec.model.bands
+    outs = [
+        ComponentOut(name=c.name, weight=c.weight, raw=None if v is None else float(v), score=s, contribution=p)
+        for c, v, s, p in zip(components, values, scores, combined.contributions, strict=True)
+    ]
+    band = scoring.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
+    return Health(combined.score, band, combined.coverage, outs)
+
+
+def compute_health(
+    session: Session, *, as_of: date, customers: Sequence[str] | None, spec: ModelSpec
+) -> dict[str, Health]:
+    """Health on `as_of` for `customers` (None: all), from events up to that day; one query per component."""
+    raws = [queries.component_raw(session, c, as_of=as_of, customers=customers) for c in spec.model.components]
+    seats: dict[str, tuple[Decimal, datetime]] = {}
+    if any(c.per_seat for c in spec.model.components):
+        seats = queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=customers)
+    ids = customers if customers is not None else session.scalars(select(Customer.id)).all()
+    return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
+
+
+def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> CustomerHealthOut:
+    """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
+    customers_service.get_customer(session, customer_id)
+    spec = current_model(session)
+    now = compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
+    before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
+    earlier = before[customer_id].score
+    settings = get_settings()
+    return CustomerHealthOut(
+        customer=customer_id,
+        as_of=as_of,
+        score=now.score,
+        band=now.band,
+        coverage=now.coverage,
+        model_version=spec.version,
+        components=now.components,
+        change_30d=None if now.score is None or earlier is None else now.score - earlier,
+        churn_probability=churn.probability(
+            now.score, now.band, fit=churn.latest_fit(session), defaults=settings.churn_defaults
+        ),
+    )
+
+
+def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
+    """Compute every customer's health on `day` set-based and store it, replacing that day's snapshot."""
+    spec = current_model(session)
+    results = compute_health(session, as_of=day, customers=None, spec=spec)
+    now = utcnow()
+    rows = [
+        {
+            "customer_id": cid,
+            "snapshot_date": day,
+            "score": health.score,
+            "band": health.band,
+            "coverage": health.coverage,
+            "model_version": spec.version,
+            "components": [c.model_dump(mode="json") for c in health.components],
+            "created_at": now,
+        }
+        for cid, health in results.items()
+    ]
+    table: Table = HealthSnapshot.__table__  # type: ignore[assignment]
+    for start in range(0, len(rows), _UPSERT_CHUNK):
+        stmt = dialect_insert(session, table)
+        keep = ("customer_id", "snapshot_date")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.customer_id, table.c.snapshot_date],
+            set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keep},
+        )
+        session.execute(stmt, rows[start : start + _UPSERT_CHUNK])
+    return SnapshotResult(date=day, customers=len(rows), model_version=spec.version)
+
+
+def list_health_history(session: Session, customer_id: str, query: HealthHistoryQuery) -> Page[HealthSnapshotOut]:
+    """A customer's stored snapshots between start and end (inclusive), oldest first."""
+    customers_service.get_customer(session, customer_id)
+    stmt = select(HealthSnapshot).where(HealthSnapshot.customer_id == customer_id)
+    if query.start:
+        stmt = stmt.where(HealthSnapshot.snapshot_date >= query.start)
+    if query.end:
+        stmt = stmt.where(HealthSnapshot.snapshot_date <= query.end)
+    after = query.after()
+    if after:
+        try:
+            last = date.fromisoformat(str(after[0]))
+        except ValueError:
+            raise Unprocessable("The cursor does not belong to this list.") from None
+        stmt = stmt.where(HealthSnapshot.snapshot_date > last)
+    rows = session.scalars(stmt.order_by(HealthSnapshot.snapshot_date).limit(query.limit + 1)).all()
+    items = [HealthSnapshotOut.model_validate(r) for r in rows]
+    return make_page(items, query.limit, key=lambda r: [r.snapshot_date.isoformat()])

@@ -1,0 +1,97 @@
+"""Usage event batch bodies and results."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
+
+from app.batch import BatchItems
+from app.schemas import RecordId, StrictIn
+
+Kind = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+_MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
+_VALUE_PATTERN = r"^-?\d+(\.\d{1,6})?$"
+
+
+def _parse_value(value: Any) -> Decimal:
+    """A JSON number or a decimal string with at most six decimals, exact (a float through its repr)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError("value must be a number or a decimal string")
+    try:
+        amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except ArithmeticError:
+        raise ValueError("value must be a number or a decimal string such as 12.5") from None
+    if not amount.is_finite() or abs(amount) >= _MAX_VALUE:
+        raise ValueError("value must be finite and below 9,000,000,000,000 in size")
+    if amount != amount.quantize(Decimal("0.000001")):
+        raise ValueError("value has at most six decimals")
+    return amount
+
+
+EventValue = Annotated[
+    Decimal,
+    BeforeValidator(_parse_value),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _VALUE_PATTERN}], "default": 1},
+        mode="validation",
+    ),
+]
+
+
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: the stored and hashed form of `properties`."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class UsageEventIn(StrictIn):
+    """A usage event: what happened to which customer, when, with an optional value and properties."""
+
+    id: RecordId = Field(description="The client's id; re-posting it with the same content is a duplicate.")
+    customer: RecordId = Field(description="Customer id; unknown customers are created with only their id.")
+    kind: Kind = Field(description="login, feature_used, active_users, seats, survey_response, … or any word.")
+    occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with an offset.")
+    value: EventValue = Field(Decimal(1), description="A number (default 1), at most six decimals.")
+    properties: dict[str, Any] = Field(default_factory=dict, description="Free JSON, e.g. {'feature': 'export'}.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("occurred_at is out of range in UTC") from None
+
+    @field_validator("properties")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            text = canonical_json(value)
+        except ValueError:
+            raise ValueError("properties must be plain JSON (no NaN or Infinity)") from None
+        # PostgreSQL's jsonb cannot hold a NUL character; refuse it here rather than fail at write time.
+        if "\\u0000" in text or "\x00" in text:
+            raise ValueError("properties must not contain NUL characters")
+        return value
+
+
+class UsageEventBatchIn(StrictIn):
+    """`POST /v1/events` body: up to 10,000 events, all or nothing."""
+
+    events: BatchItems[UsageEventIn]
+
+
+class EventBatchResult(BaseModel):
+    """What an event batch did: new events stored, and re-posted ones recognised as duplicates."""
+
+    accepted: int
+    duplicates: int
