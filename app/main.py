@@ -13,11 +13,14 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
 from app.config import Settings, get_settings
+from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
+from app.metrics.router import router as metrics_router
+from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
@@ -76,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(405, method_not_allowed)
     app.include_router(ops.router)
     app.include_router(customers_router, prefix="/v1")
+    app.include_router(renewals_router, prefix="/v1")
+    app.include_router(costs_router, prefix="/v1")
+    app.include_router(metrics_router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(
