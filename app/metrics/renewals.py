@@ -77,6 +77,8 @@ class CostOfRenewalsQuery(MetricQuery):
 
 def _periods_cte(session: Session, periods: Sequence[Period]) -> Any:
     """The periods as rows (idx, period_start, period_end) of a CTE built from literal SELECTs."""
+    # Not VALUES: SQLite cannot name a VALUES list's columns. A 20-year range (MetricQuery's limit) is at most
+    # 241 months, plus 23 for the cost average: within SQLite's 500 terms per compound SELECT.
     # PostgreSQL needs the dates typed; SQLite must not get CAST(... AS DATE) (it would yield a number).
     typed = session.get_bind().dialect.name == "postgresql"
 

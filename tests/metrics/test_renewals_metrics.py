@@ -264,6 +264,13 @@ class TestCostOfRenewals:
         ok = client.get("/v1/metrics/cost-of-renewals?start=2025-01-01&end=2025-12-31&interval=month")
         assert len(ok.json()["rows"]) == 12
 
+    def test_the_longest_range_runs(self, client: TestClient) -> None:
+        # 240 months shown plus 23 before them: one SELECT per month in the CTE, under SQLite's compound limit.
+        rows = metric(client, "cost-of-renewals", start="2006-01-01", end="2025-12-31")["rows"]
+        assert len(rows) == 240
+        monthly = metric(client, "renewals", start="2006-01-01", end="2025-12-31", interval="month")["rows"]
+        assert len(monthly) == 240
+
     def test_csv(self, client: TestClient) -> None:
         response = client.get(
             "/v1/metrics/cost-of-renewals?start=2025-01-01&end=2025-02-28", headers={"Accept": "text/csv"}
