@@ -13,6 +13,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
 from app.config import Settings, get_settings
+from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
@@ -22,6 +23,7 @@ from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.router import router as metrics_router
+from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.usage.router import router as usage_router
 
@@ -82,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     feature_routers = (
         customers_router,
         ledger_router,
+        renewals_router,
+        costs_router,
         usage_router,
         health_router,
         metrics_router,

@@ -1,11 +1,13 @@
 """Every table, imported so `Base.metadata` is complete for Alembic and the tests."""
 
+from app.costs.models import Cost
 from app.customers.models import Customer, TeamMember
 from app.db import Base
 from app.health.models import ChurnModel, HealthModel, HealthSnapshot
 from app.interventions.models import Intervention
 from app.keys.models import ApiKey
 from app.ledger.models import ArrChange, RevenueEvent
+from app.renewals.models import Renewal
 from app.usage.models import UsageEvent
 
 __all__ = [
@@ -13,10 +15,12 @@ __all__ = [
     "ArrChange",
     "Base",
     "ChurnModel",
+    "Cost",
     "Customer",
     "HealthModel",
     "HealthSnapshot",
     "Intervention",
+    "Renewal",
     "RevenueEvent",
     "TeamMember",
     "UsageEvent",

@@ -8,9 +8,10 @@ from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
 from app.metrics.respond import respond
-from app.metrics.schemas import MetricAnswer
+from app.metrics.schemas import MetricAnswer, MetricQuery
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
@@ -22,3 +23,27 @@ def get_retention(
 ) -> Any:
     """NRR, GRR, logo churn and ARR growth of the customers paying at the start of each period."""
     return respond(request, query, retention_metric.retention(session, query), "retention.csv")
+
+
+@router.get("/renewals", response_model=MetricAnswer[renewal_metrics.RenewalsRow], responses=METRIC_RESPONSES)
+def get_renewals(_auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep) -> Any:
+    """Renewals due per period and group: counts, ARR, raw and net renewal rates (SPEC §4)."""
+    answer = renewal_metrics.renewals(session, query)
+    return respond(request, query, answer, "renewals.csv")
+
+
+@router.get(
+    "/cost-of-renewals",
+    response_model=MetricAnswer[renewal_metrics.CostOfRenewalsRow],
+    responses=METRIC_RESPONSES,
+)
+def get_cost_of_renewals(
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[renewal_metrics.CostOfRenewalsQuery, Query()],
+    session: SessionDep,
+) -> Any:
+    """CS cost per $1K of ARR renewed, per calendar month, with its 12-month moving average and trend (SPEC §4)."""
+    cs_teams = request.app.state.settings.cs_teams
+    answer = renewal_metrics.cost_of_renewals(session, query, cs_teams=cs_teams)
+    return respond(request, query, answer, "cost-of-renewals.csv")

@@ -1,0 +1,56 @@
+"""Costs: what the CS team (and the teams around it) cost, month by month."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+from app.money import Cents
+
+TEAMS = (
+    "customer_success",
+    "onboarding",
+    "renewals",
+    "support",
+    "account_management",
+    "sales",
+    "marketing",
+    "services",
+    "training",
+    "tools",
+    "other",
+)
+MOTIONS = ("acquire", "expand", "retain")
+CATEGORIES = ("salary", "tools", "services", "travel", "other")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Cost(Base):
+    """A cost of one month (stored as the month's first day), keyed by the client's id, replaced whole."""
+
+    __tablename__ = "cost"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint(_in("team", TEAMS), name="team"),
+        CheckConstraint(_in("motion", MOTIONS), name="motion"),
+        CheckConstraint(_in("category", CATEGORIES), name="category"),
+    )
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, index=True)
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    team: Mapped[str] = mapped_column(String(30), index=True)
+    motion: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(10))
+    customer_id: Mapped[str | None] = mapped_column(String(255), ForeignKey("customer.id"), index=True)
+    # Plain ids, not foreign keys: team members may arrive later, and interventions come in a later issue.
+    team_member_id: Mapped[str | None] = mapped_column(String(255))
+    intervention_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,82 @@
+"""Costs: whole-record upserts, reads and lists, all SQL of this feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from app import batch
+from app.costs.models import Cost
+from app.costs.schemas import CostIn, CostListQuery
+from app.customers import service as customers_service
+from app.errors import NotFound, Unprocessable
+from app.pagination import Page, make_page
+
+_TABLE: Table = Cost.__table__  # type: ignore[assignment]
+# API field → column: references end in `_id` in the table (STYLE.md) but not on the wire.
+_COLUMNS = {"customer": "customer_id", "team_member": "team_member_id", "intervention": "intervention_id"}
+
+
+def _row(item: CostIn, record_id: str | None = None) -> dict[str, Any]:
+    """Every column of the record: a cost is replaced whole, so an omitted field is cleared, not kept."""
+    row = item.model_dump()
+    if record_id is not None:
+        if row["id"] not in (None, record_id):
+            raise Unprocessable(
+                "The body's id differs from the id in the path.",
+                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
+            )
+        row["id"] = record_id
+    return {_COLUMNS.get(k, k): v for k, v in row.items()}
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
+    customers = [r["customer_id"] for r in rows if r["customer_id"] is not None]
+    if customers:
+        customers_service.ensure_customers(session, customers)
+    return batch.upsert_rows(session, _TABLE, rows)
+
+
+def upsert_costs(session: Session, items: Sequence[CostIn]) -> batch.UpsertResult:
+    """Create or replace costs by id; unknown customers are created with only their id (SPEC §2)."""
+    return _write(session, [_row(i) for i in items])
+
+
+def put_cost(session: Session, cost_id: str, item: CostIn) -> tuple[Cost, bool]:
+    """Create or replace one cost; True when it was created."""
+    result = _write(session, [_row(item, cost_id)])
+    session.expire_all()
+    return get_cost(session, cost_id), result.created == 1
+
+
+def get_cost(session: Session, cost_id: str) -> Cost:
+    """The cost, or NotFound."""
+    row = session.get(Cost, cost_id)
+    if row is None:
+        raise NotFound("cost", cost_id)
+    return row
+
+
+def list_costs(session: Session, query: CostListQuery) -> Page[Cost]:
+    """Costs in id order, filtered by month (or a month range), team, motion and customer."""
+    stmt = select(Cost)
+    if query.month is not None:
+        stmt = stmt.where(Cost.month == query.month)
+    if query.month_from is not None:
+        stmt = stmt.where(Cost.month >= query.month_from)
+    if query.month_to is not None:
+        stmt = stmt.where(Cost.month <= query.month_to)
+    for name in ("team", "motion"):
+        value = getattr(query, name)
+        if value is not None:
+            stmt = stmt.where(getattr(Cost, name) == value)
+    if query.customer is not None:
+        stmt = stmt.where(Cost.customer_id == query.customer)
+    after = query.after()
+    if after:
+        stmt = stmt.where(Cost.id > str(after[0]))
+    rows = list(session.scalars(stmt.order_by(Cost.id).limit(query.limit + 1)))
+    return make_page(rows, query.limit, key=lambda r: [r.id])

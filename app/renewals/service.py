@@ -1,0 +1,79 @@
+"""Renewals: whole-record upserts, reads and lists, all SQL of this feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from app import batch
+from app.customers import service as customers_service
+from app.errors import NotFound, Unprocessable
+from app.pagination import Page, make_page
+from app.renewals.models import Renewal
+from app.renewals.schemas import RenewalIn, RenewalListQuery
+
+_TABLE: Table = Renewal.__table__  # type: ignore[assignment]
+
+
+def _row(item: RenewalIn, record_id: str | None = None) -> dict[str, Any]:
+    """Every column of the record: a renewal is replaced whole, so an omitted field is cleared, not kept."""
+    row = item.model_dump()
+    if record_id is not None:
+        if row["id"] not in (None, record_id):
+            raise Unprocessable(
+                "The body's id differs from the id in the path.",
+                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
+            )
+        row["id"] = record_id
+    row["customer_id"] = row.pop("customer")
+    return row
+
+
+def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
+    customers_service.ensure_customers(session, [r["customer_id"] for r in rows])
+    return batch.upsert_rows(session, _TABLE, rows)
+
+
+def upsert_renewals(session: Session, items: Sequence[RenewalIn]) -> batch.UpsertResult:
+    """Create or replace renewals by id; unknown customers are created with only their id (SPEC §2)."""
+    return _write(session, [_row(i) for i in items])
+
+
+def put_renewal(session: Session, renewal_id: str, item: RenewalIn) -> tuple[Renewal, bool]:
+    """Create or replace one renewal; True when it was created."""
+    result = _write(session, [_row(item, renewal_id)])
+    session.expire_all()
+    return get_renewal(session, renewal_id), result.created == 1
+
+
+def get_renewal(session: Session, renewal_id: str) -> Renewal:
+    """The renewal, or NotFound."""
+    row = session.get(Renewal, renewal_id)
+    if row is None:
+        raise NotFound("renewal", renewal_id)
+    return row
+
+
+def list_renewals(session: Session, query: RenewalListQuery) -> Page[Renewal]:
+    """Renewals in id order, filtered by customer, status, due date and close date (bounds inclusive)."""
+    stmt = select(Renewal)
+    if query.customer is not None:
+        stmt = stmt.where(Renewal.customer_id == query.customer)
+    if query.status is not None:
+        stmt = stmt.where(Renewal.status == query.status)
+    if query.due_from is not None:
+        stmt = stmt.where(Renewal.due_date >= query.due_from)
+    if query.due_to is not None:
+        stmt = stmt.where(Renewal.due_date <= query.due_to)
+    if query.closed_from is not None:
+        stmt = stmt.where(Renewal.closed_on >= query.closed_from)
+    if query.closed_to is not None:
+        stmt = stmt.where(Renewal.closed_on <= query.closed_to)
+    after = query.after()
+    if after:
+        stmt = stmt.where(Renewal.id > str(after[0]))
+    rows = list(session.scalars(stmt.order_by(Renewal.id).limit(query.limit + 1)))
+    return make_page(rows, query.limit, key=lambda r: [r.id])
