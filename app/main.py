@@ -18,6 +18,7 @@ from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
 from app.health.router import router as health_router
+from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         metrics_router,
         interventions_router,
+        recommendation_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:

@@ -84,9 +84,7 @@ def _mean(values: list[Decimal]) -> Decimal | None:
     return formulas.mean(values)
 
 
-def _health_deltas(
-    session: Session, rows: list[Intervention], today: date
-) -> dict[str, tuple[Decimal, Decimal | None]]:
+def health_deltas(session: Session, rows: list[Intervention], today: date) -> dict[str, tuple[Decimal, Decimal | None]]:
     """Per measured intervention: its health change, and the mean change of same-band peers without one."""
     cache = _HealthCache(session)
     all_started = session.execute(
@@ -139,7 +137,7 @@ def roi(session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_h
     found = [(row, group if query.group_by else None) for row, group in session.execute(stmt)]
     today = interventions_service.today()
     views = {v.id: v for v in interventions_service.build_views(session, [r for r, _ in found], default_hourly)}
-    deltas = _health_deltas(session, [r for r, _ in found], today)
+    deltas = health_deltas(session, [r for r, _ in found], today)
     rows: list[RoiRow] = []
     for period in periods:
         members: dict[str | None, list[str]] = defaultdict(list)
