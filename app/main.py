@@ -23,6 +23,7 @@ from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
+from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage_router,
         health_router,
         metrics_router,
+        health_metrics_router,
         interventions_router,
         recommendation_router,
     )
