@@ -23,6 +23,7 @@ from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.router import router as metrics_router
+from app.metrics.unit_economics_router import router as unit_economics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.usage.router import router as usage_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage_router,
         health_router,
         metrics_router,
+        unit_economics_router,
         interventions_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
