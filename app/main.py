@@ -25,6 +25,7 @@ from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
+from app.metrics.unit_economics_router import router as unit_economics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.usage.router import router as usage_router
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         metrics_router,
         health_metrics_router,
+        unit_economics_router,
         interventions_router,
         recommendation_router,
     )
