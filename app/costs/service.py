@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from app import batch
+from app import batch, records
 from app.costs.models import Cost
 from app.costs.schemas import CostIn, CostListQuery
 from app.customers import service as customers_service
-from app.errors import NotFound, Unprocessable
-from app.pagination import Page, make_page
+from app.pagination import Page
 
 _TABLE: Table = Cost.__table__  # type: ignore[assignment]
 # API field → column: references end in `_id` in the table (STYLE.md) but not on the wire.
@@ -22,15 +21,7 @@ _COLUMNS = {"customer": "customer_id", "team_member": "team_member_id", "interve
 
 def _row(item: CostIn, record_id: str | None = None) -> dict[str, Any]:
     """Every column of the record: a cost is replaced whole, so an omitted field is cleared, not kept."""
-    row = item.model_dump()
-    if record_id is not None:
-        if row["id"] not in (None, record_id):
-            raise Unprocessable(
-                "The body's id differs from the id in the path.",
-                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
-            )
-        row["id"] = record_id
-    return {_COLUMNS.get(k, k): v for k, v in row.items()}
+    return records.record_row(item, record_id, whole=True, columns=_COLUMNS)
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
@@ -54,10 +45,7 @@ def put_cost(session: Session, cost_id: str, item: CostIn) -> tuple[Cost, bool]:
 
 def get_cost(session: Session, cost_id: str) -> Cost:
     """The cost, or NotFound."""
-    row = session.get(Cost, cost_id)
-    if row is None:
-        raise NotFound("cost", cost_id)
-    return row
+    return records.get_record(session, Cost, cost_id)
 
 
 def list_costs(session: Session, query: CostListQuery) -> Page[Cost]:
@@ -75,8 +63,4 @@ def list_costs(session: Session, query: CostListQuery) -> Page[Cost]:
             stmt = stmt.where(getattr(Cost, name) == value)
     if query.customer is not None:
         stmt = stmt.where(Cost.customer_id == query.customer)
-    after = query.after()
-    if after:
-        stmt = stmt.where(Cost.id > str(after[0]))
-    rows = list(session.scalars(stmt.order_by(Cost.id).limit(query.limit + 1)))
-    return make_page(rows, query.limit, key=lambda r: [r.id])
+    return records.page_by_id(session, stmt, Cost, query)

@@ -9,48 +9,25 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app import batch
+from app import batch, records
 from app.customers.models import Customer, TeamMember
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
 from app.db import Base
-from app.errors import NotFound, Unprocessable
 from app.health.models import HealthSnapshot
-from app.pagination import Page, make_page
+from app.pagination import Page
 
 M = TypeVar("M", bound=Base)
 
 
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
     """The columns an item carries (omitted fields are left out, so they keep their stored value)."""
-    row = item.model_dump(exclude_unset=True)
-    if record_id is not None:
-        if row.get("id", record_id) != record_id:
-            raise Unprocessable(
-                "The body's id differs from the id in the path.",
-                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
-            )
-        row["id"] = record_id
-    return row
+    return records.record_row(item, record_id, whole=False)
 
 
 def _put(session: Session, model: type[M], record_id: str, item: BaseModel) -> tuple[M, bool]:
     result = batch.upsert_rows(session, model.__table__, [_row(item, record_id)])  # type: ignore[arg-type]
     session.expire_all()
-    return _get(session, model, record_id), result.created == 1
-
-
-def _get(session: Session, model: type[M], record_id: str) -> M:
-    row = session.get(model, record_id)
-    if row is None:
-        raise NotFound(model.__tablename__.replace("_", " "), record_id)
-    return row
-
-
-def _page(session: Session, stmt: Select[Any], model: Any, limit: int, after: list[Any] | None) -> Page[M]:
-    if after:
-        stmt = stmt.where(model.id > str(after[0]))
-    rows = list(session.scalars(stmt.order_by(model.id).limit(limit + 1)))
-    return make_page(rows, limit, key=lambda r: [r.id])
+    return records.get_record(session, model, record_id), result.created == 1
 
 
 def upsert_customers(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
@@ -65,7 +42,7 @@ def put_customer(session: Session, customer_id: str, item: BaseModel) -> tuple[C
 
 def get_customer(session: Session, customer_id: str) -> Customer:
     """The customer, or NotFound."""
-    return _get(session, Customer, customer_id)
+    return records.get_record(session, Customer, customer_id)
 
 
 def find_customer(session: Session, customer_id: str) -> Customer | None:
@@ -87,7 +64,7 @@ def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]
             stmt = stmt.where(getattr(Customer, name) == value)
     if query.band is not None:
         stmt = stmt.where(Customer.id.in_(_latest_band(query.band)))
-    return _page(session, stmt, Customer, query.limit, query.after())
+    return records.page_by_id(session, stmt, Customer, query)
 
 
 def _latest_band(band: str) -> Select[Any]:
@@ -119,7 +96,7 @@ def put_team_member(session: Session, member_id: str, item: BaseModel) -> tuple[
 
 def get_team_member(session: Session, member_id: str) -> TeamMember:
     """The team member, or NotFound."""
-    return _get(session, TeamMember, member_id)
+    return records.get_record(session, TeamMember, member_id)
 
 
 def list_team_members(session: Session, query: TeamMemberListQuery) -> Page[TeamMember]:
@@ -133,4 +110,4 @@ def list_team_members(session: Session, query: TeamMemberListQuery) -> Page[Team
             or_(TeamMember.started_on.is_(None), TeamMember.started_on <= day),
             or_(TeamMember.ended_on.is_(None), TeamMember.ended_on >= day),
         )
-    return _page(session, stmt, TeamMember, query.limit, query.after())
+    return records.page_by_id(session, stmt, TeamMember, query)

@@ -9,10 +9,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import records
 from app.customers import service as customers_service
 from app.customers.models import TeamMember
 from app.db import utcnow
-from app.errors import Conflict, NotFound, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.interventions import context as context_capture
 from app.interventions import outcome as outcome_measure
 from app.interventions.impact import Attribution, Window, attribute
@@ -30,7 +31,7 @@ from app.interventions.schemas import (
 )
 from app.metrics import formulas
 from app.money import CENT, from_cents
-from app.pagination import Page, make_page
+from app.pagination import Page
 
 # SPEC §5: planned → in_progress → completed; planned or in_progress → cancelled. Anything else is a 409.
 TRANSITIONS = {
@@ -47,10 +48,7 @@ def today() -> date:
 
 def get_intervention(session: Session, intervention_id: str) -> Intervention:
     """The intervention, or NotFound."""
-    row = session.get(Intervention, intervention_id)
-    if row is None:
-        raise NotFound("intervention", intervention_id)
-    return row
+    return records.get_record(session, Intervention, intervention_id)
 
 
 def _start(session: Session, row: Intervention, started_on: date) -> None:
@@ -301,11 +299,7 @@ def list_interventions(session: Session, query: InterventionListQuery) -> Page[I
         stmt = stmt.where(Intervention.started_on >= query.started_from)
     if query.started_to is not None:
         stmt = stmt.where(Intervention.started_on <= query.started_to)
-    after = query.after()
-    if after:
-        stmt = stmt.where(Intervention.id > str(after[0]))
-    rows = list(session.scalars(stmt.order_by(Intervention.id).limit(query.limit + 1)))
-    return make_page(rows, query.limit, key=lambda r: [r.id])
+    return records.page_by_id(session, stmt, Intervention, query)
 
 
 def measure_due(session: Session, as_of: date) -> int:

@@ -8,10 +8,9 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from app import batch
+from app import batch, records
 from app.customers import service as customers_service
-from app.errors import NotFound, Unprocessable
-from app.pagination import Page, make_page
+from app.pagination import Page
 from app.renewals.models import Renewal
 from app.renewals.schemas import RenewalIn, RenewalListQuery
 
@@ -20,16 +19,7 @@ _TABLE: Table = Renewal.__table__  # type: ignore[assignment]
 
 def _row(item: RenewalIn, record_id: str | None = None) -> dict[str, Any]:
     """Every column of the record: a renewal is replaced whole, so an omitted field is cleared, not kept."""
-    row = item.model_dump()
-    if record_id is not None:
-        if row["id"] not in (None, record_id):
-            raise Unprocessable(
-                "The body's id differs from the id in the path.",
-                [{"loc": ["body", "id"], "msg": "must equal the path id", "type": "value_error"}],
-            )
-        row["id"] = record_id
-    row["customer_id"] = row.pop("customer")
-    return row
+    return records.record_row(item, record_id, whole=True, columns={"customer": "customer_id"})
 
 
 def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
@@ -51,10 +41,7 @@ def put_renewal(session: Session, renewal_id: str, item: RenewalIn) -> tuple[Ren
 
 def get_renewal(session: Session, renewal_id: str) -> Renewal:
     """The renewal, or NotFound."""
-    row = session.get(Renewal, renewal_id)
-    if row is None:
-        raise NotFound("renewal", renewal_id)
-    return row
+    return records.get_record(session, Renewal, renewal_id)
 
 
 def list_renewals(session: Session, query: RenewalListQuery) -> Page[Renewal]:
@@ -72,8 +59,4 @@ def list_renewals(session: Session, query: RenewalListQuery) -> Page[Renewal]:
         stmt = stmt.where(Renewal.closed_on >= query.closed_from)
     if query.closed_to is not None:
         stmt = stmt.where(Renewal.closed_on <= query.closed_to)
-    after = query.after()
-    if after:
-        stmt = stmt.where(Renewal.id > str(after[0]))
-    rows = list(session.scalars(stmt.order_by(Renewal.id).limit(query.limit + 1)))
-    return make_page(rows, query.limit, key=lambda r: [r.id])
+    return records.page_by_id(session, stmt, Renewal, query)
