@@ -5,7 +5,9 @@ import binascii
 import json
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+
+from app.schemas import QueryIn
 
 T = TypeVar("T")
 
@@ -36,10 +38,8 @@ def decode_cursor(token: str) -> list[Any]:
     return key
 
 
-class ListQuery(BaseModel):
+class ListQuery(QueryIn):
     """Query parameters every list takes; unknown parameters are refused, not ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page (max 1000).")
     cursor: str | None = Field(None, description="`next_cursor` from the previous page.")

@@ -51,11 +51,12 @@ def route_index(app: FastAPI) -> list[RouteInfo]:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method any route on `path` accepts (RFC 9110 `Allow`)."""
+    """Every method the routes of `path` accept (RFC 9110 `Allow`); a static path hides `{id}` templates."""
+    matches = [info for info in route_index(app) if info.regex.match(path)]
+    static = [info for info in matches if "{" not in info.template]
     methods: set[str] = set()
-    for info in route_index(app):
-        if info.regex.match(path):
-            methods |= info.methods
+    for info in static or matches:
+        methods |= info.methods
     return sorted(methods)
 
 

@@ -1,9 +1,11 @@
 """Shared input types: record ids and short labels."""
 
+import re
+from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
 # CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
@@ -24,3 +26,32 @@ class RecordIn(StrictIn):
     """A record body for `PUT /{id}`: `id` may be repeated in the body but must equal the path."""
 
     id: RecordId | None = Field(None, description="Optional; when present it must equal the id in the path.")
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    # Pydantic's lax mode reads 0 or "0" as a Unix timestamp (1970-01-01): a CRM sending a number for a date
+    # would silently get 1970. Only ISO YYYY-MM-DD text (or a date) is a date here.
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        return value.strip()
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), Field(json_schema_extra={"format": "date"})]
+
+
+class QueryIn(BaseModel):
+    """Base of every query-parameter model: unknown parameters are a 422; an empty one (`?region=`) is absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value != ""}
+        return data

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from app.batch import BatchItems
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import Label, RecordId, RecordIn, StrictIn, Text
+from app.schemas import IsoDate, Label, RecordId, RecordIn, StrictIn, Text
 
 Tier = Literal["high_touch", "low_touch", "tech_touch"]
 Role = Literal["csm", "onboarding", "renewals", "support", "account_manager", "manager", "other"]
@@ -89,8 +89,8 @@ class TeamMemberIn(RecordIn):
     email: Email | None = None
     role: Role | None = None
     hourly_cost: NonNegativeMoney | None = None
-    started_on: date | None = None
-    ended_on: date | None = None
+    started_on: IsoDate | None = None
+    ended_on: IsoDate | None = None
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "TeamMemberIn":
@@ -131,4 +131,4 @@ class TeamMemberListQuery(ListQuery):
     """Filters of `GET /v1/team-members`."""
 
     role: Role | None = None
-    active_on: date | None = Field(None, description="Only members employed on this date.")
+    active_on: IsoDate | None = Field(None, description="Only members employed on this date.")

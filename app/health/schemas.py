@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.pagination import ListQuery
-from app.schemas import StrictIn
+from app.schemas import IsoDate, QueryIn, StrictIn
 from app.usage.schemas import Kind
 
 Aggregate = Literal["count", "sum", "avg", "last", "distinct"]
@@ -105,19 +105,17 @@ class CustomerHealthOut(BaseModel):
     churn_probability: float | None
 
 
-class HealthQuery(BaseModel):
+class HealthQuery(QueryIn):
     """`?as_of=` of the health read; unknown parameters are refused."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    as_of: date | None = Field(None, description="Day to compute health for (UTC); default today.")
+    as_of: IsoDate | None = Field(None, description="Day to compute health for (UTC); default today.")
 
 
 class HealthHistoryQuery(ListQuery):
     """`?start=&end=` of the health history (snapshots, oldest first)."""
 
-    start: date | None = None
-    end: date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> "HealthHistoryQuery":
@@ -139,12 +137,10 @@ class HealthSnapshotOut(BaseModel):
     components: list[ComponentOut]
 
 
-class SnapshotQuery(BaseModel):
+class SnapshotQuery(QueryIn):
     """`?date=` of a snapshot run."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    date: date
+    date: IsoDate
 
 
 class SnapshotResult(BaseModel):

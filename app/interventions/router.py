@@ -4,7 +4,6 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict
 
 from app.auth import ReadAuth, WriteAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
@@ -21,7 +20,7 @@ from app.interventions.schemas import (
     TransitionIn,
 )
 from app.pagination import Page
-from app.schemas import ID_PATTERN
+from app.schemas import ID_PATTERN, QueryIn
 
 router = APIRouter(prefix="/interventions", tags=["interventions"])
 IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -105,7 +104,10 @@ def _transition(move: str) -> Any:
 
 
 for _move in ("start", "complete", "cancel"):
-    router.post(f"/{{intervention_id}}/{_move}", responses=WRITE_ERRORS)(_transition(_move))
+    # The body is optional, and FastAPI answers an undecodable optional body with a 400.
+    router.post(f"/{{intervention_id}}/{_move}", responses=problem_responses(400, 401, 403, 404, 409, 422))(
+        _transition(_move)
+    )
 
 
 @router.put("/{intervention_id}/outcome", responses=WRITE_ERRORS)
@@ -133,10 +135,8 @@ def put_impact(
 recommendation_router = APIRouter(tags=["interventions"])
 
 
-class RecommendationQuery(BaseModel):
+class RecommendationQuery(QueryIn):
     """`?as_of=` (default today); unknown parameters are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     as_of: date | None = None
 

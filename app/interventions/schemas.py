@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from app.metrics.schemas import Ratio
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import Number, RecordId, StrictIn, Text
+from app.schemas import IsoDate, Number, RecordId, StrictIn, Text
 
 Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other"]
 Status = Literal["planned", "in_progress", "completed", "cancelled"]
@@ -45,8 +45,8 @@ class InterventionIn(StrictIn):
     owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     status: Literal["planned", "in_progress"] = "planned"
-    planned_on: date | None = None
-    started_on: date | None = Field(None, description="With status in_progress; default today.")
+    planned_on: IsoDate | None = None
+    started_on: IsoDate | None = Field(None, description="With status in_progress; default today.")
     hours: Hours = Decimal(0)
     direct_cost: NonNegativeMoney = Decimal(0)
     expected: ExpectedIn
@@ -67,7 +67,7 @@ class InterventionPatch(StrictIn):
     framework: Framework | None = None
     owner: RecordId | None = None
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
-    planned_on: date | None = None
+    planned_on: IsoDate | None = None
     hours: Hours | None = None
     direct_cost: NonNegativeMoney | None = None
     expected: ExpectedIn | None = None
@@ -77,9 +77,9 @@ class InterventionPatch(StrictIn):
 class TransitionIn(StrictIn):
     """`POST …/start|complete|cancel`: the date of that move (default today) and an optional note."""
 
-    started_on: date | None = None
-    completed_on: date | None = None
-    cancelled_on: date | None = None
+    started_on: IsoDate | None = None
+    completed_on: IsoDate | None = None
+    cancelled_on: IsoDate | None = None
     note: Text | None = None
 
 
@@ -162,5 +162,5 @@ class InterventionListQuery(ListQuery):
     type: str | None = None
     framework: Framework | None = None
     owner: str | None = None
-    started_from: date | None = None
-    started_to: date | None = None
+    started_from: IsoDate | None = None
+    started_to: IsoDate | None = None

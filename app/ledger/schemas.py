@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 from app.batch import BatchItems
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import Label, RecordId, StrictIn
+from app.schemas import IsoDate, Label, QueryIn, RecordId, StrictIn
 
 MovementType = Literal["new", "reactivation", "upsell", "cross_sell", "downsell", "churn"]
 
@@ -19,7 +19,7 @@ class RevenueEventIn(StrictIn):
     id: RecordId = Field(description="Your id for this event; re-posting it is a harmless duplicate.")
     customer: RecordId
     product: Label = Field(description="Product or plan name; ARR is tracked per product.")
-    effective_date: date
+    effective_date: IsoDate
     arr: NonNegativeMoney = Field(description="Annual recurring revenue from this date on (MRR = ARR / 12).")
 
 
@@ -49,8 +49,8 @@ class MovementOut(BaseModel):
 class MovementQuery(ListQuery):
     """Filters of `GET /v1/movements`."""
 
-    start: date | None = Field(None, description="First effective date (inclusive).")
-    end: date | None = Field(None, description="Last effective date (inclusive).")
+    start: IsoDate | None = Field(None, description="First effective date (inclusive).")
+    end: IsoDate | None = Field(None, description="Last effective date (inclusive).")
     type: MovementType | None = None
     customer: str | None = None
     product: str | None = Field(None, description="Only this product's part of each movement.")
@@ -62,12 +62,10 @@ class MovementQuery(ListQuery):
         return self
 
 
-class ArrQuery(BaseModel):
+class ArrQuery(QueryIn):
     """`?as_of=` of `GET /v1/customers/{id}/arr` (default: today, UTC)."""
 
-    model_config = {"extra": "forbid"}
-
-    as_of: date | None = None
+    as_of: IsoDate | None = None
 
 
 class CustomerArrOut(BaseModel):

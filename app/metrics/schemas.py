@@ -4,9 +4,10 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
 from app.metrics.periods import Interval
+from app.schemas import IsoDate, QueryIn
 
 RATIO_PLACES = Decimal("0.000001")
 MAX_RANGE_DAYS = 366 * 20
@@ -23,13 +24,11 @@ def ratio_json(value: Decimal) -> float:
 Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
 
 
-class MetricQuery(BaseModel):
+class MetricQuery(QueryIn):
     """`start`, `end` (inclusive), `interval`, `group_by`, `format`; any other parameter is a 422."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    start: date = Field(description="First day of the range (inclusive), YYYY-MM-DD.")
-    end: date = Field(description="Last day of the range (inclusive), YYYY-MM-DD.")
+    start: IsoDate = Field(description="First day of the range (inclusive), YYYY-MM-DD.")
+    end: IsoDate = Field(description="Last day of the range (inclusive), YYYY-MM-DD.")
     interval: Interval | None = Field(None, description="Split the range into calendar months, quarters or years.")
     group_by: CustomerGroup | None = Field(None, description="One row per group (the customer's current value).")
     format: Literal["json", "csv"] | None = Field(None, description="`csv` answers text/csv with the same rows.")

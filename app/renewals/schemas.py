@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from app.batch import BatchItems
 from app.money import NonNegativeMoney, PositiveMoney
 from app.pagination import ListQuery
-from app.schemas import RecordId, RecordIn, StrictIn
+from app.schemas import IsoDate, RecordId, RecordIn, StrictIn
 
 Status = Literal["open", "renewed", "churned"]
 
@@ -18,7 +18,7 @@ class RenewalIn(RecordIn):
     """A renewal. Every PUT or batch item replaces the whole record: its fields depend on each other."""
 
     customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
-    due_date: date
+    due_date: IsoDate
     arr_up_for_renewal: PositiveMoney
     status: Status
     # Declared after `status`, and validated even when omitted, so each rule is reported on its own field.
@@ -28,7 +28,7 @@ class RenewalIn(RecordIn):
         description="ARR booked at renewal: required when renewed (may exceed the amount up for renewal); "
         "0 when churned (the default); absent while open.",
     )
-    closed_on: date | None = Field(
+    closed_on: IsoDate | None = Field(
         None, validate_default=True, description="When it closed: required when renewed or churned; absent while open."
     )
 
@@ -91,10 +91,10 @@ class RenewalListQuery(ListQuery):
 
     customer: str | None = None
     status: Status | None = None
-    due_from: date | None = None
-    due_to: date | None = None
-    closed_from: date | None = None
-    closed_to: date | None = None
+    due_from: IsoDate | None = None
+    due_to: IsoDate | None = None
+    closed_from: IsoDate | None = None
+    closed_to: IsoDate | None = None
 
     @model_validator(mode="after")
     def _ranges_in_order(self) -> "RenewalListQuery":
