@@ -23,8 +23,10 @@ from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.router import router as metrics_router
+from app.metrics.staffing_router import router as staffing_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
+from app.scorecard.router import router as scorecard_router
 from app.usage.router import router as usage_router
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         metrics_router,
         interventions_router,
+        staffing_router,
+        scorecard_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:
