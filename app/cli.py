@@ -21,6 +21,7 @@ from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
 from app.errors import NotFound
 from app.health import churn
 from app.health import service as health_service
+from app.interventions import service as interventions_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
@@ -29,6 +30,8 @@ from app.scorecard import client as scorecard_client
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+interventions_cli = typer.Typer(help="Scheduled work on interventions.", no_args_is_help=True)
+cli.add_typer(interventions_cli, name="interventions")
 health_cli = typer.Typer(help="Health snapshots and the churn model.", no_args_is_help=True)
 cli.add_typer(health_cli, name="health")
 err = Console(stderr=True)
@@ -168,11 +171,7 @@ def health_fit() -> None:
     """Refit the churn model on stored snapshots and churns (defaults apply until enough churns exist)."""
     settings = get_settings()
     with _session() as session:
-        try:
-            row = churn.refit(session, today=utcnow().date(), min_churns=settings.churn_min_churns)
-        except churn.LedgerRequired as exc:
-            err.print(f"cannot fit: {exc}")
-            raise typer.Exit(1) from None
+        row = churn.refit(session, today=utcnow().date(), min_churns=settings.churn_min_churns)
         session.commit()
     if row is None:
         err.print(f"fewer than {settings.churn_min_churns} churns: per-band defaults stay in force")
@@ -181,6 +180,16 @@ def health_fit() -> None:
             f"fitted on {row.examples} snapshots ({row.churns} churns): intercept {row.intercept:.4f}, "
             f"coefficient {row.coefficient:.4f}"
         )
+
+
+@interventions_cli.command("measure")
+def interventions_measure() -> None:
+    """Store the outcome of every intervention whose measurement date has passed (run it daily from cron)."""
+    with _session() as session:
+        session.connection(execution_options={WRITE_OPTION: True})
+        stored = interventions_service.measure_due(session, interventions_service.today())
+        session.commit()
+    err.print(f"measured {stored} intervention(s)")
 
 
 @cli.command()

@@ -18,10 +18,12 @@ from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
 from app.health.router import router as health_router
+from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
+from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
 from app.metrics.staffing_router import router as staffing_router
 from app.renewals.router import router as renewals_router
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage_router,
         health_router,
         metrics_router,
+        health_metrics_router,
         interventions_router,
+        recommendation_router,
         staffing_router,
         scorecard_router,
     )

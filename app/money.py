@@ -57,6 +57,11 @@ Money = Annotated[
     WithJsonSchema(_MONEY_SCHEMA, mode="validation"),
     WithJsonSchema({"type": "number"}, mode="serialization"),
 ]
+# A money total in an answer. It renders like Money (a JSON number rounded to cents) but skips Money's input
+# bound of one amount: a sum of many valid amounts may pass it, and a report must not fail on that.
+MoneyTotal = Annotated[
+    Decimal, PlainSerializer(money_json, return_type=float, when_used="json"), WithJsonSchema({"type": "number"})
+]
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 

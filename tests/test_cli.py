@@ -8,7 +8,10 @@ from typer.testing import CliRunner
 
 from app import cli
 from app.config import get_settings
+from app.customers import service as customers_service
 from app.db import make_engine, make_sessionmaker
+from app.interventions import service as interventions_service
+from app.interventions.schemas import InterventionIn
 from app.keys import service as keys_service
 
 runner = CliRunner()
@@ -72,3 +75,31 @@ def test_serve_migrates_and_prints_one_admin_key_once(cli_db: str, monkeypatch: 
 def test_openapi_prints_the_document() -> None:
     result = runner.invoke(cli.cli, ["openapi"])
     assert json.loads(result.stdout)["info"]["title"] == "csroi"
+
+
+def test_interventions_measure_stores_due_outcomes(cli_db: str) -> None:
+    runner.invoke(cli.cli, ["migrate"])
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
+        customers_service.ensure_customers(session, ["acme"])
+        interventions_service.create_intervention(
+            session,
+            InterventionIn.model_validate(
+                {
+                    "id": "iv",
+                    "customer": "acme",
+                    "type": "qbr",
+                    "framework": "social_proof",
+                    "reason": "review",
+                    "status": "in_progress",
+                    "started_on": "2026-01-05",
+                    "expected": {"metric": "arr", "change": 0, "unit": "absolute", "measure_after_days": 30},
+                }
+            ),
+        )
+        session.commit()
+    engine.dispose()
+    result = runner.invoke(cli.cli, ["interventions", "measure"])
+    assert result.exit_code == 0, result.output
+    assert "measured 1 intervention(s)" in result.stderr
+    assert "measured 0" in runner.invoke(cli.cli, ["interventions", "measure"]).stderr

@@ -9,12 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.health.models import ChurnModel, HealthSnapshot
+from app.ledger.models import ArrChange
 
 CHURN_HORIZON_DAYS = 90
-
-
-class LedgerRequired(RuntimeError):
-    """Churn labels need each customer's ARR history, which the revenue ledger provides."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +75,19 @@ def labelled_snapshots(
 
 
 def churn_dates(session: Session) -> dict[str, list[date]]:
-    """Each customer's dates where ARR fell to 0 (SPEC §3 churn movements).
-
-    Needs the revenue ledger (`app/ledger`, its churn movements), which is built on another branch: until it
-    is merged this raises LedgerRequired, and `csroi health fit` says so instead of fitting on no labels.
-    """
-    raise LedgerRequired("churn labels need the revenue ledger (ARR history); it is not installed yet")
+    """Each customer's dates where its total ARR fell to 0: the ledger's churn movements (SPEC §3)."""
+    # A churn is customer-level (total > 0 -> 0) but stored per product: one customer leaving two products
+    # on one day is two rows and one churn, hence DISTINCT.
+    stmt = (
+        select(ArrChange.customer_id, ArrChange.effective_date)
+        .where(ArrChange.movement_type == "churn")
+        .distinct()
+        .order_by(ArrChange.customer_id, ArrChange.effective_date)
+    )
+    dates: dict[str, list[date]] = {}
+    for customer_id, day in session.execute(stmt):
+        dates.setdefault(customer_id, []).append(day)
+    return dates
 
 
 def refit(session: Session, *, today: date, min_churns: int) -> ChurnModel | None:

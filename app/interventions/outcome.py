@@ -4,18 +4,51 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.health import queries as health_queries
+from app.health import service as health_service
+from app.health.schemas import ComponentIn
 from app.interventions.models import Intervention
 from app.ledger import service as ledger_service
 from app.money import from_cents
+from app.renewals.models import Renewal
+
+USAGE_WINDOW_DAYS = 30
 
 
-def metric_value(session: Session, customer_id: str, metric: str, on: date) -> Decimal | None:
-    """The value of an expected metric for a customer on a date."""
+def metric_value(session: Session, customer_id: str, metric: str, on: date, *, since: date) -> Decimal | None:
+    """The value of an expected metric for a customer on a date (SPEC §5).
+
+    health_score: the score that day. arr: ARR that day. renewal: 1 when a renewal of the customer closed
+    renewed after the start (`since`) and by that day, else 0. Any other name is a usage kind: the sum of its
+    event values over the 30 days ending that day (count-like kinds have value 1 per event).
+    """
     if metric == "arr":
         return from_cents(sum(ledger_service.arr_by_product(session, customer_id, on).values()))
-    return None
+    if metric == "health_score":
+        spec = health_service.current_model(session)
+        score = health_service.compute_health(session, as_of=on, customers=[customer_id], spec=spec)[customer_id].score
+        return None if score is None else Decimal(str(score))
+    if metric == "renewal":
+        renewed = session.scalar(
+            select(func.count())
+            .select_from(Renewal)
+            .where(
+                Renewal.customer_id == customer_id,
+                Renewal.status == "renewed",
+                Renewal.closed_on > since,
+                Renewal.closed_on <= on,
+            )
+        )
+        return Decimal(1 if renewed and on > since else 0)
+    component = ComponentIn(
+        name="outcome", weight=1, kind=metric, aggregate="sum", window_days=USAGE_WINDOW_DAYS, bad=0, good=1
+    )
+    return health_queries.component_raw(session, component, as_of=on, customers=[customer_id]).get(
+        customer_id, Decimal(0)
+    )
 
 
 def change_of(before: Decimal | None, after: Decimal | None, unit: str) -> Decimal | None:
@@ -42,8 +75,8 @@ def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] 
     measured_on = row.started_on + timedelta(days=int(expected["measure_after_days"]))
     if measured_on > as_of:
         return None
-    before = metric_value(session, row.customer_id, expected["metric"], row.started_on)
-    after = metric_value(session, row.customer_id, expected["metric"], measured_on)
+    before = metric_value(session, row.customer_id, expected["metric"], row.started_on, since=row.started_on)
+    after = metric_value(session, row.customer_id, expected["metric"], measured_on, since=row.started_on)
     change = change_of(before, after, expected["unit"])
     met = target_met(change, Decimal(str(expected["change"])))
     number = lambda value: None if value is None else float(value)  # noqa: E731 - JSON column

@@ -1,14 +1,16 @@
 """Interventions over HTTP: record, edit, move through the lifecycle, override, measure."""
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from app.auth import ReadAuth, WriteAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
-from app.interventions import service
+from app.interventions import recommend, service
 from app.interventions.schemas import (
     ImpactOverrideIn,
     InterventionIn,
@@ -126,3 +128,23 @@ def put_impact(
     view = _view(request, session, row)
     session.commit()
     return view
+
+
+recommendation_router = APIRouter(tags=["interventions"])
+
+
+class RecommendationQuery(BaseModel):
+    """`?as_of=` (default today); unknown parameters are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = None
+
+
+@recommendation_router.get("/customers/{customer_id}/recommendation", responses=problem_responses(401, 403, 404, 422))
+def get_recommendation(
+    _auth: ReadAuth, customer_id: IdPath, query: Annotated[RecommendationQuery, Query()], session: SessionDep
+) -> recommend.RecommendationOut:
+    """Which framework and intervention type fit the customer now, ranked by this company's measured history."""
+    today = service.today()
+    return recommend.recommend(session, customer_id, as_of=query.as_of or today, today=today)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import CTE, Date, Integer, case, func, literal, select, union_all
+from sqlalchemy import CTE, Date, Integer, and_, case, func, literal, select, union_all
 
 from app.ledger.models import ArrChange
 from app.metrics.periods import Period
@@ -26,20 +26,56 @@ def balances_cte(periods: CTE, *, by_product: bool, name: str = "balances") -> C
 
     ARR at start counts every change dated before `start`; ARR at end every change on or before `end`
     (SPEC §4). Movement sums are the changes dated inside the period, by type, as positive amounts.
+
+    The ledger is read once, not once per period: each customer's ARR before the first period, plus its changes
+    inside each period; ARR at a period's end is then that opening ARR plus a running sum of the per-period net
+    changes. This needs contiguous periods numbered in date order, which is what `split_periods` makes. A
+    customer has a row in every period from the one of its first change on.
     """
-    inside = ArrChange.effective_date >= periods.c.ps
+    first_day = select(func.min(periods.c.ps)).scalar_subquery()
+    last_day = select(func.max(periods.c.pe)).scalar_subquery()
+    keys: list[Any] = [ArrChange.customer_id.label("customer_id")]
+    if by_product:
+        keys.append(ArrChange.product.label("product"))
+
+    opening = (
+        select(
+            *keys,
+            func.min(ArrChange.effective_date).label("first_change"),
+            func.sum(case((ArrChange.effective_date < first_day, ArrChange.delta_cents), else_=0)).label("opening"),
+        )
+        .where(ArrChange.effective_date <= last_day)
+        .group_by(*keys)
+        .cte(f"{name}_opening")
+    )
+    moved = [
+        func.sum(case((ArrChange.movement_type == movement, func.abs(ArrChange.delta_cents)), else_=0)).label(movement)
+        for movement in MOVEMENT_COLUMNS
+    ]
+    inside = (ArrChange.effective_date >= periods.c.ps) & (ArrChange.effective_date <= periods.c.pe)
+    moves = (
+        select(periods.c.pid, *keys, func.sum(ArrChange.delta_cents).label("delta"), *moved)
+        .select_from(periods)
+        .join(ArrChange, inside)
+        .group_by(periods.c.pid, *keys)
+        .cte(f"{name}_moves")
+    )
+
+    owner = [opening.c[key.name] for key in keys]
+    matches = and_(moves.c.pid == periods.c.pid, *[moves.c[key.name] == opening.c[key.name] for key in keys])
+    delta = func.coalesce(moves.c.delta, 0)
+    arr_end = opening.c.opening + func.sum(delta).over(partition_by=owner, order_by=periods.c.pid)
     columns: list[Any] = [
         periods.c.pid,
-        ArrChange.customer_id.label("customer_id"),
-        func.sum(case((ArrChange.effective_date < periods.c.ps, ArrChange.delta_cents), else_=0)).label("arr_start"),
-        func.sum(ArrChange.delta_cents).label("arr_end"),
+        *owner,
+        (arr_end - delta).label("arr_start"),
+        arr_end.label("arr_end"),
+        *[func.coalesce(moves.c[movement], 0).label(movement) for movement in MOVEMENT_COLUMNS],
     ]
-    for movement in MOVEMENT_COLUMNS:
-        moved = case((inside & (ArrChange.movement_type == movement), func.abs(ArrChange.delta_cents)), else_=0)
-        columns.append(func.sum(moved).label(movement))
-    group = [periods.c.pid, ArrChange.customer_id]
-    if by_product:
-        columns.append(ArrChange.product.label("product"))
-        group.append(ArrChange.product)
-    stmt = select(*columns).select_from(periods).join(ArrChange, ArrChange.effective_date <= periods.c.pe)
-    return stmt.group_by(*group).cte(name)
+    stmt = (
+        select(*columns)
+        .select_from(opening)
+        .join(periods, opening.c.first_change <= periods.c.pe)
+        .outerjoin(moves, matches)
+    )
+    return stmt.cte(name)

@@ -7,9 +7,8 @@ group is aggregated by the database in one statement; Python only applies formul
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import PlainSerializer, WithJsonSchema
 from sqlalchemy import (
     BigInteger,
     Date,
@@ -33,14 +32,9 @@ from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
-from app.money import from_cents, money_json
+from app.money import MoneyTotal, from_cents
 from app.renewals.models import Renewal
 
-# A money total. It renders like Money (a JSON number rounded to cents) but skips Money's input bound of one
-# amount: a sum of many valid amounts may pass it, and a report must not fail on that.
-MoneyTotal = Annotated[
-    Decimal, PlainSerializer(money_json, return_type=float, when_used="json"), WithJsonSchema({"type": "number"})
-]
 Trend = Literal["improving", "worsening", "flat"]
 
 

@@ -13,7 +13,8 @@ from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte
 from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
-from app.money import Money, from_cents
+from app.money import MoneyTotal as Money
+from app.money import from_cents
 
 
 class RetentionQuery(MetricQuery):

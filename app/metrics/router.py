@@ -10,6 +10,7 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
+from app.metrics import roi as roi_metric
 from app.metrics.respond import respond
 from app.metrics.schemas import MetricAnswer, MetricQuery
 
@@ -47,3 +48,13 @@ def get_cost_of_renewals(
     cs_teams = request.app.state.settings.cs_teams
     answer = renewal_metrics.cost_of_renewals(session, query, cs_teams=cs_teams)
     return respond(request, query, answer, "cost-of-renewals.csv")
+
+
+@router.get("/roi", response_model=MetricAnswer[roi_metric.RoiRow], responses=METRIC_RESPONSES)
+def get_roi(
+    _auth: ReadAuth, request: Request, query: Annotated[roi_metric.RoiQuery, Query()], session: SessionDep
+) -> Any:
+    """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
+    settings = request.app.state.settings
+    answer = roi_metric.roi(session, query, cs_teams=settings.cs_teams, default_hourly=settings.default_hourly_cost)
+    return respond(request, query, answer, "roi.csv")

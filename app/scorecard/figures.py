@@ -15,10 +15,12 @@ from typing import Any, Literal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.health import voc
+from app.config import Settings
 from app.interventions.models import Intervention
+from app.metrics import health as health_metric
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
+from app.metrics import roi as roi_metric
 from app.metrics import staffing as staffing_metric
 from app.metrics.periods import add_months, month_end
 from app.metrics.schemas import MetricQuery
@@ -47,12 +49,14 @@ CATALOGUE: tuple[tuple[str, str, Kind], ...] = (
     ("customer", "csat", "number"),
     ("customer", "ces", "number"),
     ("customer", "logo_churn_rate", "number"),
-    ("customer", "customers_green", "count"),
-    ("customer", "customers_yellow", "count"),
-    ("customer", "customers_red", "count"),
-    ("customer", "arr_green", "money"),
-    ("customer", "arr_yellow", "money"),
-    ("customer", "arr_red", "money"),
+    ("customer", "red_customers", "count"),
+    ("customer", "red_arr", "money"),
+    ("customer", "yellow_customers", "count"),
+    ("customer", "yellow_arr", "money"),
+    ("customer", "green_customers", "count"),
+    ("customer", "green_arr", "money"),
+    ("customer", "no_score_customers", "count"),
+    ("customer", "no_score_arr", "money"),
     ("customer", "revenue_at_risk", "money"),
     ("process", "interventions_started", "count"),
     ("process", "interventions_completed", "count"),
@@ -82,6 +86,8 @@ class Context:
     month: MetricQuery
     cs_teams: list[str]
     csm_ratios: dict[str, int]
+    churn_defaults: dict[str, float]
+    default_hourly_cost: Decimal
 
 
 def month_query(first_day: date) -> MetricQuery:
@@ -121,19 +127,29 @@ def _cost_of_renewals(session: Session, ctx: Context) -> Figures:
 
 
 def _roi(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/roi` (roi, outcome_rate, health_lift): that metric route is not on main yet, so unknown."""
-    return {"roi": None, "outcome_rate": None, "health_lift": None}
+    """`/v1/metrics/roi` for the month: interventions started in it, their outcome rate and health lift, and the
+    program's ROI (their attributed revenue against the month's CS cost)."""
+    query = roi_metric.RoiQuery(start=ctx.month.start, end=ctx.month.end)
+    answer = roi_metric.roi(session, query, cs_teams=ctx.cs_teams, default_hourly=ctx.default_hourly_cost)
+    row = answer.rows[0]
+    return {
+        "roi": row.roi,
+        "outcome_rate": row.outcome_rate,
+        "health_lift": row.health_lift,
+        "interventions_started": Decimal(row.interventions),
+    }
 
 
 def _clv(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/unit-economics` clv: that metric route is not on main yet, so unknown."""
+    """`/v1/metrics/unit-economics` clv: that metric route is not on main yet, so unknown (never a guess)."""
     return {"clv": None}
 
 
 def _health(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/health` customers and ARR per band and revenue at risk: not on main yet, so unknown."""
-    bands = ("green", "yellow", "red")
-    return {**{f"customers_{b}": None for b in bands}, **{f"arr_{b}": None for b in bands}, "revenue_at_risk": None}
+    """`/v1/metrics/health` at the month's last day: paying customers and ARR per band, revenue at risk."""
+    row = health_metric.health(session, ctx.month, defaults=ctx.churn_defaults).rows[0]
+    names = [metric for quadrant, metric, _ in CATALOGUE if quadrant == "customer"]
+    return {name: _to_decimal(getattr(row, name)) for name in names if name in type(row).model_fields}
 
 
 def _as_decimal(value: float | None) -> Decimal | None:
@@ -142,28 +158,27 @@ def _as_decimal(value: float | None) -> Decimal | None:
 
 
 def _voice_and_support(session: Session, ctx: Context) -> Figures:
-    """NPS, CSAT, CES of the month's survey responses and the median times of tickets opened in the month."""
-    survey = voc.voc(session, start=ctx.month.start, end=ctx.month.end)
-    tickets = voc.support(session, start=ctx.month.start, end=ctx.month.end)
+    """`/v1/metrics/voc` (NPS, CSAT, CES) and `/v1/metrics/support` (median times) for the month."""
+    survey = health_metric.voc_metric(session, ctx.month).rows[0]
+    tickets = health_metric.support_metric(session, ctx.month).rows[0]
     return {
-        "nps": _as_decimal(survey.nps),
-        "csat": _as_decimal(survey.csat),
-        "ces": _as_decimal(survey.ces),
+        "nps": survey.nps,
+        "csat": survey.csat,
+        "ces": survey.ces,
         "median_first_response_hours": _as_decimal(tickets.median_first_response_hours),
         "median_resolution_hours": _as_decimal(tickets.median_resolution_hours),
     }
 
 
 def _interventions(session: Session, ctx: Context) -> Figures:
-    """Interventions started in the month and completed in the month (by their start and completion dates)."""
+    """Interventions completed in the month (by completion date; those started come from the ROI metric)."""
 
     def in_month(column: Any) -> Any:
         # COUNT skips the NULLs of CASE without ELSE: only the month's dates count.
         return func.count(case((column.between(ctx.month.start, ctx.month.end), 1)))
 
-    stmt = select(in_month(Intervention.started_on), in_month(Intervention.completed_on))
-    started, completed = session.execute(stmt).one()
-    return {"interventions_started": Decimal(started), "interventions_completed": Decimal(completed)}
+    completed = session.execute(select(in_month(Intervention.completed_on))).scalar_one()
+    return {"interventions_completed": Decimal(completed)}
 
 
 def _staffing(session: Session, ctx: Context) -> Figures:
@@ -174,7 +189,9 @@ def _staffing(session: Session, ctx: Context) -> Figures:
     return {name: _to_decimal(getattr(row, name)) for name in names}
 
 
-def _to_decimal(value: Decimal | int | None) -> Decimal | None:
+def _to_decimal(value: Decimal | float | None) -> Decimal | None:
+    if isinstance(value, float):
+        return _as_decimal(value)
     return None if value is None else Decimal(value)
 
 
@@ -191,9 +208,15 @@ SOURCES: tuple[Callable[[Session, Context], Figures], ...] = (
 )
 
 
-def month_figures(session: Session, first_day: date, *, cs_teams: list[str], csm_ratios: dict[str, int]) -> Figures:
+def month_figures(session: Session, first_day: date, *, settings: Settings) -> Figures:
     """Every catalogue figure of the calendar month starting `first_day`, rounded to its kind."""
-    ctx = Context(month=month_query(first_day), cs_teams=cs_teams, csm_ratios=csm_ratios)
+    ctx = Context(
+        month=month_query(first_day),
+        cs_teams=settings.cs_teams,
+        csm_ratios=settings.csm_ratios,
+        churn_defaults=settings.churn_defaults,
+        default_hourly_cost=settings.default_hourly_cost,
+    )
     figures: Figures = {}
     for source in SOURCES:
         figures.update(source(session, ctx))

@@ -20,8 +20,7 @@ MetricPath = Annotated[
 
 
 def _settings(request: Request) -> dict[str, Any]:
-    settings = request.app.state.settings
-    return {"cs_teams": settings.cs_teams, "csm_ratios": settings.csm_ratios}
+    return {"settings": request.app.state.settings}
 
 
 def _csv(card: ScorecardOut) -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.metrics.periods import add_months, month_end
@@ -96,10 +97,10 @@ def _entries(current: Figures, previous: Figures, targets: dict[str, Target]) ->
     return quadrants
 
 
-def _fresh(session: Session, first: date, *, cs_teams: list[str], csm_ratios: dict[str, int]) -> dict[str, list[Entry]]:
+def _fresh(session: Session, first: date, *, settings: Settings) -> dict[str, list[Entry]]:
     """The scorecard computed now from the data as it stands."""
-    current = month_figures(session, first, cs_teams=cs_teams, csm_ratios=csm_ratios)
-    previous = month_figures(session, add_months(first, -1), cs_teams=cs_teams, csm_ratios=csm_ratios)
+    current = month_figures(session, first, settings=settings)
+    previous = month_figures(session, add_months(first, -1), settings=settings)
     targets = {t.metric: t for t in session.scalars(select(Target))}
     return _entries(current, previous, targets)
 
@@ -130,9 +131,9 @@ def _restated(frozen: dict[str, list[Entry]], fresh: dict[str, list[Entry]]) -> 
     ]
 
 
-def get_scorecard(session: Session, month: str, *, cs_teams: list[str], csm_ratios: dict[str, int]) -> ScorecardOut:
+def get_scorecard(session: Session, month: str, *, settings: Settings) -> ScorecardOut:
     """The month's scorecard: fresh figures, or for a closed month the frozen ones plus what has been restated."""
-    fresh = _fresh(session, first_day(month), cs_teams=cs_teams, csm_ratios=csm_ratios)
+    fresh = _fresh(session, first_day(month), settings=settings)
     closed = session.get(ClosedMonth, month)
     if closed is None:
         return ScorecardOut(month=month, closed=False, closed_at=None, quadrants=Quadrants(**fresh), restated=[])
@@ -146,7 +147,7 @@ def get_scorecard(session: Session, month: str, *, cs_teams: list[str], csm_rati
     )
 
 
-def close_month(session: Session, month: str, *, cs_teams: list[str], csm_ratios: dict[str, int]) -> ScorecardOut:
+def close_month(session: Session, month: str, *, settings: Settings) -> ScorecardOut:
     """Freeze the month's scorecard as it reads now; 409 if already closed or the month has not ended (UTC)."""
     first = first_day(month)
     if session.get(ClosedMonth, month) is not None:
@@ -155,7 +156,7 @@ def close_month(session: Session, month: str, *, cs_teams: list[str], csm_ratios
     if month_end(first) >= today:
         # A month still running (or ending today) would freeze figures that are certain to change.
         raise Conflict(f"{month} has not ended yet: it can be closed from {add_months(first, 1)} (UTC).", month=month)
-    fresh = _fresh(session, first, cs_teams=cs_teams, csm_ratios=csm_ratios)
+    fresh = _fresh(session, first, settings=settings)
     row = ClosedMonth(month=month, closed_at=utcnow(), figures=_frozen_json(fresh))
     session.add(row)
     session.flush()

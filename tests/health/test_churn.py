@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from app.customers.models import Customer
 from app.health import churn
 from app.health.models import ChurnModel, HealthSnapshot
+from tests.builders import make_customer, post_revenue, revenue
 
 
 def snapshot(session: Session, customer: str, day: date, score: float | None) -> None:
@@ -30,9 +31,24 @@ class TestLabelledSnapshots:
         pairs = churn.labelled_snapshots(session, churned_on, today=date(2026, 4, 1))
         assert sorted(pairs) == [(20.0, True), (60.0, False), (80.0, False)]
 
-    def test_refit_says_it_needs_the_ledger(self, session: Session) -> None:
-        with pytest.raises(churn.LedgerRequired):
-            churn.refit(session, today=date(2026, 4, 1), min_churns=30)
+
+class TestChurnDates:
+    def test_customer_level_churns_from_the_ledger(self, session: Session) -> None:
+        for cid in ("a", "b"):
+            make_customer(session, id=cid)
+        post_revenue(
+            session,
+            revenue("a", "2025-01-01", 1000),
+            revenue("a", "2025-01-01", 500, product="addon"),
+            revenue("a", "2025-03-01", 0),
+            revenue("a", "2025-03-01", 0, product="addon"),  # both products on one day: one churn
+            revenue("a", "2025-06-01", 700),  # reactivation
+            revenue("a", "2025-09-01", 0),  # churns again
+            revenue("b", "2025-01-01", 1000),
+            revenue("b", "2025-01-01", 500, product="addon"),
+            revenue("b", "2025-04-01", 0, product="addon"),  # a product lost, the customer still pays: no churn
+        )
+        assert churn.churn_dates(session) == {"a": [date(2025, 3, 1), date(2025, 9, 1)]}
 
 
 class TestFittedProbability:

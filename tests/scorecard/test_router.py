@@ -141,12 +141,23 @@ EXPECTED = [
     # 3,000 of CS cost against 12,000 renewed (r1 closed in Feb): 3000 / (12000 / 1000). January renewed nothing.
     ("cost_per_1k", Decimal(3000) / (Decimal(12000) / 1000), None),
     ("cost_per_1k_12m_avg", Decimal(250), None),
+    # Program ROI: interventions started in the month; i1 (a, Feb 3) is credited a's 2,000 cross-sell on Feb 10,
+    # i2 (b, Jan 10) b's 4,000 upsell on Jan 15; nothing at risk, so nothing retained. Against the month's CS cost.
+    ("roi", (Decimal(2000) - 3000) / 3000, (Decimal(4000) - 2000) / 2000),
     ("nps", Decimal(100) * (2 - 1) / 4, Decimal(100) * (1 - 0) / 1),  # Feb: 10, 9 promoters; 3 detractor; 7 passive
     ("csat", Decimal(2) / 3, None),
     ("ces", Decimal(3 + 5) / 2, None),
     ("logo_churn_rate", Decimal(1) / 3, Decimal(0) / 3),
+    # No health snapshot yet: every paying customer is in no band, so nothing is at risk.
+    ("red_customers", Decimal(0), Decimal(0)),
+    ("green_arr", Decimal(0), Decimal(0)),
+    ("no_score_customers", Decimal(3), Decimal(3)),
+    ("no_score_arr", Decimal(39000), Decimal(40000)),
+    ("revenue_at_risk", Decimal(0), Decimal(0)),
     ("interventions_started", Decimal(1), Decimal(1)),  # i1 in Feb, i2 in Jan
     ("interventions_completed", Decimal(2), Decimal(0)),  # i1 and i2 both completed in Feb
+    # Expected: ARR change ≥ 0 after 60 days. i1: a 10,000 (Feb 3) → 12,000 (Apr 4), met; i2: b 20,000 → 22,000, met.
+    ("outcome_rate", Decimal(1) / 1, Decimal(1) / 1),
     ("median_first_response_hours", Decimal(2), None),  # median of 2 h, 4 h, 1 h
     ("median_resolution_hours", Decimal(24 + 6) / 2, None),  # median of 24 h and 6 h (t3 unresolved)
     # Feb 28: m1, m2 employed (m3 left Jan 31), m4 gone Feb 15. Jan 31: m1, m3 and onboarding m4.
@@ -161,8 +172,25 @@ EXPECTED = [
     ("csms_needed", Decimal(2), Decimal(3)),
     ("csm_gap", Decimal(2 - 2), Decimal(3 - 2)),
 ]
-# Their services are not on main yet: unknown, never a made-up number.
-NOT_YET_AVAILABLE = ["roi", "clv", "outcome_rate", "health_lift", "revenue_at_risk", "customers_red", "arr_green"]
+# Its service (unit economics) is not on main yet: unknown, never a made-up number.
+NOT_YET_AVAILABLE = ["clv"]
+# Scorecard entry ← (metric route, its field): the scorecard shows what the route gives for the calendar month.
+SAME_AS_ROUTE = [
+    ("nrr", "retention", "nrr"),
+    ("roi", "roi", "roi"),
+    ("outcome_rate", "roi", "outcome_rate"),
+    ("health_lift", "roi", "health_lift"),
+    ("interventions_started", "roi", "interventions"),
+    ("red_customers", "health", "red_customers"),
+    ("yellow_customers", "health", "yellow_customers"),
+    ("green_customers", "health", "green_customers"),
+    ("green_arr", "health", "green_arr"),
+    ("revenue_at_risk", "health", "revenue_at_risk"),
+    ("nps", "voc", "nps"),
+    ("median_resolution_hours", "support", "median_resolution_hours"),
+    ("cost_per_1k_12m_avg", "cost-of-renewals", "moving_avg_12m"),
+    ("csm_gap", "staffing", "csm_gap"),
+]
 
 
 class TestScorecard:
@@ -196,9 +224,17 @@ class TestScorecard:
         entry = entries(ok(book.get("/v1/scorecards/2026-02")))[metric]
         assert [entry[k] for k in ("value", "previous", "change", "status")] == [None] * 4
 
-    def test_nrr_equals_the_retention_route_for_the_month(self, book: TestClient) -> None:
-        row = ok(book.get("/v1/metrics/retention", params={"start": "2026-02-01", "end": "2026-02-28"}))["rows"][0]
-        assert entries(ok(book.get("/v1/scorecards/2026-02")))["nrr"]["value"] == row["nrr"]
+    @pytest.mark.parametrize(("metric", "route", "field"), SAME_AS_ROUTE, ids=[m[0] for m in SAME_AS_ROUTE])
+    def test_entry_equals_the_metric_route_for_the_month(
+        self, book: TestClient, metric: str, route: str, field: str
+    ) -> None:
+        # Snapshots on both month ends put customers in bands (scores from their survey and ticket events).
+        for day in ("2026-01-31", "2026-02-28"):
+            ok(book.post("/v1/health/snapshots", params={"date": day}))
+        card = entries(ok(book.get("/v1/scorecards/2026-02")))[metric]
+        for month, start, end in [("value", "2026-02-01", "2026-02-28"), ("previous", "2026-01-01", "2026-01-31")]:
+            row = ok(book.get(f"/v1/metrics/{route}", params={"start": start, "end": end}))["rows"][0]
+            assert card[month] == (None if row[field] is None else pytest.approx(row[field], abs=1e-6))
 
     def test_empty_month_is_all_null_or_zero(self, client: TestClient) -> None:
         got = entries(ok(client.get("/v1/scorecards/2030-01")))
@@ -234,7 +270,8 @@ class TestCsv:
         assert "financial,nrr,0.850000,1.111111,-0.261111,," in lines
         assert "financial,churned_arr,6000.00,0.00,6000.00,," in lines
         assert "people,csms,2,2,0,," in lines
-        assert "financial,roi,,,,," in lines
+        assert "financial,roi,-0.333333,1.000000,-1.333333,," in lines
+        assert "financial,clv,,,,," in lines
 
     def test_accept_header_gives_csv(self, book: TestClient) -> None:
         response = book.get("/v1/scorecards/2026-02", headers={"Accept": "text/csv"})
@@ -314,6 +351,7 @@ class TestClose:
             ("financial", "grr"): (0.8, six(Decimal(10000 + 24000 + 0) / 40000)),
             ("financial", "arr_growth"): (0.975, six(Decimal(38000 + 5000) / 40000)),
             ("financial", "expansion_arr"): (2000, 2000 + 4000),  # + the 4,000 upsell
+            ("customer", "no_score_arr"): (39000, 38000 + 5000),  # no snapshots: all paying ARR is unscored
             ("people", "arr_per_csm"): (19500, (38000 + 5000) / 2),
         }
         # The open month next door is not frozen: March's `previous` is February as it reads now.
