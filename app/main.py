@@ -26,6 +26,7 @@ from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
 from app.metrics.staffing_router import router as staffing_router
+from app.metrics.unit_economics_router import router as unit_economics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.scorecard.router import router as scorecard_router
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         metrics_router,
         health_metrics_router,
+        unit_economics_router,
         interventions_router,
         recommendation_router,
         staffing_router,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.customers import service
+from app.customers import service, views
 from app.customers.schemas import (
     CustomerBatchIn,
     CustomerIn,
@@ -18,7 +18,7 @@ from app.customers.schemas import (
     TeamMemberListQuery,
     TeamMemberOut,
 )
-from app.db import SessionDep, WriteSessionDep
+from app.db import SessionDep, WriteSessionDep, utcnow
 from app.errors import problem_responses
 from app.pagination import Page
 from app.schemas import ID_PATTERN
@@ -42,7 +42,7 @@ def put_customer(
     customer, created = service.put_customer(session, customer_id, body)
     session.commit()
     response.status_code = 201 if created else 200
-    return customer
+    return views.customer_views(session, [customer], today=utcnow().date())[0]
 
 
 @router.post("/customers/batch", tags=["customers"], responses=WRITE_ERRORS)
@@ -60,8 +60,8 @@ def post_customers_batch(_auth: IngestAuth, body: CustomerBatchIn, session: Writ
     responses=problem_responses(401, 403, 404, 422),
 )
 def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> Any:
-    """One customer."""
-    return service.get_customer(session, customer_id)
+    """One customer with its current ARR, latest health and lifecycle stage."""
+    return views.get_customer_view(session, customer_id, today=utcnow().date())
 
 
 @router.get(
@@ -73,11 +73,10 @@ def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> A
 def list_customers(
     _auth: ReadAuth, request: Request, query: Annotated[CustomerListQuery, Query()], session: SessionDep
 ) -> Any:
-    """Customers in id order, one cursor page at a time (JSON or CSV)."""
-    page = service.list_customers(session, query)
+    """Customers in id order with ARR, health and stage, one cursor page at a time (JSON or CSV)."""
+    page = views.list_customer_views(session, query, today=utcnow().date())
     if wants_csv(request, query.format):
-        rows = [CustomerOut.model_validate(c) for c in page.items]
-        return csv_response(rows, CustomerOut, next_cursor=page.next_cursor, filename="customers.csv")
+        return csv_response(page.items, CustomerOut, next_cursor=page.next_cursor, filename="customers.csv")
     return page
 
 

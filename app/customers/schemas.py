@@ -6,12 +6,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.batch import BatchItems
-from app.money import NonNegativeMoney
+from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import Label, RecordId, RecordIn, StrictIn, Text
 
 Tier = Literal["high_touch", "low_touch", "tech_touch"]
 Role = Literal["csm", "onboarding", "renewals", "support", "account_manager", "manager", "other"]
+Stage = Literal["churned", "prospect", "renew", "land", "expand", "adopt"]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
@@ -39,8 +40,16 @@ class CustomerBatchIn(StrictIn):
     customers: BatchItems[CustomerBatchItem]
 
 
+class CustomerHealth(BaseModel):
+    """The customer's latest health snapshot."""
+
+    score: float | None
+    band: Literal["red", "yellow", "green"] | None
+    as_of: date = Field(description="Day of the snapshot.")
+
+
 class CustomerOut(BaseModel):
-    """A customer as stored."""
+    """A customer as stored, with its current ARR, latest health and lifecycle stage (SPEC §3)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -54,6 +63,12 @@ class CustomerOut(BaseModel):
     attributes: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
+    arr: MoneyTotal = Field(description="Current ARR (today, UTC), all products.")
+    health: CustomerHealth | None = Field(description="Latest health snapshot, or null when none was taken.")
+    stage: Stage = Field(
+        description="First that holds: churned, prospect, renew (open renewal due within 90 days), "
+        "land (first ARR < 90 days ago), expand (upsell or cross-sell in the last 90 days), adopt."
+    )
 
 
 class CustomerListQuery(ListQuery):

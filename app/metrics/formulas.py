@@ -78,3 +78,13 @@ def clv(arpa_monthly: Decimal | None, gross_margin: Decimal, months: Decimal | N
 def roi(attributed_revenue: Decimal, cost: Decimal) -> Decimal | None:
     """ROI = (retained + expanded − cost) / cost (SPEC §5)."""
     return ratio(attributed_revenue - cost, cost)
+
+
+def mrr(arr: Decimal) -> Decimal:
+    """Monthly recurring revenue = ARR / 12 (SPEC §3)."""
+    return arr / 12
+
+
+def monthly_logo_churn(monthly_rates: Iterable[Decimal | None]) -> Decimal | None:
+    """Mean monthly logo churn = mean of the monthly logo churn rates, months without a cohort skipped (SPEC §4)."""
+    return mean(monthly_rates)

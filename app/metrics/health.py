@@ -22,9 +22,8 @@ from app.ledger.models import ArrChange
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
-from app.metrics.renewals import MoneyTotal
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
-from app.money import CENT, from_cents
+from app.money import CENT, MoneyTotal, from_cents
 from app.usage.models import VALUE_SCALE, UsageEvent, from_micros
 
 BANDS = ("red", "yellow", "green")

@@ -22,6 +22,7 @@ from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
 from app.metrics import roi as roi_metric
 from app.metrics import staffing as staffing_metric
+from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.periods import add_months, month_end
 from app.metrics.schemas import MetricQuery
 
@@ -88,6 +89,7 @@ class Context:
     csm_ratios: dict[str, int]
     churn_defaults: dict[str, float]
     default_hourly_cost: Decimal
+    gross_margin: Decimal
 
 
 def month_query(first_day: date) -> MetricQuery:
@@ -141,8 +143,9 @@ def _roi(session: Session, ctx: Context) -> Figures:
 
 
 def _clv(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/unit-economics` clv: that metric route is not on main yet, so unknown (never a guess)."""
-    return {"clv": None}
+    """`/v1/metrics/unit-economics` clv for the month (ARPA × gross margin × lifetime)."""
+    row = unit_economics_metric.unit_economics(session, ctx.month, gross_margin=ctx.gross_margin).rows[0]
+    return {"clv": row.clv}
 
 
 def _health(session: Session, ctx: Context) -> Figures:
@@ -216,6 +219,7 @@ def month_figures(session: Session, first_day: date, *, settings: Settings) -> F
         csm_ratios=settings.csm_ratios,
         churn_defaults=settings.churn_defaults,
         default_hourly_cost=settings.default_hourly_cost,
+        gross_margin=settings.gross_margin,
     )
     figures: Figures = {}
     for source in SOURCES:

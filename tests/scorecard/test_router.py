@@ -144,6 +144,9 @@ EXPECTED = [
     # Program ROI: interventions started in the month; i1 (a, Feb 3) is credited a's 2,000 cross-sell on Feb 10,
     # i2 (b, Jan 10) b's 4,000 upsell on Jan 15; nothing at risk, so nothing retained. Against the month's CS cost.
     ("roi", (Decimal(2000) - 3000) / 3000, (Decimal(4000) - 2000) / 2000),
+    # CLV = ARPA × 0.8 × lifetime: Feb MRR 39,000 / 12 over 3 paying = 1,083.33…; logo churn 1/3 → 3 months.
+    # January lost no logo: lifetime undefined, CLV null.
+    ("clv", Decimal(39000) / 12 / 3 * Decimal("0.8") * (1 / (Decimal(1) / 3)), None),
     ("nps", Decimal(100) * (2 - 1) / 4, Decimal(100) * (1 - 0) / 1),  # Feb: 10, 9 promoters; 3 detractor; 7 passive
     ("csat", Decimal(2) / 3, None),
     ("ces", Decimal(3 + 5) / 2, None),
@@ -172,12 +175,11 @@ EXPECTED = [
     ("csms_needed", Decimal(2), Decimal(3)),
     ("csm_gap", Decimal(2 - 2), Decimal(3 - 2)),
 ]
-# Its service (unit economics) is not on main yet: unknown, never a made-up number.
-NOT_YET_AVAILABLE = ["clv"]
 # Scorecard entry ← (metric route, its field): the scorecard shows what the route gives for the calendar month.
 SAME_AS_ROUTE = [
     ("nrr", "retention", "nrr"),
     ("roi", "roi", "roi"),
+    ("clv", "unit-economics", "clv"),
     ("outcome_rate", "roi", "outcome_rate"),
     ("health_lift", "roi", "health_lift"),
     ("interventions_started", "roi", "interventions"),
@@ -218,11 +220,6 @@ class TestScorecard:
         got = entries(ok(book.get("/v1/scorecards/2026-02")))
         assert isinstance(got["csms"]["value"], int)
         assert isinstance(got["interventions_completed"]["value"], int)
-
-    @pytest.mark.parametrize("metric", NOT_YET_AVAILABLE)
-    def test_figures_without_a_service_yet_are_null(self, book: TestClient, metric: str) -> None:
-        entry = entries(ok(book.get("/v1/scorecards/2026-02")))[metric]
-        assert [entry[k] for k in ("value", "previous", "change", "status")] == [None] * 4
 
     @pytest.mark.parametrize(("metric", "route", "field"), SAME_AS_ROUTE, ids=[m[0] for m in SAME_AS_ROUTE])
     def test_entry_equals_the_metric_route_for_the_month(
@@ -271,7 +268,7 @@ class TestCsv:
         assert "financial,churned_arr,6000.00,0.00,6000.00,," in lines
         assert "people,csms,2,2,0,," in lines
         assert "financial,roi,-0.333333,1.000000,-1.333333,," in lines
-        assert "financial,clv,,,,," in lines
+        assert "financial,clv,2600.00,,,," in lines
 
     def test_accept_header_gives_csv(self, book: TestClient) -> None:
         response = book.get("/v1/scorecards/2026-02", headers={"Accept": "text/csv"})
@@ -351,6 +348,7 @@ class TestClose:
             ("financial", "grr"): (0.8, six(Decimal(10000 + 24000 + 0) / 40000)),
             ("financial", "arr_growth"): (0.975, six(Decimal(38000 + 5000) / 40000)),
             ("financial", "expansion_arr"): (2000, 2000 + 4000),  # + the 4,000 upsell
+            ("financial", "clv"): (2600, round((38000 + 5000) / 12 / 3 * 0.8 * 3, 2)),  # ARPA rises with b
             ("customer", "no_score_arr"): (39000, 38000 + 5000),  # no snapshots: all paying ARR is unscored
             ("people", "arr_per_csm"): (19500, (38000 + 5000) / 2),
         }

@@ -1,0 +1,133 @@
+"""Customer read views: current ARR, latest health and lifecycle stage for a whole page at once (SPEC §3).
+
+Three grouped queries per page (ledger, open renewals, latest snapshots), each limited to the page's ids, so
+a page of 1,000 customers costs three statements, not three thousand.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from app.customers import service
+from app.customers.models import Customer
+from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut, Stage
+from app.health.models import HealthSnapshot
+from app.ledger.models import ArrChange
+from app.money import from_cents
+from app.pagination import Page
+from app.renewals.models import Renewal
+
+# SPEC §3 speaks of 90 days for every stage window.
+STAGE_WINDOW = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class LedgerFacts:
+    """What the ledger says about one customer up to today."""
+
+    arr_cents: int
+    first_paid_on: date | None
+    last_expansion_on: date | None
+
+
+def lifecycle_stage(facts: LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
+    """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
+    if facts.first_paid_on is None:
+        return "prospect"
+    if facts.arr_cents <= 0:
+        return "churned"
+    if renewal_due_soon:
+        return "renew"
+    # "Less than 90 days ago" / "in the last 90 days": day 0 is today, so day 89 is in and day 90 is out.
+    if today - facts.first_paid_on < STAGE_WINDOW:
+        return "land"
+    if facts.last_expansion_on is not None and today - facts.last_expansion_on < STAGE_WINDOW:
+        return "expand"
+    return "adopt"
+
+
+def _ledger_facts(session: Session, ids: list[str], today: date) -> dict[str, LedgerFacts]:
+    """Per customer: ARR today, the first day it paid and its latest expansion, ignoring future-dated changes."""
+    past = ArrChange.effective_date <= today
+    expansion = ArrChange.movement_type.in_(("upsell", "cross_sell"))
+    stmt = (
+        select(
+            ArrChange.customer_id,
+            func.sum(ArrChange.delta_cents).label("arr"),
+            # The first `new` movement is the first day the customer paid (SPEC §3: later returns are
+            # reactivations), so it dates "land".
+            func.min(case((ArrChange.movement_type == "new", ArrChange.effective_date))).label("first_paid"),
+            func.max(case((expansion, ArrChange.effective_date))).label("last_expansion"),
+        )
+        .where(ArrChange.customer_id.in_(ids), past)
+        .group_by(ArrChange.customer_id)
+    )
+    return {r.customer_id: LedgerFacts(int(r.arr or 0), r.first_paid, r.last_expansion) for r in session.execute(stmt)}
+
+
+def _renewing(session: Session, ids: list[str], today: date) -> set[str]:
+    """Customers with an open renewal due within the next 90 days.
+
+    An open renewal already past due counts too: until it is closed the customer is still being renewed.
+    """
+    stmt = select(Renewal.customer_id).where(
+        Renewal.customer_id.in_(ids), Renewal.status == "open", Renewal.due_date <= today + STAGE_WINDOW
+    )
+    return set(session.scalars(stmt.distinct()))
+
+
+def _latest_health(session: Session, ids: list[str], today: date) -> dict[str, CustomerHealth]:
+    """Each customer's latest snapshot up to today (SPEC §6: portfolio reads use snapshots)."""
+    latest = (
+        select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
+        .where(HealthSnapshot.customer_id.in_(ids), HealthSnapshot.snapshot_date <= today)
+        .group_by(HealthSnapshot.customer_id)
+        .subquery()
+    )
+    stmt = select(HealthSnapshot).join(
+        latest, and_(latest.c.customer_id == HealthSnapshot.customer_id, latest.c.day == HealthSnapshot.snapshot_date)
+    )
+    return {
+        s.customer_id: CustomerHealth(score=s.score, band=s.band, as_of=s.snapshot_date) for s in session.scalars(stmt)
+    }
+
+
+def customer_views(session: Session, customers: list[Customer], *, today: date) -> list[CustomerOut]:
+    """Read views of `customers`, in their order, from three set-based queries."""
+    ids = [c.id for c in customers]
+    if not ids:
+        return []
+    ledger, renewing, health = (
+        _ledger_facts(session, ids, today),
+        _renewing(session, ids, today),
+        _latest_health(session, ids, today),
+    )
+    views = []
+    for customer in customers:
+        facts = ledger.get(customer.id, LedgerFacts(0, None, None))
+        fields: dict[str, Any] = {
+            name: getattr(customer, name) for name in CustomerOut.model_fields if name not in ("arr", "health", "stage")
+        }
+        views.append(
+            CustomerOut(
+                **fields,
+                arr=from_cents(facts.arr_cents),
+                health=health.get(customer.id),
+                stage=lifecycle_stage(facts, renewal_due_soon=customer.id in renewing, today=today),
+            )
+        )
+    return views
+
+
+def get_customer_view(session: Session, customer_id: str, *, today: date) -> CustomerOut:
+    """One customer's read view, or NotFound."""
+    return customer_views(session, [service.get_customer(session, customer_id)], today=today)[0]
+
+
+def list_customer_views(session: Session, query: CustomerListQuery, *, today: date) -> Page[CustomerOut]:
+    """A page of customer read views (filters and cursor as `list_customers`)."""
+    page = service.list_customers(session, query)
+    return Page[CustomerOut](items=customer_views(session, page.items, today=today), next_cursor=page.next_cursor)

@@ -1,0 +1,193 @@
+"""`/v1/metrics/unit-economics`: ARPA, CAC, CEC, CRC, monthly logo churn, lifetime and CLV (SPEC §4).
+
+Three set-based statements: period balances (paying, new, expanding and retained customers), costs by motion
+per period, and monthly balances for the churn mean. Python only matches the sums by (period, group) and
+applies the formulas.
+"""
+
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import type_coerce
+
+from app.costs.models import MOTIONS, Cost
+from app.customers.models import Customer
+from app.metrics import formulas
+from app.metrics.groups import customer_group_column
+from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
+from app.metrics.queries import balances_cte, periods_cte
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.money import CENT, MoneyTotal, from_cents
+
+Key = tuple[int, str | None]
+
+
+class UnitEconomicsRow(MetricRow):
+    """One period and group of unit economics, with the counts and costs each figure divides (SPEC §4)."""
+
+    paying_customers: int
+    mrr: MoneyTotal
+    arpa_monthly: MoneyTotal | None
+    new_customers: int
+    acquire_cost: MoneyTotal
+    cac: MoneyTotal | None
+    expanding_customers: int
+    expand_cost: MoneyTotal
+    cec: MoneyTotal | None
+    retained_customers: int
+    retain_cost: MoneyTotal
+    crc: MoneyTotal | None
+    churn_months: int
+    monthly_logo_churn: Ratio | None
+    lifetime_months: Ratio | None
+    clv: MoneyTotal | None
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _balance_sums(session: Session, periods: list[Period], group_by: str | None) -> dict[Key, Any]:
+    """Per (period, group): paying customers and their ARR at end, new, expanding and retained customers."""
+    b = balances_cte(periods_cte(periods), by_product=False)
+    group = customer_group_column(group_by)  # type: ignore[arg-type]
+    paying = b.c.arr_end > 0
+    stmt = (
+        select(
+            b.c.pid,
+            group.label("grp"),
+            _count(paying).label("paying_customers"),
+            func.coalesce(func.sum(case((paying, b.c.arr_end), else_=0)), 0).label("arr_end"),
+            _count(b.c.new > 0).label("new_customers"),
+            # Any customer with expansion counts, new ones included: the expand motion spends on all of them.
+            _count(b.c.upsell + b.c.cross_sell > 0).label("expanding_customers"),
+            _count((b.c.arr_start > 0) & paying).label("retained_customers"),
+        )
+        .select_from(b.join(Customer, Customer.id == b.c.customer_id))
+        .group_by(b.c.pid, group)
+    )
+    return {(r.pid, r.grp): r for r in session.execute(stmt)}
+
+
+def _cost_sums(session: Session, periods: list[Period], group_by: str | None) -> dict[Key, Any]:
+    """Per (period, group): cost cents by motion over every calendar month the period touches."""
+    # A cost is stored on its month's first day: widening each period to its first month's start takes in the
+    # whole of every month it touches, so a period starting mid-month still carries that month's costs.
+    table = periods_cte([Period(p.index, month_start(p.start), p.end) for p in periods], name="cost_periods")
+    # Grouped, a cost counts for the group of the customer it is linked to; costs without a customer fall in
+    # the null group (the rule of cost-of-renewals), so no cost is spread over groups by a guessed key.
+    group = customer_group_column(group_by)  # type: ignore[arg-type]
+    cents = type_coerce(Cost.amount, BigInteger)
+    stmt = (
+        select(
+            table.c.pid,
+            group.label("grp"),
+            *[func.coalesce(func.sum(case((Cost.motion == m, cents), else_=0)), 0).label(m) for m in MOTIONS],
+        )
+        .select_from(
+            table.join(Cost, Cost.month.between(table.c.ps, table.c.pe)).outerjoin(
+                Customer, Customer.id == Cost.customer_id
+            )
+        )
+        .group_by(table.c.pid, group)
+    )
+    return {(r.pid, r.grp): r for r in session.execute(stmt)}
+
+
+def _monthly_churn(session: Session, months: list[date], group_by: str | None) -> dict[Key, Decimal | None]:
+    """Per (month index, group): the month's logo churn rate (None when its cohort is empty)."""
+    table = periods_cte([Period(i, m, month_end(m)) for i, m in enumerate(months)], name="months")
+    b = balances_cte(table, by_product=False, name="month_balances")
+    group = customer_group_column(group_by)  # type: ignore[arg-type]
+    cohort = b.c.arr_start > 0
+    stmt = (
+        select(
+            b.c.pid,
+            group.label("grp"),
+            _count(cohort).label("cohort"),
+            _count(cohort & (b.c.arr_end == 0)).label("churned"),
+        )
+        .select_from(b.join(Customer, Customer.id == b.c.customer_id))
+        .group_by(b.c.pid, group)
+    )
+    return {(r.pid, r.grp): formulas.logo_churn_rate(int(r.churned), int(r.cohort)) for r in session.execute(stmt)}
+
+
+def _money(cents: int | Decimal | None) -> Decimal:
+    """SQL cents (a PostgreSQL SUM comes back as Decimal) to exact units at the edge."""
+    return from_cents(int(cents or 0)) or Decimal("0.00")
+
+
+def _cent(amount: Decimal | None) -> Decimal | None:
+    """A per-customer amount rounded to cents at the edge, so JSON and CSV show the same figure."""
+    return None if amount is None else amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def _row(
+    period: Period, group: str | None, sums: dict[str, Any], rates: list[Decimal | None], margin: Decimal
+) -> UnitEconomicsRow:
+    """Apply the SPEC §4 formulas to one (period, group) of sums and monthly churn rates."""
+    balances, costs = sums.get("balances"), sums.get("costs")
+    paying, new, expanding, retained = (
+        int(getattr(balances, name, 0) or 0)
+        for name in ("paying_customers", "new_customers", "expanding_customers", "retained_customers")
+    )
+    acquire, expand, retain = (_money(getattr(costs, motion, 0)) for motion in MOTIONS)
+    mrr = formulas.mrr(_money(getattr(balances, "arr_end", 0)))
+    arpa = formulas.per_customer(mrr, paying)
+    churn = formulas.monthly_logo_churn(rates)
+    lifetime = formulas.lifetime_months(churn)
+    return UnitEconomicsRow(
+        period_start=period.start,
+        period_end=period.end,
+        group=group,
+        paying_customers=paying,
+        mrr=_cent(mrr),
+        arpa_monthly=_cent(arpa),
+        new_customers=new,
+        acquire_cost=acquire,
+        cac=_cent(formulas.per_customer(acquire, new)),
+        expanding_customers=expanding,
+        expand_cost=expand,
+        cec=_cent(formulas.per_customer(expand, expanding)),
+        retained_customers=retained,
+        retain_cost=retain,
+        crc=_cent(formulas.per_customer(retain, retained)),
+        churn_months=sum(r is not None for r in rates),
+        monthly_logo_churn=churn,
+        lifetime_months=lifetime,
+        clv=_cent(formulas.clv(arpa, margin, lifetime)),
+    )
+
+
+def unit_economics(session: Session, query: MetricQuery, *, gross_margin: Decimal) -> MetricAnswer[UnitEconomicsRow]:
+    """Unit economics rows for every period (and every group with customers or costs) of the query."""
+    periods = split_periods(query.start, query.end, query.interval)
+    months = months_touched(query.start, query.end)
+    balances = _balance_sums(session, periods, query.group_by)
+    costs = _cost_sums(session, periods, query.group_by)
+    churn = _monthly_churn(session, months, query.group_by)
+    rows: list[UnitEconomicsRow] = []
+    for period in periods:
+        month_ids = [months.index(m) for m in months_touched(period.start, period.end)]
+        if query.group_by is None:  # an ungrouped period always has its row, zeros and nulls included
+            groups: list[str | None] = [None]
+        else:
+            found = {g for (pid, g) in [*balances, *costs] if pid == period.index}
+            found |= {g for (i, g) in churn if i in month_ids}
+            groups = sorted(found, key=lambda g: (g is None, g or ""))
+        for group in groups:
+            sums = {"balances": balances.get((period.index, group)), "costs": costs.get((period.index, group))}
+            rates = [churn.get((i, group)) for i in month_ids]
+            rows.append(_row(period, group, sums, rates, gross_margin))
+    meta = metric_meta(
+        query,
+        gross_margin=float(gross_margin),
+        cost_months="every calendar month the period touches",
+        cost_grouping="a cost counts in its customer's group; costs without a customer in group null",
+    )
+    return MetricAnswer[UnitEconomicsRow](rows=rows, meta=meta)

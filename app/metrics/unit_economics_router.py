@@ -1,0 +1,29 @@
+"""`GET /v1/metrics/unit-economics`: a thin GET over app.metrics.unit_economics, JSON or CSV (SPEC §4)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from app.auth import ReadAuth
+from app.csv import CSV_RESPONSE
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.metrics import unit_economics as unit_economics_metric
+from app.metrics.respond import respond
+from app.metrics.schemas import MetricAnswer, MetricQuery
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+
+@router.get(
+    "/unit-economics",
+    response_model=MetricAnswer[unit_economics_metric.UnitEconomicsRow],
+    responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
+)
+def get_unit_economics(
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep
+) -> Any:
+    """ARPA, CAC, CEC, CRC, mean monthly logo churn, customer lifetime and CLV per period and group (SPEC §4)."""
+    margin = request.app.state.settings.gross_margin
+    answer = unit_economics_metric.unit_economics(session, query, gross_margin=margin)
+    return respond(request, query, answer, "unit-economics.csv")
