@@ -25,6 +25,7 @@ from app.interventions import service as interventions_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
+from app.scorecard import client as scorecard_client
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -189,6 +190,30 @@ def interventions_measure() -> None:
         stored = interventions_service.measure_due(session, interventions_service.today())
         session.commit()
     err.print(f"measured {stored} intervention(s)")
+
+
+@cli.command()
+def scorecard(
+    month: Annotated[str, typer.Argument(help="The month, YYYY-MM.")],
+    *,
+    url: Annotated[str, typer.Option(help="Base URL of the csroi service, e.g. https://csroi.internal.")],
+    key: Annotated[str, typer.Option(envvar="CSROI_API_KEY", help="API key with `read` scope (or CSROI_API_KEY).")],
+    fmt: Annotated[scorecard_client.Format, typer.Option("--format", help="json or csv.")] = "json",
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+    tries: Annotated[int, typer.Option(min=1, max=10, help="Attempts on 5xx or connection errors.")] = 4,
+    backoff: Annotated[float, typer.Option(min=0, help="Seconds before the 2nd try; doubles after each.")] = 1.0,
+) -> None:
+    """Pull a month's scorecard over HTTP (for cron); exit 2 when the server refuses (4xx), 1 when unreachable."""
+    try:
+        text = scorecard_client.fetch_scorecard(url, key, month, fmt, tries=tries, backoff=backoff)
+    except scorecard_client.ClientError as exc:
+        err.print(f"csroi scorecard: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    if output:
+        output.write_text(text)
+        err.print(f"wrote the {month} scorecard to {output}")
+    else:
+        sys.stdout.write(text)
 
 
 @cli.command()

@@ -7,6 +7,40 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+TIERS = ("high_touch", "low_touch", "tech_touch")
+DEFAULT_CSM_RATIOS = {"high_touch": 25, "low_touch": 100, "tech_touch": 500}
+
+
+def parse_csm_ratios(value: object) -> dict[str, int]:
+    """`high_touch=25,low_touch=100` (or a mapping) to customers per CSM by tier; tiers left out keep the default.
+
+    Raises ValueError (a settings error at start-up) for an unknown tier or a ratio that is not a positive integer.
+    """
+    if isinstance(value, str):
+        pairs: list[tuple[str, object]] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            tier, sep, number = part.partition("=")
+            if not sep:
+                raise ValueError(f"CSROI_CSM_RATIOS: {part!r} is not tier=customers_per_csm")
+            pairs.append((tier.strip(), number.strip()))
+        value = dict(pairs)
+    if not isinstance(value, dict):
+        raise ValueError("CSROI_CSM_RATIOS must look like high_touch=25,low_touch=100,tech_touch=500")
+    ratios = dict(DEFAULT_CSM_RATIOS)
+    for tier, number in value.items():
+        if tier not in TIERS:
+            raise ValueError(f"CSROI_CSM_RATIOS: unknown tier {tier!r} (expected one of {', '.join(TIERS)})")
+        try:
+            ratio = int(str(number))
+        except ValueError:
+            raise ValueError(f"CSROI_CSM_RATIOS: {tier}={number!r} is not a whole number") from None
+        if ratio <= 0:
+            raise ValueError(f"CSROI_CSM_RATIOS: {tier} must be a positive number of customers per CSM")
+        ratios[tier] = ratio
+    return ratios
+
 
 def _split_csv(value: object) -> object:
     """Accept `a,b,c` from the environment as well as a JSON list."""
@@ -37,10 +71,13 @@ class Settings(BaseSettings):
     # Churn probability per health band until enough churns exist to fit on (SPEC §6); README explains them.
     churn_defaults: dict[str, float] = Field(default_factory=lambda: {"red": 0.30, "yellow": 0.10, "green": 0.03})
     churn_min_churns: int = 30
+    # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
+    csm_ratios: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_CSM_RATIOS))
     log_level: str = "INFO"
     log_json: bool = True
 
     _split = field_validator("cors_origins", "cs_teams", mode="before")(_split_csv)
+    _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)
 
 
 @lru_cache

@@ -25,9 +25,11 @@ from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
+from app.metrics.staffing_router import router as staffing_router
 from app.metrics.unit_economics_router import router as unit_economics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
+from app.scorecard.router import router as scorecard_router
 from app.usage.router import router as usage_router
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
@@ -96,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unit_economics_router,
         interventions_router,
         recommendation_router,
+        staffing_router,
+        scorecard_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:

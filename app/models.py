@@ -8,6 +8,7 @@ from app.interventions.models import Intervention
 from app.keys.models import ApiKey
 from app.ledger.models import ArrChange, RevenueEvent
 from app.renewals.models import Renewal
+from app.scorecard.models import ClosedMonth, Target
 from app.usage.models import UsageEvent
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "ArrChange",
     "Base",
     "ChurnModel",
+    "ClosedMonth",
     "Cost",
     "Customer",
     "HealthModel",
@@ -22,6 +24,7 @@ __all__ = [
     "Intervention",
     "Renewal",
     "RevenueEvent",
+    "Target",
     "TeamMember",
     "UsageEvent",
 ]

@@ -1,0 +1,144 @@
+"""`/v1/metrics/staffing`: team counts, coverage ratios and the CSM staffing model (SPEC §7, people quadrant).
+
+Every figure is *as of the period end*: who is employed that day and which customers pay that day. Two
+set-based statements per answer (team counts per period, paying customers per period and tier); Python only
+applies the formulas to the aggregated rows.
+"""
+
+import math
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.config import TIERS
+from app.customers.models import Customer, TeamMember
+from app.ledger.models import ArrChange
+from app.metrics import formulas
+from app.metrics.periods import Period, split_periods
+from app.metrics.queries import periods_cte
+from app.metrics.renewals import MoneyTotal
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.money import CENT, from_cents
+
+# Roles counted by the staffing model (SPEC §3 team member roles).
+CSM_ROLE, ONBOARDING_ROLE = "csm", "onboarding"
+
+
+class StaffingQuery(MetricQuery):
+    """The metric query without `group_by`: team members carry no customer attribute to group by."""
+
+    group_by: None = Field(None, description="Not supported: staffing is computed for the whole book.")
+
+
+class StaffingRow(MetricRow):
+    """One period, as of its last day: team, paying customers by tier, ratios, CSMs needed and the gap."""
+
+    csms: int
+    onboarding_reps: int
+    customers: int
+    arr: MoneyTotal
+    customers_high_touch: int
+    customers_low_touch: int
+    customers_tech_touch: int
+    customers_untiered: int
+    customers_per_csm: Ratio | None
+    arr_per_csm: MoneyTotal | None
+    customers_per_onboarding_rep: Ratio | None
+    csms_needed_high_touch: int
+    csms_needed_low_touch: int
+    csms_needed_tech_touch: int
+    csms_needed: int
+    csm_gap: int
+
+
+def csms_needed(customers: int, customers_per_csm: int) -> int:
+    """CSMs a tier needs = ceil(customers in tier / customers per CSM at the target ratio) (SPEC §7)."""
+    return math.ceil(customers / customers_per_csm)
+
+
+def _team_counts(session: Session, periods: list[Period]) -> dict[int, dict[str, int]]:
+    """Per period: team members of each counted role employed on the period's last day."""
+    p = periods_cte(periods)
+    # started_on and ended_on are both days of employment: ended_on is the last day worked.
+    employed = and_(
+        or_(TeamMember.started_on.is_(None), TeamMember.started_on <= p.c.pe),
+        or_(TeamMember.ended_on.is_(None), TeamMember.ended_on >= p.c.pe),
+        TeamMember.role.in_((CSM_ROLE, ONBOARDING_ROLE)),
+    )
+    stmt = (
+        select(p.c.pid, TeamMember.role, func.count(TeamMember.id))
+        .select_from(p.join(TeamMember, employed))
+        .group_by(p.c.pid, TeamMember.role)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for pid, role, n in session.execute(stmt):
+        counts.setdefault(pid, {})[role] = n
+    return counts
+
+
+def _paying_by_tier(session: Session, periods: list[Period]) -> dict[int, dict[str | None, tuple[int, int]]]:
+    """Per period and tier: paying customers (ARR > 0 at the period's last day) and their ARR in cents."""
+    p = periods_cte(periods)
+    arr = func.sum(ArrChange.delta_cents)
+    paying = (
+        select(p.c.pid, ArrChange.customer_id.label("customer_id"), arr.label("arr_cents"))
+        .select_from(p.join(ArrChange, ArrChange.effective_date <= p.c.pe))
+        .group_by(p.c.pid, ArrChange.customer_id)
+        .having(arr > 0)
+        .subquery()
+    )
+    stmt = (
+        select(paying.c.pid, Customer.tier, func.count(), func.sum(paying.c.arr_cents))
+        .select_from(paying.join(Customer, Customer.id == paying.c.customer_id))
+        .group_by(paying.c.pid, Customer.tier)
+    )
+    result: dict[int, dict[str | None, tuple[int, int]]] = {}
+    for pid, tier, n, cents in session.execute(stmt):
+        result.setdefault(pid, {})[tier if tier in TIERS else None] = (n, int(cents))
+    return result
+
+
+def _row(period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int, int]], ratios: dict[str, int]) -> Any:
+    csms, reps = team.get(CSM_ROLE, 0), team.get(ONBOARDING_ROLE, 0)
+    by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
+    customers = sum(n for n, _ in tiers.values())
+    arr = from_cents(sum(c for _, c in tiers.values())) or Decimal("0.00")
+    needed = {tier: csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
+    per_csm = formulas.ratio(arr, csms)
+    arr_per_csm = None if per_csm is None else per_csm.quantize(CENT)
+    return StaffingRow(
+        period_start=period.start,
+        period_end=period.end,
+        group=None,
+        csms=csms,
+        onboarding_reps=reps,
+        customers=customers,
+        arr=arr,
+        customers_high_touch=by_tier["high_touch"],
+        customers_low_touch=by_tier["low_touch"],
+        customers_tech_touch=by_tier["tech_touch"],
+        customers_untiered=tiers.get(None, (0, 0))[0],
+        customers_per_csm=formulas.per_customer(Decimal(customers), csms),
+        arr_per_csm=arr_per_csm,
+        customers_per_onboarding_rep=formulas.per_customer(Decimal(customers), reps),
+        csms_needed_high_touch=needed["high_touch"],
+        csms_needed_low_touch=needed["low_touch"],
+        csms_needed_tech_touch=needed["tech_touch"],
+        csms_needed=sum(needed.values()),
+        csm_gap=sum(needed.values()) - csms,
+    )
+
+
+def staffing(session: Session, query: MetricQuery, *, ratios: dict[str, int]) -> MetricAnswer[StaffingRow]:
+    """Staffing rows, one per period, as of each period's last day (SPEC §7 people quadrant)."""
+    periods = split_periods(query.start, query.end, query.interval)
+    team = _team_counts(session, periods)
+    tiers = _paying_by_tier(session, periods)
+    rows = [_row(period, team.get(period.index, {}), tiers.get(period.index, {}), ratios) for period in periods]
+    return MetricAnswer[StaffingRow](
+        rows=rows,
+        meta=metric_meta(query, as_of="period_end", csm_ratios=ratios, untiered="counted, but staffed by no tier"),
+    )

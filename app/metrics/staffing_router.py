@@ -1,0 +1,31 @@
+"""`GET /v1/metrics/staffing`: the people quadrant's staffing model as a metric route (SPEC §7)."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from app.auth import ReadAuth
+from app.csv import CSV_RESPONSE
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.metrics import staffing as staffing_metric
+from app.metrics.respond import respond
+from app.metrics.schemas import MetricAnswer
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+
+@router.get(
+    "/staffing",
+    response_model=MetricAnswer[staffing_metric.StaffingRow],
+    responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
+)
+def get_staffing(
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[staffing_metric.StaffingQuery, Query()],
+    session: SessionDep,
+) -> Any:
+    """CSMs and onboarding reps, customers and ARR per head, and CSMs needed per tier, as of each period end."""
+    ratios = request.app.state.settings.csm_ratios
+    return respond(request, query, staffing_metric.staffing(session, query, ratios=ratios), "staffing.csv")

@@ -1,0 +1,93 @@
+"""Scorecard, targets and month close over HTTP (SPEC §7): thin routes over the service."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.auth import AdminAuth, ReadAuth, WriteAuth
+from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_text, wants_csv
+from app.db import SessionDep, WriteSessionDep
+from app.errors import problem_responses
+from app.scorecard import service
+from app.scorecard.schemas import MONTH_PATTERN, ScorecardOut, ScorecardQuery, TargetIn, TargetList, TargetOut
+
+router = APIRouter()
+CSV_COLUMNS = ["quadrant", "metric", "value", "previous", "change", "target", "status"]
+MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM.", examples=["2026-02"])]
+MetricPath = Annotated[
+    str, Path(max_length=64, pattern=r"^[a-z0-9_]+$", description="A scorecard metric name, e.g. `nrr`.")
+]
+
+
+def _settings(request: Request) -> dict[str, Any]:
+    return {"settings": request.app.state.settings}
+
+
+def _csv(card: ScorecardOut) -> Response:
+    """One line per entry, quadrant first, in the column order SPEC §7 fixes."""
+    rows = [
+        {"quadrant": quadrant, **entry.model_dump(mode="python")}
+        for quadrant, entries in card.quadrants
+        for entry in entries
+    ]
+    headers = {"Content-Disposition": f'attachment; filename="scorecard-{card.month}.csv"'}
+    return Response(csv_text(rows, CSV_COLUMNS), media_type=CSV_MEDIA_TYPE, headers=headers)
+
+
+@router.get(
+    "/scorecards/{month}",
+    response_model=ScorecardOut,
+    tags=["scorecard"],
+    responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
+)
+def get_scorecard(
+    _auth: ReadAuth, request: Request, month: MonthPath, query: Annotated[ScorecardQuery, Query()], session: SessionDep
+) -> Any:
+    """The month's balanced scorecard (frozen figures and restatements once closed), as JSON or CSV."""
+    card = service.get_scorecard(session, month, **_settings(request))
+    return _csv(card) if wants_csv(request, query.format) else card
+
+
+@router.post(
+    "/scorecards/{month}/close",
+    response_model=ScorecardOut,
+    tags=["scorecard"],
+    responses=problem_responses(401, 403, 409, 422),
+)
+def close_scorecard(_auth: AdminAuth, request: Request, month: MonthPath, session: WriteSessionDep) -> Any:
+    """Freeze an ended month's scorecard: later reads return these figures and list restatements (409 if closed)."""
+    card = service.close_month(session, month, **_settings(request))
+    session.commit()
+    return card
+
+
+@router.put(
+    "/targets/{metric}",
+    response_model=TargetOut,
+    tags=["scorecard"],
+    responses={201: {"model": TargetOut, "description": "Created"}, **problem_responses(401, 403, 422)},
+)
+def put_target(
+    _auth: WriteAuth, metric: MetricPath, body: TargetIn, session: WriteSessionDep, response: Response
+) -> Any:
+    """Set a scorecard metric's target and direction (201 when created)."""
+    target, created = service.put_target(session, metric, body)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return target
+
+
+@router.get("/targets", response_model=TargetList, tags=["scorecard"], responses=problem_responses(401, 403))
+def list_targets(_auth: ReadAuth, session: SessionDep) -> Any:
+    """Every scorecard target."""
+    return service.list_targets(session)
+
+
+@router.delete(
+    "/targets/{metric}", status_code=204, tags=["scorecard"], responses=problem_responses(401, 403, 404, 422)
+)
+def delete_target(_auth: WriteAuth, metric: MetricPath, session: WriteSessionDep) -> Response:
+    """Remove a scorecard metric's target (its status becomes null)."""
+    service.delete_target(session, metric)
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,103 @@
+"""`/v1/metrics/staffing` and CSROI_CSM_RATIOS: team counts as of period end, coverage, CSMs needed and the gap."""
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from app.config import DEFAULT_CSM_RATIOS, Settings, parse_csm_ratios
+
+
+@pytest.fixture
+def staffed(client: TestClient) -> TestClient:
+    """30 high-touch customers at 1,000 each, 1 low-touch at 50,000, 1 untiered at 500, 1 churned tech-touch."""
+    customers = [{"id": f"h{n}", "tier": "high_touch"} for n in range(30)]
+    customers += [{"id": "low", "tier": "low_touch"}, {"id": "none"}, {"id": "gone", "tier": "tech_touch"}]
+    assert client.post("/v1/customers/batch", json={"customers": customers}).status_code == 200
+    events = [
+        {"id": f"e{n}", "customer": f"h{n}", "product": "core", "effective_date": "2026-01-01", "arr": 1000}
+        for n in range(30)
+    ]
+    events += [
+        {"id": "el", "customer": "low", "product": "core", "effective_date": "2026-01-01", "arr": 50000},
+        {"id": "en", "customer": "none", "product": "core", "effective_date": "2026-01-01", "arr": 500},
+        {"id": "g1", "customer": "gone", "product": "core", "effective_date": "2026-01-01", "arr": 700},
+        {"id": "g2", "customer": "gone", "product": "core", "effective_date": "2026-03-31", "arr": 0},
+    ]
+    assert client.post("/v1/revenue-events", json={"events": events}).status_code == 200
+    team = [
+        {"id": "c1", "role": "csm", "started_on": "2025-01-01"},
+        {"id": "c2", "role": "csm", "started_on": "2026-03-31"},  # employed from the last day of March
+        {"id": "c3", "role": "csm", "started_on": "2025-01-01", "ended_on": "2026-03-30"},  # gone before Mar 31
+        {"id": "o1", "role": "onboarding"},  # no dates: always employed
+        {"id": "x1", "role": "manager", "started_on": "2025-01-01"},
+    ]
+    assert client.post("/v1/team-members/batch", json={"team_members": team}).status_code == 200
+    return client
+
+
+def rows(client: TestClient, **params: str) -> list[dict]:
+    response = client.get("/v1/metrics/staffing", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["rows"]
+
+
+class TestStaffing:
+    def test_february_as_of_its_last_day(self, staffed: TestClient) -> None:
+        (row,) = rows(staffed, start="2026-02-01", end="2026-02-28")
+        assert (row["csms"], row["onboarding_reps"]) == (2, 1)  # c1 and c3; o1
+        # 30 high-touch + low + untiered + gone = 33 paying; ARR 30 × 1,000 + 50,000 + 500 + 700.
+        assert (row["customers"], row["arr"]) == (33, 30 * 1000 + 50000 + 500 + 700)
+        tiers = [row[f"customers_{t}"] for t in ("high_touch", "low_touch", "tech_touch", "untiered")]
+        assert tiers == [30, 1, 1, 1]
+        assert row["customers_per_csm"] == 33 / 2
+        assert row["arr_per_csm"] == (30 * 1000 + 50000 + 500 + 700) / 2
+        assert row["customers_per_onboarding_rep"] == 33 / 1
+        # ceil(30 / 25) = 2, ceil(1 / 100) = 1, ceil(1 / 500) = 1; the untiered customer is staffed by no tier.
+        needed = [row[f"csms_needed_{t}"] for t in ("high_touch", "low_touch", "tech_touch")]
+        assert (needed, row["csms_needed"], row["csm_gap"]) == ([2, 1, 1], 4, 4 - 2)
+
+    def test_monthly_rows_follow_hires_leavers_and_churn(self, staffed: TestClient) -> None:
+        got = rows(staffed, start="2026-02-01", end="2026-03-31", interval="month")
+        march = got[1]
+        assert march["csms"] == 2  # c1 and c2 (started Mar 31); c3 left Mar 30
+        assert (march["customers_tech_touch"], march["csms_needed_tech_touch"]) == (0, 0)  # gone churned Mar 31
+        assert march["csm_gap"] == 3 - 2
+
+    def test_no_csms_means_null_ratios(self, client: TestClient) -> None:
+        (row,) = rows(client, start="2026-02-01", end="2026-02-28")
+        assert (row["csms"], row["customers_per_csm"], row["arr_per_csm"], row["csm_gap"]) == (0, None, None, 0)
+
+    def test_ratios_come_from_settings(self, staffed: TestClient) -> None:
+        staffed.app.state.settings = Settings(csm_ratios="high_touch=10")  # type: ignore[attr-defined]
+        (row,) = rows(staffed, start="2026-02-01", end="2026-02-28")
+        assert row["csms_needed_high_touch"] == 3  # ceil(30 / 10)
+        assert row["csms_needed_low_touch"] == 1  # default 100 kept
+
+    def test_group_by_is_422(self, client: TestClient) -> None:
+        response = client.get("/v1/metrics/staffing", params={"start": "2026-02-01", "end": "2026-02-28",
+                                                               "group_by": "segment"})  # fmt: skip
+        assert response.status_code == 422
+
+    def test_csv(self, staffed: TestClient) -> None:
+        response = staffed.get("/v1/metrics/staffing", params={"start": "2026-02-01", "end": "2026-02-28",
+                                                                "format": "csv"})  # fmt: skip
+        header = response.text.splitlines()[0].split(",")
+        assert header[:5] == ["period_start", "period_end", "group", "csms", "onboarding_reps"]
+
+
+class TestCsmRatios:
+    def test_default(self) -> None:
+        assert Settings().csm_ratios == {"high_touch": 25, "low_touch": 100, "tech_touch": 500}
+
+    def test_parses_pairs_and_keeps_defaults_for_the_rest(self) -> None:
+        assert parse_csm_ratios(" high_touch=20 , tech_touch=1000,") == {**DEFAULT_CSM_RATIOS, "high_touch": 20,
+                                                                        "tech_touch": 1000}  # fmt: skip
+
+    def test_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CSROI_CSM_RATIOS", "low_touch=80")
+        assert Settings().csm_ratios["low_touch"] == 80
+
+    @pytest.mark.parametrize("bad", ["mid_touch=5", "high_touch", "high_touch=0", "high_touch=2.5", "low_touch=x"])
+    def test_bad_values_are_refused_at_start(self, bad: str) -> None:
+        with pytest.raises(ValidationError, match="CSROI_CSM_RATIOS"):
+            Settings(csm_ratios=bad)
