@@ -31,6 +31,7 @@ from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.scorecard.router import router as scorecard_router
 from app.usage.router import router as usage_router
+from app.usage.router import usage_batch_schemas
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
 renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
@@ -55,7 +56,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+        components = schema.setdefault("components", {})
+        # FastAPI lists its schemas by name; the event batch body's (see app.usage.router) joins them in order.
+        generated = {**components.get("schemas", {}), **usage_batch_schemas()}
+        components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
         app.openapi_schema = schema
     return app.openapi_schema
 
