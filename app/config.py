@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
     csm_ratios: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_CSM_RATIOS))
     log_level: str = "INFO"
-    log_json: bool = True
+    # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
+    log_json: bool | None = None
 
     _split = field_validator("cors_origins", "cs_teams", mode="before")(_split_csv)
     _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)

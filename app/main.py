@@ -1,5 +1,6 @@
 """The FastAPI application: create_app() wires settings, database, routers, middleware and errors."""
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -134,5 +135,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def serve_app() -> FastAPI:
     """uvicorn's factory for `csroi serve`: logging configured once per worker process."""
     settings = get_settings()
-    configure_logging(settings.log_level, json=settings.log_json)
+    json_logs = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
+    configure_logging(settings.log_level, json=json_logs)
     return create_app(settings)
