@@ -2,28 +2,18 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import get_args
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.costs.schemas import Category, Motion, Team
 from app.db import Base, UTCDateTime, utcnow
 from app.money import Cents
 
-TEAMS = (
-    "customer_success",
-    "onboarding",
-    "renewals",
-    "support",
-    "account_management",
-    "sales",
-    "marketing",
-    "services",
-    "training",
-    "tools",
-    "other",
-)
-MOTIONS = ("acquire", "expand", "retain")
-CATEGORIES = ("salary", "tools", "services", "travel", "other")
+TEAMS = get_args(Team)  # one list: the API's Literal
+MOTIONS = get_args(Motion)  # one list: the API's Literal
+CATEGORIES = get_args(Category)  # one list: the API's Literal
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

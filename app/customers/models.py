@@ -2,19 +2,20 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import JSON, CheckConstraint, Date, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.customers.schemas import Role, Tier
 from app.db import Base, UTCDateTime, utcnow
 from app.money import Cents
 
 # none_as_null: Python None is SQL NULL (not the JSON value null), so `IS NULL` filters work.
 JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
-TIERS = ("high_touch", "low_touch", "tech_touch")
-ROLES = ("csm", "onboarding", "renewals", "support", "account_manager", "manager", "other")
+TIERS = get_args(Tier)  # one list: the API's Literal
+ROLES = get_args(Role)  # one list: the API's Literal
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

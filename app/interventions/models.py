@@ -2,17 +2,18 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.customers.models import JSONType
 from app.db import Base, UTCDateTime, utcnow
+from app.interventions.schemas import Framework, Status
 from app.money import Cents
 
-STATUSES = ("planned", "in_progress", "completed", "cancelled")
-FRAMEWORKS = ("loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other")
+STATUSES = get_args(Status)  # one list: the API's Literal
+FRAMEWORKS = get_args(Framework)  # one list: the API's Literal
 
 
 class Intervention(Base):

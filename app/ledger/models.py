@@ -2,14 +2,16 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import get_args
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
+from app.ledger.schemas import MovementType
 from app.money import Cents
 
-MOVEMENT_TYPES = ("new", "reactivation", "upsell", "cross_sell", "downsell", "churn")
+MOVEMENT_TYPES = get_args(MovementType)  # one list: the API's Literal
 
 
 class RevenueEvent(Base):

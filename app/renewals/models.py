@@ -2,14 +2,16 @@
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import get_args
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
 from app.money import Cents
+from app.renewals.schemas import Status
 
-STATUSES = ("open", "renewed", "churned")
+STATUSES = get_args(Status)  # one list: the API's Literal
 
 # The fields depend on the status (SPEC §3): an open renewal has no outcome yet; a renewed one has its booked
 # ARR and close date; a churned one booked nothing. Pydantic refuses bad bodies first; this keeps the table

@@ -1,15 +1,16 @@
 """Scorecard targets and closed (frozen) months (SPEC §7)."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.customers.models import JSONType
 from app.db import Base, UTCDateTime, utcnow
+from app.scorecard.schemas import Direction
 
-DIRECTIONS = ("higher_is_better", "lower_is_better")
+DIRECTIONS = get_args(Direction)  # one list: the API's Literal
 
 
 class Target(Base):
