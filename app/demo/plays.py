@@ -42,7 +42,7 @@ def _hours(rng: random.Random, low: int, high: int) -> Decimal:
 def _loss_aversion(rng: random.Random, plan: Plan) -> Play:
     """An at-risk save play owned by the CSM, started once the decline shows."""
     assert plan.risk is not None  # noqa: S101 - only called for plans with a risk span
-    start = plan.risk[0] + timedelta(days=rng.randint(10, 20))
+    start = plan.risk[0] + timedelta(days=rng.randint(25, 35))  # when the dip is deep enough to show red
     kind = rng.choice(("health_check", "win_back", "executive_alignment"))
     return Play("loss_aversion", kind, plan.csm, start, "Logins falling and escalations open ahead of the renewal",
                 {"metric": "health_score", "change": 10, "unit": "points", "measure_after_days": 60},
