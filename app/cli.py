@@ -15,10 +15,12 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import demo as demo_book
+from app import importer
 from app import migrate as migrations
 from app.config import get_settings
 from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
-from app.errors import NotFound
+from app.errors import AppError, NotFound
 from app.health import churn
 from app.health import service as health_service
 from app.interventions import service as interventions_service
@@ -71,11 +73,18 @@ def serve(
         bool,
         typer.Option("--migrate/--no-migrate", help="Migrate before serving (default: CSROI_MIGRATE_ON_START)."),
     ] = True,
+    with_demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo book first if there are no customers.")
+    ] = False,
 ) -> None:
     """Serve the API; on a database with no key yet, create and print one admin key."""
     settings = get_settings()
     if migrate_first and settings.migrate_on_start:
         migrations.upgrade(settings.database_url)
+    if with_demo:
+        with _sessions() as maker:
+            if demo_book.load.customer_count(maker) == 0:
+                demo_book.load_demo(maker, console=err, min_churns=settings.churn_min_churns)
     with _session() as session:
         if keys_service.count_active_keys(session) == 0:
             created = keys_service.create_key(session, name="initial admin", scopes=[Scope.admin])
@@ -214,6 +223,51 @@ def scorecard(
         err.print(f"wrote the {month} scorecard to {output}")
     else:
         sys.stdout.write(text)
+
+
+@cli.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the generator: the same seed loads the same book.")] = 42,
+    customers: Annotated[int, typer.Option(min=20, max=20_000, help="How many customers.")] = 500,
+    force: Annotated[bool, typer.Option(help="Load even though the database already has customers.")] = False,
+) -> None:
+    """Load a seeded synthetic SaaS book (two years to last month) through the service functions."""
+    migrations.upgrade(get_settings().database_url)
+    with _sessions() as maker:
+        try:
+            done = demo_book.load_demo(
+                maker, seed=seed, customers=customers, force=force, console=err,
+                min_churns=get_settings().churn_min_churns,
+            )  # fmt: skip
+        except demo_book.DatabaseNotEmpty as exc:
+            err.print(f"refused: {exc}")
+            raise typer.Exit(1) from None
+    err.print(f"demo book {done.start} to {done.end} loaded in {done.seconds:.1f} s: " + ", ".join(
+        f"{count:,} {name}" for name, count in done.counts.items()), soft_wrap=True)  # fmt: skip
+
+
+@cli.command("import")
+def import_csv(
+    kind: Annotated[importer.Kind, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV, header row = API field names.")],
+) -> None:
+    """Import a CSV through the API's validation and services: every row valid, or nothing written."""
+    try:
+        items = importer.read_file(file, kind)
+    except importer.ImportInvalid as exc:
+        for line in exc.errors:
+            err.print(line, markup=False, highlight=False)
+        err.print(f"{exc}")
+        raise typer.Exit(1) from None
+    with _session() as session:
+        session.connection(execution_options={WRITE_OPTION: True})
+        try:
+            totals = importer.write_items(session, kind, items, err)
+        except AppError as exc:  # e.g. an event id reused with other content: nothing is committed
+            err.print(f"refused: {exc}", markup=False)
+            raise typer.Exit(1) from None
+        session.commit()
+    typer.echo(", ".join(f"{name} {count}" for name, count in totals.items()))
 
 
 @cli.command()

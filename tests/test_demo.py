@@ -1,0 +1,115 @@
+"""The demo book: loads on the session's database, deterministic, every movement, framework and metric."""
+
+from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from app import cli
+from app.config import get_settings
+from app.customers import service as customers_service
+from app.demo import DatabaseNotEmpty, load_demo
+from app.demo.load import build_book
+from app.health.models import HealthSnapshot
+from app.interventions.models import Intervention
+from app.ledger.models import ArrChange
+from app.metrics.renewals import cost_of_renewals, renewals
+from app.metrics.retention import RetentionQuery, retention
+from app.metrics.roi import RoiQuery, roi
+from app.metrics.schemas import MetricQuery
+
+TODAY = date(2026, 5, 12)
+LAST_MONTH = {"start": date(2026, 4, 1), "end": date(2026, 4, 30)}
+CS_TEAMS = ["customer_success", "onboarding", "renewals"]
+runner = CliRunner()
+
+
+def figures(session: Session) -> list[str]:
+    """Last year's monthly retention rows and the last month's renewals: a fingerprint of the book."""
+    query = RetentionQuery(start=date(2025, 5, 1), end=date(2026, 4, 30), interval="month")
+    rows = [r.model_dump_json() for r in retention(session, query).rows]
+    return rows + [r.model_dump_json() for r in renewals(session, MetricQuery(**LAST_MONTH)).rows]
+
+
+class TestLoadDemo:
+    def test_book_has_every_movement_framework_and_snapshots(self, session_factory: sessionmaker[Session]) -> None:
+        summary = load_demo(session_factory, customers=60, today=TODAY, min_churns=5)
+        assert (summary.start, summary.end) == (date(2024, 5, 1), date(2026, 4, 30))
+        with session_factory() as session:
+            movements = set(session.scalars(select(ArrChange.movement_type).distinct()))
+            frameworks = set(session.scalars(select(Intervention.framework).distinct()))
+            measured = session.scalar(select(func.count()).where(Intervention.outcome.is_not(None)))
+            snapshot_days = session.scalar(select(func.count(func.distinct(HealthSnapshot.snapshot_date))))
+        assert movements == {"new", "reactivation", "upsell", "cross_sell", "downsell", "churn"}
+        assert frameworks == {"loss_aversion", "commitment_escalation", "habit_formation", "social_proof"}
+        assert measured is not None
+        assert measured > 0
+        assert snapshot_days == 26
+        assert summary.counts["customers"] == 60
+        assert 10_000 < summary.counts["usage events"] < 100_000
+
+    def test_last_month_metrics_have_values(self, session_factory: sessionmaker[Session]) -> None:
+        load_demo(session_factory, customers=60, today=TODAY)
+        with session_factory() as session:
+            kept = retention(session, RetentionQuery(**LAST_MONTH)).rows[0]
+            renewed = renewals(session, MetricQuery(**LAST_MONTH)).rows[0]
+            cost = cost_of_renewals(session, MetricQuery(**LAST_MONTH), cs_teams=CS_TEAMS).rows[0]
+            half_year = RoiQuery(start=date(2025, 11, 1), end=date(2026, 4, 30))
+            program = roi(session, half_year, cs_teams=CS_TEAMS, default_hourly=Decimal(75)).rows[0]
+        assert kept.customers_start > 0
+        assert kept.nrr is not None
+        assert renewed.due_count > 0
+        assert cost.cs_cost > 0
+        assert cost.moving_avg_12m is not None
+        assert program.interventions > 0
+        assert program.roi is not None
+
+    def test_same_seed_loads_the_same_book(
+        self, connection: Connection, session_factory: sessionmaker[Session]
+    ) -> None:
+        loads = []
+        for _ in range(2):
+            savepoint = connection.begin_nested()
+            load_demo(session_factory, seed=7, customers=40, today=TODAY)
+            with session_factory() as session:
+                loads.append(figures(session))
+            savepoint.rollback()
+        assert loads[0] == loads[1]
+        assert len(loads[0]) == 13
+
+    def test_another_seed_is_another_book(self) -> None:
+        first, again = (build_book(seed=1, customers=50, today=TODAY) for _ in range(2))
+        other = build_book(seed=2, customers=50, today=TODAY)
+        assert first.revenue == again.revenue
+        assert first.revenue != other.revenue
+
+    def test_refuses_a_database_with_customers(self, session_factory: sessionmaker[Session]) -> None:
+        with session_factory() as session:
+            customers_service.ensure_customers(session, ["real-customer"])
+            session.commit()
+        with pytest.raises(DatabaseNotEmpty):
+            load_demo(session_factory, customers=20, today=TODAY)
+
+
+@pytest.fixture
+def demo_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database that the CLI reads from DATABASE_URL."""
+    for url in fresh_database_url():
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
+
+
+def test_demo_command_loads_then_refuses_without_force(demo_db: str) -> None:
+    first = runner.invoke(cli.cli, ["demo", "--customers", "20", "--seed", "3"])
+    assert first.exit_code == 0, first.output
+    assert "20 customers" in first.stderr
+    second = runner.invoke(cli.cli, ["demo", "--customers", "20"])
+    assert second.exit_code == 1
+    assert "already has customers" in second.stderr
