@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app import cli
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.customers import service as customers_service
 from app.demo import DatabaseNotEmpty, load_demo
 from app.demo.load import build_book
@@ -22,6 +22,7 @@ from app.metrics.renewals import cost_of_renewals, renewals
 from app.metrics.retention import RetentionQuery, retention
 from app.metrics.roi import RoiQuery, roi
 from app.metrics.schemas import MetricQuery
+from app.scorecard import service as scorecard_service
 
 TODAY = date(2026, 5, 12)
 LAST_MONTH = {"start": date(2026, 4, 1), "end": date(2026, 4, 30)}
@@ -68,6 +69,20 @@ class TestLoadDemo:
         assert cost.moving_avg_12m is not None
         assert program.interventions > 0
         assert program.roi is not None
+
+    def test_every_scorecard_quadrant_has_values(self, session_factory: sessionmaker[Session]) -> None:
+        load_demo(session_factory, customers=60, today=TODAY)
+        with session_factory() as session:
+            card = scorecard_service.get_scorecard(session, "2026-04", settings=Settings())
+        quadrants = card.quadrants.model_dump()
+        assert set(quadrants) == {"financial", "customer", "process", "people"}
+        for quadrant, entries in quadrants.items():
+            filled = [e["metric"] for e in entries if e["value"] is not None]
+            # A small book leaves a few figures undefined (e.g. CES without CES surveys), never a whole quadrant.
+            assert len(filled) >= len(entries) / 2, (quadrant, [e["metric"] for e in entries if e["value"] is None])
+        financial = {e["metric"]: e["value"] for e in quadrants["financial"]}
+        assert financial["nrr"] is not None
+        assert financial["cs_cost"] is not None
 
     def test_same_seed_loads_the_same_book(
         self, connection: Connection, session_factory: sessionmaker[Session]
