@@ -1,7 +1,7 @@
 """Health model versions, point-in-time health scores, snapshots and history (SPEC §6)."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -42,6 +42,10 @@ class ModelSpec:
     created_at: datetime | None = None
 
 
+# One component of a customer's health: name, weight, raw, score, contribution (ComponentOut's fields).
+Part = tuple[str, float, float | None, float | None, float | None]
+
+
 @dataclass(frozen=True)
 class Health:
     """One customer's health on one day."""
@@ -49,7 +53,12 @@ class Health:
     score: float | None
     band: str | None
     coverage: float
-    components: list[ComponentOut] = field(default_factory=list)
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def components(self) -> list[ComponentOut]:
+        """The parts as response models (built on demand: a snapshot of every customer needs only `parts`)."""
+        return [ComponentOut(name=n, weight=w, raw=r, score=s, contribution=p) for n, w, r, s, p in self.parts]
 
 
 def current_model(session: Session) -> ModelSpec:
@@ -99,34 +108,34 @@ def _customer_health(
     cid: str, spec: ModelSpec, raws: list[dict[str, Decimal | None]], seats: dict[str, tuple[Decimal, datetime]]
 ) -> Health:
     components: Sequence[ComponentIn] = spec.model.components
-    values: list[Decimal | None] = []
+    values: list[float | None] = []
     scores: list[float | None] = []
+    seat = seats[cid][0] if cid in seats else None
     for component, raw_by_customer in zip(components, raws, strict=True):
         raw = raw_by_customer.get(cid)
         if component.per_seat:
-            raw = _per_seat(raw, seats[cid][0] if cid in seats else None)
-        values.append(raw)
-        scores.append(
-            None if raw is None else scoring.component_score(float(raw), bad=component.bad, good=component.good)
-        )
+            raw = _per_seat(raw, seat)
+        value = None if raw is None else float(raw)
+        values.append(value)
+        scores.append(None if value is None else scoring.component_score(value, bad=component.bad, good=component.good))
     combined = scoring.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
     bands = spec.model.bands
-    outs = [
-        ComponentOut(name=c.name, weight=c.weight, raw=None if v is None else float(v), score=s, contribution=p)
+    parts = tuple(
+        (c.name, float(c.weight), v, s, p)
         for c, v, s, p in zip(components, values, scores, combined.contributions, strict=True)
-    ]
+    )
     band = scoring.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
-    return Health(combined.score, band, combined.coverage, outs)
+    return Health(combined.score, band, combined.coverage, parts)
 
 
 def compute_health(
     session: Session, *, as_of: date, customers: Sequence[str] | None, spec: ModelSpec
 ) -> dict[str, Health]:
-    """Health on `as_of` for `customers` (None: all), from events up to that day; one query per component."""
-    raws = [queries.component_raw(session, c, as_of=as_of, customers=customers) for c in spec.model.components]
-    seats: dict[str, tuple[Decimal, datetime]] = {}
-    if any(c.per_seat for c in spec.model.components):
-        seats = queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=customers)
+    """Health on `as_of` for `customers` (None: all), from events up to that day, in a few set-based queries."""
+    components = spec.model.components
+    raws, seats = queries.model_raws(
+        session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components)
+    )
     ids = customers if customers is not None else session.scalars(select(Customer.id)).all()
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
 
@@ -167,7 +176,9 @@ def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
             "band": health.band,
             "coverage": health.coverage,
             "model_version": spec.version,
-            "components": [c.model_dump(mode="json") for c in health.components],
+            "components": [
+                {"name": n, "weight": w, "raw": r, "score": s, "contribution": p} for n, w, r, s, p in health.parts
+            ],
             "created_at": now,
         }
         for cid, health in results.items()
