@@ -1,5 +1,6 @@
 """Settings, read from the environment (prefix CSROI_, plus DATABASE_URL)."""
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
@@ -42,6 +43,31 @@ def parse_csm_ratios(value: object) -> dict[str, int]:
     return ratios
 
 
+# PostgreSQL memory units (case-sensitive there too) and work_mem's bounds in kB: 64kB .. 2147483647kB.
+WORK_MEM_PATTERN = re.compile(r"^(\d{1,10})(kB|MB|GB)$")
+WORK_MEM_KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
+WORK_MEM_MIN_KB, WORK_MEM_MAX_KB = 64, 2_147_483_647
+
+
+def parse_work_mem(value: object) -> str | None:
+    """`64MB`, `512kB`, `1GB` as PostgreSQL understands them; empty (or None) turns the setting off.
+
+    Raises ValueError (a settings error at start-up) for anything else, so no other text can reach the SQL.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    match = WORK_MEM_PATTERN.fullmatch(text)
+    if match is None:
+        raise ValueError(f"CSROI_METRICS_WORK_MEM: {text!r} is not a size like 64MB, 512kB or 1GB")
+    kilobytes = int(match.group(1)) * WORK_MEM_KB[match.group(2)]
+    if not WORK_MEM_MIN_KB <= kilobytes <= WORK_MEM_MAX_KB:
+        raise ValueError(f"CSROI_METRICS_WORK_MEM: {text} is outside PostgreSQL's range (64kB to about 2048GB)")
+    return text
+
+
 def _split_csv(value: object) -> object:
     """Accept `a,b,c` from the environment as well as a JSON list."""
     if isinstance(value, str):
@@ -73,12 +99,15 @@ class Settings(BaseSettings):
     churn_min_churns: int = 30
     # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
     csm_ratios: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_CSM_RATIOS))
+    # work_mem for the read transaction of metric routes on PostgreSQL (SET LOCAL); empty: the server's value.
+    metrics_work_mem: str | None = "64MB"
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None
 
     _split = field_validator("cors_origins", "cs_teams", mode="before")(_split_csv)
     _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)
+    _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
 
 
 @lru_cache

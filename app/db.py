@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -110,5 +110,28 @@ def get_write_session(session: Annotated[Session, Depends(get_session)]) -> Sess
     return session
 
 
+def set_local_work_mem(session: Session, work_mem: str | None) -> None:
+    """On PostgreSQL, raise `work_mem` for the rest of the session's current transaction only.
+
+    `set_config(..., true)` is `SET LOCAL` with a bound value: it ends with the transaction (commit or the
+    rollback of `get_session`), so a pooled connection goes back with the server's value. `work_mem` comes
+    from settings, already checked against `64MB`-style sizes (`app.config.parse_work_mem`). No-op on SQLite
+    or when `work_mem` is empty.
+    """
+    if work_mem and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('work_mem', :work_mem, true)"), {"work_mem": work_mem})
+
+
+def get_metric_session(request: Request, session: Annotated[Session, Depends(get_session)]) -> Session:
+    """The request's session for a metric read: its transaction opened with `CSROI_METRICS_WORK_MEM`.
+
+    Metric queries sort and hash-aggregate the ledger by customer and period; at PostgreSQL's default 4 MB
+    those steps spill to disk (README, retention benchmark).
+    """
+    set_local_work_mem(session, request.app.state.settings.metrics_work_mem)
+    return session
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
+MetricSessionDep = Annotated[Session, Depends(get_metric_session)]

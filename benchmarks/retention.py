@@ -44,6 +44,7 @@ import psycopg
 from psycopg import sql
 
 from app import migrate
+from app.config import Settings, parse_work_mem
 from app.customers import service as customers_service
 from app.customers.schemas import CustomerBatchItem
 from app.db import make_engine, make_sessionmaker
@@ -400,10 +401,11 @@ def private_cluster() -> Iterator[str]:
 
 
 @contextmanager
-def csroi_server(database_url: str) -> Iterator[tuple[str, str]]:
+def csroi_server(database_url: str, work_mem: str | None) -> Iterator[tuple[str, str]]:
     """`csroi serve` (one uvicorn worker) on a free port; yields (base URL, admin key); stopped by its pid."""
     csroi = str(Path(sys.executable).parent / "csroi")
     env = {**os.environ, "DATABASE_URL": database_url, "CSROI_LOG_LEVEL": "WARNING"}
+    env["CSROI_METRICS_WORK_MEM"] = work_mem or ""
     created = subprocess.run(
         [csroi, "keys", "create", "--name", "bench", "--scope", "admin"], env=env, capture_output=True, check=True
     )
@@ -455,11 +457,18 @@ def via_route(client: httpx.Client, key: str, start: date, end: date) -> Rows:
     return found
 
 
-def via_sql(conn: psycopg.Connection[Any], query: str, start: date, end: date, months: int) -> Rows:
-    cursor = conn.execute(query, {"start": start, "end": end, "months": months})  # type: ignore[arg-type]
+def via_sql(
+    conn: psycopg.Connection[Any], query: str, start: date, end: date, months: int, *, work_mem: str | None = None
+) -> Rows:
+    """One run of `query` in its own transaction; with `work_mem`, raised for that transaction (SET LOCAL)."""
+    with conn.transaction():
+        if work_mem:
+            conn.execute("SELECT set_config('work_mem', %s, true)", (work_mem,))
+        cursor = conn.execute(query, {"start": start, "end": end, "months": months})  # type: ignore[arg-type]
+        records = cursor.fetchall()
     names = [c.name for c in cursor.description or []]
     found: Rows = {}
-    for record in cursor.fetchall():
+    for record in records:
         row = dict(zip(names, record, strict=True))
         values = {f: int(row[f]) for f in (*MONEY_FIELDS, *COUNT_FIELDS, "retained_arr")}
         values |= {f: row[f] for f in RATIO_FIELDS}
@@ -655,7 +664,20 @@ def load_book(server_url: str, scale: int) -> tuple[str, date]:
     return dsn, last
 
 
-def run_scale(server_url: str, scale: int, raw: bool) -> dict[str, Any]:
+def spills(conn: psycopg.Connection[Any], start: date, end: date, months: int, work_mem: str | None) -> list[str]:
+    """The sort and hash nodes of EXPLAIN ANALYZE of the reference query, and whether they went to disk."""
+    with conn.transaction():
+        if work_mem:
+            conn.execute("SELECT set_config('work_mem', %s, true)", (work_mem,))
+        plan = conn.execute(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + SQL_ON_ARR_CHANGE,
+            {"start": start, "end": end, "months": months},  # type: ignore[arg-type]
+        ).fetchall()
+    keep = ("Sort Method", "Batches", "Execution Time")
+    return [" ".join(line.split()) for (line,) in plan if any(k in line for k in keep)]
+
+
+def run_scale(server_url: str, scale: int, raw: bool, work_mem: str | None) -> dict[str, Any]:
     """Load the book, then time and compare the three computations over its last 12 calendar months."""
     dsn, last = load_book(server_url, scale)
     url = dsn.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -671,7 +693,7 @@ def run_scale(server_url: str, scale: int, raw: bool) -> dict[str, Any]:
         return loaded, compute_in_pandas(changes, customer_frame, start, months)
 
     with (
-        csroi_server(url) as (base, key),
+        csroi_server(url, work_mem) as (base, key),
         httpx.Client(base_url=base, timeout=600) as client,
         psycopg.connect(dsn) as conn,
     ):
@@ -680,10 +702,23 @@ def run_scale(server_url: str, scale: int, raw: bool) -> dict[str, Any]:
             "sql": lambda: via_sql(conn, SQL_ON_ARR_CHANGE, start, end, months),
             "pandas": pandas_run,
         }
+        if work_mem:
+            actions["sql_wm"] = lambda: via_sql(conn, SQL_ON_ARR_CHANGE, start, end, months, work_mem=work_mem)
         if raw:
             actions["raw"] = lambda: via_sql(conn, SQL_ON_REVENUE_EVENT, start, end, months)
         measured = timed(actions)
+        plans = {"4MB (server default)": spills(conn, start, end, months, None)}
+        if work_mem:
+            plans[work_mem] = spills(conn, start, end, months, work_mem)
+    return report(measured, plans, raw=raw, work_mem=work_mem)
+
+
+def report(
+    measured: dict[str, tuple[float, Any]], plans: dict[str, list[str]], *, raw: bool, work_mem: str | None
+) -> dict[str, Any]:
+    """Print one scale's times, ratios, agreement and spills; its times and whether everything agreed."""
     (route_s, route_rows), (sql_s, sql_rows) = measured["route"], measured["sql"]
+    sql_wm_s, sql_wm_rows = measured.get("sql_wm", (sql_s, None))
     pandas_s, (pandas_load_s, pandas_rows) = measured["pandas"][0], measured["pandas"][1]
     raw_s, raw_rows = measured.get("raw", (0.0, None))
 
@@ -691,22 +726,30 @@ def run_scale(server_url: str, scale: int, raw: bool) -> dict[str, Any]:
     problems = differences(reference, route_rows, "route", rounded=True)
     problems += differences(reference, sql_rows, "SQL", rounded=False)
     problems += differences(reference, pandas_rows, "pandas", rounded=False)
+    if sql_wm_rows is not None:
+        problems += differences(reference, sql_wm_rows, f"SQL at work_mem={work_mem}", rounded=False)
     if raw_rows is not None:
         problems += differences(reference, raw_rows, "SQL from revenue_event", rounded=False)
 
-    print(f"   route   GET /v1/metrics/retention (HTTP)      {ms(route_s)}   {len(route_rows)} rows")
-    print(f"   SQL     hand-written, from arr_change          {ms(sql_s)}")
+    route_mem = f"work_mem={work_mem}" if work_mem else "server work_mem"
+    print(f"   route   GET /v1/metrics/retention (HTTP)      {ms(route_s)}   {len(route_rows)} rows ({route_mem})")
+    print(f"   SQL     hand-written, from arr_change          {ms(sql_s)}   (server work_mem, 4MB)")
+    if work_mem:
+        print(f"   SQL     same, SET LOCAL work_mem={work_mem:<12}{ms(sql_wm_s)}   (as the route)")
     if raw:
         print(f"   SQL     same, from raw revenue_event (info)   {ms(raw_s)}")
     print(
         f"   pandas  COPY + read_csv + compute              {ms(pandas_s)}"
         f"   (loading in the last run: {ms(pandas_load_s).strip()})"
     )
-    print(f"   ratio route / SQL    = {route_s / sql_s:6.2f}   (target ≤ 1.5, stretch ≤ 1.2)")
+    print(f"   ratio route / SQL    = {route_s / sql_s:6.2f}   (target ≤ 1.5, stretch ≤ 1.2; SQL at 4MB)")
+    if work_mem:
+        print(f"   ratio route / SQL    = {route_s / sql_wm_s:6.2f}   (both at work_mem={work_mem})")
     print(f"   ratio route / pandas = {route_s / pandas_s:6.2f}   (target < 1)")
     if raw:
         print(f"   ratio raw SQL / SQL  = {raw_s / sql_s:6.2f}   (info: cost of deriving movements per read)")
-    checked = "route, SQL, pandas" + (", SQL from revenue_event" if raw else "")
+    checked = "route, SQL" + (f" (4MB and {work_mem})" if work_mem else "") + ", pandas"
+    checked += ", SQL from revenue_event" if raw else ""
     fields = len(MONEY_FIELDS) + len(COUNT_FIELDS) + len(RATIO_FIELDS)
     if problems:
         print(f"   agree: NO ({len(problems)} differences; first ones below)")
@@ -714,7 +757,9 @@ def run_scale(server_url: str, scale: int, raw: bool) -> dict[str, Any]:
             print(f"     {problem}")
     else:
         print(f"   agree: yes ({len(reference)} rows × {fields} fields; {checked})")
-    return {"route": route_s, "sql": sql_s, "pandas": pandas_s, "agree": not problems}
+    for setting, lines in plans.items():
+        print(f"   EXPLAIN ANALYZE of the SQL, work_mem {setting}: " + "; ".join(lines))
+    return {"route": route_s, "sql": sql_s, "sql_wm": sql_wm_s, "pandas": pandas_s, "agree": not problems}
 
 
 def main() -> int:
@@ -722,7 +767,13 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=1, help="events = 200,000 × scale (customers stay 10,000)")
     parser.add_argument("--also-10x", action="store_true", help="then the same at 10× the events")
     parser.add_argument("--no-raw", action="store_true", help="skip the informational query from revenue_event")
+    parser.add_argument(
+        "--metrics-work-mem",
+        default=Settings.model_fields["metrics_work_mem"].default,
+        help="CSROI_METRICS_WORK_MEM for the route, and the reference SQL's second run (empty: server's 4MB)",
+    )
     args = parser.parse_args()
+    work_mem = parse_work_mem(args.metrics_work_mem)
     scales = [args.scale, args.scale * 10] if args.also_10x else [args.scale]
     results: dict[int, dict[str, Any]] = {}
     with private_cluster() as server_url:
@@ -730,13 +781,14 @@ def main() -> int:
             version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         settings = ", ".join(f"{k}={v}" for k, v in PG_SETTINGS.items())
         print(f"csroi retention benchmark: private PostgreSQL {version} ({settings}, other settings default)")
+        print(f"CSROI_METRICS_WORK_MEM={work_mem or ''} for the route (SET LOCAL in its read transaction)")
         for scale in scales:
             # The informational query from raw events runs at the base scale only (it takes minutes at 10×).
-            results[scale] = run_scale(server_url, scale, raw=not args.no_raw and scale == args.scale)
+            results[scale] = run_scale(server_url, scale, not args.no_raw and scale == args.scale, work_mem)
     if args.also_10x:
         low, high = results[scales[0]], results[scales[1]]
         print("\n== 10× the events / 1× (customers unchanged): time ratio (target ≤ 10)")
-        for what in ("route", "sql", "pandas"):
+        for what in ("route", "sql", "sql_wm", "pandas"):
             print(f"   {what:<7} {high[what] / low[what]:6.2f}")
     return 0 if all(r["agree"] for r in results.values()) else 1
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
-from app.db import SessionDep
+from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import health as health_metrics
 from app.metrics.respond import respond
@@ -18,7 +18,7 @@ METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 @router.get("/health", response_model=MetricAnswer[health_metrics.HealthRow], responses=METRIC_RESPONSES)
 def get_health_metric(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """Paying customers per health band, their ARR, average score and revenue at risk at each period end."""
     defaults = request.app.state.settings.churn_defaults
@@ -27,7 +27,7 @@ def get_health_metric(
 
 @router.get("/voc", response_model=MetricAnswer[health_metrics.VocRow], responses=METRIC_RESPONSES)
 def get_voc_metric(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """Survey responses, NPS, CSAT and CES per period and group (SPEC §6)."""
     return respond(request, query, health_metrics.voc_metric(session, query), "voc.csv")
@@ -35,7 +35,7 @@ def get_voc_metric(
 
 @router.get("/support", response_model=MetricAnswer[health_metrics.SupportRow], responses=METRIC_RESPONSES)
 def get_support_metric(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """Tickets opened, first response and resolution times and escalation rate per period and group (SPEC §6)."""
     return respond(request, query, health_metrics.support_metric(session, query), "support.csv")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
-from app.db import SessionDep
+from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
@@ -20,14 +20,19 @@ METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 @router.get("/retention", response_model=MetricAnswer[retention_metric.RetentionRow], responses=METRIC_RESPONSES)
 def get_retention(
-    _auth: ReadAuth, request: Request, query: Annotated[retention_metric.RetentionQuery, Query()], session: SessionDep
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[retention_metric.RetentionQuery, Query()],
+    session: MetricSessionDep,
 ) -> Any:
     """NRR, GRR, logo churn and ARR growth of the customers paying at the start of each period."""
     return respond(request, query, retention_metric.retention(session, query), "retention.csv")
 
 
 @router.get("/renewals", response_model=MetricAnswer[renewal_metrics.RenewalsRow], responses=METRIC_RESPONSES)
-def get_renewals(_auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep) -> Any:
+def get_renewals(
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
+) -> Any:
     """Renewals due per period and group: counts, ARR, raw and net renewal rates (SPEC §4)."""
     answer = renewal_metrics.renewals(session, query)
     return respond(request, query, answer, "renewals.csv")
@@ -42,7 +47,7 @@ def get_cost_of_renewals(
     _auth: ReadAuth,
     request: Request,
     query: Annotated[renewal_metrics.CostOfRenewalsQuery, Query()],
-    session: SessionDep,
+    session: MetricSessionDep,
 ) -> Any:
     """CS cost per $1K of ARR renewed, per calendar month, with its 12-month moving average and trend (SPEC §4)."""
     cs_teams = request.app.state.settings.cs_teams
@@ -52,7 +57,7 @@ def get_cost_of_renewals(
 
 @router.get("/roi", response_model=MetricAnswer[roi_metric.RoiRow], responses=METRIC_RESPONSES)
 def get_roi(
-    _auth: ReadAuth, request: Request, query: Annotated[roi_metric.RoiQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[roi_metric.RoiQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
     settings = request.app.state.settings

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
-from app.db import SessionDep
+from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import staffing as staffing_metric
 from app.metrics.respond import respond
@@ -24,7 +24,7 @@ def get_staffing(
     _auth: ReadAuth,
     request: Request,
     query: Annotated[staffing_metric.StaffingQuery, Query()],
-    session: SessionDep,
+    session: MetricSessionDep,
 ) -> Any:
     """CSMs and onboarding reps, customers and ARR per head, and CSMs needed per tier, as of each period end."""
     ratios = request.app.state.settings.csm_ratios

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
-from app.db import SessionDep
+from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.respond import respond
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
 )
 def get_unit_economics(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """ARPA, CAC, CEC, CRC, mean monthly logo churn, customer lifetime and CLV per period and group (SPEC §4)."""
     margin = request.app.state.settings.gross_margin

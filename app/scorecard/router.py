@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth import AdminAuth, ReadAuth, WriteAuth
 from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_text, wants_csv
-from app.db import SessionDep, WriteSessionDep
+from app.db import MetricSessionDep, SessionDep, WriteSessionDep
 from app.errors import problem_responses
 from app.scorecard import service
 from app.scorecard.schemas import MONTH_PATTERN, ScorecardOut, ScorecardQuery, TargetIn, TargetList, TargetOut
@@ -41,7 +41,11 @@ def _csv(card: ScorecardOut) -> Response:
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
 )
 def get_scorecard(
-    _auth: ReadAuth, request: Request, month: MonthPath, query: Annotated[ScorecardQuery, Query()], session: SessionDep
+    _auth: ReadAuth,
+    request: Request,
+    month: MonthPath,
+    query: Annotated[ScorecardQuery, Query()],
+    session: MetricSessionDep,
 ) -> Any:
     """The month's balanced scorecard (frozen figures and restatements once closed), as JSON or CSV."""
     card = service.get_scorecard(session, month, **_settings(request))
