@@ -28,17 +28,21 @@ class RecordIn(StrictIn):
     id: RecordId | None = Field(None, description="Optional; when present it must equal the id in the path.")
 
 
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(9998, 12, 31)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _iso_date(value: Any) -> Any:
     # Pydantic's lax mode reads 0 or "0" as a Unix timestamp (1970-01-01): a CRM sending a number for a date
     # would silently get 1970. Only ISO YYYY-MM-DD text (or a date) is a date here.
-    if isinstance(value, date):
-        return value
     if isinstance(value, str) and _ISO_DATE.match(value.strip()):
-        return value.strip()
-    raise ValueError("a date is written YYYY-MM-DD")
+        value = date.fromisoformat(value.strip())  # ValueError for 2026-02-30: a 422, as it should be
+    if not isinstance(value, date):
+        raise ValueError("a date is written YYYY-MM-DD")
+    # Periods, windows and look-backs step months and days around a date: keep clear of year 1 and 9999.
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"dates run from {MIN_DATE} to {MAX_DATE}")
+    return value
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date), Field(json_schema_extra={"format": "date"})]

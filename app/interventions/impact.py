@@ -7,7 +7,7 @@ movement always add up to exactly its amount: per customer, attributed revenue n
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Date, String, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -19,13 +19,28 @@ EXPANSION = ("upsell", "cross_sell")
 
 @dataclass(frozen=True)
 class Window:
-    """A started intervention's attribution window [started_on, window_end]."""
+    """A started intervention's attribution window: `attribution_days` days, [started_on, window_end)."""
 
     id: str
     customer_id: str
     started_on: date
     window_end: date
     at_risk: bool
+
+    def contains(self, day: date) -> bool:
+        """Whether `day` falls inside the window (the start day in, the end day out)."""
+        return self.started_on <= day < self.window_end
+
+
+def _before(window: Window) -> date:
+    """The day before the start: "ARR at start" counts changes dated before it (the SPEC §4 rule), so a
+    movement on the start day is the intervention's (expansion), never also part of what it retained."""
+    return window.started_on - timedelta(days=1)
+
+
+def _last_seen(window: Window, today: date) -> date:
+    """The window's last day, or today while it is still open."""
+    return min(window.window_end - timedelta(days=1), today)
 
 
 @dataclass
@@ -48,7 +63,7 @@ def risk_episodes(windows: Iterable[Window]) -> list[list[Window]]:
     """Group one customer's at-risk windows: those starting within the first one's window share an episode."""
     episodes: list[list[Window]] = []
     for window in sorted((w for w in windows if w.at_risk), key=lambda w: (w.started_on, w.id)):
-        if episodes and window.started_on <= episodes[-1][0].window_end:
+        if episodes and episodes[-1][0].contains(window.started_on):
             episodes[-1].append(window)
         else:
             episodes.append([window])
@@ -89,20 +104,20 @@ def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[
     for window in windows:
         by_customer[window.customer_id].append(window)
     episodes = [e for ws in by_customer.values() for e in risk_episodes(ws)]
-    points = {(e[0].customer_id, e[0].started_on) for e in episodes}
-    points |= {(e[0].customer_id, min(e[0].window_end, today)) for e in episodes}
+    points = {(e[0].customer_id, _before(e[0])) for e in episodes}
+    points |= {(e[0].customer_id, _last_seen(e[0], today)) for e in episodes}
     arr = arr_on(session, points)
     for episode in episodes:
         first = episode[0]
-        at_start = arr[(first.customer_id, first.started_on)]
-        at_end = arr[(first.customer_id, min(first.window_end, today))]
+        at_start = arr[(first.customer_id, _before(first))]
+        at_end = arr[(first.customer_id, _last_seen(first, today))]
         retained = min(at_start, at_end) if at_end > 0 else 0  # only if the customer still pays
         for window, cents in zip(episode, allocate(retained, len(episode)), strict=True):
             result[window.id].retained_cents = cents
             result[window.id].episode = [w.id for w in episode]
     for customer, _product, day, cents in _expansions(session, set(by_customer), today):
         holders = sorted(
-            (w for w in by_customer[customer] if w.started_on <= day <= w.window_end),
+            (w for w in by_customer[customer] if w.contains(day)),
             key=lambda w: (w.started_on, w.id),
         )
         for window, share in zip(holders, allocate(cents, len(holders)) if holders else [], strict=True):

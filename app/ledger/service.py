@@ -8,6 +8,7 @@ from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.customers import service as customers_service
+from app.errors import Unprocessable
 from app.ledger.models import ArrChange
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
 from app.money import from_cents
@@ -72,6 +73,19 @@ def _movements_statement(query: MovementQuery) -> Select[Any]:
     return stmt.group_by(ArrChange.effective_date, ArrChange.customer_id, ArrChange.movement_type, product)
 
 
+def _movement_cursor(after: list[Any]) -> tuple[date, str, str, str]:
+    """The (date, customer, type, product) a movements cursor carries; Unprocessable for any other shape."""
+    if len(after) == 4 and all(isinstance(part, str) for part in after):
+        try:
+            return date.fromisoformat(after[0]), after[1], after[2], after[3]
+        except ValueError:
+            pass
+    raise Unprocessable(
+        "The cursor does not belong to this list.",
+        [{"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}],
+    )
+
+
 def list_movements(session: Session, query: MovementQuery) -> Page[MovementOut]:
     """Movements in date order, one cursor page at a time."""
     grouped = _movements_statement(query).subquery()
@@ -79,7 +93,7 @@ def list_movements(session: Session, query: MovementQuery) -> Page[MovementOut]:
     stmt = select(grouped)
     after = query.after()
     if after:
-        stmt = stmt.where(tuple_(*sort_key) > tuple_(date.fromisoformat(after[0]), *after[1:]))
+        stmt = stmt.where(tuple_(*sort_key) > tuple_(*_movement_cursor(after)))
     rows = session.execute(stmt.order_by(*sort_key).limit(query.limit + 1)).all()
     items = [
         MovementOut(

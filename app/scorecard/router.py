@@ -1,13 +1,14 @@
 """Scorecard, targets and month close over HTTP (SPEC §7): thin routes over the service."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.auth import AdminAuth, ReadAuth, WriteAuth
-from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_text, wants_csv
+from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_response, csv_text, wants_csv
 from app.db import MetricSessionDep, SessionDep, WriteSessionDep
 from app.errors import problem_responses
+from app.schemas import QueryIn
 from app.scorecard import service
 from app.scorecard.schemas import MONTH_PATTERN, ScorecardOut, ScorecardQuery, TargetIn, TargetList, TargetOut
 
@@ -81,10 +82,26 @@ def put_target(
     return target
 
 
-@router.get("/targets", response_model=TargetList, tags=["scorecard"], responses=problem_responses(401, 403))
-def list_targets(_auth: ReadAuth, session: SessionDep) -> Any:
-    """Every scorecard target."""
-    return service.list_targets(session)
+class TargetListQuery(QueryIn):
+    """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
+
+    format: Literal["json", "csv"] | None = None
+
+
+@router.get(
+    "/targets",
+    response_model=TargetList,
+    tags=["scorecard"],
+    responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
+)
+def list_targets(
+    _auth: ReadAuth, request: Request, query: Annotated[TargetListQuery, Query()], session: SessionDep
+) -> Any:
+    """Every scorecard target (JSON or CSV)."""
+    targets = service.list_targets(session)
+    if wants_csv(request, query.format):
+        return csv_response(targets.items, TargetOut, filename="targets.csv")
+    return targets
 
 
 @router.delete(

@@ -8,7 +8,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from app.schemas import StrictIn
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Years 1910–9998: the card looks back up to two years (moving averages, previous month), and every date must
+# stay within app.schemas.MIN_DATE..MAX_DATE.
+MONTH_PATTERN = r"^(19[1-9]\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])$"
 Quadrant = Literal["financial", "customer", "process", "people"]
 Direction = Literal["higher_is_better", "lower_is_better"]
 Status = Literal["on_track", "off_track"]

@@ -83,6 +83,29 @@ class TestAttribute:
         # Paying again at the window end (2026-05-02): min(10,000, 12,000) = 10,000 retained.
         assert attribute(session, [window("a", "x", "2026-02-01")], D("2026-12-31"))["a"].retained_cents == 1_000_000
 
+    def test_an_upsell_on_the_start_day_is_expansion_not_also_retained(self, session: Session) -> None:
+        # 1,000 before; +500 on the start day (1 Feb); +500 on 20 Apr. i1 (1 Feb) and i2 (15 Apr) form one episode.
+        post_revenue(
+            session,
+            revenue("a", "2024-01-01", 1000),
+            revenue("a", "2024-02-01", 1500),
+            revenue("a", "2024-04-20", 2000),
+        )
+        got = attribute(session, [window("i1", "a", "2024-02-01"), window("i2", "a", "2024-04-15")], D("2024-12-31"))
+        # Retained: min(1,000 before the start, 2,000 at the window end) = 1,000, split 500 + 500. Expanded: the
+        # start-day +500 goes to i1 alone; the 20 Apr +500 is in both windows, 250 each. Total 2,000 = the real
+        # growth from 1,000 to 2,000 plus the 1,000 kept: nothing counted twice.
+        assert (got["i1"].retained_cents, got["i2"].retained_cents) == (50_000, 50_000)
+        assert (got["i1"].expanded_cents, got["i2"].expanded_cents) == (75_000, 25_000)
+
+    def test_the_window_holds_exactly_attribution_days(self) -> None:
+        w = window("a", "x", "2026-01-01", days=90)
+        assert (w.contains(D("2026-01-01")), w.contains(D("2026-03-31")), w.contains(D("2026-04-01"))) == (
+            True,
+            True,
+            False,
+        )
+
     def test_overlapping_windows_split_each_expansion(self, session: Session) -> None:
         post_revenue(
             session,
@@ -150,15 +173,13 @@ def test_attributed_revenue_never_exceeds_real_movements(session: Session, event
             .filter(ArrChange.customer_id == customer, ArrChange.movement_type.in_(["upsell", "cross_sell"]))
             .all()
         )
-        in_windows = sum(
-            c.delta_cents for c in expansions if any(w.started_on <= c.effective_date <= w.window_end for w in mine)
-        )
+        in_windows = sum(c.delta_cents for c in expansions if any(w.contains(c.effective_date) for w in mine))
         assert sum(got[w.id].expanded_cents for w in mine) <= in_windows
         for episode in risk_episodes(mine):
             at_start = sum(
                 c.delta_cents
                 for c in session.query(ArrChange).filter(
-                    ArrChange.customer_id == customer, ArrChange.effective_date <= episode[0].started_on
+                    ArrChange.customer_id == customer, ArrChange.effective_date < episode[0].started_on
                 )
             )
             assert sum(got[w.id].retained_cents for w in episode) <= at_start
