@@ -10,7 +10,7 @@ from app.customers import service as customers_service
 from app.customers.models import Customer
 from app.db import utcnow
 from app.errors import Conflict
-from app.ledger.models import ArrChange, RevenueEvent
+from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
 from app.money import to_cents
 
@@ -154,11 +154,40 @@ FROM changes c JOIN days d ON d.customer_id = c.customer_id AND d.effective_date
 """
 
 
+# The `arr_month` rollup of the same customers: their changes summed per calendar month, with the ARR before
+# each month (every change of earlier months). {month} is the dialect's first day of the change's month.
+_ROLLUP_SQL = """
+INSERT INTO arr_month (customer_id, month, opening_cents, delta_cents, new, reactivation, upsell, cross_sell,
+                       downsell, churn)
+SELECT customer_id, month,
+       CAST(SUM(SUM(delta_cents)) OVER (PARTITION BY customer_id ORDER BY month) - SUM(delta_cents) AS BIGINT),
+       CAST(SUM(delta_cents) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'new' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'reactivation' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'upsell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'cross_sell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'downsell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'churn' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT)
+FROM (SELECT customer_id, {month} AS month, delta_cents, movement_type
+      FROM arr_change WHERE customer_id IN :customer_ids) changes
+GROUP BY customer_id, month
+"""
+_MONTH_OF = {"postgresql": "CAST(date_trunc('month', effective_date) AS DATE)"}
+_MONTH_OF_SQLITE = "date(effective_date, 'start of month')"
+
+
 def rebuild_ledger(session: Session, customer_ids: Sequence[str]) -> None:
-    """Recompute the ARR changes and movements of these customers (and only these) from their events."""
+    """Recompute the ARR changes and movements of these customers (and only these) from their events.
+
+    Their `arr_month` rollup is recomputed from the new changes in the same transaction.
+    """
     ids = list(dict.fromkeys(customer_ids))
+    month = _MONTH_OF.get(session.get_bind().dialect.name, _MONTH_OF_SQLITE)
     for start in range(0, len(ids), _LOOKUP_CHUNK):
         chunk = ids[start : start + _LOOKUP_CHUNK]
+        session.execute(delete(ArrMonth).where(ArrMonth.customer_id.in_(chunk)))
         session.execute(delete(ArrChange).where(ArrChange.customer_id.in_(chunk)))
         statement = text(_REBUILD_SQL).bindparams(bindparam("customer_ids", expanding=True))
         session.execute(statement, {"customer_ids": chunk})
+        rollup = text(_ROLLUP_SQL.format(month=month)).bindparams(bindparam("customer_ids", expanding=True))
+        session.execute(rollup, {"customer_ids": chunk})

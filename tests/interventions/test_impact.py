@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.interventions.impact import Window, allocate, attribute, risk_episodes
-from app.ledger.models import ArrChange, RevenueEvent
+from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import post_revenue, revenue
 
 D = date.fromisoformat
@@ -152,6 +152,7 @@ ledger_sets = st.lists(
 def test_attributed_revenue_never_exceeds_real_movements(session: Session, events: list, plans: list) -> None:
     """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its start."""
     session.execute(delete(ArrChange))
+    session.execute(delete(ArrMonth))
     session.execute(delete(RevenueEvent))
     base = D("2025-01-01")
     post_revenue(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app.ledger.models import ArrChange, RevenueEvent
+from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.metrics.retention import RetentionQuery, RetentionRow, retention
 from tests.builders import make_customer, post_revenue, revenue
 
@@ -133,6 +133,7 @@ ledgers = st.lists(
 
 def _load(session: Session, events: list, order: list[int], *, twice: bool = False) -> None:
     session.execute(delete(ArrChange))
+    session.execute(delete(ArrMonth))
     session.execute(delete(RevenueEvent))
     built = [revenue(c, d.isoformat(), Decimal(str(v)), product=p, id=f"p{i}") for i, (c, p, d, v) in enumerate(events)]
     for _ in range(2 if twice else 1):
