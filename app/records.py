@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from app import batch
+from app.customers.models import Customer
 from app.db import Base
 from app.errors import NotFound, Unprocessable
 from app.pagination import ListQuery, Page, make_page
@@ -51,3 +53,18 @@ def page_by_id(session: Session, stmt: Select[Any], model: Any, query: ListQuery
         stmt = stmt.where(model.id > str(after[0]))
     rows = list(session.scalars(stmt.order_by(model.id).limit(query.limit + 1)))
     return make_page(rows, query.limit, key=lambda r: [r.id])
+
+
+def write_records(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> batch.UpsertResult:
+    """Upsert rows by id; customers the rows name (`customer_id`) are first created with only their id (SPEC §2)."""
+    named = [row["customer_id"] for row in rows if row.get("customer_id") is not None]
+    if named:
+        batch.ensure_rows(session, Customer.__table__, named)  # type: ignore[arg-type]
+    return batch.upsert_rows(session, model.__table__, rows)  # type: ignore[arg-type]
+
+
+def put_record(session: Session, model: type[M], record_id: str, row: dict[str, Any]) -> tuple[M, bool]:
+    """Write one record and read it back; True when it was created."""
+    result = write_records(session, model, [row])
+    session.expire_all()
+    return get_record(session, model, record_id), result.created == 1

@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import batch, records
 from app.costs.models import Cost
 from app.costs.schemas import CostIn, CostListQuery
-from app.customers import service as customers_service
 from app.pagination import Page
 
-_TABLE: Table = Cost.__table__  # type: ignore[assignment]
 # API field → column: references end in `_id` in the table (STYLE.md) but not on the wire.
 _COLUMNS = {"customer": "customer_id", "team_member": "team_member_id", "intervention": "intervention_id"}
 
@@ -24,23 +22,14 @@ def _row(item: CostIn, record_id: str | None = None) -> dict[str, Any]:
     return records.record_row(item, record_id, whole=True, columns=_COLUMNS)
 
 
-def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
-    customers = [r["customer_id"] for r in rows if r["customer_id"] is not None]
-    if customers:
-        customers_service.ensure_customers(session, customers)
-    return batch.upsert_rows(session, _TABLE, rows)
-
-
 def upsert_costs(session: Session, items: Sequence[CostIn]) -> batch.UpsertResult:
     """Create or replace costs by id; unknown customers are created with only their id (SPEC §2)."""
-    return _write(session, [_row(i) for i in items])
+    return records.write_records(session, Cost, [_row(i) for i in items])
 
 
 def put_cost(session: Session, cost_id: str, item: CostIn) -> tuple[Cost, bool]:
     """Create or replace one cost; True when it was created."""
-    result = _write(session, [_row(item, cost_id)])
-    session.expire_all()
-    return get_cost(session, cost_id), result.created == 1
+    return records.put_record(session, Cost, cost_id, _row(item, cost_id))
 
 
 def get_cost(session: Session, cost_id: str) -> Cost:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, func, or_, select
@@ -12,11 +12,9 @@ from sqlalchemy.orm import Session
 from app import batch, records
 from app.customers.models import Customer, TeamMember
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
-from app.db import Base
 from app.health.models import HealthSnapshot
 from app.pagination import Page
 
-M = TypeVar("M", bound=Base)
 
 
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
@@ -24,20 +22,14 @@ def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
     return records.record_row(item, record_id, whole=False)
 
 
-def _put(session: Session, model: type[M], record_id: str, item: BaseModel) -> tuple[M, bool]:
-    result = batch.upsert_rows(session, model.__table__, [_row(item, record_id)])  # type: ignore[arg-type]
-    session.expire_all()
-    return records.get_record(session, model, record_id), result.created == 1
-
-
 def upsert_customers(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
     """Create or update customers by id (SPEC §2 records)."""
-    return batch.upsert_rows(session, Customer.__table__, [_row(i) for i in items])  # type: ignore[arg-type]
+    return records.write_records(session, Customer, [_row(i) for i in items])
 
 
 def put_customer(session: Session, customer_id: str, item: BaseModel) -> tuple[Customer, bool]:
     """Create or update one customer; True when it was created."""
-    return _put(session, Customer, customer_id, item)
+    return records.put_record(session, Customer, customer_id, _row(item, customer_id))
 
 
 def get_customer(session: Session, customer_id: str) -> Customer:
@@ -86,12 +78,12 @@ def _latest_band(band: str) -> Select[Any]:
 
 def upsert_team_members(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
     """Create or update team members by id."""
-    return batch.upsert_rows(session, TeamMember.__table__, [_row(i) for i in items])  # type: ignore[arg-type]
+    return records.write_records(session, TeamMember, [_row(i) for i in items])
 
 
 def put_team_member(session: Session, member_id: str, item: BaseModel) -> tuple[TeamMember, bool]:
     """Create or update one team member; True when it was created."""
-    return _put(session, TeamMember, member_id, item)
+    return records.put_record(session, TeamMember, member_id, _row(item, member_id))
 
 
 def get_team_member(session: Session, member_id: str) -> TeamMember:

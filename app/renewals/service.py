@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import batch, records
-from app.customers import service as customers_service
 from app.pagination import Page
 from app.renewals.models import Renewal
 from app.renewals.schemas import RenewalIn, RenewalListQuery
-
-_TABLE: Table = Renewal.__table__  # type: ignore[assignment]
 
 
 def _row(item: RenewalIn, record_id: str | None = None) -> dict[str, Any]:
@@ -22,21 +19,14 @@ def _row(item: RenewalIn, record_id: str | None = None) -> dict[str, Any]:
     return records.record_row(item, record_id, whole=True, columns={"customer": "customer_id"})
 
 
-def _write(session: Session, rows: list[dict[str, Any]]) -> batch.UpsertResult:
-    customers_service.ensure_customers(session, [r["customer_id"] for r in rows])
-    return batch.upsert_rows(session, _TABLE, rows)
-
-
 def upsert_renewals(session: Session, items: Sequence[RenewalIn]) -> batch.UpsertResult:
     """Create or replace renewals by id; unknown customers are created with only their id (SPEC §2)."""
-    return _write(session, [_row(i) for i in items])
+    return records.write_records(session, Renewal, [_row(i) for i in items])
 
 
 def put_renewal(session: Session, renewal_id: str, item: RenewalIn) -> tuple[Renewal, bool]:
     """Create or replace one renewal; True when it was created."""
-    result = _write(session, [_row(item, renewal_id)])
-    session.expire_all()
-    return get_renewal(session, renewal_id), result.created == 1
+    return records.put_record(session, Renewal, renewal_id, _row(item, renewal_id))
 
 
 def get_renewal(session: Session, renewal_id: str) -> Renewal:
