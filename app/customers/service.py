@@ -16,7 +16,6 @@ from app.health.models import HealthSnapshot
 from app.pagination import Page
 
 
-
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
     """The columns an item carries (omitted fields are left out, so they keep their stored value)."""
     return records.record_row(item, record_id, whole=False)
