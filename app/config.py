@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-TIERS = ("high_touch", "low_touch", "tech_touch")
+from app.types import TIERS
+
 DEFAULT_CSM_RATIOS = {"high_touch": 25, "low_touch": 100, "tech_touch": 500}
 
 

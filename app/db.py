@@ -2,13 +2,17 @@
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Dialect, MetaData, create_engine, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, MetaData, create_engine, event, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from app.types import from_micros, to_micros
 
 # One naming convention (STYLE.md): it also lets Alembic's batch mode alter constraints on SQLite.
 NAMING_CONVENTION = {
@@ -47,6 +51,30 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# A JSON column (JSONB on PostgreSQL). none_as_null: Python None is SQL NULL (not the JSON value null), so
+# `IS NULL` filters work.
+JSONType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+class Micros(TypeDecorator[Decimal]):
+    """An exact decimal value with up to six decimals, stored as a BigInteger of millionths (`app.types`)."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        return None if value is None else to_micros(Decimal(value))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        return from_micros(value)
+
+
+def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> str:
+    """The SQL of a CHECK constraint: `column` holds one of `values` (an enum's `get_args`), or NULL if nullable."""
+    allowed = f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IS NULL OR {allowed}" if nullable else allowed
 
 
 def utcnow() -> datetime:

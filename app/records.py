@@ -10,9 +10,9 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app import batch
-from app.customers.models import Customer
 from app.db import Base
 from app.errors import NotFound, Unprocessable
+from app.models import Customer
 from app.pagination import ListQuery, Page, make_page
 
 M = TypeVar("M", bound=Base)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import batch, records
-from app.costs.models import Cost
 from app.costs.schemas import CostIn, CostListQuery
+from app.models import Cost
 from app.pagination import Page
 
 # API field → column: references end in `_id` in the table (STYLE.md) but not on the wire.

@@ -10,9 +10,8 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import batch, records
-from app.customers.models import Customer, TeamMember
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
-from app.health.models import HealthSnapshot
+from app.models import Customer, HealthSnapshot, TeamMember
 from app.pagination import Page
 
 

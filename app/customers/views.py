@@ -12,13 +12,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.customers import service
-from app.customers.models import Customer
 from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut, Stage
-from app.health.models import HealthSnapshot
-from app.ledger.models import ArrChange
+from app.models import ArrChange, Customer, HealthSnapshot, Renewal
 from app.money import from_cents
 from app.pagination import Page
-from app.renewals.models import Renewal
 
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
-from app.customers.models import Customer
 from app.customers.schemas import CustomerBatchItem, TeamMemberBatchItem
 from app.db import WRITE_OPTION, utcnow
 from app.demo import book as book_plan
@@ -29,6 +28,7 @@ from app.interventions import service as interventions_service
 from app.interventions.schemas import InterventionIn, TransitionIn
 from app.ledger.ingest import ingest_revenue_events
 from app.ledger.schemas import RevenueEventIn
+from app.models import Customer
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
 from app.usage import service as usage_service

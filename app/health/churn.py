@@ -8,8 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.health.models import ChurnModel, HealthSnapshot
-from app.ledger.models import ArrChange
+from app.models import ArrChange, ChurnModel, HealthSnapshot
 
 CHURN_HORIZON_DAYS = 90
 

@@ -23,7 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.health.schemas import ComponentIn
-from app.usage.models import UsageEvent, from_micros
+from app.models import UsageEvent
+from app.types import from_micros
 
 _RAW_VALUE = type_coerce(UsageEvent.value, BigInteger)  # millionths, summed exactly in SQL
 

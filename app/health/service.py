@@ -11,12 +11,10 @@ from sqlalchemy.orm import Session
 from app.batch import dialect_insert
 from app.config import get_settings
 from app.customers import service as customers_service
-from app.customers.models import Customer
 from app.db import utcnow
 from app.errors import Unprocessable
 from app.health import churn, queries, scoring
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
-from app.health.models import HealthModel, HealthSnapshot
 from app.health.schemas import (
     ComponentIn,
     ComponentOut,
@@ -27,6 +25,7 @@ from app.health.schemas import (
     HealthSnapshotOut,
     SnapshotResult,
 )
+from app.models import Customer, HealthModel, HealthSnapshot
 from app.pagination import Page, make_page
 
 _UPSERT_CHUNK = 1_000

@@ -11,12 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.costs.models import Cost
 from app.health import service as health_service
 from app.ledger import service as ledger_service
-from app.ledger.models import ArrChange
+from app.models import ArrChange, Cost, Renewal
 from app.money import from_cents
-from app.renewals.models import Renewal
 
 RENEWAL_HORIZON_DAYS = 90
 WEAKEST = 3

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import Date, String, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from app.ledger.models import ArrChange
+from app.models import ArrChange
 
 EXPANSION = ("upsell", "cross_sell")
 

@@ -10,10 +10,9 @@ from sqlalchemy.orm import Session
 from app.health import queries as health_queries
 from app.health import service as health_service
 from app.health.schemas import ComponentIn
-from app.interventions.models import Intervention
 from app.ledger import service as ledger_service
+from app.models import Intervention, Renewal
 from app.money import from_cents
-from app.renewals.models import Renewal
 
 USAGE_WINDOW_DAYS = 30
 

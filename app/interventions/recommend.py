@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from app.customers import service as customers_service
 from app.interventions import context as context_capture
-from app.interventions.models import Intervention
 from app.metrics import roi as roi_metric
+from app.models import Intervention
 from app.schemas import Number
 
 Situation = Literal["at_risk", "onboarding", "low_adoption", "expansion"]

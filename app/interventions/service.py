@@ -11,13 +11,11 @@ from sqlalchemy.orm import Session
 
 from app import records
 from app.customers import service as customers_service
-from app.customers.models import TeamMember
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
 from app.interventions import context as context_capture
 from app.interventions import outcome as outcome_measure
 from app.interventions.impact import Attribution, Window, attribute
-from app.interventions.models import Intervention
 from app.interventions.schemas import (
     ImpactOut,
     ImpactOverrideIn,
@@ -30,6 +28,7 @@ from app.interventions.schemas import (
     TransitionIn,
 )
 from app.metrics import formulas
+from app.models import Intervention, TeamMember
 from app.money import CENT, from_cents
 from app.pagination import Page
 

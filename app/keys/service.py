@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.errors import NotFound
-from app.keys.models import ApiKey
+from app.models import ApiKey
 
 KEY_PREFIX = "csroi_"
 # last_used_at is for humans auditing keys; writing it on every request would make reads write.

@@ -7,11 +7,10 @@ from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.customers import service as customers_service
-from app.customers.models import Customer
 from app.db import utcnow
 from app.errors import Conflict
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
+from app.models import ArrChange, ArrMonth, Customer, RevenueEvent
 from app.money import to_cents
 
 _LOOKUP_CHUNK = 5_000

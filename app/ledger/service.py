@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from app.customers import service as customers_service
 from app.errors import Unprocessable
-from app.ledger.models import ArrChange
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
+from app.models import ArrChange
 from app.money import from_cents
 from app.pagination import Page, make_page
 

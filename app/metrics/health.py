@@ -13,18 +13,16 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
-from app.customers.models import Customer
 from app.db import UTCDateTime
 from app.health import churn, voc
-from app.health.models import HealthSnapshot
 from app.health.queries import day_end
-from app.ledger.models import ArrChange
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.models import ArrChange, Customer, HealthSnapshot, UsageEvent
 from app.money import CENT, MoneyTotal, from_cents
-from app.usage.models import VALUE_SCALE, UsageEvent, from_micros
+from app.types import VALUE_SCALE, from_micros
 
 BANDS = ("red", "yellow", "green")
 SURVEYS = ("nps", "csat", "ces")

@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlalchemy import CTE, Date, Integer, and_, case, func, literal, select, union_all
 
-from app.ledger.models import ArrChange
 from app.metrics.periods import Period
+from app.models import ArrChange
 
 MOVEMENT_COLUMNS = ("new", "reactivation", "upsell", "cross_sell", "downsell", "churn")
 

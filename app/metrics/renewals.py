@@ -26,14 +26,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
-from app.costs.models import Cost
-from app.customers.models import Customer
 from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.models import Cost, Customer, Renewal
 from app.money import MoneyTotal, from_cents
-from app.renewals.models import Renewal
 
 Trend = Literal["improving", "worsening", "flat"]
 

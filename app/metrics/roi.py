@@ -14,15 +14,13 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.costs.models import Cost
-from app.customers.models import Customer
 from app.health import scoring
 from app.health import service as health_service
 from app.interventions import service as interventions_service
-from app.interventions.models import Intervention
 from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
 from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.models import Cost, Customer, Intervention
 from app.money import MoneyTotal
 from app.schemas import Number
 

@@ -13,15 +13,14 @@ from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.config import TIERS
-from app.customers.models import Customer, TeamMember
-from app.ledger.models import ArrChange
 from app.metrics import formulas
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.renewals import MoneyTotal
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.models import ArrChange, Customer, TeamMember
 from app.money import CENT, from_cents
+from app.types import TIERS
 
 # Roles counted by the staffing model (SPEC §3 team member roles).
 CSM_ROLE, ONBOARDING_ROLE = "csm", "onboarding"

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
-from app.costs.models import MOTIONS, Cost
-from app.customers.models import Customer
 from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.models import Cost, Customer
 from app.money import CENT, MoneyTotal, from_cents
+from app.types import MOTIONS
 
 Key = tuple[int, str | None]
 

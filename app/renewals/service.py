@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import batch, records
+from app.models import Renewal
 from app.pagination import Page
-from app.renewals.models import Renewal
 from app.renewals.schemas import RenewalIn, RenewalListQuery
 
 

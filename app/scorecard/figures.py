@@ -16,7 +16,6 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.interventions.models import Intervention
 from app.metrics import health as health_metric
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
@@ -25,6 +24,7 @@ from app.metrics import staffing as staffing_metric
 from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.periods import add_months, month_end
 from app.metrics.schemas import MetricQuery
+from app.models import Intervention
 
 Kind = Literal["money", "number", "count"]
 Figures = dict[str, Decimal | None]

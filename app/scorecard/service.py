@@ -11,8 +11,8 @@ from app.config import Settings
 from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.metrics.periods import add_months, month_end
+from app.models import ClosedMonth, Target
 from app.scorecard.figures import CATALOGUE, METRICS, Figures, month_figures
-from app.scorecard.models import ClosedMonth, Target
 from app.scorecard.schemas import Entry, Quadrants, Restatement, ScorecardOut, Status, TargetIn, TargetList, TargetOut
 
 QUADRANTS = ("financial", "customer", "process", "people")

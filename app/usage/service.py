@@ -15,7 +15,8 @@ from app.config import get_settings
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict
-from app.usage.models import VALUE_SCALE, UsageEvent, to_micros
+from app.models import UsageEvent
+from app.types import VALUE_SCALE, to_micros
 from app.usage.schemas import (
     FAST_EVENTS,
     EventBatchResult,

@@ -12,7 +12,6 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.db
-import app.usage.models
 
 revision: str = "8fdac5a9d59e"
 down_revision: str | None = "b7a8b80442fb"
@@ -67,7 +66,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(length=255), nullable=False),
         sa.Column("kind", sa.String(length=100), nullable=False),
         sa.Column("occurred_at", app.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("value", app.usage.models.Micros(), nullable=False),
+        sa.Column("value", app.db.Micros(), nullable=False),
         sa.Column(
             "properties", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.health.models import HealthSnapshot
+from app.models import HealthSnapshot
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
 from tests.builders import make_customer, post_revenue, revenue

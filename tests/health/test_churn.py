@@ -6,9 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.customers.models import Customer
 from app.health import churn
-from app.health.models import ChurnModel, HealthSnapshot
+from app.models import ChurnModel, Customer, HealthSnapshot
 from tests.builders import make_customer, post_revenue, revenue
 
 

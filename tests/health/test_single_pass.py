@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.health import queries, service
 from app.health.schemas import HealthModelIn
-from app.usage.models import UsageEvent
+from app.models import UsageEvent
 from tests.builders import make_customer
 
 AS_OF = date(2026, 3, 10)

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.interventions.impact import Window, allocate, attribute, risk_episodes
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
+from app.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import post_revenue, revenue
 
 D = date.fromisoformat

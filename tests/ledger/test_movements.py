@@ -10,8 +10,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.ledger import service
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.ledger.schemas import MovementQuery
+from app.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import post_revenue, revenue
 
 

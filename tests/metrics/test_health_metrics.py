@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.health import churn
-from app.health.models import ChurnModel, HealthSnapshot
+from app.models import ChurnModel, HealthSnapshot
 from tests.builders import make_customer, post_revenue, revenue
 
 _n = iter(range(1_000_000))

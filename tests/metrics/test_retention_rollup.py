@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.metrics.periods import month_start, split_periods
 from app.metrics.retention import RetentionQuery, _aggregate, _aggregate_months, _whole_months, retention
+from app.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import make_customer, post_revenue, revenue
 
 CUSTOMERS = (("a", "x"), ("b", "x"), ("c", "y"), ("d", None), ("e", "y"))

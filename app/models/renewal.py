@@ -7,11 +7,9 @@ from typing import get_args
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, one_of, utcnow
 from app.money import Cents
-from app.renewals.schemas import Status
-
-STATUSES = get_args(Status)  # one list: the API's Literal
+from app.types import RenewalStatus
 
 # The fields depend on the status (SPEC §3): an open renewal has no outcome yet; a renewed one has its booked
 # ARR and close date; a churned one booked nothing. Pydantic refuses bad bodies first; this keeps the table
@@ -28,7 +26,7 @@ class Renewal(Base):
 
     __tablename__ = "renewal"
     __table_args__ = (
-        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
+        CheckConstraint(one_of("status", get_args(RenewalStatus)), name="status"),
         CheckConstraint("arr_up_for_renewal > 0", name="arr_up_for_renewal"),
         CheckConstraint("booked_arr IS NULL OR booked_arr >= 0", name="booked_arr"),
         CheckConstraint(_STATUS_FIELDS, name="status_fields"),

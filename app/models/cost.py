@@ -7,17 +7,9 @@ from typing import get_args
 from sqlalchemy import CheckConstraint, Date, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.costs.schemas import Category, Motion, Team
-from app.db import Base, UTCDateTime, utcnow
+from app.db import Base, UTCDateTime, one_of, utcnow
 from app.money import Cents
-
-TEAMS = get_args(Team)  # one list: the API's Literal
-MOTIONS = get_args(Motion)  # one list: the API's Literal
-CATEGORIES = get_args(Category)  # one list: the API's Literal
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+from app.types import Category, Motion, Team
 
 
 class Cost(Base):
@@ -26,9 +18,9 @@ class Cost(Base):
     __tablename__ = "cost"
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount"),
-        CheckConstraint(_in("team", TEAMS), name="team"),
-        CheckConstraint(_in("motion", MOTIONS), name="motion"),
-        CheckConstraint(_in("category", CATEGORIES), name="category"),
+        CheckConstraint(one_of("team", get_args(Team)), name="team"),
+        CheckConstraint(one_of("motion", get_args(Motion)), name="motion"),
+        CheckConstraint(one_of("category", get_args(Category)), name="category"),
     )
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -7,13 +7,9 @@ from typing import Any, get_args
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.customers.models import JSONType
-from app.db import Base, UTCDateTime, utcnow
-from app.interventions.schemas import Framework, Status
+from app.db import Base, JSONType, UTCDateTime, one_of, utcnow
 from app.money import Cents
-
-STATUSES = get_args(Status)  # one list: the API's Literal
-FRAMEWORKS = get_args(Framework)  # one list: the API's Literal
+from app.types import Framework, InterventionStatus
 
 
 class Intervention(Base):
@@ -21,8 +17,8 @@ class Intervention(Base):
 
     __tablename__ = "intervention"
     __table_args__ = (
-        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="status"),
-        CheckConstraint(f"framework IN ({', '.join(repr(f) for f in FRAMEWORKS)})", name="framework"),
+        CheckConstraint(one_of("status", get_args(InterventionStatus)), name="status"),
+        CheckConstraint(one_of("framework", get_args(Framework)), name="framework"),
         CheckConstraint("attribution_days >= 1", name="attribution_days"),
         CheckConstraint("hours >= 0 AND direct_cost >= 0", name="costs"),
     )

@@ -1,0 +1,40 @@
+"""Every table, one module per table; importing this package makes `Base.metadata` complete for Alembic.
+
+Tables import only SQLAlchemy, `app.db`, `app.money` and `app.types`: never an API schema or a feature.
+"""
+
+from app.db import Base
+from app.models.api_key import ApiKey
+from app.models.arr_change import ArrChange
+from app.models.arr_month import ArrMonth
+from app.models.churn_model import ChurnModel
+from app.models.closed_month import ClosedMonth
+from app.models.cost import Cost
+from app.models.customer import Customer
+from app.models.health_model import HealthModel
+from app.models.health_snapshot import HealthSnapshot
+from app.models.intervention import Intervention
+from app.models.renewal import Renewal
+from app.models.revenue_event import RevenueEvent
+from app.models.target import Target
+from app.models.team_member import TeamMember
+from app.models.usage_event import UsageEvent
+
+__all__ = [
+    "ApiKey",
+    "ArrChange",
+    "ArrMonth",
+    "Base",
+    "ChurnModel",
+    "ClosedMonth",
+    "Cost",
+    "Customer",
+    "HealthModel",
+    "HealthSnapshot",
+    "Intervention",
+    "Renewal",
+    "RevenueEvent",
+    "Target",
+    "TeamMember",
+    "UsageEvent",
+]

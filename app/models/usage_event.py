@@ -1,0 +1,27 @@
+"""Usage events: immutable facts from products, support desks and surveys (SPEC §3)."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, JSONType, Micros, UTCDateTime, utcnow
+
+
+class UsageEvent(Base):
+    """One usage, support or survey event, keyed by the client's id; never updated."""
+
+    __tablename__ = "usage_event"
+    __table_args__ = (Index("ix_usage_event_customer_id_kind_occurred_at", "customer_id", "kind", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(255), ForeignKey("customer.id"))
+    kind: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    value: Mapped[Decimal] = mapped_column(Micros)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # A digest of the content: a re-post is told apart from a conflicting one without comparing JSON.
+    content_hash: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

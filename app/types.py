@@ -1,0 +1,97 @@
+"""Every enum and id type, defined once: the tables (CHECK constraints) and the API schemas both import them.
+
+Enums are `Literal` types (the OpenAPI document shows them inline as `enum`); a table turns one into a CHECK
+constraint with `typing.get_args`. This module imports no feature and no API schema.
+"""
+
+from decimal import Decimal
+from typing import Annotated, Literal, get_args
+
+from fastapi import Path
+from pydantic import StringConstraints
+
+# --- ids --------------------------------------------------------------------------------------------------------
+
+# CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
+RecordId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)]
+# The same id as a path parameter (`/v1/customers/{customer_id}`, ...).
+IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+
+# --- customers and the team -------------------------------------------------------------------------------------
+
+Tier = Literal["high_touch", "low_touch", "tech_touch"]
+TIERS: tuple[Tier, ...] = get_args(Tier)
+Role = Literal["csm", "onboarding", "renewals", "support", "account_manager", "manager", "other"]
+Stage = Literal["churned", "prospect", "renew", "land", "expand", "adopt"]
+
+# --- revenue ----------------------------------------------------------------------------------------------------
+
+MovementType = Literal["new", "reactivation", "upsell", "cross_sell", "downsell", "churn"]
+RenewalStatus = Literal["open", "renewed", "churned"]
+
+# --- costs ------------------------------------------------------------------------------------------------------
+
+Team = Literal[
+    "customer_success",
+    "onboarding",
+    "renewals",
+    "support",
+    "account_management",
+    "sales",
+    "marketing",
+    "services",
+    "training",
+    "tools",
+    "other",
+]
+Motion = Literal["acquire", "expand", "retain"]
+MOTIONS: tuple[Motion, ...] = get_args(Motion)
+Category = Literal["salary", "tools", "services", "travel", "other"]
+
+# --- usage and health -------------------------------------------------------------------------------------------
+
+# A usage event kind: login, feature_used, active_users, seats, survey_response, … or any word.
+UsageKind = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+Aggregate = Literal["count", "sum", "avg", "last", "distinct"]
+Band = Literal["red", "yellow", "green"]
+# How a churn probability was found: the company's fitted model, or the default curve.
+ChurnMethod = Literal["fitted", "default"]
+
+# Event values are exact: stored as integer millionths. SQLite keeps NUMERIC as a float (ENGINEERING.md
+# pitfall 8), while a BigInteger sums exactly on both databases; six decimals cover minutes, scores and ratios.
+VALUE_SCALE = 1_000_000
+
+
+def to_micros(value: Decimal) -> int:
+    """An exact event value to integer millionths."""
+    return int(value * VALUE_SCALE)
+
+
+def from_micros(micros: int | Decimal | None) -> Decimal | None:
+    """Integer millionths (or a SQL SUM of them) back to an exact Decimal."""
+    return None if micros is None else Decimal(int(micros)) / VALUE_SCALE
+
+
+# --- interventions ----------------------------------------------------------------------------------------------
+
+Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other"]
+InterventionStatus = Literal["planned", "in_progress", "completed", "cancelled"]
+Situation = Literal["at_risk", "onboarding", "low_adoption", "expansion"]
+
+# --- metrics ----------------------------------------------------------------------------------------------------
+
+Interval = Literal["month", "quarter", "year"]
+CustomerGroup = Literal["segment", "region", "industry", "tier", "csm"]
+InterventionGroup = Literal["type", "framework", "owner"]
+Trend = Literal["improving", "worsening", "flat"]
+# `?format=`: `csv` answers text/csv with the same rows.
+ResponseFormat = Literal["json", "csv"]
+
+# --- scorecard --------------------------------------------------------------------------------------------------
+
+Quadrant = Literal["financial", "customer", "process", "people"]
+Direction = Literal["higher_is_better", "lower_is_better"]
+TargetStatus = Literal["on_track", "off_track"]
+# How a scorecard figure is rounded: cents, six places or a whole count.
+FigureKind = Literal["money", "number", "count"]
