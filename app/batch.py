@@ -30,6 +30,16 @@ class UpsertResult(BaseModel):
     updated: int
 
 
+class EventCounts(BaseModel):
+    """The counts of an immutable-event batch (revenue or usage events); each feature names its own result.
+
+    Two `EventBatchResult` subclasses, not one class: the committed OpenAPI document names both components.
+    """
+
+    accepted: int
+    duplicates: int
+
+
 def _limit_items(value: Any) -> Any:
     # Counted before any item is validated, so 10,001 good items are a 413 rather than a 422.
     limit = get_settings().max_batch_items

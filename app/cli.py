@@ -28,6 +28,7 @@ from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
 from app.scorecard import client as scorecard_client
+from app.types import ResponseFormat
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -207,7 +208,7 @@ def scorecard(
     *,
     url: Annotated[str, typer.Option(help="Base URL of the csroi service, e.g. https://csroi.internal.")],
     key: Annotated[str, typer.Option(envvar="CSROI_API_KEY", help="API key with `read` scope (or CSROI_API_KEY).")],
-    fmt: Annotated[scorecard_client.Format, typer.Option("--format", help="json or csv.")] = "json",
+    fmt: Annotated[ResponseFormat, typer.Option("--format", help="json or csv.")] = "json",
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
     tries: Annotated[int, typer.Option(min=1, max=10, help="Attempts on 5xx or connection errors.")] = 4,
     backoff: Annotated[float, typer.Option(min=0, help="Seconds before the 2nd try; doubles after each.")] = 1.0,

@@ -3,11 +3,12 @@
 import base64
 import binascii
 import json
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from app.schemas import QueryIn
+from app.types import ResponseFormat
 
 T = TypeVar("T")
 
@@ -43,7 +44,7 @@ class ListQuery(QueryIn):
 
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page (max 1000).")
     cursor: str | None = Field(None, description="`next_cursor` from the previous page.")
-    format: Literal["json", "csv"] | None = Field(None, description="`csv` answers text/csv with the same rows.")
+    format: ResponseFormat | None = Field(None, description="`csv` answers text/csv with the same rows.")
 
     @field_validator("cursor")
     @classmethod

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
-# CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
-RecordId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)]
+from app.types import RecordId
+
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # An exact decimal that is a JSON number on the wire (Pydantic would emit a string; ENGINEERING.md pitfall 3).
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]

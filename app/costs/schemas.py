@@ -2,7 +2,7 @@
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
@@ -10,22 +10,7 @@ from app.batch import BatchItems
 from app.money import NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import RecordId, RecordIn, StrictIn, Text
-
-Team = Literal[
-    "customer_success",
-    "onboarding",
-    "renewals",
-    "support",
-    "account_management",
-    "sales",
-    "marketing",
-    "services",
-    "training",
-    "tools",
-    "other",
-]
-Motion = Literal["acquire", "expand", "retain"]
-Category = Literal["salary", "tools", "services", "travel", "other"]
+from app.types import Category, Motion, Team
 
 # SPEC §3: sales and marketing acquire, account management expands, every other team retains.
 DEFAULT_MOTION: dict[str, Motion] = {"sales": "acquire", "marketing": "acquire", "account_management": "expand"}

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
@@ -21,10 +21,9 @@ from app.customers.schemas import (
 from app.db import SessionDep, WriteSessionDep, utcnow
 from app.errors import problem_responses
 from app.pagination import Page
-from app.schemas import ID_PATTERN
+from app.types import IdPath
 
 router = APIRouter()
-IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 READ_ERRORS = problem_responses(401, 403, 422)
 WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
 

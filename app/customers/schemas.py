@@ -1,7 +1,7 @@
 """Customer and team-member bodies, read views and list queries."""
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -9,10 +9,8 @@ from app.batch import BatchItems
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Label, RecordId, RecordIn, StrictIn, Text
+from app.types import Band, Role, Stage, Tier
 
-Tier = Literal["high_touch", "low_touch", "tech_touch"]
-Role = Literal["csm", "onboarding", "renewals", "support", "account_manager", "manager", "other"]
-Stage = Literal["churned", "prospect", "renew", "land", "expand", "adopt"]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
@@ -44,7 +42,7 @@ class CustomerHealth(BaseModel):
     """The customer's latest health snapshot."""
 
     score: float | None
-    band: Literal["red", "yellow", "green"] | None
+    band: Band | None
     as_of: date = Field(description="Day of the snapshot.")
 
 
@@ -79,7 +77,7 @@ class CustomerListQuery(ListQuery):
     industry: str | None = None
     tier: Tier | None = None
     csm: str | None = None
-    band: Literal["red", "yellow", "green"] | None = Field(None, description="Health band of the latest snapshot.")
+    band: Band | None = Field(None, description="Health band of the latest snapshot.")
 
 
 class TeamMemberIn(RecordIn):

@@ -12,10 +12,11 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.customers import service
-from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut, Stage
+from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut
 from app.models import ArrChange, Customer, HealthSnapshot, Renewal
 from app.money import from_cents
 from app.pagination import Page
+from app.types import Stage
 
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app.auth import AdminAuth, ReadAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
@@ -20,10 +20,9 @@ from app.health.schemas import (
     SnapshotResult,
 )
 from app.pagination import Page
-from app.schemas import ID_PATTERN
+from app.types import IdPath
 
 router = APIRouter()
-IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 
 
 @router.get("/health-model", tags=["health"], responses=problem_responses(401, 403))

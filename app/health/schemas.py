@@ -1,16 +1,14 @@
 """Health model bodies, health score views and query parameters (SPEC §6)."""
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.pagination import ListQuery
 from app.schemas import IsoDate, QueryIn, StrictIn
-from app.usage.schemas import Kind
+from app.types import Aggregate, Band, UsageKind
 
-Aggregate = Literal["count", "sum", "avg", "last", "distinct"]
-Band = Literal["red", "yellow", "green"]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
 PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
 PropertyValue = Annotated[str, StringConstraints(max_length=255)]
@@ -22,7 +20,7 @@ class ComponentIn(StrictIn):
 
     name: Name
     weight: Finite = Field(gt=0, description="Relative weight; weights are renormalised over components with data.")
-    kind: Kind = Field(description="The usage event kind it reads, e.g. `login`.")
+    kind: UsageKind = Field(description="The usage event kind it reads, e.g. `login`.")
     where: dict[PropertyName, PropertyValue] | None = Field(
         None, description="Equality filters on event properties (string values), e.g. {'survey': 'nps'}."
     )

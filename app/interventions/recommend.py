@@ -21,8 +21,8 @@ from app.interventions import context as context_capture
 from app.metrics import roi as roi_metric
 from app.models import Intervention
 from app.schemas import Number
+from app.types import Situation
 
-Situation = Literal["at_risk", "onboarding", "low_adoption", "expansion"]
 PLAYBOOK: dict[str, list[tuple[str, str]]] = {
     "at_risk": [
         ("loss_aversion", "executive_alignment"),

@@ -3,7 +3,7 @@
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth, WriteAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
@@ -20,10 +20,10 @@ from app.interventions.schemas import (
     TransitionIn,
 )
 from app.pagination import Page
-from app.schemas import ID_PATTERN, QueryIn
+from app.schemas import QueryIn
+from app.types import IdPath
 
 router = APIRouter(prefix="/interventions", tags=["interventions"])
-IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 

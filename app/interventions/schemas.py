@@ -10,9 +10,8 @@ from app.metrics.schemas import Ratio
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Number, RecordId, StrictIn, Text
+from app.types import Framework, InterventionStatus
 
-Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other"]
-Status = Literal["planned", "in_progress", "completed", "cancelled"]
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
 # adoption_campaign, expansion_review) or another word of your own.
 InterventionType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -135,7 +134,7 @@ class InterventionOut(BaseModel):
     framework: str
     owner: str | None
     reason: str
-    status: Status
+    status: InterventionStatus
     planned_on: date | None
     started_on: date | None
     completed_on: date | None
@@ -158,7 +157,7 @@ class InterventionListQuery(ListQuery):
     """Filters of `GET /v1/interventions`."""
 
     customer: str | None = None
-    status: Status | None = None
+    status: InterventionStatus | None = None
     type: str | None = None
     framework: Framework | None = None
     owner: str | None = None

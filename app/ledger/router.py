@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import IngestAuth, ReadAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.customers.router import IdPath
 from app.db import SessionDep, WriteSessionDep, utcnow
 from app.errors import problem_responses
 from app.ledger import ingest, service
@@ -19,6 +18,7 @@ from app.ledger.schemas import (
     RevenueEventBatchIn,
 )
 from app.pagination import Page
+from app.types import IdPath
 
 router = APIRouter(tags=["revenue"])
 

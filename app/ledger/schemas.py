@@ -1,16 +1,14 @@
 """Revenue events in, movements and ARR out."""
 
 from datetime import date
-from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.batch import BatchItems
+from app.batch import BatchItems, EventCounts
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Label, QueryIn, RecordId, StrictIn
-
-MovementType = Literal["new", "reactivation", "upsell", "cross_sell", "downsell", "churn"]
+from app.types import MovementType
 
 
 class RevenueEventIn(StrictIn):
@@ -29,11 +27,8 @@ class RevenueEventBatchIn(StrictIn):
     events: BatchItems[RevenueEventIn]
 
 
-class EventBatchResult(BaseModel):
+class EventBatchResult(EventCounts):
     """What an event batch did: new events stored, and re-posted ones recognised."""
-
-    accepted: int
-    duplicates: int
 
 
 class MovementOut(BaseModel):

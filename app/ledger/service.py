@@ -11,15 +11,11 @@ from app.customers import service as customers_service
 from app.errors import Unprocessable
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
 from app.models import ArrChange
-from app.money import from_cents
+from app.money import money_from_cents
 from app.pagination import Page, make_page
 
 # New, reactivation and churn move the whole customer (SPEC §3): listed once, without a product.
 WHOLE_CUSTOMER = ("new", "reactivation", "churn")
-
-
-def _money(cents: int | None) -> Decimal:
-    return from_cents(cents or 0) or Decimal("0.00")
 
 
 def arr_by_product(session: Session, customer_id: str, as_of: date) -> dict[str, int]:
@@ -37,13 +33,13 @@ def get_customer_arr(session: Session, customer_id: str, as_of: date) -> Custome
     """A customer's ARR on `as_of`, total and per product (NotFound for an unknown customer)."""
     customers_service.get_customer(session, customer_id)
     products = arr_by_product(session, customer_id, as_of)
-    total = _money(sum(products.values()))
+    total = money_from_cents(sum(products.values()))
     return CustomerArrOut(
         customer=customer_id,
         as_of=as_of,
         total=total,
         mrr=(total / 12).quantize(Decimal("0.01")),
-        products={p: _money(c) for p, c in products.items()},
+        products={p: money_from_cents(c) for p, c in products.items()},
     )
 
 
@@ -101,7 +97,7 @@ def list_movements(session: Session, query: MovementQuery) -> Page[MovementOut]:
             effective_date=r.effective_date,
             type=r.type,
             product=r.product,
-            amount=_money(r.amount_cents),
+            amount=money_from_cents(r.amount_cents),
         )
         for r in rows
     ]

@@ -4,8 +4,8 @@ from typing import Any
 
 from sqlalchemy import literal
 
-from app.metrics.schemas import CustomerGroup
 from app.models import Customer
+from app.types import CustomerGroup
 
 
 def customer_group_column(group_by: CustomerGroup | None) -> Any:

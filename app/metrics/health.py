@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from app.metrics.queries import periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.models import ArrChange, Customer, HealthSnapshot, UsageEvent
 from app.money import CENT, MoneyTotal, from_cents
-from app.types import VALUE_SCALE, from_micros
+from app.types import VALUE_SCALE, ChurnMethod, from_micros
 
 BANDS = ("red", "yellow", "green")
 SURVEYS = ("nps", "csat", "ces")
@@ -45,7 +45,7 @@ class HealthRow(MetricRow):
     no_score_customers: int
     no_score_arr: MoneyTotal
     revenue_at_risk: MoneyTotal
-    method: Literal["fitted", "default"]
+    method: ChurnMethod
 
 
 class VocRow(MetricRow):
@@ -146,7 +146,7 @@ def _health_row(
     parts: list[Any],
     *,
     risk: Callable[[float | None, str | None], float | None],
-    method: Literal["fitted", "default"],
+    method: ChurnMethod,
 ) -> HealthRow:
     """Sum (band, score, customers, cents) parts into one row; risk = ARR x churn probability per part."""
     counts = dict.fromkeys((*BANDS, "no_score"), 0)
@@ -181,7 +181,7 @@ def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float
     """Health bands, ARR per band and revenue at risk at each period's end (SPEC §6)."""
     periods = split_periods(query.start, query.end, query.interval)
     fit = churn.latest_fit(session)
-    method: Literal["fitted", "default"] = "fitted" if fit is not None else "default"
+    method: ChurnMethod = "fitted" if fit is not None else "default"
 
     def risk(score: float | None, band: str | None) -> float | None:
         return churn.probability(score, band, fit=fit, defaults=defaults)

@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
 
-Interval = Literal["month", "quarter", "year"]
+from app.types import Interval
+
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 
 

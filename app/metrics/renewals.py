@@ -31,9 +31,8 @@ from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.models import Cost, Customer, Renewal
-from app.money import MoneyTotal, from_cents
-
-Trend = Literal["improving", "worsening", "flat"]
+from app.money import MoneyTotal, money_from_cents
+from app.types import Trend
 
 
 class RenewalsRow(MetricRow):
@@ -135,28 +134,27 @@ def _renewal_sums(session: Session, query: MetricQuery) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def _money(cents: int | Decimal | None) -> Decimal:
-    """SQL cents (a PostgreSQL SUM comes back as Decimal) to exact units at the edge."""
-    return from_cents(int(cents or 0)) or Decimal("0.00")
-
-
 def renewals(session: Session, query: MetricQuery) -> MetricAnswer[RenewalsRow]:
     """`/v1/metrics/renewals` (SPEC §4): renewals due per period and group, raw and net renewal rates."""
     periods = split_periods(query.start, query.end, query.interval)
     rows = []
     for r in _renewal_sums(session, query):
-        closed_arr, renewed_arr, booked_arr = _money(r.closed_arr), _money(r.renewed_arr), _money(r.booked_arr)
+        closed_arr, renewed_arr, booked_arr = (
+            money_from_cents(r.closed_arr),
+            money_from_cents(r.renewed_arr),
+            money_from_cents(r.booked_arr),
+        )
         rows.append(
             RenewalsRow(
                 period_start=periods[r.idx].start,
                 period_end=periods[r.idx].end,
                 group=r.grp,
                 due_count=r.due_count,
-                due_arr=_money(r.due_arr),
+                due_arr=money_from_cents(r.due_arr),
                 renewed_count=r.renewed_count,
                 churned_count=r.churned_count,
                 open_count=r.open_count,
-                open_arr=_money(r.open_arr),
+                open_arr=money_from_cents(r.open_arr),
                 renewed_arr=renewed_arr,
                 booked_arr=booked_arr,
                 # Open renewals are in neither rate: closed_arr holds only renewed and churned ones.
@@ -242,7 +240,7 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
     trends: list[dict[str, Any]] = []
     for group, series in per_group.items():
         unit = [
-            formulas.cost_per_1k(_money(s.cost), _money(s.booked)) if (s := series.get(i)) else None
+            formulas.cost_per_1k(money_from_cents(s.cost), money_from_cents(s.booked)) if (s := series.get(i)) else None
             for i in range(len(months))
         ]
         averages = [_window(unit, i) for i in range(len(months))]
@@ -257,8 +255,8 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
                     period_start=months[i],
                     period_end=month_end(months[i]),
                     group=group,
-                    cs_cost=_money(s.cost),
-                    renewal_bookings=_money(s.booked),
+                    cs_cost=money_from_cents(s.cost),
+                    renewal_bookings=money_from_cents(s.booked),
                     cost_per_1k=unit[i],
                     moving_avg_12m=averages[i][0],
                     months_in_average=averages[i][1],

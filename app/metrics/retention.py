@@ -11,10 +11,11 @@ from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte
-from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.models import ArrMonth, Customer
 from app.money import MoneyTotal as Money
 from app.money import from_cents
+from app.types import CustomerGroup
 
 
 class RetentionQuery(MetricQuery):

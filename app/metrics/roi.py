@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import Field
 from sqlalchemy import func, select
@@ -19,12 +18,11 @@ from app.health import service as health_service
 from app.interventions import service as interventions_service
 from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
-from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.models import Cost, Customer, Intervention
 from app.money import MoneyTotal
 from app.schemas import Number
-
-InterventionGroup = Literal["type", "framework", "owner"]
+from app.types import CustomerGroup, InterventionGroup
 
 
 class RoiQuery(MetricQuery):

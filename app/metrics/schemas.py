@@ -2,17 +2,15 @@
 
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, PlainSerializer, model_validator
 
-from app.metrics.periods import Interval
 from app.schemas import IsoDate, QueryIn
+from app.types import CustomerGroup, Interval, ResponseFormat
 
 RATIO_PLACES = Decimal("0.000001")
 MAX_RANGE_DAYS = 366 * 20
-
-CustomerGroup = Literal["segment", "region", "industry", "tier", "csm"]
 
 
 def ratio_json(value: Decimal) -> float:
@@ -31,7 +29,7 @@ class MetricQuery(QueryIn):
     end: IsoDate = Field(description="Last day of the range (inclusive), YYYY-MM-DD.")
     interval: Interval | None = Field(None, description="Split the range into calendar months, quarters or years.")
     group_by: CustomerGroup | None = Field(None, description="One row per group (the customer's current value).")
-    format: Literal["json", "csv"] | None = Field(None, description="`csv` answers text/csv with the same rows.")
+    format: ResponseFormat | None = Field(None, description="`csv` answers text/csv with the same rows.")
 
     @model_validator(mode="after")
     def _range_is_valid(self) -> "MetricQuery":

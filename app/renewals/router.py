@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
@@ -12,10 +12,9 @@ from app.errors import problem_responses
 from app.pagination import Page
 from app.renewals import service
 from app.renewals.schemas import RenewalBatchIn, RenewalIn, RenewalListQuery, RenewalOut
-from app.schemas import ID_PATTERN
+from app.types import IdPath
 
 router = APIRouter(prefix="/renewals", tags=["renewals"])
-IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
 
 

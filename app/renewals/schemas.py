@@ -2,7 +2,6 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -10,8 +9,7 @@ from app.batch import BatchItems
 from app.money import NonNegativeMoney, PositiveMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, RecordId, RecordIn, StrictIn
-
-Status = Literal["open", "renewed", "churned"]
+from app.types import RenewalStatus
 
 
 class RenewalIn(RecordIn):
@@ -20,7 +18,7 @@ class RenewalIn(RecordIn):
     customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
     due_date: IsoDate
     arr_up_for_renewal: PositiveMoney
-    status: Status
+    status: RenewalStatus
     # Declared after `status`, and validated even when omitted, so each rule is reported on its own field.
     booked_arr: NonNegativeMoney | None = Field(
         None,
@@ -79,7 +77,7 @@ class RenewalOut(BaseModel):
     customer: str = Field(validation_alias="customer_id")
     due_date: date
     arr_up_for_renewal: PositiveMoney
-    status: Status
+    status: RenewalStatus
     booked_arr: NonNegativeMoney | None
     closed_on: date | None
     created_at: datetime
@@ -90,7 +88,7 @@ class RenewalListQuery(ListQuery):
     """Filters of `GET /v1/renewals` (date bounds inclusive)."""
 
     customer: str | None = None
-    status: Status | None = None
+    status: RenewalStatus | None = None
     due_from: IsoDate | None = None
     due_to: IsoDate | None = None
     closed_from: IsoDate | None = None

@@ -6,11 +6,11 @@ outage); never on 4xx, which retrying cannot fix: those fail at once with the pr
 
 import time
 from collections.abc import Callable
-from typing import Literal
 
 import httpx
 
-Format = Literal["json", "csv"]
+from app.types import ResponseFormat
+
 RETRYABLE_STATUS = 500
 
 
@@ -40,7 +40,7 @@ def fetch_scorecard(
     base_url: str,
     key: str,
     month: str,
-    fmt: Format,
+    fmt: ResponseFormat,
     *,
     tries: int = 4,
     backoff: float = 1.0,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -25,13 +25,13 @@ from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.periods import add_months, month_end
 from app.metrics.schemas import MetricQuery
 from app.models import Intervention
+from app.types import FigureKind
 
-Kind = Literal["money", "number", "count"]
 Figures = dict[str, Decimal | None]
-PLACES: dict[Kind, Decimal] = {"money": Decimal("0.01"), "number": Decimal("0.000001"), "count": Decimal(1)}
+PLACES: dict[FigureKind, Decimal] = {"money": Decimal("0.01"), "number": Decimal("0.000001"), "count": Decimal(1)}
 
 # (quadrant, metric, kind) in the order the scorecard lists them. Metric names are the metric routes' fields.
-CATALOGUE: tuple[tuple[str, str, Kind], ...] = (
+CATALOGUE: tuple[tuple[str, str, FigureKind], ...] = (
     ("financial", "nrr", "number"),
     ("financial", "grr", "number"),
     ("financial", "nrr_ttm", "number"),
@@ -77,7 +77,7 @@ CATALOGUE: tuple[tuple[str, str, Kind], ...] = (
     ("people", "csm_gap", "count"),
 )
 METRICS = frozenset(metric for _, metric, _ in CATALOGUE)
-KINDS: dict[str, Kind] = {metric: kind for _, metric, kind in CATALOGUE}
+KINDS: dict[str, FigureKind] = {metric: kind for _, metric, kind in CATALOGUE}
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,6 @@ def month_figures(session: Session, first_day: date, *, settings: Settings) -> F
     return {metric: round_figure(figures[metric], KINDS[metric]) for metric in KINDS}
 
 
-def round_figure(value: Decimal | None, kind: Kind) -> Decimal | None:
+def round_figure(value: Decimal | None, kind: FigureKind) -> Decimal | None:
     """Round a figure to its kind's places (cents, six decimals, whole) so frozen and fresh values compare exactly."""
     return None if value is None else Decimal(value).quantize(PLACES[kind])

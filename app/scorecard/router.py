@@ -1,6 +1,6 @@
 """Scorecard, targets and month close over HTTP (SPEC §7): thin routes over the service."""
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -11,6 +11,7 @@ from app.errors import problem_responses
 from app.schemas import QueryIn
 from app.scorecard import service
 from app.scorecard.schemas import MONTH_PATTERN, ScorecardOut, ScorecardQuery, TargetIn, TargetList, TargetOut
+from app.types import ResponseFormat
 
 router = APIRouter()
 CSV_COLUMNS = ["quadrant", "metric", "value", "previous", "change", "target", "status"]
@@ -85,7 +86,7 @@ def put_target(
 class TargetListQuery(QueryIn):
     """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
 
-    format: Literal["json", "csv"] | None = None
+    format: ResponseFormat | None = None
 
 
 @router.get(

@@ -2,18 +2,16 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.schemas import StrictIn
+from app.types import Direction, Quadrant, ResponseFormat, TargetStatus
 
 # Years 1910–9998: the card looks back up to two years (moving averages, previous month), and every date must
 # stay within app.schemas.MIN_DATE..MAX_DATE.
 MONTH_PATTERN = r"^(19[1-9]\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])$"
-Quadrant = Literal["financial", "customer", "process", "people"]
-Direction = Literal["higher_is_better", "lower_is_better"]
-Status = Literal["on_track", "off_track"]
 TARGET_PLACES = 6
 MAX_TARGET = Decimal("1e15")
 
@@ -84,7 +82,7 @@ class ScorecardQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    format: Literal["json", "csv"] | None = Field(None, description="`csv`: one line per entry.")
+    format: ResponseFormat | None = Field(None, description="`csv`: one line per entry.")
 
 
 class Entry(BaseModel):
@@ -95,7 +93,7 @@ class Entry(BaseModel):
     previous: Figure | None
     change: Figure | None
     target: Figure | None
-    status: Status | None
+    status: TargetStatus | None
 
 
 class Quadrants(BaseModel):

@@ -13,7 +13,8 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.metrics.periods import add_months, month_end
 from app.models import ClosedMonth, Target
 from app.scorecard.figures import CATALOGUE, METRICS, Figures, month_figures
-from app.scorecard.schemas import Entry, Quadrants, Restatement, ScorecardOut, Status, TargetIn, TargetList, TargetOut
+from app.scorecard.schemas import Entry, Quadrants, Restatement, ScorecardOut, TargetIn, TargetList, TargetOut
+from app.types import TargetStatus
 
 QUADRANTS = ("financial", "customer", "process", "people")
 
@@ -68,7 +69,7 @@ def delete_target(session: Session, metric: str) -> None:
     session.flush()
 
 
-def status_of(value: Decimal | None, target: Decimal | None, direction: str | None) -> Status | None:
+def status_of(value: Decimal | None, target: Decimal | None, direction: str | None) -> TargetStatus | None:
     """on_track when the value meets the target in its direction (≥ when higher is better, else ≤); null when
     there is no target or no value."""
     if value is None or target is None:

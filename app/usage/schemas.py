@@ -7,21 +7,19 @@ from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
 from typing_extensions import TypedDict
 
-from app.batch import BatchItems
+from app.batch import BatchItems, EventCounts
 from app.schemas import RecordId, StrictIn
+from app.types import UsageKind
 
-Kind = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
 _VALUE_PATTERN = r"^-?\d+(\.\d{1,6})?$"
 
@@ -61,7 +59,7 @@ class UsageEventIn(StrictIn):
 
     id: RecordId = Field(description="The client's id; re-posting it with the same content is a duplicate.")
     customer: RecordId = Field(description="Customer id; unknown customers are created with only their id.")
-    kind: Kind = Field(description="login, feature_used, active_users, seats, survey_response, … or any word.")
+    kind: UsageKind = Field(description="login, feature_used, active_users, seats, survey_response, … or any word.")
     occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with an offset.")
     value: EventValue = Field(Decimal(1), description="A number (default 1), at most six decimals.")
     properties: dict[str, Any] = Field(default_factory=dict, description="Free JSON, e.g. {'feature': 'export'}.")
@@ -105,7 +103,7 @@ class FastEvent(TypedDict):
 
     id: RecordId
     customer: RecordId
-    kind: Kind
+    kind: UsageKind
     occurred_at: AwareDatetime
     value: NotRequired[Any]
     properties: NotRequired[dict[str, Any]]
@@ -115,8 +113,5 @@ class FastEvent(TypedDict):
 FAST_EVENTS: TypeAdapter[list[FastEvent]] = TypeAdapter(list[FastEvent])
 
 
-class EventBatchResult(BaseModel):
+class EventBatchResult(EventCounts):
     """What an event batch did: new events stored, and re-posted ones recognised as duplicates."""
-
-    accepted: int
-    duplicates: int
