@@ -16,9 +16,9 @@ from app.customers import service as customers_service
 from app.demo import DatabaseNotEmpty, load_demo
 from app.demo.load import build_book
 from app.metrics.renewals import cost_of_renewals, renewals
-from app.metrics.retention import RetentionQuery, retention
-from app.metrics.roi import RoiQuery, roi
-from app.metrics.schemas import MetricQuery
+from app.metrics.retention import retention
+from app.metrics.roi import roi
+from app.metrics.schemas import MetricQuery, RetentionQuery, RoiQuery
 from app.models import ArrChange, HealthSnapshot, Intervention
 from app.scorecard import service as scorecard_service
 

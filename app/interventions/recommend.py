@@ -10,17 +10,16 @@ health lift over same-band peers.
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.customers import service as customers_service
 from app.interventions import context as context_capture
+from app.interventions.schemas import Candidate, Evidence, RecommendationOut
 from app.metrics import roi as roi_metric
 from app.models import Intervention
-from app.schemas import Number
 from app.types import Situation
 
 PLAYBOOK: dict[str, list[tuple[str, str]]] = {
@@ -35,36 +34,6 @@ PLAYBOOK: dict[str, list[tuple[str, str]]] = {
 }
 PRIOR_RATE, PRIOR_WEIGHT = Decimal("0.5"), Decimal(5)
 HISTORY_LIMIT = 200
-
-
-class Evidence(BaseModel):
-    """What the company's own history says about one candidate."""
-
-    interventions: int
-    measured: int
-    met: int
-    outcome_rate: Number | None
-    avg_health_lift: Number | None
-
-
-class Candidate(BaseModel):
-    """A framework and intervention type, with its rank score and evidence."""
-
-    framework: str
-    type: str
-    score: Number
-    source: Literal["history", "playbook"]
-    evidence: Evidence
-
-
-class RecommendationOut(BaseModel):
-    """The customer's situation, why, and ranked candidates."""
-
-    customer: str
-    as_of: date
-    situation: Situation
-    reasons: list[str]
-    recommendations: list[Candidate]
 
 
 def _same_situation(row: Intervention, situation: Situation) -> bool:

@@ -1,6 +1,5 @@
 """Interventions over HTTP: record, edit, move through the lifecycle, override, measure."""
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,10 +16,11 @@ from app.interventions.schemas import (
     InterventionOut,
     InterventionPatch,
     OutcomeOverrideIn,
+    RecommendationOut,
+    RecommendationQuery,
     TransitionIn,
 )
 from app.pagination import Page
-from app.schemas import QueryIn
 from app.types import IdPath
 
 router = APIRouter(prefix="/interventions", tags=["interventions"])
@@ -135,16 +135,10 @@ def put_impact(
 recommendation_router = APIRouter(tags=["interventions"])
 
 
-class RecommendationQuery(QueryIn):
-    """`?as_of=` (default today); unknown parameters are refused."""
-
-    as_of: date | None = None
-
-
 @recommendation_router.get("/customers/{customer_id}/recommendation", responses=problem_responses(401, 403, 404, 422))
 def get_recommendation(
     _auth: ReadAuth, customer_id: IdPath, query: Annotated[RecommendationQuery, Query()], session: SessionDep
-) -> recommend.RecommendationOut:
+) -> RecommendationOut:
     """Which framework and intervention type fit the customer now, ranked by this company's measured history."""
     today = service.today()
     return recommend.recommend(session, customer_id, as_of=query.as_of or today, today=today)

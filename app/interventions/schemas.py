@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from app.metrics.schemas import Ratio
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Number, RecordId, StrictIn, Text
-from app.types import Framework, InterventionStatus
+from app.schemas import IsoDate, Number, QueryIn, RecordId, StrictIn, Text
+from app.types import Framework, InterventionStatus, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
 # adoption_campaign, expansion_review) or another word of your own.
@@ -163,3 +163,39 @@ class InterventionListQuery(ListQuery):
     owner: str | None = None
     started_from: IsoDate | None = None
     started_to: IsoDate | None = None
+
+
+class Evidence(BaseModel):
+    """What the company's own history says about one candidate."""
+
+    interventions: int
+    measured: int
+    met: int
+    outcome_rate: Number | None
+    avg_health_lift: Number | None
+
+
+class Candidate(BaseModel):
+    """A framework and intervention type, with its rank score and evidence."""
+
+    framework: str
+    type: str
+    score: Number
+    source: Literal["history", "playbook"]
+    evidence: Evidence
+
+
+class RecommendationOut(BaseModel):
+    """The customer's situation, why, and ranked candidates."""
+
+    customer: str
+    as_of: date
+    situation: Situation
+    reasons: list[str]
+    recommendations: list[Candidate]
+
+
+class RecommendationQuery(QueryIn):
+    """`?as_of=` (default today); unknown parameters are refused."""
+
+    as_of: date | None = None

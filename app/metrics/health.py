@@ -19,9 +19,9 @@ from app.health.queries import day_end
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import HealthRow, MetricAnswer, MetricQuery, MetricRow, SupportRow, VocRow, metric_meta
 from app.models import ArrChange, Customer, HealthSnapshot, UsageEvent
-from app.money import CENT, MoneyTotal, from_cents
+from app.money import CENT, from_cents
 from app.types import VALUE_SCALE, ChurnMethod, from_micros
 
 BANDS = ("red", "yellow", "green")
@@ -29,45 +29,6 @@ SURVEYS = ("nps", "csat", "ces")
 TICKET_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "ticket_escalated")
 _VALUE = type_coerce(UsageEvent.value, BigInteger)  # integer millionths: exact sums on both databases
 Key = tuple[int, str | None]
-
-
-class HealthRow(MetricRow):
-    """Paying customers at the period end, by the band of their latest snapshot on or before it."""
-
-    customers: int
-    avg_score: float | None
-    red_customers: int
-    red_arr: MoneyTotal
-    yellow_customers: int
-    yellow_arr: MoneyTotal
-    green_customers: int
-    green_arr: MoneyTotal
-    no_score_customers: int
-    no_score_arr: MoneyTotal
-    revenue_at_risk: MoneyTotal
-    method: ChurnMethod
-
-
-class VocRow(MetricRow):
-    """Survey answers received in the period: NPS (-100..100), CSAT (a fraction), CES (a mean)."""
-
-    responses: int
-    nps_responses: int
-    nps: Ratio | None
-    csat_responses: int
-    csat: Ratio | None
-    ces_responses: int
-    ces: Ratio | None
-
-
-class SupportRow(MetricRow):
-    """Tickets opened in the period: response and resolution times (hours) and escalation rate."""
-
-    tickets_opened: int
-    median_first_response_hours: float | None
-    mean_first_response_hours: float | None
-    median_resolution_hours: float | None
-    escalation_rate: Ratio | None
 
 
 def _windows_cte(session: Session, periods: list[Period]) -> Any:

@@ -10,13 +10,13 @@ from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import health as health_metrics
 from app.metrics.respond import respond
-from app.metrics.schemas import MetricAnswer, MetricQuery
+from app.metrics.schemas import HealthRow, MetricAnswer, MetricQuery, SupportRow, VocRow
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 
-@router.get("/health", response_model=MetricAnswer[health_metrics.HealthRow], responses=METRIC_RESPONSES)
+@router.get("/health", response_model=MetricAnswer[HealthRow], responses=METRIC_RESPONSES)
 def get_health_metric(
     _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
@@ -25,7 +25,7 @@ def get_health_metric(
     return respond(request, query, health_metrics.health(session, query, defaults=defaults), "health.csv")
 
 
-@router.get("/voc", response_model=MetricAnswer[health_metrics.VocRow], responses=METRIC_RESPONSES)
+@router.get("/voc", response_model=MetricAnswer[VocRow], responses=METRIC_RESPONSES)
 def get_voc_metric(
     _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
@@ -33,7 +33,7 @@ def get_voc_metric(
     return respond(request, query, health_metrics.voc_metric(session, query), "voc.csv")
 
 
-@router.get("/support", response_model=MetricAnswer[health_metrics.SupportRow], responses=METRIC_RESPONSES)
+@router.get("/support", response_model=MetricAnswer[SupportRow], responses=METRIC_RESPONSES)
 def get_support_metric(
     _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:

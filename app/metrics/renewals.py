@@ -7,7 +7,7 @@ group is aggregated by the database in one statement; Python only applies formul
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,41 +29,16 @@ from sqlalchemy.sql.expression import type_coerce
 from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import (
+    CostOfRenewalsRow,
+    MetricAnswer,
+    MetricQuery,
+    RenewalsRow,
+    metric_meta,
+)
 from app.models import Cost, Customer, Renewal
-from app.money import MoneyTotal, money_from_cents
+from app.money import money_from_cents
 from app.types import Trend
-
-
-class RenewalsRow(MetricRow):
-    """Renewals due in the period; open ones count in due/open figures but in neither rate."""
-
-    due_count: int
-    due_arr: MoneyTotal
-    renewed_count: int
-    churned_count: int
-    open_count: int
-    open_arr: MoneyTotal
-    renewed_arr: MoneyTotal
-    booked_arr: MoneyTotal
-    raw_renewal_rate: Ratio | None
-    net_renewal_rate: Ratio | None
-
-
-class CostOfRenewalsRow(MetricRow):
-    """One calendar month: CS cost against ARR renewed (closed) that month, and its 12-month average."""
-
-    cs_cost: MoneyTotal
-    renewal_bookings: MoneyTotal
-    cost_per_1k: Ratio | None
-    moving_avg_12m: Ratio | None
-    months_in_average: int
-
-
-class CostOfRenewalsQuery(MetricQuery):
-    """The metric query; the metric is monthly by definition, so `interval` may only be `month`."""
-
-    interval: Literal["month"] | None = None
 
 
 def _periods_cte(session: Session, periods: Sequence[Period]) -> Any:

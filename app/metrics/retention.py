@@ -1,9 +1,8 @@
 """`/v1/metrics/retention`: NRR, GRR, logo churn and ARR growth per period and group (SPEC §4)."""
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -11,43 +10,9 @@ from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, RetentionQuery, RetentionRow, metric_meta
 from app.models import ArrMonth, Customer
-from app.money import MoneyTotal as Money
 from app.money import from_cents
-from app.types import CustomerGroup
-
-
-class RetentionQuery(MetricQuery):
-    """Retention also groups by product: a product's cohort pays for it at start (SPEC §4)."""
-
-    # Widens the base's choices on purpose: only retention splits by product.
-    group_by: CustomerGroup | Literal["product"] | None = Field(  # type: ignore[assignment]
-        None, description="segment, region, industry, tier, csm, or product."
-    )
-
-
-class RetentionRow(MetricRow):
-    """One period and group of retention figures (SPEC §4)."""
-
-    customers_start: int
-    starting_arr: Money
-    ending_arr: Money
-    upsell: Money
-    cross_sell: Money
-    downsell: Money
-    churn: Money
-    reactivation: Money
-    churned_customers: int
-    nrr: Ratio | None
-    grr: Ratio | None
-    logo_churn_rate: Ratio | None
-    total_starting_arr: Money
-    total_ending_arr: Money
-    new: Money
-    new_customers: int
-    arr_growth: Ratio | None
-
 
 SUM_FIELDS = (
     "customers_start",

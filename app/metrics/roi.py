@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -18,36 +17,8 @@ from app.health import service as health_service
 from app.interventions import service as interventions_service
 from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, RoiQuery, RoiRow, metric_meta
 from app.models import Cost, Customer, Intervention
-from app.money import MoneyTotal
-from app.schemas import Number
-from app.types import CustomerGroup, InterventionGroup
-
-
-class RoiQuery(MetricQuery):
-    """ROI groups by intervention type, framework or owner as well as by customer attribute."""
-
-    # Widens the base's choices on purpose: only ROI splits by intervention fields.
-    group_by: CustomerGroup | InterventionGroup | None = Field(  # type: ignore[assignment]
-        None, description="type, framework, owner, or a customer attribute."
-    )
-
-
-class RoiRow(MetricRow):
-    """Interventions started in the period: outcomes, attributed revenue, cost, ROI, health lift."""
-
-    interventions: int
-    measured: int
-    outcome_rate: Ratio | None
-    retained_arr: MoneyTotal
-    expanded_arr: MoneyTotal
-    attributed_revenue: MoneyTotal
-    cost: MoneyTotal
-    roi: Ratio | None
-    avg_health_delta: Number | None
-    baseline_health_delta: Number | None
-    health_lift: Number | None
 
 
 def cs_cost(session: Session, start: date, end: date, cs_teams: Sequence[str]) -> Decimal:

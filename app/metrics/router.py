@@ -12,24 +12,34 @@ from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
 from app.metrics import roi as roi_metric
 from app.metrics.respond import respond
-from app.metrics.schemas import MetricAnswer, MetricQuery
+from app.metrics.schemas import (
+    CostOfRenewalsQuery,
+    CostOfRenewalsRow,
+    MetricAnswer,
+    MetricQuery,
+    RenewalsRow,
+    RetentionQuery,
+    RetentionRow,
+    RoiQuery,
+    RoiRow,
+)
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 
-@router.get("/retention", response_model=MetricAnswer[retention_metric.RetentionRow], responses=METRIC_RESPONSES)
+@router.get("/retention", response_model=MetricAnswer[RetentionRow], responses=METRIC_RESPONSES)
 def get_retention(
     _auth: ReadAuth,
     request: Request,
-    query: Annotated[retention_metric.RetentionQuery, Query()],
+    query: Annotated[RetentionQuery, Query()],
     session: MetricSessionDep,
 ) -> Any:
     """NRR, GRR, logo churn and ARR growth of the customers paying at the start of each period."""
     return respond(request, query, retention_metric.retention(session, query), "retention.csv")
 
 
-@router.get("/renewals", response_model=MetricAnswer[renewal_metrics.RenewalsRow], responses=METRIC_RESPONSES)
+@router.get("/renewals", response_model=MetricAnswer[RenewalsRow], responses=METRIC_RESPONSES)
 def get_renewals(
     _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
 ) -> Any:
@@ -40,13 +50,13 @@ def get_renewals(
 
 @router.get(
     "/cost-of-renewals",
-    response_model=MetricAnswer[renewal_metrics.CostOfRenewalsRow],
+    response_model=MetricAnswer[CostOfRenewalsRow],
     responses=METRIC_RESPONSES,
 )
 def get_cost_of_renewals(
     _auth: ReadAuth,
     request: Request,
-    query: Annotated[renewal_metrics.CostOfRenewalsQuery, Query()],
+    query: Annotated[CostOfRenewalsQuery, Query()],
     session: MetricSessionDep,
 ) -> Any:
     """CS cost per $1K of ARR renewed, per calendar month, with its 12-month moving average and trend (SPEC §4)."""
@@ -55,10 +65,8 @@ def get_cost_of_renewals(
     return respond(request, query, answer, "cost-of-renewals.csv")
 
 
-@router.get("/roi", response_model=MetricAnswer[roi_metric.RoiRow], responses=METRIC_RESPONSES)
-def get_roi(
-    _auth: ReadAuth, request: Request, query: Annotated[roi_metric.RoiQuery, Query()], session: MetricSessionDep
-) -> Any:
+@router.get("/roi", response_model=MetricAnswer[RoiRow], responses=METRIC_RESPONSES)
+def get_roi(_auth: ReadAuth, request: Request, query: Annotated[RoiQuery, Query()], session: MetricSessionDep) -> Any:
     """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
     settings = request.app.state.settings
     answer = roi_metric.roi(session, query, cs_teams=settings.cs_teams, default_hourly=settings.default_hourly_cost)

@@ -9,48 +9,19 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.metrics import formulas
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
-from app.metrics.renewals import MoneyTotal
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, StaffingRow, metric_meta
 from app.models import ArrChange, Customer, TeamMember
 from app.money import CENT, from_cents
 from app.types import TIERS
 
 # Roles counted by the staffing model (SPEC §3 team member roles).
 CSM_ROLE, ONBOARDING_ROLE = "csm", "onboarding"
-
-
-class StaffingQuery(MetricQuery):
-    """The metric query without `group_by`: team members carry no customer attribute to group by."""
-
-    group_by: None = Field(None, description="Not supported: staffing is computed for the whole book.")
-
-
-class StaffingRow(MetricRow):
-    """One period, as of its last day: team, paying customers by tier, ratios, CSMs needed and the gap."""
-
-    csms: int
-    onboarding_reps: int
-    customers: int
-    arr: MoneyTotal
-    customers_high_touch: int
-    customers_low_touch: int
-    customers_tech_touch: int
-    customers_untiered: int
-    customers_per_csm: Ratio | None
-    arr_per_csm: MoneyTotal | None
-    customers_per_onboarding_rep: Ratio | None
-    csms_needed_high_touch: int
-    csms_needed_low_touch: int
-    csms_needed_tech_touch: int
-    csms_needed: int
-    csm_gap: int
 
 
 def csms_needed(customers: int, customers_per_csm: int) -> int:

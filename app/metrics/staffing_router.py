@@ -10,20 +10,20 @@ from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import staffing as staffing_metric
 from app.metrics.respond import respond
-from app.metrics.schemas import MetricAnswer
+from app.metrics.schemas import MetricAnswer, StaffingQuery, StaffingRow
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
 @router.get(
     "/staffing",
-    response_model=MetricAnswer[staffing_metric.StaffingRow],
+    response_model=MetricAnswer[StaffingRow],
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
 )
 def get_staffing(
     _auth: ReadAuth,
     request: Request,
-    query: Annotated[staffing_metric.StaffingQuery, Query()],
+    query: Annotated[StaffingQuery, Query()],
     session: MetricSessionDep,
 ) -> Any:
     """CSMs and onboarding reps, customers and ARR per head, and CSMs needed per tier, as of each period end."""

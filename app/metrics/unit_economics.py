@@ -18,33 +18,12 @@ from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, UnitEconomicsRow, metric_meta
 from app.models import Cost, Customer
-from app.money import CENT, MoneyTotal, money_from_cents
+from app.money import CENT, money_from_cents
 from app.types import MOTIONS
 
 Key = tuple[int, str | None]
-
-
-class UnitEconomicsRow(MetricRow):
-    """One period and group of unit economics, with the counts and costs each figure divides (SPEC §4)."""
-
-    paying_customers: int
-    mrr: MoneyTotal
-    arpa_monthly: MoneyTotal | None
-    new_customers: int
-    acquire_cost: MoneyTotal
-    cac: MoneyTotal | None
-    expanding_customers: int
-    expand_cost: MoneyTotal
-    cec: MoneyTotal | None
-    retained_customers: int
-    retain_cost: MoneyTotal
-    crc: MoneyTotal | None
-    churn_months: int
-    monthly_logo_churn: Ratio | None
-    lifetime_months: Ratio | None
-    clv: MoneyTotal | None
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:

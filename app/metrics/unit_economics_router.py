@@ -10,14 +10,14 @@ from app.db import MetricSessionDep
 from app.errors import problem_responses
 from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.respond import respond
-from app.metrics.schemas import MetricAnswer, MetricQuery
+from app.metrics.schemas import MetricAnswer, MetricQuery, UnitEconomicsRow
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 
 @router.get(
     "/unit-economics",
-    response_model=MetricAnswer[unit_economics_metric.UnitEconomicsRow],
+    response_model=MetricAnswer[UnitEconomicsRow],
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
 )
 def get_unit_economics(

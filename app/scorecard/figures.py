@@ -23,7 +23,7 @@ from app.metrics import roi as roi_metric
 from app.metrics import staffing as staffing_metric
 from app.metrics import unit_economics as unit_economics_metric
 from app.metrics.periods import add_months, month_end
-from app.metrics.schemas import MetricQuery
+from app.metrics.schemas import CostOfRenewalsQuery, MetricQuery, RetentionQuery, RoiQuery, StaffingQuery
 from app.models import Intervention
 from app.types import FigureKind
 
@@ -99,9 +99,9 @@ def month_query(first_day: date) -> MetricQuery:
 
 def _retention(session: Session, ctx: Context) -> Figures:
     """`/v1/metrics/retention` for the month, and for the twelve months ending with it (one period)."""
-    this_month = retention_metric.RetentionQuery(start=ctx.month.start, end=ctx.month.end)
+    this_month = RetentionQuery(start=ctx.month.start, end=ctx.month.end)
     row = retention_metric.retention(session, this_month).rows[0]
-    ttm_query = retention_metric.RetentionQuery(start=add_months(ctx.month.start, -11), end=ctx.month.end)
+    ttm_query = RetentionQuery(start=add_months(ctx.month.start, -11), end=ctx.month.end)
     ttm = retention_metric.retention(session, ttm_query).rows[0]
     return {
         "nrr": row.nrr,
@@ -123,7 +123,7 @@ def _renewals(session: Session, ctx: Context) -> Figures:
 
 def _cost_of_renewals(session: Session, ctx: Context) -> Figures:
     """`/v1/metrics/cost-of-renewals` for the month, with its 12-month moving average."""
-    query = renewal_metrics.CostOfRenewalsQuery(start=ctx.month.start, end=ctx.month.end)
+    query = CostOfRenewalsQuery(start=ctx.month.start, end=ctx.month.end)
     row = renewal_metrics.cost_of_renewals(session, query, cs_teams=ctx.cs_teams).rows[0]
     return {"cs_cost": row.cs_cost, "cost_per_1k": row.cost_per_1k, "cost_per_1k_12m_avg": row.moving_avg_12m}
 
@@ -131,7 +131,7 @@ def _cost_of_renewals(session: Session, ctx: Context) -> Figures:
 def _roi(session: Session, ctx: Context) -> Figures:
     """`/v1/metrics/roi` for the month: interventions started in it, their outcome rate and health lift, and the
     program's ROI (their attributed revenue against the month's CS cost)."""
-    query = roi_metric.RoiQuery(start=ctx.month.start, end=ctx.month.end)
+    query = RoiQuery(start=ctx.month.start, end=ctx.month.end)
     answer = roi_metric.roi(session, query, cs_teams=ctx.cs_teams, default_hourly=ctx.default_hourly_cost)
     row = answer.rows[0]
     return {
@@ -186,7 +186,7 @@ def _interventions(session: Session, ctx: Context) -> Figures:
 
 def _staffing(session: Session, ctx: Context) -> Figures:
     """`/v1/metrics/staffing` for the month: team and customers as of its last day, CSMs needed, the gap."""
-    query = staffing_metric.StaffingQuery(start=ctx.month.start, end=ctx.month.end)
+    query = StaffingQuery(start=ctx.month.start, end=ctx.month.end)
     row = staffing_metric.staffing(session, query, ratios=ctx.csm_ratios).rows[0]
     names = [metric for quadrant, metric, _ in CATALOGUE if quadrant == "people"]
     return {name: _to_decimal(getattr(row, name)) for name in names}

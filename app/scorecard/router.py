@@ -8,10 +8,16 @@ from app.auth import AdminAuth, ReadAuth, WriteAuth
 from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_response, csv_text, wants_csv
 from app.db import MetricSessionDep, SessionDep, WriteSessionDep
 from app.errors import problem_responses
-from app.schemas import QueryIn
 from app.scorecard import service
-from app.scorecard.schemas import MONTH_PATTERN, ScorecardOut, ScorecardQuery, TargetIn, TargetList, TargetOut
-from app.types import ResponseFormat
+from app.scorecard.schemas import (
+    MONTH_PATTERN,
+    ScorecardOut,
+    ScorecardQuery,
+    TargetIn,
+    TargetList,
+    TargetListQuery,
+    TargetOut,
+)
 
 router = APIRouter()
 CSV_COLUMNS = ["quadrant", "metric", "value", "previous", "change", "target", "status"]
@@ -81,12 +87,6 @@ def put_target(
     session.commit()
     response.status_code = 201 if created else 200
     return target
-
-
-class TargetListQuery(QueryIn):
-    """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
-
-    format: ResponseFormat | None = None
 
 
 @router.get(

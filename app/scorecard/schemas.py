@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.schemas import StrictIn
+from app.schemas import QueryIn, StrictIn
 from app.types import Direction, Quadrant, ResponseFormat, TargetStatus
 
 # Years 1910–9998: the card looks back up to two years (moving averages, previous month), and every date must
@@ -122,3 +122,9 @@ class ScorecardOut(BaseModel):
     closed_at: datetime | None
     quadrants: Quadrants
     restated: list[Restatement]
+
+
+class TargetListQuery(QueryIn):
+    """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
+
+    format: ResponseFormat | None = None

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app.metrics.retention import RetentionQuery, RetentionRow, retention
+from app.metrics.retention import retention
+from app.metrics.schemas import RetentionQuery, RetentionRow
 from app.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import make_customer, post_revenue, revenue
 

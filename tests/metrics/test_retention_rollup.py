@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.metrics.periods import month_start, split_periods
-from app.metrics.retention import RetentionQuery, _aggregate, _aggregate_months, _whole_months, retention
+from app.metrics.retention import _aggregate, _aggregate_months, _whole_months, retention
+from app.metrics.schemas import RetentionQuery
 from app.models import ArrChange, ArrMonth, RevenueEvent
 from tests.builders import make_customer, post_revenue, revenue
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
-from app.metrics.schemas import MetricQuery
-from app.metrics.unit_economics import UnitEconomicsRow, unit_economics
+from app.metrics.schemas import MetricQuery, UnitEconomicsRow
+from app.metrics.unit_economics import unit_economics
 from tests.builders import make_customer, post_revenue, revenue
 
 MARGIN = Decimal("0.8")
