@@ -5,6 +5,7 @@ A batch is all-or-nothing (SPEC §2): FastAPI validates every item before the ro
 """
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field
@@ -12,8 +13,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.config import get_settings
 from app.db import utcnow
 from app.errors import BATCH_TOO_LARGE
 
@@ -21,6 +22,25 @@ T = TypeVar("T")
 MAX_BATCH_ITEMS = 10_000
 # Ids per `IN (...)` lookup: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
 _LOOKUP_CHUNK = 5_000
+# The item limit of the app serving the current request (`Settings.max_batch_items`): set by
+# `BatchLimitMiddleware`, which `create_app` installs with its settings, because a pydantic validator cannot
+# see the request. Outside a request (the CLI, tests of a service) the documented default applies.
+_max_items: ContextVar[int] = ContextVar("csroi_max_batch_items", default=MAX_BATCH_ITEMS)
+
+
+class BatchLimitMiddleware:
+    """Makes the app's `max_batch_items` the limit `BatchItems` counts against while it serves a request."""
+
+    def __init__(self, app: ASGIApp, max_items: int) -> None:
+        self.app = app
+        self.max_items = max_items
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _max_items.set(self.max_items)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _max_items.reset(token)
 
 
 class UpsertResult(BaseModel):
@@ -42,7 +62,7 @@ class EventCounts(BaseModel):
 
 def _limit_items(value: Any) -> Any:
     # Counted before any item is validated, so 10,001 good items are a 413 rather than a 422.
-    limit = get_settings().max_batch_items
+    limit = _max_items.get()
     if isinstance(value, list) and len(value) > limit:
         raise PydanticCustomError(
             BATCH_TOO_LARGE,

@@ -5,6 +5,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -115,3 +116,13 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings of the app serving the request (`create_app(settings)` stores them on `app.state`)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# A route's settings; services take the values they need as arguments, never by reading the environment.
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]

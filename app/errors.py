@@ -1,5 +1,6 @@
 """RFC 9457 problem details: one error hierarchy and the handlers that render it."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import structlog
@@ -84,6 +85,20 @@ class Unprocessable(AppError):
         super().__init__(detail, errors=errors or [])
 
 
+class InvalidInput(Exception):
+    """Input a service validated itself failed: the same 422 (or 413 for a batch over the limit) problem as FastAPI's
+    own validation of a body, built from pydantic's errors (`loc` starting with `body`).
+    """
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__("invalid input")
+        self._errors = list(errors)
+
+    def errors(self) -> Sequence[Mapping[str, Any]]:
+        """The errors, in the shape of `RequestValidationError.errors()`."""
+        return self._errors
+
+
 def problem_response(
     status: int,
     title: str,
@@ -105,7 +120,7 @@ def _loc(raw: tuple[Any, ...]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in raw]
 
 
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _validation_errors(exc: RequestValidationError | InvalidInput) -> list[dict[str, Any]]:
     return [
         {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
     ]
@@ -118,7 +133,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
-    exc = cast(RequestValidationError, exc)  # registered for this type only
+    exc = cast(RequestValidationError | InvalidInput, exc)  # registered for these types only
     errors = _validation_errors(exc)
     too_large = [e for e in errors if e["type"] == BATCH_TOO_LARGE]
     if too_large:  # the batch item limit is a 413, not a 422 (ENGINEERING.md pitfall 9)
@@ -192,6 +207,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Render every error the service can answer as problem+json."""
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(InvalidInput, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(IntegrityError, _integrity_error)
 

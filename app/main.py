@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
+from app.batch import BatchLimitMiddleware
 from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # add_middleware wraps: the last added is outermost. The request id is outermost so every answer (even a
     # 500) carries it; CORS next, so browsers can read error answers too.
+    app.add_middleware(BatchLimitMiddleware, max_items=settings.max_batch_items)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import AdminAuth, ReadAuth
+from app.config import SettingsDep
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep, utcnow
 from app.errors import problem_responses
@@ -41,10 +42,15 @@ def put_health_model(_auth: AdminAuth, body: HealthModelIn, session: WriteSessio
 
 @router.get("/customers/{customer_id}/health", tags=["health"], responses=problem_responses(401, 403, 404, 422))
 def get_customer_health(
-    _auth: ReadAuth, customer_id: IdPath, query: Annotated[HealthQuery, Query()], session: SessionDep
+    _auth: ReadAuth,
+    customer_id: IdPath,
+    query: Annotated[HealthQuery, Query()],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> CustomerHealthOut:
     """A customer's health on `as_of` (default today), computed from the events up to that day."""
-    return service.get_customer_health(session, customer_id, as_of=query.as_of or utcnow().date())
+    as_of = query.as_of or utcnow().date()
+    return service.get_customer_health(session, customer_id, as_of=as_of, churn_defaults=settings.churn_defaults)
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """Health model versions, point-in-time health scores, snapshots and history (SPEC §6)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -9,7 +9,6 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from app.batch import dialect_insert
-from app.config import get_settings
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Unprocessable
@@ -139,14 +138,15 @@ def compute_health(
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
 
 
-def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> CustomerHealthOut:
+def get_customer_health(
+    session: Session, customer_id: str, *, as_of: date, churn_defaults: Mapping[str, float]
+) -> CustomerHealthOut:
     """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
     customers_service.get_customer(session, customer_id)
     spec = current_model(session)
     now = compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
     before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
     earlier = before[customer_id].score
-    settings = get_settings()
     return CustomerHealthOut(
         customer=customer_id,
         as_of=as_of,
@@ -157,7 +157,7 @@ def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> C
         components=now.components,
         change_30d=None if now.score is None or earlier is None else now.score - earlier,
         churn_probability=churn.probability(
-            now.score, now.band, fit=churn.latest_fit(session), defaults=settings.churn_defaults
+            now.score, now.band, fit=churn.latest_fit(session), defaults=churn_defaults
         ),
     )
 

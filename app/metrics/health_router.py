@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
+from app.config import SettingsDep
 from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
 from app.errors import problem_responses
@@ -18,10 +19,14 @@ METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 @router.get("/health", response_model=MetricAnswer[HealthRow], responses=METRIC_RESPONSES)
 def get_health_metric(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[MetricQuery, Query()],
+    session: MetricSessionDep,
+    settings: SettingsDep,
 ) -> Any:
     """Paying customers per health band, their ARR, average score and revenue at risk at each period end."""
-    defaults = request.app.state.settings.churn_defaults
+    defaults = settings.churn_defaults
     return respond(request, query, health_metrics.health(session, query, defaults=defaults), "health.csv")
 
 

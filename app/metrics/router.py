@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
+from app.config import SettingsDep
 from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
 from app.errors import problem_responses
@@ -58,16 +59,22 @@ def get_cost_of_renewals(
     request: Request,
     query: Annotated[CostOfRenewalsQuery, Query()],
     session: MetricSessionDep,
+    settings: SettingsDep,
 ) -> Any:
     """CS cost per $1K of ARR renewed, per calendar month, with its 12-month moving average and trend (SPEC §4)."""
-    cs_teams = request.app.state.settings.cs_teams
+    cs_teams = settings.cs_teams
     answer = renewal_metrics.cost_of_renewals(session, query, cs_teams=cs_teams)
     return respond(request, query, answer, "cost-of-renewals.csv")
 
 
 @router.get("/roi", response_model=MetricAnswer[RoiRow], responses=METRIC_RESPONSES)
-def get_roi(_auth: ReadAuth, request: Request, query: Annotated[RoiQuery, Query()], session: MetricSessionDep) -> Any:
+def get_roi(
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[RoiQuery, Query()],
+    session: MetricSessionDep,
+    settings: SettingsDep,
+) -> Any:
     """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
-    settings = request.app.state.settings
     answer = roi_metric.roi(session, query, cs_teams=settings.cs_teams, default_hourly=settings.default_hourly_cost)
     return respond(request, query, answer, "roi.csv")

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
+from app.config import SettingsDep
 from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
 from app.errors import problem_responses
@@ -25,7 +26,8 @@ def get_staffing(
     request: Request,
     query: Annotated[StaffingQuery, Query()],
     session: MetricSessionDep,
+    settings: SettingsDep,
 ) -> Any:
     """CSMs and onboarding reps, customers and ARR per head, and CSMs needed per tier, as of each period end."""
-    ratios = request.app.state.settings.csm_ratios
+    ratios = settings.csm_ratios
     return respond(request, query, staffing_metric.staffing(session, query, ratios=ratios), "staffing.csv")

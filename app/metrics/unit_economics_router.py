@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
+from app.config import SettingsDep
 from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
 from app.errors import problem_responses
@@ -21,9 +22,13 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
 )
 def get_unit_economics(
-    _auth: ReadAuth, request: Request, query: Annotated[MetricQuery, Query()], session: MetricSessionDep
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[MetricQuery, Query()],
+    session: MetricSessionDep,
+    settings: SettingsDep,
 ) -> Any:
     """ARPA, CAC, CEC, CRC, mean monthly logo churn, customer lifetime and CLV per period and group (SPEC §4)."""
-    margin = request.app.state.settings.gross_margin
+    margin = settings.gross_margin
     answer = unit_economics_metric.unit_economics(session, query, gross_margin=margin)
     return respond(request, query, answer, "unit-economics.csv")

@@ -7,6 +7,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import WithJsonSchema
 
 from app.auth import IngestAuth
+from app.config import SettingsDep
 from app.db import WriteSessionDep
 from app.errors import problem_responses
 from app.usage import service
@@ -21,9 +22,11 @@ EventBatchBody = Annotated[Any, Body(), WithJsonSchema({"$ref": "#/components/sc
 
 
 @router.post("/events", tags=["events"], responses=problem_responses(401, 403, 409, 413, 422))
-def post_events(_auth: IngestAuth, body: EventBatchBody, session: WriteSessionDep) -> EventBatchResult:
+def post_events(
+    _auth: IngestAuth, body: EventBatchBody, session: WriteSessionDep, settings: SettingsDep
+) -> EventBatchResult:
     """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates."""
-    result = service.ingest_usage_events(session, service.parse_events(body))
+    result = service.ingest_usage_events(session, service.parse_events(body, max_items=settings.max_batch_items))
     session.commit()
     return result
 

@@ -6,15 +6,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import get_settings
+from app.batch import MAX_BATCH_ITEMS
 from app.customers import service as customers_service
 from app.db import utcnow
-from app.errors import Conflict
+from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
 from app.types import VALUE_SCALE, to_micros
 from app.usage.schemas import (
@@ -79,15 +78,15 @@ def _fast_row(event: FastEvent) -> EventRow:
     return make_row(event["id"], event["customer"], event["kind"], occurred, micros, text)
 
 
-def parse_events(body: Any) -> list[EventRow]:
-    """A `POST /v1/events` body (as parsed JSON) to rows; RequestValidationError exactly as the model gives.
+def parse_events(body: Any, *, max_items: int = MAX_BATCH_ITEMS) -> list[EventRow]:
+    """A `POST /v1/events` body (as parsed JSON) to rows; `InvalidInput` with exactly the model's errors.
 
     Fast path: pydantic-core validates plain dicts (no models) and one loop builds the rows. Anything it
     refuses, however it refuses, is validated again through `UsageEventBatchIn`, which either raises the
     documented 422/413 errors (item indexes and field paths included) or accepts, and then its items are used.
     """
     if isinstance(body, dict) and len(body) == 1 and isinstance(events := body.get("events"), list):
-        if 0 < len(events) <= get_settings().max_batch_items:
+        if 0 < len(events) <= max_items:
             try:
                 return [_fast_row(event) for event in FAST_EVENTS.validate_python(events)]
             except (ValidationError, ValueError, ArithmeticError):
@@ -96,7 +95,7 @@ def parse_events(body: Any) -> list[EventRow]:
         batch = UsageEventBatchIn.model_validate(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors], body=body) from None
+        raise InvalidInput([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
     return [to_row(item) for item in batch.events]
 
 

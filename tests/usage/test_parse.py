@@ -5,10 +5,10 @@ import json
 from typing import Any
 
 import pytest
-from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app.errors import InvalidInput
 from app.usage import service
 from app.usage.schemas import UsageEventBatchIn
 
@@ -28,7 +28,7 @@ def by_model(body: Any) -> list[service.EventRow] | list[dict[str, Any]]:
 def by_fast_path(body: Any) -> list[service.EventRow] | list[dict[str, Any]]:
     try:
         return service.parse_events(body)
-    except RequestValidationError as exc:
+    except InvalidInput as exc:
         return list(exc.errors())
 
 
