@@ -80,10 +80,11 @@ BatchItems = Annotated[
 ]
 
 
-def dialect_insert(session: Session, table: Table) -> Any:
+def dialect_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
     """`INSERT` with ON CONFLICT support for the session's dialect."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def existing_ids(session: Session, table: Table, ids: Sequence[str]) -> set[str]:

@@ -9,6 +9,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -82,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    async def method_not_allowed(request: Request, exc: Exception) -> Any:
+    async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
             405,
             "Method Not Allowed",

@@ -9,8 +9,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from app.batch import BatchItems
 from app.money import NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import RecordId, RecordIn, StrictIn, Text
-from app.types import Category, Motion, Team
+from app.schemas import RecordIn, StrictIn, Text
+from app.types import Category, Motion, RecordId, Team
 
 # SPEC §3: sales and marketing acquire, account management expands, every other team retains.
 DEFAULT_MOTION: dict[str, Motion] = {"sales": "acquire", "marketing": "acquire", "account_management": "expand"}

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from app.batch import BatchItems
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Label, RecordId, RecordIn, StrictIn, Text
-from app.types import Band, Role, Stage, Tier
+from app.schemas import IsoDate, Label, RecordIn, StrictIn, Text
+from app.types import Band, RecordId, Role, Stage, Tier
 
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 

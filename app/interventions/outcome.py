@@ -66,6 +66,11 @@ def target_met(change: Decimal | None, target: Decimal) -> bool | None:
     return change <= target if target < 0 else change >= target
 
 
+def _json_number(value: Decimal | None) -> float | None:
+    """An outcome figure for the JSON column."""
+    return None if value is None else float(value)
+
+
 def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] | None:
     """The outcome once `started_on + measure_after_days` has passed, else None."""
     if row.started_on is None or row.status == "cancelled":
@@ -78,11 +83,10 @@ def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] 
     after = metric_value(session, row.customer_id, expected["metric"], measured_on, since=row.started_on)
     change = change_of(before, after, expected["unit"])
     met = target_met(change, Decimal(str(expected["change"])))
-    number = lambda value: None if value is None else float(value)  # noqa: E731 - JSON column
     return {
         "measured_on": measured_on.isoformat(),
-        "before": number(before),
-        "after": number(after),
-        "change": number(change),
+        "before": _json_number(before),
+        "after": _json_number(after),
+        "change": _json_number(change),
         "met": met,
     }

@@ -1,5 +1,6 @@
 """Interventions over HTTP: record, edit, move through the lifecycle, override, measure."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -81,7 +82,7 @@ def patch_intervention(
     return view
 
 
-def _transition(move: str) -> Any:
+def _transition(move: str) -> Callable[..., InterventionOut]:
     def route(
         _auth: WriteAuth,
         request: Request,

@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field, model_validator
 from app.batch import BatchItems, EventCounts
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Label, QueryIn, RecordId, StrictIn
-from app.types import MovementType
+from app.schemas import IsoDate, Label, QueryIn, StrictIn
+from app.types import MovementType, RecordId
 
 
 class RevenueEventIn(StrictIn):

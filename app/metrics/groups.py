@@ -1,15 +1,14 @@
 """`group_by` on a customer attribute: the customer's current value (SPEC §2)."""
 
-from typing import Any
-
-from sqlalchemy import literal
+from sqlalchemy import ColumnElement, literal
 
 from app.models import Customer
 from app.types import CustomerGroup
 
 
-def customer_group_column(group_by: CustomerGroup | None) -> Any:
+def customer_group_column(group_by: CustomerGroup | None) -> ColumnElement[str | None]:
     """The Customer column to group by, or a constant NULL when not grouped."""
     if group_by is None:
         return literal(None, Customer.segment.type)
-    return getattr(Customer, group_by)
+    column: ColumnElement[str | None] = getattr(Customer, group_by)
+    return column

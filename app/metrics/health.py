@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from app.db import UTCDateTime
 from app.health import churn, voc
@@ -36,7 +37,7 @@ def _windows_cte(session: Session, periods: list[Period]) -> Any:
     # PostgreSQL would otherwise see untyped parameters in the UNION; SQLite must keep the stored text form.
     typed = session.get_bind().dialect.name == "postgresql"
 
-    def instant(value: datetime) -> Any:
+    def instant(value: datetime) -> ColumnElement[datetime]:
         bound = literal(value, UTCDateTime)
         return cast(bound, DateTime(timezone=True)) if typed else bound
 
@@ -174,7 +175,7 @@ def _voc_sums(session: Session, periods: list[Period], group_by: Any) -> list[An
     survey = UsageEvent.properties["survey"].as_string()
     group = customer_group_column(group_by).label("grp")
 
-    def count_if(condition: Any) -> Any:
+    def count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.sum(case((condition, 1), else_=0))
 
     stmt = (
@@ -255,7 +256,7 @@ def _tickets(session: Session, periods: list[Period], group_by: Any) -> list[Any
     """One row per ticket opened in a period: (pid, grp, opened, first response, resolved, escalations)."""
     ticket = UsageEvent.properties["ticket"].as_string()
 
-    def first(kind: str) -> Any:
+    def first(kind: str) -> ColumnElement[datetime]:
         return func.min(case((UsageEvent.kind == kind, UsageEvent.occurred_at)))
 
     # Tickets are paired by (customer, properties.ticket): CRMs number tickets per account as often as globally.

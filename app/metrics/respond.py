@@ -8,7 +8,9 @@ from app.csv import csv_text, wants_csv
 from app.metrics.schemas import MetricAnswer, MetricQuery
 
 
-def respond(request: Request, query: MetricQuery, answer: MetricAnswer[Any], filename: str) -> Any:
+def respond(
+    request: Request, query: MetricQuery, answer: MetricAnswer[Any], filename: str
+) -> MetricAnswer[Any] | Response:
     """The answer itself for JSON; for CSV one line per row, columns in the row schema's order."""
     if not wants_csv(request, query.format):
         return answer

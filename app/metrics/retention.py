@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from app.metrics import formulas
 from app.metrics.groups import customer_group_column
@@ -38,7 +39,7 @@ def _aggregate(session: Session, periods: list[Period], group_by: str | None) ->
     balances = balances_cte(periods_cte(periods), by_product=by_product)
     cohort = balances.c.arr_start > 0  # the cohort: customers (of the product) paying at start (SPEC §4)
 
-    def in_cohort(expression: Any) -> Any:
+    def in_cohort(expression: ColumnElement[Any] | int) -> ColumnElement[Any]:
         return func.sum(case((cohort, expression), else_=0))
 
     group = balances.c.product if by_product else customer_group_column(group_by)  # type: ignore[arg-type]
@@ -109,7 +110,7 @@ def _aggregate_months(session: Session, periods: list[Period], group_by: str | N
     c = inner.c
     cohort = c.s > 0
 
-    def in_cohort(expression: Any) -> Any:
+    def in_cohort(expression: ColumnElement[Any] | int) -> ColumnElement[Any]:
         return func.sum(case((cohort, expression), else_=0))
 
     stmt = (

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.health import scoring
 from app.health import service as health_service
 from app.interventions import service as interventions_service
+from app.interventions.schemas import InterventionOut
 from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, RoiQuery, RoiRow, metric_meta
@@ -127,7 +128,7 @@ def roi(session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_h
 def _row(
     period: Period,
     group: str | None,
-    views: list[interventions_service.InterventionOut],
+    views: list[InterventionOut],
     deltas: dict[str, tuple[Decimal, Decimal | None]],
     period_cost: Decimal | None,
 ) -> RoiRow:

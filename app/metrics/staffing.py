@@ -7,7 +7,6 @@ applies the formulas to the aggregated rows.
 
 import math
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -71,7 +70,9 @@ def _paying_by_tier(session: Session, periods: list[Period]) -> dict[int, dict[s
     return result
 
 
-def _row(period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int, int]], ratios: dict[str, int]) -> Any:
+def _row(
+    period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int, int]], ratios: dict[str, int]
+) -> StaffingRow:
     csms, reps = team.get(CSM_ROLE, 0), team.get(ONBOARDING_ROLE, 0)
     by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
     customers = sum(n for n, _ in tiers.values())

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from app.batch import BatchItems
 from app.money import NonNegativeMoney, PositiveMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, RecordId, RecordIn, StrictIn
-from app.types import RenewalStatus
+from app.schemas import IsoDate, RecordIn, StrictIn
+from app.types import RecordId, RenewalStatus
 
 
 class RenewalIn(RecordIn):

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ColumnElement
 
 from app.config import Settings
 from app.metrics import health as health_metric
@@ -176,7 +176,7 @@ def _voice_and_support(session: Session, ctx: Context) -> Figures:
 def _interventions(session: Session, ctx: Context) -> Figures:
     """Interventions completed in the month (by completion date; those started come from the ROI metric)."""
 
-    def in_month(column: Any) -> Any:
+    def in_month(column: InstrumentedAttribute[date | None]) -> ColumnElement[int]:
         # COUNT skips the NULLs of CASE without ELSE: only the month's dates count.
         return func.count(case((column.between(ctx.month.start, ctx.month.end), 1)))
 

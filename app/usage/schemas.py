@@ -17,8 +17,8 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.batch import BatchItems, EventCounts
-from app.schemas import RecordId, StrictIn
-from app.types import UsageKind
+from app.schemas import StrictIn
+from app.types import RecordId, UsageKind
 
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
 _VALUE_PATTERN = r"^-?\d+(\.\d{1,6})?$"
