@@ -21,7 +21,7 @@ from app.errors import BATCH_TOO_LARGE
 T = TypeVar("T")
 MAX_BATCH_ITEMS = 10_000
 # Ids per `IN (...)` lookup: well under SQLite's 32,766 and PostgreSQL's 65,535 bind parameters.
-_LOOKUP_CHUNK = 5_000
+LOOKUP_CHUNK = 5_000
 # The item limit of the app serving the current request (`Settings.max_batch_items`): set by
 # `BatchLimitMiddleware`, which `create_app` installs with its settings, because a pydantic validator cannot
 # see the request. Outside a request (the CLI, tests of a service) the documented default applies.
@@ -91,8 +91,8 @@ def existing_ids(session: Session, table: Table, ids: Sequence[str]) -> set[str]
     """Which of `ids` already have a row in `table`."""
     found: set[str] = set()
     unique = list(dict.fromkeys(ids))
-    for start in range(0, len(unique), _LOOKUP_CHUNK):
-        chunk = unique[start : start + _LOOKUP_CHUNK]
+    for start in range(0, len(unique), LOOKUP_CHUNK):
+        chunk = unique[start : start + LOOKUP_CHUNK]
         found.update(session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
     return found
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from sqlalchemy.orm import Session
 
+from app.batch import MAX_BATCH_ITEMS
 from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
@@ -24,7 +25,6 @@ from app.renewals.schemas import RenewalBatchItem
 from app.usage import service as usage_service
 from app.usage.schemas import UsageEventIn
 
-BATCH = 10_000
 JSON_COLUMNS = ("attributes", "properties", "expected")
 
 
@@ -115,8 +115,8 @@ def write_items(session: Session, kind: Kind, items: Sequence[BaseModel], consol
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console, disable=console is None
     ) as bar:
         task = bar.add_task(f"importing {kind.value}", total=len(items))
-        for start in range(0, len(items), BATCH):
-            chunk = items[start : start + BATCH]
+        for start in range(0, len(items), MAX_BATCH_ITEMS):
+            chunk = items[start : start + MAX_BATCH_ITEMS]
             result = TARGETS[kind].write(session, chunk)
             for name, value in result.model_dump().items():
                 totals[name] = totals.get(name, 0) + value

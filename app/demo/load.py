@@ -14,6 +14,7 @@ from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.batch import MAX_BATCH_ITEMS
 from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
@@ -34,7 +35,6 @@ from app.renewals.schemas import RenewalBatchItem
 from app.usage import service as usage_service
 from app.usage.schemas import UsageEventIn
 
-BATCH = 10_000
 SNAPSHOT_WEEKS = 26
 M = TypeVar("M", bound=BaseModel)
 
@@ -66,7 +66,7 @@ def build_book(*, seed: int, customers: int, today: date) -> book_plan.Book:
     return book
 
 
-def _chunks(items: Iterable[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
+def _chunks(items: Iterable[dict[str, Any]], size: int = MAX_BATCH_ITEMS) -> Iterator[list[dict[str, Any]]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -17,16 +16,13 @@ from sqlalchemy import (
     literal,
     null,
     select,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
 
 from app.health.schemas import ComponentIn
-from app.models import UsageEvent
+from app.models import VALUE_MICROS, UsageEvent
 from app.types import from_micros
-
-_RAW_VALUE = type_coerce(UsageEvent.value, BigInteger)  # millionths, summed exactly in SQL
 
 
 def day_end(as_of: date) -> datetime:
@@ -51,7 +47,7 @@ def latest_values(
         partition_by=UsageEvent.customer_id, order_by=(UsageEvent.occurred_at.desc(), UsageEvent.id.desc())
     )
     ranked = (
-        select(UsageEvent.customer_id, _RAW_VALUE.label("value"), UsageEvent.occurred_at, rank.label("rn"))
+        select(UsageEvent.customer_id, VALUE_MICROS.label("value"), UsageEvent.occurred_at, rank.label("rn"))
         .where(*_filters(kind, where, day_end(as_of), customers))
         .subquery()
     )
@@ -71,7 +67,7 @@ def _window_stmt(component: ComponentIn, as_of: date, customers: Sequence[str] |
         assert component.property is not None  # noqa: S101 - the schema requires it
         measure: Any = func.count(distinct(case((in_window, UsageEvent.properties[component.property].as_string()))))
     else:
-        measure = func.sum(case((in_window, _RAW_VALUE)))
+        measure = func.sum(case((in_window, VALUE_MICROS)))
     return (
         select(UsageEvent.customer_id, func.count(case((in_window, 1))), measure)
         .where(*_filters(component.kind, component.where, end, customers))
@@ -126,7 +122,7 @@ def latest_many(
             select(
                 literal(index, Integer).label("g"),
                 UsageEvent.customer_id,
-                _RAW_VALUE.label("value"),
+                VALUE_MICROS.label("value"),
                 UsageEvent.occurred_at,
                 UsageEvent.id,
             ).where(_match(kind, where), UsageEvent.occurred_at < end, *_customers_filter(customers))
@@ -167,7 +163,7 @@ def _windowed_raws(
         in_window = and_(match, UsageEvent.occurred_at >= end - timedelta(days=c.window_days))
         columns.append(func.count(case((match, 1))))
         columns.append(func.count(case((in_window, 1))))
-        columns.append(func.sum(case((in_window, _RAW_VALUE))) if c.aggregate in ("sum", "avg") else null())
+        columns.append(func.sum(case((in_window, VALUE_MICROS))) if c.aggregate in ("sum", "avg") else null())
     stmt = (
         select(*columns)
         .where(

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.batch import LOOKUP_CHUNK
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict
@@ -13,7 +14,6 @@ from app.ledger.schemas import EventBatchResult, RevenueEventIn
 from app.models import ArrChange, ArrMonth, Customer, RevenueEvent
 from app.money import to_cents
 
-_LOOKUP_CHUNK = 5_000
 EventKey = tuple[str, str, Any, int]
 
 
@@ -25,8 +25,8 @@ def _stored_contents(session: Session, ids: list[str]) -> dict[str, EventKey]:
     """The content of events already stored under any of `ids`."""
     found: dict[str, EventKey] = {}
     table = RevenueEvent.__table__
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
         rows = session.execute(
             select(table.c.id, table.c.customer_id, table.c.product, table.c.effective_date, table.c.arr).where(
                 table.c.id.in_(chunk)
@@ -182,8 +182,8 @@ def rebuild_ledger(session: Session, customer_ids: Sequence[str]) -> None:
     """
     ids = list(dict.fromkeys(customer_ids))
     month = _MONTH_OF.get(session.get_bind().dialect.name, _MONTH_OF_SQLITE)
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
         session.execute(delete(ArrMonth).where(ArrMonth.customer_id.in_(chunk)))
         session.execute(delete(ArrChange).where(ArrChange.customer_id.in_(chunk)))
         statement = text(_REBUILD_SQL).bindparams(bindparam("customer_ids", expanding=True))

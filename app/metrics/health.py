@@ -10,26 +10,24 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
+from sqlalchemy import DateTime, and_, case, cast, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from app.db import UTCDateTime
 from app.health import churn, voc
 from app.health.queries import day_end
-from app.metrics.groups import customer_group_column
+from app.metrics.groups import Key, customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import HealthRow, MetricAnswer, MetricQuery, MetricRow, SupportRow, VocRow, metric_meta
-from app.models import ArrChange, Customer, HealthSnapshot, UsageEvent
+from app.models import VALUE_MICROS, ArrChange, Customer, HealthSnapshot, UsageEvent
 from app.money import CENT, from_cents
 from app.types import VALUE_SCALE, ChurnMethod, from_micros
 
 BANDS = ("red", "yellow", "green")
 SURVEYS = ("nps", "csat", "ces")
 TICKET_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "ticket_escalated")
-_VALUE = type_coerce(UsageEvent.value, BigInteger)  # integer millionths: exact sums on both databases
-Key = tuple[int, str | None]
 
 
 def _windows_cte(session: Session, periods: list[Period]) -> Any:
@@ -184,10 +182,10 @@ def _voc_sums(session: Session, periods: list[Period], group_by: Any) -> list[An
             group,
             survey.label("survey"),
             func.count().label("answers"),
-            count_if(_VALUE >= 9 * VALUE_SCALE).label("promoters"),
-            count_if(_VALUE <= 6 * VALUE_SCALE).label("detractors"),
-            count_if(_VALUE >= 4 * VALUE_SCALE).label("satisfied"),
-            func.sum(_VALUE).label("total"),
+            count_if(VALUE_MICROS >= 9 * VALUE_SCALE).label("promoters"),
+            count_if(VALUE_MICROS <= 6 * VALUE_SCALE).label("detractors"),
+            count_if(VALUE_MICROS >= 4 * VALUE_SCALE).label("satisfied"),
+            func.sum(VALUE_MICROS).label("total"),
         )
         .select_from(w)
         .join(

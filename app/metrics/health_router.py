@@ -6,15 +6,12 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.config import SettingsDep
-from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
-from app.errors import problem_responses
 from app.metrics import health as health_metrics
-from app.metrics.respond import respond
+from app.metrics.respond import METRIC_RESPONSES, respond
 from app.metrics.schemas import HealthRow, MetricAnswer, MetricQuery, SupportRow, VocRow
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
-METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 
 @router.get("/health", response_model=MetricAnswer[HealthRow], responses=METRIC_RESPONSES)

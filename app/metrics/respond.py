@@ -4,8 +4,12 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from app.csv import csv_text, wants_csv
+from app.csv import CSV_RESPONSE, csv_text, wants_csv
+from app.errors import problem_responses
 from app.metrics.schemas import MetricAnswer, MetricQuery
+
+# Every metric route answers JSON or CSV and may refuse a key or a query.
+METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 
 def respond(

@@ -6,13 +6,11 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.config import SettingsDep
-from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
-from app.errors import problem_responses
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
 from app.metrics import roi as roi_metric
-from app.metrics.respond import respond
+from app.metrics.respond import METRIC_RESPONSES, respond
 from app.metrics.schemas import (
     CostOfRenewalsQuery,
     CostOfRenewalsRow,
@@ -26,7 +24,6 @@ from app.metrics.schemas import (
 )
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
-METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 
 
 @router.get("/retention", response_model=MetricAnswer[RetentionRow], responses=METRIC_RESPONSES)

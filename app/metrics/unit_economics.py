@@ -15,15 +15,13 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
 from app.metrics import formulas
-from app.metrics.groups import customer_group_column
+from app.metrics.groups import Key, customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, UnitEconomicsRow, metric_meta
 from app.models import Cost, Customer
 from app.money import CENT, money_from_cents
 from app.types import MOTIONS
-
-Key = tuple[int, str | None]
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[Any]:

@@ -6,11 +6,9 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.config import SettingsDep
-from app.csv import CSV_RESPONSE
 from app.db import MetricSessionDep
-from app.errors import problem_responses
 from app.metrics import unit_economics as unit_economics_metric
-from app.metrics.respond import respond
+from app.metrics.respond import METRIC_RESPONSES, respond
 from app.metrics.schemas import MetricAnswer, MetricQuery, UnitEconomicsRow
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
@@ -19,7 +17,7 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
 @router.get(
     "/unit-economics",
     response_model=MetricAnswer[UnitEconomicsRow],
-    responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)},
+    responses=METRIC_RESPONSES,
 )
 def get_unit_economics(
     _auth: ReadAuth,

@@ -18,9 +18,10 @@ from app.models.renewal import Renewal
 from app.models.revenue_event import RevenueEvent
 from app.models.target import Target
 from app.models.team_member import TeamMember
-from app.models.usage_event import UsageEvent
+from app.models.usage_event import VALUE_MICROS, UsageEvent
 
 __all__ = [
+    "VALUE_MICROS",
     "ApiKey",
     "ArrChange",
     "ArrMonth",

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, type_coerce
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, JSONType, Micros, UTCDateTime, utcnow
@@ -25,3 +25,7 @@ class UsageEvent(Base):
     # A digest of the content: a re-post is told apart from a conflicting one without comparing JSON.
     content_hash: Mapped[str] = mapped_column(String(32))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# `value` as its stored integer millionths: SQL sums and comparisons stay exact on both databases.
+VALUE_MICROS = type_coerce(UsageEvent.value, BigInteger)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.batch import MAX_BATCH_ITEMS
+from app.batch import LOOKUP_CHUNK, MAX_BATCH_ITEMS
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
@@ -26,7 +26,6 @@ from app.usage.schemas import (
     parse_value,
 )
 
-_LOOKUP_CHUNK = 5_000
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
 _COLUMNS = "id, customer_id, kind, occurred_at, value, properties, content_hash"
 _STAGE = "usage_event_stage"
@@ -132,8 +131,8 @@ def ingest_usage_events(session: Session, items: Sequence[UsageEventIn | EventRo
 
 def _stored_hashes(session: Session, ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
         stmt = select(UsageEvent.id, UsageEvent.content_hash).where(UsageEvent.id.in_(chunk))
         found.update({row.id: row.content_hash for row in session.execute(stmt)})
     return found
