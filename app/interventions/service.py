@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import records
+from app import formulas, records
 from app.customers import service as customers_service
 from app.customers.models import TeamMember
 from app.db import utcnow
@@ -29,8 +29,7 @@ from app.interventions.schemas import (
     OutcomeOverrideIn,
     TransitionIn,
 )
-from app.metrics import formulas
-from app.money import CENT, from_cents
+from app.money import from_cents
 from app.pagination import Page
 
 # SPEC §5: planned → in_progress → completed; planned or in_progress → cancelled. Anything else is a 409.
@@ -190,7 +189,7 @@ def intervention_cost(
 ) -> Decimal:
     """hours × the owner's hourly cost (else the default) + direct cost + cost records linked to it (SPEC §5)."""
     rate = hourly.get(row.owner or "", default_hourly)
-    return ((row.hours * rate).quantize(CENT) + row.direct_cost + linked.get(row.id, Decimal(0))).quantize(CENT)
+    return formulas.intervention_cost(row.hours, rate, row.direct_cost, linked.get(row.id, Decimal(0)))
 
 
 def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | None:
@@ -202,7 +201,7 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
         return ImpactOut(
             retained_arr=retained,
             expanded_arr=expanded,
-            attributed_revenue=retained + expanded,
+            attributed_revenue=formulas.attributed_revenue(retained, expanded),
             attribution="manual",
             final=True,
             window_start=window_start,
@@ -216,7 +215,7 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
     return ImpactOut(
         retained_arr=retained,
         expanded_arr=expanded,
-        attributed_revenue=retained + expanded,
+        attributed_revenue=formulas.attributed_revenue(retained, expanded),
         attribution="computed",
         final=computed.final,
         window_start=window_start,

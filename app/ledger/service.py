@@ -7,11 +7,12 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.customers import service as customers_service
 from app.errors import Unprocessable
 from app.ledger.models import ArrChange
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
-from app.money import from_cents
+from app.money import CENT, from_cents
 from app.pagination import Page, make_page
 
 # New, reactivation and churn move the whole customer (SPEC §3): listed once, without a product.
@@ -42,7 +43,7 @@ def get_customer_arr(session: Session, customer_id: str, as_of: date) -> Custome
         customer=customer_id,
         as_of=as_of,
         total=total,
-        mrr=(total / 12).quantize(Decimal("0.01")),
+        mrr=formulas.mrr(total).quantize(CENT),
         products={p: _money(c) for p, c in products.items()},
     )
 

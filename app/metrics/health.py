@@ -13,9 +13,10 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.customers.models import Customer
 from app.db import UTCDateTime
-from app.health import churn, voc
+from app.health import churn
 from app.health.models import HealthSnapshot
 from app.health.queries import day_end
 from app.ledger.models import ArrChange
@@ -23,7 +24,7 @@ from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
-from app.money import CENT, MoneyTotal, from_cents
+from app.money import MoneyTotal, from_cents
 from app.usage.models import VALUE_SCALE, UsageEvent, from_micros
 
 BANDS = ("red", "yellow", "green")
@@ -154,7 +155,7 @@ def _health_row(
     counts = dict.fromkeys((*BANDS, "no_score"), 0)
     cents = dict.fromkeys((*BANDS, "no_score"), 0)
     scored = score_total = 0.0
-    at_risk = Decimal(0)
+    risks: list[tuple[int, float | None]] = []
     for band, score, customers, arr_cents in parts:
         key = band if score is not None and band in BANDS else "no_score"
         counts[key] += customers
@@ -162,9 +163,7 @@ def _health_row(
         if score is not None:
             scored += customers
             score_total += score * customers
-        probability = risk(score, band)
-        if probability is not None:
-            at_risk += Decimal(int(arr_cents)) * Decimal(str(probability))
+        risks.append((int(arr_cents), risk(score, band)))
     money = {f"{k}_arr": from_cents(v) or Decimal(0) for k, v in cents.items()}
     return HealthRow(
         period_start=period.start,
@@ -174,7 +173,7 @@ def _health_row(
         avg_score=score_total / scored if scored else None,
         **{f"{k}_customers": v for k, v in counts.items()},
         **money,
-        revenue_at_risk=(at_risk / 100).quantize(CENT),
+        revenue_at_risk=formulas.revenue_at_risk(risks),
         method=method,
     )
 
@@ -255,13 +254,13 @@ def _voc_row(period: Period, group: str | None, by_survey: Mapping[str, Any]) ->
         group=group,
         responses=sum(n.values()),
         nps_responses=n["nps"],
-        nps=voc.nps(promoters=int(nps_sums.promoters), detractors=int(nps_sums.detractors), responses=n["nps"])
+        nps=formulas.nps(promoters=int(nps_sums.promoters), detractors=int(nps_sums.detractors), responses=n["nps"])
         if nps_sums
         else None,
         csat_responses=n["csat"],
-        csat=voc.csat(satisfied=int(csat_sums.satisfied), responses=n["csat"]) if csat_sums else None,
+        csat=formulas.csat(satisfied=int(csat_sums.satisfied), responses=n["csat"]) if csat_sums else None,
         ces_responses=n["ces"],
-        ces=voc.ces(total=from_micros(ces_sums.total) or Decimal(0), responses=n["ces"]) if ces_sums else None,
+        ces=formulas.ces(total=from_micros(ces_sums.total) or Decimal(0), responses=n["ces"]) if ces_sums else None,
     )
 
 
@@ -339,10 +338,10 @@ def _support_row(period: Period, group: str | None, tickets: list[Any]) -> Suppo
         period_end=period.end,
         group=group,
         tickets_opened=len(tickets),
-        median_first_response_hours=voc.median_hours(responses),
-        mean_first_response_hours=voc.mean_hours(responses),
-        median_resolution_hours=voc.median_hours(resolutions),
-        escalation_rate=voc.rate(sum(1 for t in tickets if t[3]), len(tickets)),
+        median_first_response_hours=formulas.median_hours(responses),
+        mean_first_response_hours=formulas.mean_hours(responses),
+        median_resolution_hours=formulas.median_hours(resolutions),
+        escalation_rate=formulas.rate(sum(1 for t in tickets if t[3]), len(tickets)),
     )
 
 

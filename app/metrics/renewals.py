@@ -26,16 +26,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
+from app import formulas
 from app.costs.models import Cost
 from app.customers.models import Customer
-from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.money import MoneyTotal, from_cents
 from app.renewals.models import Renewal
-
-Trend = Literal["improving", "worsening", "flat"]
 
 
 class RenewalsRow(MetricRow):
@@ -225,15 +223,6 @@ def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: li
     return list(session.execute(stmt))
 
 
-def _trend(latest: Decimal | None, year_before: Decimal | None) -> Trend | None:
-    """Lower cost per $1K renewed is better; unknown when either average is undefined (SPEC §4)."""
-    if latest is None or year_before is None:
-        return None
-    if latest < year_before:
-        return "improving"
-    return "worsening" if latest > year_before else "flat"
-
-
 def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str]) -> MetricAnswer[CostOfRenewalsRow]:
     """`/v1/metrics/cost-of-renewals` (SPEC §4): CS cost per $1K renewed per month, 12-month average, trend."""
     months, first_shown = _calculation_months(query.start, query.end)
@@ -247,9 +236,9 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
             formulas.cost_per_1k(_money(s.cost), _money(s.booked)) if (s := series.get(i)) else None
             for i in range(len(months))
         ]
-        averages = [_window(unit, i) for i in range(len(months))]
+        averages = [formulas.moving_average(unit, i) for i in range(len(months))]
         last = len(months) - 1
-        trends.append({"group": group, "trend": _trend(averages[last][0], averages[last - 12][0])})
+        trends.append({"group": group, "trend": formulas.cost_trend(averages[last][0], averages[last - 12][0])})
         for i in range(first_shown, len(months)):
             s = series.get(i)
             if s is None or (query.group_by is not None and not s.n):
@@ -268,12 +257,6 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
             )
     rows.sort(key=lambda row: (row.period_start, row.group is None, row.group or ""))
     return MetricAnswer[CostOfRenewalsRow](rows=rows, meta=_cost_meta(query, cs_teams, trends))
-
-
-def _window(values: list[Decimal | None], index: int) -> tuple[Decimal | None, int]:
-    """Mean of the defined values of month `index` and the 11 before it, and how many were defined."""
-    window = values[max(0, index - 11) : index + 1]
-    return formulas.mean(window), sum(v is not None for v in window)
 
 
 def _cost_meta(query: MetricQuery, cs_teams: list[str], trends: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from pydantic import Field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.customers.models import Customer
 from app.ledger.models import ArrMonth
-from app.metrics import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte

@@ -14,13 +14,13 @@ from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.costs.models import Cost
 from app.customers.models import Customer
 from app.health import scoring
 from app.health import service as health_service
 from app.interventions import service as interventions_service
 from app.interventions.models import Intervention
-from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
 from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
 from app.money import MoneyTotal
@@ -180,10 +180,10 @@ def _row(
         outcome_rate=formulas.ratio(sum(outcomes), len(outcomes)),
         retained_arr=retained,
         expanded_arr=expanded,
-        attributed_revenue=retained + expanded,
+        attributed_revenue=formulas.attributed_revenue(retained, expanded),
         cost=cost,
         roi=formulas.roi(retained + expanded, cost),
         avg_health_delta=avg,
         baseline_health_delta=base,
-        health_lift=None if avg is None or base is None else avg - base,
+        health_lift=formulas.health_lift(avg, base),
     )

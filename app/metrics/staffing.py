@@ -5,7 +5,6 @@ set-based statements per answer (team counts per period, paying customers per pe
 applies the formulas to the aggregated rows.
 """
 
-import math
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +12,10 @@ from pydantic import Field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.config import TIERS
 from app.customers.models import Customer, TeamMember
 from app.ledger.models import ArrChange
-from app.metrics import formulas
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.renewals import MoneyTotal
@@ -52,11 +51,6 @@ class StaffingRow(MetricRow):
     csms_needed_tech_touch: int
     csms_needed: int
     csm_gap: int
-
-
-def csms_needed(customers: int, customers_per_csm: int) -> int:
-    """CSMs a tier needs = ceil(customers in tier / customers per CSM at the target ratio) (SPEC §7)."""
-    return math.ceil(customers / customers_per_csm)
 
 
 def _team_counts(session: Session, periods: list[Period]) -> dict[int, dict[str, int]]:
@@ -106,7 +100,7 @@ def _row(period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int
     by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
     customers = sum(n for n, _ in tiers.values())
     arr = from_cents(sum(c for _, c in tiers.values())) or Decimal("0.00")
-    needed = {tier: csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
+    needed = {tier: formulas.csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
     per_csm = formulas.ratio(arr, csms)
     arr_per_csm = None if per_csm is None else per_csm.quantize(CENT)
     return StaffingRow(
