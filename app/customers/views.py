@@ -4,18 +4,17 @@ Three grouped queries per page (ledger, open renewals, latest snapshots), each l
 a page of 1,000 customers costs three statements, not three thousand.
 """
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from app.customers import service
 from app.customers.models import Customer
 from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut, Stage
 from app.health.models import HealthSnapshot
-from app.ledger.models import ArrChange
+from app.ledger import service as ledger
 from app.money import from_cents
 from app.pagination import Page
 from app.renewals.models import Renewal
@@ -24,16 +23,7 @@ from app.renewals.models import Renewal
 STAGE_WINDOW = timedelta(days=90)
 
 
-@dataclass(frozen=True)
-class LedgerFacts:
-    """What the ledger says about one customer up to today."""
-
-    arr_cents: int
-    first_paid_on: date | None
-    last_expansion_on: date | None
-
-
-def lifecycle_stage(facts: LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
+def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
     """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
     if facts.first_paid_on is None:
         return "prospect"
@@ -47,25 +37,6 @@ def lifecycle_stage(facts: LedgerFacts, *, renewal_due_soon: bool, today: date) 
     if facts.last_expansion_on is not None and today - facts.last_expansion_on < STAGE_WINDOW:
         return "expand"
     return "adopt"
-
-
-def _ledger_facts(session: Session, ids: list[str], today: date) -> dict[str, LedgerFacts]:
-    """Per customer: ARR today, the first day it paid and its latest expansion, ignoring future-dated changes."""
-    past = ArrChange.effective_date <= today
-    expansion = ArrChange.movement_type.in_(("upsell", "cross_sell"))
-    stmt = (
-        select(
-            ArrChange.customer_id,
-            func.sum(ArrChange.delta_cents).label("arr"),
-            # The first `new` movement is the first day the customer paid (SPEC §3: later returns are
-            # reactivations), so it dates "land".
-            func.min(case((ArrChange.movement_type == "new", ArrChange.effective_date))).label("first_paid"),
-            func.max(case((expansion, ArrChange.effective_date))).label("last_expansion"),
-        )
-        .where(ArrChange.customer_id.in_(ids), past)
-        .group_by(ArrChange.customer_id)
-    )
-    return {r.customer_id: LedgerFacts(int(r.arr or 0), r.first_paid, r.last_expansion) for r in session.execute(stmt)}
 
 
 def _renewing(session: Session, ids: list[str], today: date) -> set[str]:
@@ -100,14 +71,14 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
     ids = [c.id for c in customers]
     if not ids:
         return []
-    ledger, renewing, health = (
-        _ledger_facts(session, ids, today),
+    facts_of, renewing, health = (
+        ledger.ledger_facts(session, ids, today),
         _renewing(session, ids, today),
         _latest_health(session, ids, today),
     )
     views = []
     for customer in customers:
-        facts = ledger.get(customer.id, LedgerFacts(0, None, None))
+        facts = facts_of.get(customer.id, ledger.NO_FACTS)
         fields: dict[str, Any] = {
             name: getattr(customer, name) for name in CustomerOut.model_fields if name not in ("arr", "health", "stage")
         }

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from app.costs.models import Cost
 from app.health import service as health_service
 from app.ledger import service as ledger_service
-from app.ledger.models import ArrChange
 from app.money import from_cents
 from app.renewals.models import Renewal
 
@@ -94,11 +93,7 @@ def _situation(
     if at_risk:
         due = f", renewal due in {days_to_renewal} days" if days_to_renewal is not None else ""
         return "at_risk", [f"health band {band}{due}" if band else "marked at risk"]
-    first_paid = session.scalar(
-        select(func.min(ArrChange.effective_date)).where(
-            ArrChange.customer_id == customer_id, ArrChange.movement_type == "new"
-        )
-    )
+    first_paid = ledger_service.first_paid(session, customer_id, as_of)
     if first_paid is not None and first_paid <= as_of < first_paid + timedelta(days=ONBOARDING_DAYS):
         return "onboarding", [f"first paid on {first_paid}, {(as_of - first_paid).days} days ago"]
     if health.get("low_adoption"):

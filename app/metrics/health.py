@@ -19,7 +19,7 @@ from app.db import UTCDateTime
 from app.health import churn
 from app.health.models import HealthSnapshot
 from app.health.queries import day_end
-from app.ledger.models import ArrChange
+from app.ledger import service as ledger
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
@@ -113,14 +113,8 @@ def _rows(
 def _health_sums(session: Session, periods: list[Period], group_by: Any) -> list[Any]:
     """Per (period, group, band, score): paying customers and their ARR cents at the period end."""
     p = periods_cte(periods)
-    arr = (
-        select(p.c.pid, ArrChange.customer_id, func.sum(ArrChange.delta_cents).label("arr"))
-        .select_from(p)
-        .join(ArrChange, ArrChange.effective_date <= p.c.pe)
-        .group_by(p.c.pid, ArrChange.customer_id)
-        .having(func.sum(ArrChange.delta_cents) > 0)  # customers = those paying at the period end
-        .cte("arr")
-    )
+    # customers = those paying at the period end
+    arr = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid], paying_only=True).cte("arr")
     latest = (
         select(p.c.pid, HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
         .select_from(p)
@@ -130,7 +124,7 @@ def _health_sums(session: Session, periods: list[Period], group_by: Any) -> list
     )
     group = customer_group_column(group_by).label("grp")
     stmt = (
-        select(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(arr.c.arr))
+        select(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(arr.c.arr_cents))
         .select_from(arr)
         .join(Customer, Customer.id == arr.c.customer_id)
         .outerjoin(latest, and_(latest.c.pid == arr.c.pid, latest.c.customer_id == arr.c.customer_id))

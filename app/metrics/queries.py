@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy import CTE, Date, Integer, and_, case, func, literal, select, union_all
 
+from app.ledger import service as ledger
 from app.ledger.models import ArrChange
 from app.metrics.periods import Period
 
@@ -42,7 +43,7 @@ def balances_cte(periods: CTE, *, by_product: bool, name: str = "balances") -> C
         select(
             *keys,
             func.min(ArrChange.effective_date).label("first_change"),
-            func.sum(case((ArrChange.effective_date < first_day, ArrChange.delta_cents), else_=0)).label("opening"),
+            ledger.arr_before(first_day).label("opening"),
         )
         .where(ArrChange.effective_date <= last_day)
         .group_by(*keys)

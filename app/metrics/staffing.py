@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app import formulas
 from app.config import TIERS
 from app.customers.models import Customer, TeamMember
-from app.ledger.models import ArrChange
+from app.ledger import service as ledger
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.renewals import MoneyTotal
@@ -76,14 +76,7 @@ def _team_counts(session: Session, periods: list[Period]) -> dict[int, dict[str,
 def _paying_by_tier(session: Session, periods: list[Period]) -> dict[int, dict[str | None, tuple[int, int]]]:
     """Per period and tier: paying customers (ARR > 0 at the period's last day) and their ARR in cents."""
     p = periods_cte(periods)
-    arr = func.sum(ArrChange.delta_cents)
-    paying = (
-        select(p.c.pid, ArrChange.customer_id.label("customer_id"), arr.label("arr_cents"))
-        .select_from(p.join(ArrChange, ArrChange.effective_date <= p.c.pe))
-        .group_by(p.c.pid, ArrChange.customer_id)
-        .having(arr > 0)
-        .subquery()
-    )
+    paying = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid], paying_only=True).subquery()
     stmt = (
         select(paying.c.pid, Customer.tier, func.count(), func.sum(paying.c.arr_cents))
         .select_from(paying.join(Customer, Customer.id == paying.c.customer_id))
