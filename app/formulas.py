@@ -10,9 +10,10 @@ feature has to import the read side to apply a formula.
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
 from app.money import CENT
 
@@ -181,3 +182,71 @@ def health_lift(avg_health_delta: Decimal | None, baseline_health_delta: Decimal
     if avg_health_delta is None or baseline_health_delta is None:
         return None
     return avg_health_delta - baseline_health_delta
+
+
+# --- Health score and churn probability (SPEC §6) ---------------------------------------------------------------
+
+
+def component_score(raw: float, *, bad: float, good: float) -> float:
+    """Component score = 100 × (raw − bad) / (good − bad), clamped to 0..100; bad > good means lower is better."""
+    return min(100.0, max(0.0, 100.0 * (raw - bad) / (good - bad)))
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A weighted mean of component scores: the score, the weight share with data, each one's points."""
+
+    score: float | None
+    coverage: float
+    contributions: list[float | None]
+
+
+def combine(parts: Sequence[tuple[float, float | None]]) -> Combined:
+    """Health score = weighted mean of the (weight, score) parts that have a score; coverage = their weight share.
+
+    Weights are renormalised over the components with data, so a missing survey neither drags the score to
+    0 nor lifts it; `coverage` says how much of the model the score stands on. Each contribution is the
+    component's points in the final score, so they add up to it.
+    """
+    total = sum(weight for weight, _ in parts)
+    with_data = sum(weight for weight, score in parts if score is not None)
+    if with_data == 0:
+        return Combined(None, 0.0, [None for _ in parts])
+    contributions = [None if score is None else weight * score / with_data for weight, score in parts]
+    score = sum(c for c in contributions if c is not None)
+    return Combined(min(100.0, max(0.0, score)), with_data / total, contributions)
+
+
+def band_of(score: float | None, *, red_below: float, green_from: float) -> str | None:
+    """Health band (SPEC §6): red below `red_below`, green from `green_from`, yellow between; None without a score."""
+    if score is None:
+        return None
+    if score < red_below:
+        return "red"
+    return "green" if score >= green_from else "yellow"
+
+
+class LogisticFit(Protocol):
+    """The two numbers of a fitted churn model."""
+
+    @property
+    def intercept(self) -> float: ...
+
+    @property
+    def coefficient(self) -> float: ...
+
+
+def logistic(score: float, fit: LogisticFit) -> float:
+    """P(churn within 90 days) = 1 / (1 + exp(−(intercept + coefficient × score))) (SPEC §6), computed stably."""
+    z = fit.intercept + fit.coefficient * score
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def churn_probability(
+    score: float | None, band: str | None, *, fit: LogisticFit | None, defaults: Mapping[str, float]
+) -> float | None:
+    """Churn probability = the fitted logistic at the score when a model exists, else the band's default
+    (SPEC §6); None without a score."""
+    if score is None or band is None:
+        return None
+    return logistic(score, fit) if fit is not None else defaults.get(band)

@@ -8,15 +8,16 @@ from decimal import Decimal
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.batch import dialect_insert
 from app.config import get_settings
 from app.customers import service as customers_service
 from app.customers.models import Customer
 from app.db import utcnow
 from app.errors import Unprocessable
-from app.health import churn, queries, scoring
+from app.health import queries
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
-from app.health.models import HealthModel, HealthSnapshot
+from app.health.models import ChurnModel, HealthModel, HealthSnapshot
 from app.health.schemas import (
     ComponentIn,
     ComponentOut,
@@ -59,6 +60,11 @@ class Health:
     def components(self) -> list[ComponentOut]:
         """The parts as response models (built on demand: a snapshot of every customer needs only `parts`)."""
         return [ComponentOut(name=n, weight=w, raw=r, score=s, contribution=p) for n, w, r, s, p in self.parts]
+
+
+def latest_churn_fit(session: Session) -> ChurnModel | None:
+    """The most recently fitted churn model, if any (SPEC §6: until one exists, per-band defaults apply)."""
+    return session.scalars(select(ChurnModel).order_by(ChurnModel.id.desc()).limit(1)).first()
 
 
 def current_model(session: Session) -> ModelSpec:
@@ -117,14 +123,16 @@ def _customer_health(
             raw = _per_seat(raw, seat)
         value = None if raw is None else float(raw)
         values.append(value)
-        scores.append(None if value is None else scoring.component_score(value, bad=component.bad, good=component.good))
-    combined = scoring.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
+        scores.append(
+            None if value is None else formulas.component_score(value, bad=component.bad, good=component.good)
+        )
+    combined = formulas.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
     bands = spec.model.bands
     parts = tuple(
         (c.name, float(c.weight), v, s, p)
         for c, v, s, p in zip(components, values, scores, combined.contributions, strict=True)
     )
-    band = scoring.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
+    band = formulas.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
     return Health(combined.score, band, combined.coverage, parts)
 
 
@@ -157,8 +165,8 @@ def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> C
         model_version=spec.version,
         components=now.components,
         change_30d=None if now.score is None or earlier is None else now.score - earlier,
-        churn_probability=churn.probability(
-            now.score, now.band, fit=churn.latest_fit(session), defaults=settings.churn_defaults
+        churn_probability=formulas.churn_probability(
+            now.score, now.band, fit=latest_churn_fit(session), defaults=settings.churn_defaults
         ),
     )
 

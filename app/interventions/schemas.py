@@ -6,10 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.metrics.schemas import Ratio
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Number, RecordId, StrictIn, Text
+from app.schemas import IsoDate, Number, Ratio, RecordId, StrictIn, Text
 
 Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other"]
 Status = Literal["planned", "in_progress", "completed", "cancelled"]

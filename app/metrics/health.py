@@ -6,25 +6,24 @@ one statement; Python applies formulas to the aggregated rows (or, for support m
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, DateTime, and_, case, cast, func, literal, select, type_coerce, union_all
+from sqlalchemy import BigInteger, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app import formulas
 from app.customers.models import Customer
-from app.db import UTCDateTime
-from app.health import churn
+from app.health import service as health_service
 from app.health.models import HealthSnapshot
-from app.health.queries import day_end
 from app.ledger import service as ledger
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
 from app.money import MoneyTotal, from_cents
+from app.schemas import Ratio
 from app.usage.models import VALUE_SCALE, UsageEvent, from_micros
 
 BANDS = ("red", "yellow", "green")
@@ -71,26 +70,6 @@ class SupportRow(MetricRow):
     mean_first_response_hours: float | None
     median_resolution_hours: float | None
     escalation_rate: Ratio | None
-
-
-def _windows_cte(session: Session, periods: list[Period]) -> Any:
-    """The periods as instants (pid, at_start, at_end): events with at_start <= occurred_at < at_end count."""
-    # PostgreSQL would otherwise see untyped parameters in the UNION; SQLite must keep the stored text form.
-    typed = session.get_bind().dialect.name == "postgresql"
-
-    def instant(value: datetime) -> Any:
-        bound = literal(value, UTCDateTime)
-        return cast(bound, DateTime(timezone=True)) if typed else bound
-
-    selects = [
-        select(
-            literal(p.index).label("pid"),
-            instant(datetime.combine(p.start, time(), tzinfo=UTC)).label("at_start"),
-            instant(day_end(p.end)).label("at_end"),
-        )
-        for p in periods
-    ]
-    return (union_all(*selects) if len(selects) > 1 else selects[0]).cte("windows")
 
 
 def _rows(
@@ -175,11 +154,11 @@ def _health_row(
 def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float]) -> MetricAnswer[HealthRow]:
     """Health bands, ARR per band and revenue at risk at each period's end (SPEC §6)."""
     periods = split_periods(query.start, query.end, query.interval)
-    fit = churn.latest_fit(session)
+    fit = health_service.latest_churn_fit(session)
     method: Literal["fitted", "default"] = "fitted" if fit is not None else "default"
 
     def risk(score: float | None, band: str | None) -> float | None:
-        return churn.probability(score, band, fit=fit, defaults=defaults)
+        return formulas.churn_probability(score, band, fit=fit, defaults=defaults)
 
     parts: dict[Key, list[Any]] = defaultdict(list)
     for pid, grp, band, score, customers, arr_cents in _health_sums(session, periods, query.group_by):
@@ -204,7 +183,7 @@ def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float
 
 def _voc_sums(session: Session, periods: list[Period], group_by: Any) -> list[Any]:
     """Per (period, group, survey): answers, promoters, detractors, satisfied and the sum of scores."""
-    w = _windows_cte(session, periods)
+    w = periods_cte(periods, "windows", dialect=session.get_bind().dialect.name, instants=True)
     survey = UsageEvent.properties["survey"].as_string()
     group = customer_group_column(group_by).label("grp")
 
@@ -305,7 +284,7 @@ def _tickets(session: Session, periods: list[Period], group_by: Any) -> list[Any
         .group_by(UsageEvent.customer_id, ticket)
         .subquery()
     )
-    w = _windows_cte(session, periods)
+    w = periods_cte(periods, "windows", dialect=session.get_bind().dialect.name, instants=True)
     group = customer_group_column(group_by).label("grp")
     stmt = (
         select(w.c.pid, group, tickets.c.opened_at, tickets.c.responded_at, tickets.c.resolved_at,

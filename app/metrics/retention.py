@@ -13,9 +13,10 @@ from app.ledger.models import ArrMonth
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte
-from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import CustomerGroup, MetricAnswer, MetricQuery, MetricRow, metric_meta
 from app.money import MoneyTotal as Money
 from app.money import from_cents
+from app.schemas import Ratio
 
 
 class RetentionQuery(MetricQuery):

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.csv import CSV_RESPONSE
-from app.db import MetricSessionDep
+from app.db import MetricSessionDep, utcnow
 from app.errors import problem_responses
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
@@ -61,5 +61,11 @@ def get_roi(
 ) -> Any:
     """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
     settings = request.app.state.settings
-    answer = roi_metric.roi(session, query, cs_teams=settings.cs_teams, default_hourly=settings.default_hourly_cost)
+    answer = roi_metric.roi(
+        session,
+        query,
+        cs_teams=settings.cs_teams,
+        default_hourly=settings.default_hourly_cost,
+        today=utcnow().date(),
+    )
     return respond(request, query, answer, "roi.csv")

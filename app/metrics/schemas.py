@@ -1,27 +1,16 @@
 """Metric queries and the `{"rows", "meta"}` answer shape shared by every metric route (SPEC §2)."""
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.metrics.periods import Interval
 from app.schemas import IsoDate, QueryIn
 
-RATIO_PLACES = Decimal("0.000001")
 MAX_RANGE_DAYS = 366 * 20
 
 CustomerGroup = Literal["segment", "region", "industry", "tier", "csm"]
-
-
-def ratio_json(value: Decimal) -> float:
-    """A ratio as a JSON number (six decimals is finer than any report shows)."""
-    return float(value.quantize(RATIO_PLACES, rounding=ROUND_HALF_EVEN))
-
-
-# A plain fraction (1.07 means 107 %); None when its denominator is zero (SPEC §2).
-Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
 
 
 class MetricQuery(QueryIn):

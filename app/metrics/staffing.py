@@ -19,8 +19,9 @@ from app.ledger import service as ledger
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.renewals import MoneyTotal
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
 from app.money import CENT, from_cents
+from app.schemas import Ratio
 
 # Roles counted by the staffing model (SPEC §3 team member roles).
 CSM_ROLE, ONBOARDING_ROLE = "csm", "onboarding"

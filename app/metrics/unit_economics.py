@@ -20,8 +20,9 @@ from app.customers.models import Customer
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte
-from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, Ratio, metric_meta
+from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
 from app.money import CENT, MoneyTotal, from_cents
+from app.schemas import Ratio
 
 Key = tuple[int, str | None]
 

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.formulas import band_of, combine, component_score
 from app.health.churn import fit_churn, logistic, probability
-from app.health.scoring import band_of, combine, component_score
 
 
 class TestComponentScore:
