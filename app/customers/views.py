@@ -7,17 +7,16 @@ a page of 1,000 customers costs three statements, not three thousand.
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from app.customers import service
 from app.customers.models import Customer
 from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut, Stage
-from app.health.models import HealthSnapshot
+from app.health import service as health
 from app.ledger import service as ledger
 from app.money import from_cents
 from app.pagination import Page
-from app.renewals.models import Renewal
+from app.renewals import service as renewals
 
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)
@@ -39,28 +38,9 @@ def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today:
     return "adopt"
 
 
-def _renewing(session: Session, ids: list[str], today: date) -> set[str]:
-    """Customers with an open renewal due within the next 90 days.
-
-    An open renewal already past due counts too: until it is closed the customer is still being renewed.
-    """
-    stmt = select(Renewal.customer_id).where(
-        Renewal.customer_id.in_(ids), Renewal.status == "open", Renewal.due_date <= today + STAGE_WINDOW
-    )
-    return set(session.scalars(stmt.distinct()))
-
-
 def _latest_health(session: Session, ids: list[str], today: date) -> dict[str, CustomerHealth]:
     """Each customer's latest snapshot up to today (SPEC §6: portfolio reads use snapshots)."""
-    latest = (
-        select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
-        .where(HealthSnapshot.customer_id.in_(ids), HealthSnapshot.snapshot_date <= today)
-        .group_by(HealthSnapshot.customer_id)
-        .subquery()
-    )
-    stmt = select(HealthSnapshot).join(
-        latest, and_(latest.c.customer_id == HealthSnapshot.customer_id, latest.c.day == HealthSnapshot.snapshot_date)
-    )
+    stmt = health.latest_snapshots(customer_ids=ids, through=today)
     return {
         s.customer_id: CustomerHealth(score=s.score, band=s.band, as_of=s.snapshot_date) for s in session.scalars(stmt)
     }
@@ -71,9 +51,9 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
     ids = [c.id for c in customers]
     if not ids:
         return []
-    facts_of, renewing, health = (
+    facts_of, renewing, health_of = (
         ledger.ledger_facts(session, ids, today),
-        _renewing(session, ids, today),
+        renewals.renewing(session, ids, today=today, within=STAGE_WINDOW),
         _latest_health(session, ids, today),
     )
     views = []
@@ -86,7 +66,7 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
             CustomerOut(
                 **fields,
                 arr=from_cents(facts.arr_cents),
-                health=health.get(customer.id),
+                health=health_of.get(customer.id),
                 stage=lifecycle_stage(facts, renewal_due_soon=customer.id in renewing, today=today),
             )
         )

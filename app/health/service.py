@@ -4,14 +4,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, and_, func, select
 from sqlalchemy.orm import Session
 
-from app import formulas
+from app import formulas, records
 from app.batch import dialect_insert
 from app.config import get_settings
-from app.customers import service as customers_service
 from app.customers.models import Customer
 from app.db import utcnow
 from app.errors import Unprocessable
@@ -65,6 +65,27 @@ class Health:
 def latest_churn_fit(session: Session) -> ChurnModel | None:
     """The most recently fitted churn model, if any (SPEC §6: until one exists, per-band defaults apply)."""
     return session.scalars(select(ChurnModel).order_by(ChurnModel.id.desc()).limit(1)).first()
+
+
+def latest_snapshots(*, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+    """Each customer's latest health snapshot (on or before `through`): the rows portfolio reads use (SPEC §6)."""
+    return _latest(HealthSnapshot, customer_ids=customer_ids, through=through)
+
+
+def customers_in_band(band: str) -> Select[Any]:
+    """Ids of the customers whose latest health snapshot is in `band`, as a subquery for filters."""
+    return _latest(HealthSnapshot.customer_id).where(HealthSnapshot.band == band)
+
+
+def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+    latest = select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
+    if customer_ids is not None:
+        latest = latest.where(HealthSnapshot.customer_id.in_(customer_ids))
+    if through is not None:
+        latest = latest.where(HealthSnapshot.snapshot_date <= through)
+    day = latest.group_by(HealthSnapshot.customer_id).subquery()
+    same = and_(day.c.customer_id == HealthSnapshot.customer_id, day.c.day == HealthSnapshot.snapshot_date)
+    return select(*columns).join(day, same)
 
 
 def current_model(session: Session) -> ModelSpec:
@@ -150,7 +171,7 @@ def compute_health(
 
 def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> CustomerHealthOut:
     """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
-    customers_service.get_customer(session, customer_id)
+    records.get_record(session, Customer, customer_id)
     spec = current_model(session)
     now = compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
     before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
@@ -205,7 +226,7 @@ def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
 
 def list_health_history(session: Session, customer_id: str, query: HealthHistoryQuery) -> Page[HealthSnapshotOut]:
     """A customer's stored snapshots between start and end (inclusive), oldest first."""
-    customers_service.get_customer(session, customer_id)
+    records.get_record(session, Customer, customer_id)
     stmt = select(HealthSnapshot).where(HealthSnapshot.customer_id == customer_id)
     if query.start:
         stmt = stmt.where(HealthSnapshot.snapshot_date >= query.start)
