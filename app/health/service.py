@@ -88,6 +88,15 @@ def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: d
     return select(*columns).join(day, same)
 
 
+def usage_sum(session: Session, customer_id: str, kind: str, *, as_of: date, window_days: int) -> Decimal | None:
+    """Σ of the customer's `kind` event values over the `window_days` days ending `as_of` (a sum component, 0
+    without events): how an intervention's expected usage metric is measured (SPEC §5)."""
+    component = ComponentIn(
+        name="outcome", weight=1, kind=kind, aggregate="sum", window_days=window_days, bad=0, good=1
+    )
+    return queries.component_raw(session, component, as_of=as_of, customers=[customer_id]).get(customer_id, Decimal(0))
+
+
 def current_model(session: Session) -> ModelSpec:
     """The highest stored model version, or the built-in default (version 1) when none is stored."""
     row = session.scalars(select(HealthModel).order_by(HealthModel.version.desc()).limit(1)).first()

@@ -7,9 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.health import queries as health_queries
 from app.health import service as health_service
-from app.health.schemas import ComponentIn
 from app.interventions.models import Intervention
 from app.ledger import service as ledger_service
 from app.money import from_cents
@@ -43,12 +41,7 @@ def metric_value(session: Session, customer_id: str, metric: str, on: date, *, s
             )
         )
         return Decimal(1 if renewed and on > since else 0)
-    component = ComponentIn(
-        name="outcome", weight=1, kind=metric, aggregate="sum", window_days=USAGE_WINDOW_DAYS, bad=0, good=1
-    )
-    return health_queries.component_raw(session, component, as_of=on, customers=[customer_id]).get(
-        customer_id, Decimal(0)
-    )
+    return health_service.usage_sum(session, customer_id, metric, as_of=on, window_days=USAGE_WINDOW_DAYS)
 
 
 def change_of(before: Decimal | None, after: Decimal | None, unit: str) -> Decimal | None:
