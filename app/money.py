@@ -76,6 +76,11 @@ def from_cents(cents: int | None) -> Decimal | None:
     return None if cents is None else (Decimal(int(cents)) / 100).quantize(CENT)
 
 
+def money_of_cents(cents: int | Decimal | None) -> Decimal:
+    """SQL cents (a PostgreSQL SUM comes back as Decimal; no rows, None) as exact units, 0.00 for none."""
+    return from_cents(int(cents or 0)) or Decimal("0.00")
+
+
 class Cents(TypeDecorator[Decimal]):
     """A money column: Decimal in Python, exact integer cents in the database."""
 

@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -27,15 +26,11 @@ from app.customers.models import Customer
 from app.errors import Unprocessable
 from app.ledger.models import ArrChange
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
-from app.money import CENT, from_cents
+from app.money import CENT, money_of_cents
 from app.pagination import Page, make_page
 
 # New, reactivation and churn move the whole customer (SPEC §3): listed once, without a product.
 WHOLE_CUSTOMER = ("new", "reactivation", "churn")
-
-
-def _money(cents: int | None) -> Decimal:
-    return from_cents(cents or 0) or Decimal("0.00")
 
 
 # --- ARR on a date: THE definition (SPEC §3) ------------------------------------------------------------------
@@ -155,13 +150,13 @@ def get_customer_arr(session: Session, customer_id: str, as_of: date) -> Custome
     """A customer's ARR on `as_of`, total and per product (NotFound for an unknown customer)."""
     records.get_record(session, Customer, customer_id)
     products = arr_by_product(session, customer_id, as_of)
-    total = _money(sum(products.values()))
+    total = money_of_cents(sum(products.values()))
     return CustomerArrOut(
         customer=customer_id,
         as_of=as_of,
         total=total,
         mrr=formulas.mrr(total).quantize(CENT),
-        products={p: _money(c) for p, c in products.items()},
+        products={p: money_of_cents(c) for p, c in products.items()},
     )
 
 
@@ -219,7 +214,7 @@ def list_movements(session: Session, query: MovementQuery) -> Page[MovementOut]:
             effective_date=r.effective_date,
             type=r.type,
             product=r.product,
-            amount=_money(r.amount_cents),
+            amount=money_of_cents(r.amount_cents),
         )
         for r in rows
     ]

@@ -5,7 +5,6 @@ group is aggregated by the database in one statement; Python only applies formul
 """
 
 from datetime import date
-from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -28,7 +27,7 @@ from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
-from app.money import MoneyTotal, from_cents
+from app.money import MoneyTotal, money_of_cents
 from app.renewals.models import Renewal
 from app.schemas import Ratio
 
@@ -117,28 +116,27 @@ def _renewal_sums(session: Session, query: MetricQuery) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def _money(cents: int | Decimal | None) -> Decimal:
-    """SQL cents (a PostgreSQL SUM comes back as Decimal) to exact units at the edge."""
-    return from_cents(int(cents or 0)) or Decimal("0.00")
-
-
 def renewals(session: Session, query: MetricQuery) -> MetricAnswer[RenewalsRow]:
     """`/v1/metrics/renewals` (SPEC §4): renewals due per period and group, raw and net renewal rates."""
     periods = split_periods(query.start, query.end, query.interval)
     rows = []
     for r in _renewal_sums(session, query):
-        closed_arr, renewed_arr, booked_arr = _money(r.closed_arr), _money(r.renewed_arr), _money(r.booked_arr)
+        closed_arr, renewed_arr, booked_arr = (
+            money_of_cents(r.closed_arr),
+            money_of_cents(r.renewed_arr),
+            money_of_cents(r.booked_arr),
+        )
         rows.append(
             RenewalsRow(
                 period_start=periods[r.pid].start,
                 period_end=periods[r.pid].end,
                 group=r.grp,
                 due_count=r.due_count,
-                due_arr=_money(r.due_arr),
+                due_arr=money_of_cents(r.due_arr),
                 renewed_count=r.renewed_count,
                 churned_count=r.churned_count,
                 open_count=r.open_count,
-                open_arr=_money(r.open_arr),
+                open_arr=money_of_cents(r.open_arr),
                 renewed_arr=renewed_arr,
                 booked_arr=booked_arr,
                 # Open renewals are in neither rate: closed_arr holds only renewed and churned ones.
@@ -215,7 +213,7 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
     trends: list[dict[str, Any]] = []
     for group, series in per_group.items():
         unit = [
-            formulas.cost_per_1k(_money(s.cost), _money(s.booked)) if (s := series.get(i)) else None
+            formulas.cost_per_1k(money_of_cents(s.cost), money_of_cents(s.booked)) if (s := series.get(i)) else None
             for i in range(len(months))
         ]
         averages = [formulas.moving_average(unit, i) for i in range(len(months))]
@@ -230,8 +228,8 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
                     period_start=months[i],
                     period_end=month_end(months[i]),
                     group=group,
-                    cs_cost=_money(s.cost),
-                    renewal_bookings=_money(s.booked),
+                    cs_cost=money_of_cents(s.cost),
+                    renewal_bookings=money_of_cents(s.booked),
                     cost_per_1k=unit[i],
                     moving_avg_12m=averages[i][0],
                     months_in_average=averages[i][1],

@@ -20,7 +20,7 @@ from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.renewals import MoneyTotal
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
-from app.money import CENT, from_cents
+from app.money import CENT, money_of_cents
 from app.schemas import Ratio
 
 # Roles counted by the staffing model (SPEC §3 team member roles).
@@ -93,7 +93,7 @@ def _row(period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int
     csms, reps = team.get(CSM_ROLE, 0), team.get(ONBOARDING_ROLE, 0)
     by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
     customers = sum(n for n, _ in tiers.values())
-    arr = from_cents(sum(c for _, c in tiers.values())) or Decimal("0.00")
+    arr = money_of_cents(sum(c for _, c in tiers.values()))
     needed = {tier: formulas.csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
     per_csm = formulas.ratio(arr, csms)
     arr_per_csm = None if per_csm is None else per_csm.quantize(CENT)

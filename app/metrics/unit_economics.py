@@ -21,7 +21,7 @@ from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, MetricRow, metric_meta
-from app.money import CENT, MoneyTotal, from_cents
+from app.money import CENT, MoneyTotal, money_of_cents
 from app.schemas import Ratio
 
 Key = tuple[int, str | None]
@@ -118,11 +118,6 @@ def _monthly_churn(session: Session, months: list[date], group_by: str | None) -
     return {(r.pid, r.grp): formulas.logo_churn_rate(int(r.churned), int(r.cohort)) for r in session.execute(stmt)}
 
 
-def _money(cents: int | Decimal | None) -> Decimal:
-    """SQL cents (a PostgreSQL SUM comes back as Decimal) to exact units at the edge."""
-    return from_cents(int(cents or 0)) or Decimal("0.00")
-
-
 def _cent(amount: Decimal | None) -> Decimal | None:
     """A per-customer amount rounded to cents at the edge, so JSON and CSV show the same figure."""
     return None if amount is None else amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
@@ -137,8 +132,8 @@ def _row(
         int(getattr(balances, name, 0) or 0)
         for name in ("paying_customers", "new_customers", "expanding_customers", "retained_customers")
     )
-    acquire, expand, retain = (_money(getattr(costs, motion, 0)) for motion in MOTIONS)
-    mrr = formulas.mrr(_money(getattr(balances, "arr_end", 0)))
+    acquire, expand, retain = (money_of_cents(getattr(costs, motion, 0)) for motion in MOTIONS)
+    mrr = formulas.mrr(money_of_cents(getattr(balances, "arr_end", 0)))
     arpa = formulas.per_customer(mrr, paying)
     churn = formulas.monthly_logo_churn(rates)
     lifetime = formulas.lifetime_months(churn)
