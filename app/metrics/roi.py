@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app import formulas
 from app.costs.models import Cost
 from app.customers.models import Customer
+from app.db import utcnow
 from app.interventions import service as interventions_service
 from app.interventions.models import Intervention
 from app.metrics.periods import Period, months_touched, split_periods
@@ -64,9 +65,11 @@ def cs_cost(session: Session, start: date, end: date, cs_teams: Sequence[str]) -
 
 
 def roi(
-    session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_hourly: Decimal, today: date
+    session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_hourly: Decimal, today: date | None = None
 ) -> MetricAnswer[RoiRow]:
-    """ROI rows per period (and group) of the interventions started in it, as of `today`."""
+    """ROI rows per period (and group) of the interventions started in it, as of `today` (the route passes the
+    request's date; default: the current UTC date)."""
+    today = today or utcnow().date()
     periods = split_periods(query.start, query.end, query.interval)
     group_column = {"type": Intervention.type, "framework": Intervention.framework, "owner": Intervention.owner}.get(
         query.group_by or "", None
