@@ -178,11 +178,17 @@ def compute_health(
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
 
 
+def health_on(session: Session, customer_id: str, as_of: date, *, spec: ModelSpec | None = None) -> Health:
+    """One customer's health on `as_of` (point in time: events up to that day), by `spec` or the current model."""
+    model = spec or current_model(session)
+    return compute_health(session, as_of=as_of, customers=[customer_id], spec=model)[customer_id]
+
+
 def get_customer_health(session: Session, customer_id: str, *, as_of: date) -> CustomerHealthOut:
     """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
     records.get_record(session, Customer, customer_id)
     spec = current_model(session)
-    now = compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
+    now = health_on(session, customer_id, as_of, spec=spec)
     before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
     earlier = before[customer_id].score
     settings = get_settings()

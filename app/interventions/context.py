@@ -30,7 +30,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
 
     At risk: the red band, or the yellow band with a renewal due within 90 days; an explicit value wins.
     """
-    arr_cents = sum(ledger_service.arr_by_product(session, customer_id, started_on).values())
+    arr_cents = ledger_service.total_arr(session, customer_id, started_on)
     health = _health(session, customer_id, started_on)
     renewal = _next_renewal(session, customer_id, started_on)
     days_to_renewal = (renewal - started_on).days if renewal else None
@@ -61,7 +61,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
 def _health(session: Session, customer_id: str, as_of: date) -> dict[str, Any]:
     """Score, band and the weakest scored components on `as_of` (point in time: events up to that day)."""
     spec = health_service.current_model(session)
-    health = health_service.compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
+    health = health_service.health_on(session, customer_id, as_of, spec=spec)
     scored = sorted((c for c in health.components if c.score is not None), key=lambda c: (c.score, c.name))
     kinds = {c.name: c.kind for c in spec.model.components}
     low_adoption = [

@@ -24,10 +24,9 @@ def metric_value(session: Session, customer_id: str, metric: str, on: date, *, s
     event values over the 30 days ending that day (count-like kinds have value 1 per event).
     """
     if metric == "arr":
-        return from_cents(sum(ledger_service.arr_by_product(session, customer_id, on).values()))
+        return from_cents(ledger_service.total_arr(session, customer_id, on))
     if metric == "health_score":
-        spec = health_service.current_model(session)
-        score = health_service.compute_health(session, as_of=on, customers=[customer_id], spec=spec)[customer_id].score
+        score = health_service.health_on(session, customer_id, on).score
         return None if score is None else Decimal(str(score))
     if metric == "renewal":
         renewed = session.scalar(

@@ -143,6 +143,11 @@ def arr_by_product(session: Session, customer_id: str, as_of: date) -> dict[str,
     return {r.product: int(r.arr_cents) for r in rows if r.arr_cents}
 
 
+def total_arr(session: Session, customer_id: str, as_of: date) -> int:
+    """Cents of the customer's total ARR on `as_of`."""
+    return sum(arr_by_product(session, customer_id, as_of).values())
+
+
 # --- Reads over HTTP ------------------------------------------------------------------------------------------
 
 
