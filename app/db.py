@@ -1,7 +1,7 @@
 """Database plumbing: declarative base, engines for SQLite and PostgreSQL, per-request sessions."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -163,3 +163,8 @@ def get_metric_session(request: Request, session: Annotated[Session, Depends(get
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
 MetricSessionDep = Annotated[Session, Depends(get_metric_session)]
+
+
+def day_end(as_of: date) -> datetime:
+    """The first instant after `as_of` (UTC): events strictly before it count for that day."""
+    return datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)

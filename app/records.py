@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -55,11 +55,16 @@ def page_by_id(session: Session, stmt: Select[Any], model: Any, query: ListQuery
     return make_page(rows, query.limit, key=lambda r: [r.id])
 
 
+def ensure_customers(session: Session, customer_ids: Sequence[str]) -> int:
+    """Create id-only customers for ids a batch references before the CRM sent them (SPEC §2); how many."""
+    return batch.ensure_rows(session, Customer.__table__, customer_ids)  # type: ignore[arg-type]
+
+
 def write_records(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> batch.UpsertResult:
     """Upsert rows by id; customers the rows name (`customer_id`) are first created with only their id (SPEC §2)."""
     named = [row["customer_id"] for row in rows if row.get("customer_id") is not None]
     if named:
-        batch.ensure_rows(session, Customer.__table__, named)  # type: ignore[arg-type]
+        ensure_customers(session, named)
     return batch.upsert_rows(session, model.__table__, rows)  # type: ignore[arg-type]
 
 

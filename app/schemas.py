@@ -2,7 +2,7 @@
 
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
@@ -12,6 +12,17 @@ from app.types import RecordId
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # An exact decimal that is a JSON number on the wire (Pydantic would emit a string; ENGINEERING.md pitfall 3).
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+RATIO_PLACES = Decimal("0.000001")
+
+
+def ratio_json(value: Decimal) -> float:
+    """A ratio as a JSON number (six decimals is finer than any report shows)."""
+    return float(value.quantize(RATIO_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+# A plain fraction (1.07 means 107 %); None when its denominator is zero (SPEC §2).
+Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app import batch, records
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
-from app.models import Customer, HealthSnapshot, TeamMember
+from app.health import service as health
+from app.models import Customer, TeamMember
 from app.pagination import Page
 
 
@@ -42,7 +43,7 @@ def find_customer(session: Session, customer_id: str) -> Customer | None:
 
 def ensure_customers(session: Session, customer_ids: Sequence[str]) -> int:
     """Create id-only customers for ids a batch references before the CRM sent them (SPEC §2)."""
-    return batch.ensure_rows(session, Customer.__table__, customer_ids)  # type: ignore[arg-type]
+    return records.ensure_customers(session, customer_ids)
 
 
 def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]:
@@ -53,25 +54,8 @@ def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]
         if value is not None:
             stmt = stmt.where(getattr(Customer, name) == value)
     if query.band is not None:
-        stmt = stmt.where(Customer.id.in_(_latest_band(query.band)))
+        stmt = stmt.where(Customer.id.in_(health.customers_in_band(query.band)))
     return records.page_by_id(session, stmt, Customer, query)
-
-
-def _latest_band(band: str) -> Select[Any]:
-    """Ids of customers whose latest health snapshot is in `band` (SPEC §6: portfolio reads use snapshots)."""
-    latest = (
-        select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
-        .group_by(HealthSnapshot.customer_id)
-        .subquery()
-    )
-    return (
-        select(HealthSnapshot.customer_id)
-        .join(
-            latest,
-            and_(latest.c.customer_id == HealthSnapshot.customer_id, latest.c.day == HealthSnapshot.snapshot_date),
-        )
-        .where(HealthSnapshot.band == band)
-    )
 
 
 def upsert_team_members(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:

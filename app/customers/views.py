@@ -4,34 +4,26 @@ Three grouped queries per page (ledger, open renewals, latest snapshots), each l
 a page of 1,000 customers costs three statements, not three thousand.
 """
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.customers import service
 from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut
-from app.models import ArrChange, Customer, HealthSnapshot, Renewal
+from app.health import service as health
+from app.ledger import service as ledger
+from app.models import Customer
 from app.money import from_cents
 from app.pagination import Page
+from app.renewals import service as renewals
 from app.types import Stage
 
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)
 
 
-@dataclass(frozen=True)
-class LedgerFacts:
-    """What the ledger says about one customer up to today."""
-
-    arr_cents: int
-    first_paid_on: date | None
-    last_expansion_on: date | None
-
-
-def lifecycle_stage(facts: LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
+def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
     """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
     if facts.first_paid_on is None:
         return "prospect"
@@ -47,47 +39,9 @@ def lifecycle_stage(facts: LedgerFacts, *, renewal_due_soon: bool, today: date) 
     return "adopt"
 
 
-def _ledger_facts(session: Session, ids: list[str], today: date) -> dict[str, LedgerFacts]:
-    """Per customer: ARR today, the first day it paid and its latest expansion, ignoring future-dated changes."""
-    past = ArrChange.effective_date <= today
-    expansion = ArrChange.movement_type.in_(("upsell", "cross_sell"))
-    stmt = (
-        select(
-            ArrChange.customer_id,
-            func.sum(ArrChange.delta_cents).label("arr"),
-            # The first `new` movement is the first day the customer paid (SPEC §3: later returns are
-            # reactivations), so it dates "land".
-            func.min(case((ArrChange.movement_type == "new", ArrChange.effective_date))).label("first_paid"),
-            func.max(case((expansion, ArrChange.effective_date))).label("last_expansion"),
-        )
-        .where(ArrChange.customer_id.in_(ids), past)
-        .group_by(ArrChange.customer_id)
-    )
-    return {r.customer_id: LedgerFacts(int(r.arr or 0), r.first_paid, r.last_expansion) for r in session.execute(stmt)}
-
-
-def _renewing(session: Session, ids: list[str], today: date) -> set[str]:
-    """Customers with an open renewal due within the next 90 days.
-
-    An open renewal already past due counts too: until it is closed the customer is still being renewed.
-    """
-    stmt = select(Renewal.customer_id).where(
-        Renewal.customer_id.in_(ids), Renewal.status == "open", Renewal.due_date <= today + STAGE_WINDOW
-    )
-    return set(session.scalars(stmt.distinct()))
-
-
 def _latest_health(session: Session, ids: list[str], today: date) -> dict[str, CustomerHealth]:
     """Each customer's latest snapshot up to today (SPEC §6: portfolio reads use snapshots)."""
-    latest = (
-        select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
-        .where(HealthSnapshot.customer_id.in_(ids), HealthSnapshot.snapshot_date <= today)
-        .group_by(HealthSnapshot.customer_id)
-        .subquery()
-    )
-    stmt = select(HealthSnapshot).join(
-        latest, and_(latest.c.customer_id == HealthSnapshot.customer_id, latest.c.day == HealthSnapshot.snapshot_date)
-    )
+    stmt = health.latest_snapshots(customer_ids=ids, through=today)
     return {
         s.customer_id: CustomerHealth(score=s.score, band=s.band, as_of=s.snapshot_date) for s in session.scalars(stmt)
     }
@@ -98,14 +52,14 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
     ids = [c.id for c in customers]
     if not ids:
         return []
-    ledger, renewing, health = (
-        _ledger_facts(session, ids, today),
-        _renewing(session, ids, today),
+    facts_of, renewing, health_of = (
+        ledger.ledger_facts(session, ids, today),
+        renewals.renewing(session, ids, today=today, within=STAGE_WINDOW),
         _latest_health(session, ids, today),
     )
     views = []
     for customer in customers:
-        facts = ledger.get(customer.id, LedgerFacts(0, None, None))
+        facts = facts_of.get(customer.id, ledger.NO_FACTS)
         fields: dict[str, Any] = {
             name: getattr(customer, name) for name in CustomerOut.model_fields if name not in ("arr", "health", "stage")
         }
@@ -113,7 +67,7 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
             CustomerOut(
                 **fields,
                 arr=from_cents(facts.arr_cents),
-                health=health.get(customer.id),
+                health=health_of.get(customer.id),
                 stage=lifecycle_stage(facts, renewal_due_soon=customer.id in renewing, today=today),
             )
         )

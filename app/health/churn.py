@@ -1,6 +1,5 @@
 """Churn probability (SPEC §6): a logistic fit on the company's own snapshots, per-band defaults until then."""
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,26 +32,6 @@ def fit_churn(pairs: Sequence[tuple[float, bool]], *, min_churns: int) -> ChurnF
     model = LogisticRegression()
     model.fit([[score] for score, _ in pairs], [int(churned) for _, churned in pairs])
     return ChurnFit(float(model.intercept_[0]), float(model.coef_[0][0]), len(pairs), churns)
-
-
-def logistic(score: float, fit: ChurnFit | ChurnModel) -> float:
-    """The fitted probability of churn within 90 days at `score`."""
-    z = fit.intercept + fit.coefficient * score
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-
-
-def probability(
-    score: float | None, band: str | None, *, fit: ChurnModel | None, defaults: Mapping[str, float]
-) -> float | None:
-    """The fitted probability when a model exists, else the band's default; None without a score."""
-    if score is None or band is None:
-        return None
-    return logistic(score, fit) if fit is not None else defaults.get(band)
-
-
-def latest_fit(session: Session) -> ChurnModel | None:
-    """The most recently fitted churn model, if any."""
-    return session.scalars(select(ChurnModel).order_by(ChurnModel.id.desc()).limit(1)).first()
 
 
 def labelled_snapshots(

@@ -1,7 +1,7 @@
 """Set-based SQL for health components: one query per component for a whole set of customers (SPEC §6)."""
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,14 +20,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.db import day_end
 from app.health.schemas import ComponentIn
 from app.models import VALUE_MICROS, UsageEvent
 from app.types import from_micros
-
-
-def day_end(as_of: date) -> datetime:
-    """The first instant after `as_of` (UTC): events strictly before it count for that day."""
-    return datetime.combine(as_of + timedelta(days=1), time(), tzinfo=UTC)
 
 
 def _filters(kind: str, where: dict[str, str] | None, end: datetime, customers: Sequence[str] | None) -> list[Any]:

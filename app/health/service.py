@@ -4,15 +4,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Select, Table, and_, func, select
 from sqlalchemy.orm import Session
 
+from app import formulas, records
 from app.batch import dialect_insert
-from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Unprocessable
-from app.health import churn, queries, scoring
+from app.health import queries
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
 from app.health.schemas import (
     ComponentIn,
@@ -24,7 +25,7 @@ from app.health.schemas import (
     HealthSnapshotOut,
     SnapshotResult,
 )
-from app.models import Customer, HealthModel, HealthSnapshot
+from app.models import ChurnModel, Customer, HealthModel, HealthSnapshot
 from app.pagination import Page, make_page
 
 _UPSERT_CHUNK = 1_000
@@ -57,6 +58,41 @@ class Health:
     def components(self) -> list[ComponentOut]:
         """The parts as response models (built on demand: a snapshot of every customer needs only `parts`)."""
         return [ComponentOut(name=n, weight=w, raw=r, score=s, contribution=p) for n, w, r, s, p in self.parts]
+
+
+def latest_churn_fit(session: Session) -> ChurnModel | None:
+    """The most recently fitted churn model, if any (SPEC §6: until one exists, per-band defaults apply)."""
+    return session.scalars(select(ChurnModel).order_by(ChurnModel.id.desc()).limit(1)).first()
+
+
+def latest_snapshots(*, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+    """Each customer's latest health snapshot (on or before `through`): the rows portfolio reads use (SPEC §6)."""
+    return _latest(HealthSnapshot, customer_ids=customer_ids, through=through)
+
+
+def customers_in_band(band: str) -> Select[Any]:
+    """Ids of the customers whose latest health snapshot is in `band`, as a subquery for filters."""
+    return _latest(HealthSnapshot.customer_id).where(HealthSnapshot.band == band)
+
+
+def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+    latest = select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
+    if customer_ids is not None:
+        latest = latest.where(HealthSnapshot.customer_id.in_(customer_ids))
+    if through is not None:
+        latest = latest.where(HealthSnapshot.snapshot_date <= through)
+    day = latest.group_by(HealthSnapshot.customer_id).subquery()
+    same = and_(day.c.customer_id == HealthSnapshot.customer_id, day.c.day == HealthSnapshot.snapshot_date)
+    return select(*columns).join(day, same)
+
+
+def usage_sum(session: Session, customer_id: str, kind: str, *, as_of: date, window_days: int) -> Decimal | None:
+    """Σ of the customer's `kind` event values over the `window_days` days ending `as_of` (a sum component, 0
+    without events): how an intervention's expected usage metric is measured (SPEC §5)."""
+    component = ComponentIn(
+        name="outcome", weight=1, kind=kind, aggregate="sum", window_days=window_days, bad=0, good=1
+    )
+    return queries.component_raw(session, component, as_of=as_of, customers=[customer_id]).get(customer_id, Decimal(0))
 
 
 def current_model(session: Session) -> ModelSpec:
@@ -115,14 +151,16 @@ def _customer_health(
             raw = _per_seat(raw, seat)
         value = None if raw is None else float(raw)
         values.append(value)
-        scores.append(None if value is None else scoring.component_score(value, bad=component.bad, good=component.good))
-    combined = scoring.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
+        scores.append(
+            None if value is None else formulas.component_score(value, bad=component.bad, good=component.good)
+        )
+    combined = formulas.combine([(c.weight, s) for c, s in zip(components, scores, strict=True)])
     bands = spec.model.bands
     parts = tuple(
         (c.name, float(c.weight), v, s, p)
         for c, v, s, p in zip(components, values, scores, combined.contributions, strict=True)
     )
-    band = scoring.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
+    band = formulas.band_of(combined.score, red_below=bands.red_below, green_from=bands.green_from)
     return Health(combined.score, band, combined.coverage, parts)
 
 
@@ -138,13 +176,19 @@ def compute_health(
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
 
 
+def health_on(session: Session, customer_id: str, as_of: date, *, spec: ModelSpec | None = None) -> Health:
+    """One customer's health on `as_of` (point in time: events up to that day), by `spec` or the current model."""
+    model = spec or current_model(session)
+    return compute_health(session, as_of=as_of, customers=[customer_id], spec=model)[customer_id]
+
+
 def get_customer_health(
     session: Session, customer_id: str, *, as_of: date, churn_defaults: Mapping[str, float]
 ) -> CustomerHealthOut:
     """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
-    customers_service.get_customer(session, customer_id)
+    records.get_record(session, Customer, customer_id)
     spec = current_model(session)
-    now = compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
+    now = health_on(session, customer_id, as_of, spec=spec)
     before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
     earlier = before[customer_id].score
     return CustomerHealthOut(
@@ -156,8 +200,8 @@ def get_customer_health(
         model_version=spec.version,
         components=now.components,
         change_30d=None if now.score is None or earlier is None else now.score - earlier,
-        churn_probability=churn.probability(
-            now.score, now.band, fit=churn.latest_fit(session), defaults=churn_defaults
+        churn_probability=formulas.churn_probability(
+            now.score, now.band, fit=latest_churn_fit(session), defaults=churn_defaults
         ),
     )
 
@@ -196,7 +240,7 @@ def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
 
 def list_health_history(session: Session, customer_id: str, query: HealthHistoryQuery) -> Page[HealthSnapshotOut]:
     """A customer's stored snapshots between start and end (inclusive), oldest first."""
-    customers_service.get_customer(session, customer_id)
+    records.get_record(session, Customer, customer_id)
     stmt = select(HealthSnapshot).where(HealthSnapshot.customer_id == customer_id)
     if query.start:
         stmt = stmt.where(HealthSnapshot.snapshot_date >= query.start)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.health import service as health_service
 from app.ledger import service as ledger_service
-from app.models import ArrChange, Cost, Renewal
+from app.models import Cost, Renewal
 from app.money import from_cents
 
 RENEWAL_HORIZON_DAYS = 90
@@ -29,7 +29,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
 
     At risk: the red band, or the yellow band with a renewal due within 90 days; an explicit value wins.
     """
-    arr_cents = sum(ledger_service.arr_by_product(session, customer_id, started_on).values())
+    arr_cents = ledger_service.total_arr(session, customer_id, started_on)
     health = _health(session, customer_id, started_on)
     renewal = _next_renewal(session, customer_id, started_on)
     days_to_renewal = (renewal - started_on).days if renewal else None
@@ -60,7 +60,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
 def _health(session: Session, customer_id: str, as_of: date) -> dict[str, Any]:
     """Score, band and the weakest scored components on `as_of` (point in time: events up to that day)."""
     spec = health_service.current_model(session)
-    health = health_service.compute_health(session, as_of=as_of, customers=[customer_id], spec=spec)[customer_id]
+    health = health_service.health_on(session, customer_id, as_of, spec=spec)
     scored = sorted((c for c in health.components if c.score is not None), key=lambda c: (c.score, c.name))
     kinds = {c.name: c.kind for c in spec.model.components}
     low_adoption = [
@@ -92,11 +92,7 @@ def _situation(
     if at_risk:
         due = f", renewal due in {days_to_renewal} days" if days_to_renewal is not None else ""
         return "at_risk", [f"health band {band}{due}" if band else "marked at risk"]
-    first_paid = session.scalar(
-        select(func.min(ArrChange.effective_date)).where(
-            ArrChange.customer_id == customer_id, ArrChange.movement_type == "new"
-        )
-    )
+    first_paid = ledger_service.first_paid(session, customer_id, as_of)
     if first_paid is not None and first_paid <= as_of < first_paid + timedelta(days=ONBOARDING_DAYS):
         return "onboarding", [f"first paid on {first_paid}, {(as_of - first_paid).days} days ago"]
     if health.get("low_adoption"):

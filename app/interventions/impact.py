@@ -9,12 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Date, String, and_, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from app.models import ArrChange
-
-EXPANSION = ("upsell", "cross_sell")
+from app.ledger import service as ledger
 
 
 @dataclass(frozen=True)
@@ -70,33 +67,6 @@ def risk_episodes(windows: Iterable[Window]) -> list[list[Window]]:
     return episodes
 
 
-def arr_on(session: Session, points: set[tuple[str, date]]) -> dict[tuple[str, date], int]:
-    """Cents of total ARR of each (customer, date), after every change on or before the date; one query."""
-    if not points:
-        return {}
-    rows = [select(literal(c, String).label("customer_id"), literal(d, Date).label("on_date")) for c, d in points]
-    wanted = (union_all(*rows) if len(rows) > 1 else rows[0]).cte("wanted")
-    stmt = (
-        select(wanted.c.customer_id, wanted.c.on_date, func.coalesce(func.sum(ArrChange.delta_cents), 0))
-        .select_from(wanted)
-        .outerjoin(
-            ArrChange, and_(ArrChange.customer_id == wanted.c.customer_id, ArrChange.effective_date <= wanted.c.on_date)
-        )
-        .group_by(wanted.c.customer_id, wanted.c.on_date)
-    )
-    return {(c, d): int(cents) for c, d, cents in session.execute(stmt)}
-
-
-def _expansions(session: Session, customer_ids: set[str], until: date) -> list[tuple[str, str, date, int]]:
-    """Upsell and cross-sell changes (customer, product, date, cents) of these customers up to `until`."""
-    stmt = select(ArrChange.customer_id, ArrChange.product, ArrChange.effective_date, ArrChange.delta_cents).where(
-        ArrChange.customer_id.in_(sorted(customer_ids)),
-        ArrChange.movement_type.in_(EXPANSION),
-        ArrChange.effective_date <= until,
-    )
-    return [(c, p, d, int(cents)) for c, p, d, cents in session.execute(stmt)]
-
-
 def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[str, Attribution]:
     """Retained and expanded cents for every window, as of `today` (open windows count what happened so far)."""
     result = {w.id: Attribution(final=today >= w.window_end) for w in windows}
@@ -106,7 +76,7 @@ def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[
     episodes = [e for ws in by_customer.values() for e in risk_episodes(ws)]
     points = {(e[0].customer_id, _before(e[0])) for e in episodes}
     points |= {(e[0].customer_id, _last_seen(e[0], today)) for e in episodes}
-    arr = arr_on(session, points)
+    arr = ledger.arr_on(session, points)
     for episode in episodes:
         first = episode[0]
         at_start = arr[(first.customer_id, _before(first))]
@@ -115,7 +85,7 @@ def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[
         for window, cents in zip(episode, allocate(retained, len(episode)), strict=True):
             result[window.id].retained_cents = cents
             result[window.id].episode = [w.id for w in episode]
-    for customer, _product, day, cents in _expansions(session, set(by_customer), today):
+    for customer, _product, day, cents in ledger.expansions(session, set(by_customer), today):
         holders = sorted(
             (w for w in by_customer[customer] if w.contains(day)),
             key=lambda w: (w.started_on, w.id),

@@ -7,9 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.health import queries as health_queries
 from app.health import service as health_service
-from app.health.schemas import ComponentIn
 from app.ledger import service as ledger_service
 from app.models import Intervention, Renewal
 from app.money import from_cents
@@ -25,10 +23,9 @@ def metric_value(session: Session, customer_id: str, metric: str, on: date, *, s
     event values over the 30 days ending that day (count-like kinds have value 1 per event).
     """
     if metric == "arr":
-        return from_cents(sum(ledger_service.arr_by_product(session, customer_id, on).values()))
+        return from_cents(ledger_service.total_arr(session, customer_id, on))
     if metric == "health_score":
-        spec = health_service.current_model(session)
-        score = health_service.compute_health(session, as_of=on, customers=[customer_id], spec=spec)[customer_id].score
+        score = health_service.health_on(session, customer_id, on).score
         return None if score is None else Decimal(str(score))
     if metric == "renewal":
         renewed = session.scalar(
@@ -42,12 +39,7 @@ def metric_value(session: Session, customer_id: str, metric: str, on: date, *, s
             )
         )
         return Decimal(1 if renewed and on > since else 0)
-    component = ComponentIn(
-        name="outcome", weight=1, kind=metric, aggregate="sum", window_days=USAGE_WINDOW_DAYS, bad=0, good=1
-    )
-    return health_queries.component_raw(session, component, as_of=on, customers=[customer_id]).get(
-        customer_id, Decimal(0)
-    )
+    return health_service.usage_sum(session, customer_id, metric, as_of=on, window_days=USAGE_WINDOW_DAYS)
 
 
 def change_of(before: Decimal | None, after: Decimal | None, unit: str) -> Decimal | None:

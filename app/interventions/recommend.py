@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.customers import service as customers_service
 from app.interventions import context as context_capture
+from app.interventions import service as interventions_service
 from app.interventions.schemas import Candidate, Evidence, RecommendationOut
-from app.metrics import roi as roi_metric
 from app.models import Intervention
 from app.types import Situation
 
@@ -52,7 +53,7 @@ def _evidence(session: Session, situation: Situation, today: date) -> dict[tuple
         )
         if r.status != "cancelled" and _same_situation(r, situation)
     ]
-    deltas = roi_metric.health_deltas(session, rows, today)
+    deltas = interventions_service.health_deltas(session, rows, today)
     grouped: dict[tuple[str, str], list[Intervention]] = defaultdict(list)
     for row in rows:
         grouped[(row.framework, row.type)].append(row)
@@ -61,7 +62,7 @@ def _evidence(session: Session, situation: Situation, today: date) -> dict[tuple
         outcomes = [
             o.get("met") for o in (m.outcome_override or m.outcome or {} for m in members) if o.get("met") is not None
         ]
-        lifts = [own - base for m in members if m.id in deltas for own, base in [deltas[m.id]] if base is not None]
+        lifts = [lift for m in members if m.id in deltas and (lift := formulas.health_lift(*deltas[m.id])) is not None]
         met = sum(1 for o in outcomes if o)
         evidence[key] = Evidence(
             interventions=len(members),

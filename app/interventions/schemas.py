@@ -6,10 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.metrics.schemas import Ratio
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Number, QueryIn, StrictIn, Text
+from app.schemas import IsoDate, Number, QueryIn, Ratio, StrictIn, Text
 from app.types import Framework, InterventionStatus, RecordId, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,

@@ -9,10 +9,11 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import records
+from app import formulas, records
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
+from app.health import service as health_service
 from app.interventions import context as context_capture
 from app.interventions import outcome as outcome_measure
 from app.interventions.impact import Attribution, Window, attribute
@@ -21,15 +22,14 @@ from app.interventions.schemas import (
     ImpactOverrideIn,
     InterventionIn,
     InterventionListQuery,
-    InterventionOut,
     InterventionPatch,
     OutcomeOut,
     OutcomeOverrideIn,
     TransitionIn,
 )
-from app.metrics import formulas
+from app.interventions.schemas import InterventionOut as InterventionOut  # noqa: PLC0414 - re-exported: build_views' answer
 from app.models import Intervention, TeamMember
-from app.money import CENT, from_cents
+from app.money import from_cents
 from app.pagination import Page
 
 # SPEC §5: planned → in_progress → completed; planned or in_progress → cancelled. Anything else is a 409.
@@ -189,7 +189,7 @@ def intervention_cost(
 ) -> Decimal:
     """hours × the owner's hourly cost (else the default) + direct cost + cost records linked to it (SPEC §5)."""
     rate = hourly.get(row.owner or "", default_hourly)
-    return ((row.hours * rate).quantize(CENT) + row.direct_cost + linked.get(row.id, Decimal(0))).quantize(CENT)
+    return formulas.intervention_cost(row.hours, rate, row.direct_cost, linked.get(row.id, Decimal(0)))
 
 
 def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | None:
@@ -201,7 +201,7 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
         return ImpactOut(
             retained_arr=retained,
             expanded_arr=expanded,
-            attributed_revenue=retained + expanded,
+            attributed_revenue=formulas.attributed_revenue(retained, expanded),
             attribution="manual",
             final=True,
             window_start=window_start,
@@ -215,7 +215,7 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
     return ImpactOut(
         retained_arr=retained,
         expanded_arr=expanded,
-        attributed_revenue=retained + expanded,
+        attributed_revenue=formulas.attributed_revenue(retained, expanded),
         attribution="computed",
         final=computed.final,
         window_start=window_start,
@@ -242,9 +242,12 @@ def outcome_view(session: Session, row: Intervention, as_of: date) -> OutcomeOut
     return OutcomeOut(**stored, source="measured") if stored else None
 
 
-def build_views(session: Session, rows: list[Intervention], default_hourly: Decimal) -> list[InterventionOut]:
-    """Read views of interventions, their impacts computed together (episodes and splits need all of them)."""
-    as_of = today()
+def build_views(
+    session: Session, rows: list[Intervention], default_hourly: Decimal, *, as_of: date | None = None
+) -> list[InterventionOut]:
+    """Read views of interventions as of `as_of` (default today), their impacts computed together (episodes and
+    splits need all of them)."""
+    as_of = as_of or today()
     computed = attributions(session, {r.customer_id for r in rows}, as_of)
     hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
     linked = context_capture.linked_costs(session, {r.id for r in rows})
@@ -316,3 +319,62 @@ def measure_due(session: Session, as_of: date) -> int:
             stored += 1
     session.flush()
     return stored
+
+
+# --- Health lift (SPEC §5), read by recommendations and by the ROI metric -----------------------------------
+
+
+class _HealthCache:
+    """Health scores of many customers on a few dates, computed once per date (point in time)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.spec = health_service.current_model(session)
+        self.by_day: dict[date, dict[str, float | None]] = {}
+
+    def scores(self, day: date) -> dict[str, float | None]:
+        if day not in self.by_day:
+            health = health_service.compute_health(self.session, as_of=day, customers=None, spec=self.spec)
+            self.by_day[day] = {cid: h.score for cid, h in health.items()}
+        return self.by_day[day]
+
+
+def _mean(values: list[Decimal]) -> Decimal | None:
+    return formulas.mean(values)
+
+
+def health_deltas(session: Session, rows: list[Intervention], today: date) -> dict[str, tuple[Decimal, Decimal | None]]:
+    """Per measured intervention: its health change, and the mean change of same-band peers without one."""
+    cache = _HealthCache(session)
+    all_started = session.execute(
+        select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
+            Intervention.started_on.is_not(None)
+        )
+    )
+    windows = list(all_started)
+    bands = cache.spec.model.bands
+    result: dict[str, tuple[Decimal, Decimal | None]] = {}
+    for row in rows:
+        if row.started_on is None:
+            continue
+        measured_on = row.started_on + timedelta(days=int(row.expected["measure_after_days"]))
+        if measured_on > today:
+            continue
+        before, after = cache.scores(row.started_on), cache.scores(measured_on)
+        own_before, own_after = before.get(row.customer_id), after.get(row.customer_id)
+        if own_before is None or own_after is None:
+            continue
+        band = (row.context or {}).get("band")
+        # Peers: customers with no intervention window overlapping this one.
+        start = row.started_on
+        busy = {c for c, s, e in windows if s is not None and s <= measured_on and (e is None or e >= start)}
+        peers = [
+            Decimal(str(after[c])) - Decimal(str(b))
+            for c, b in before.items()
+            if c not in busy
+            and b is not None
+            and after.get(c) is not None
+            and formulas.band_of(b, red_below=bands.red_below, green_from=bands.green_from) == band
+        ]
+        result[row.id] = (Decimal(str(own_after)) - Decimal(str(own_before)), formulas.mean(peers))
+    return result

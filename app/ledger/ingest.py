@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from app import records
 from app.batch import LOOKUP_CHUNK
-from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
@@ -80,7 +80,7 @@ def ingest_revenue_events(session: Session, events: Sequence[RevenueEventIn]) ->
     fresh, duplicates = _split_new_and_duplicates(session, events)
     if fresh:
         customer_ids = list(dict.fromkeys(e.customer for e in fresh))
-        customers_service.ensure_customers(session, customer_ids)
+        records.ensure_customers(session, customer_ids)
         _lock_customers(session, customer_ids)
         now = utcnow()
         # Inserted in arrival order, so `seq` increases with it: the last received wins (SPEC §3).

@@ -6,48 +6,28 @@ one statement; Python applies formulas to the aggregated rows (or, for support m
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from app.db import UTCDateTime
-from app.health import churn, voc
-from app.health.queries import day_end
+from app import formulas
+from app.health import service as health_service
+from app.ledger import service as ledger
 from app.metrics.groups import Key, customer_group_column
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import HealthRow, MetricAnswer, MetricQuery, MetricRow, SupportRow, VocRow, metric_meta
-from app.models import VALUE_MICROS, ArrChange, Customer, HealthSnapshot, UsageEvent
-from app.money import CENT, from_cents
+from app.models import VALUE_MICROS, Customer, HealthSnapshot, UsageEvent
+from app.money import from_cents
 from app.types import VALUE_SCALE, ChurnMethod, from_micros
 
 BANDS = ("red", "yellow", "green")
 SURVEYS = ("nps", "csat", "ces")
 TICKET_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "ticket_escalated")
-
-
-def _windows_cte(session: Session, periods: list[Period]) -> Any:
-    """The periods as instants (pid, at_start, at_end): events with at_start <= occurred_at < at_end count."""
-    # PostgreSQL would otherwise see untyped parameters in the UNION; SQLite must keep the stored text form.
-    typed = session.get_bind().dialect.name == "postgresql"
-
-    def instant(value: datetime) -> ColumnElement[datetime]:
-        bound = literal(value, UTCDateTime)
-        return cast(bound, DateTime(timezone=True)) if typed else bound
-
-    selects = [
-        select(
-            literal(p.index).label("pid"),
-            instant(datetime.combine(p.start, time(), tzinfo=UTC)).label("at_start"),
-            instant(day_end(p.end)).label("at_end"),
-        )
-        for p in periods
-    ]
-    return (union_all(*selects) if len(selects) > 1 else selects[0]).cte("windows")
 
 
 def _rows(
@@ -70,14 +50,8 @@ def _rows(
 def _health_sums(session: Session, periods: list[Period], group_by: Any) -> list[Any]:
     """Per (period, group, band, score): paying customers and their ARR cents at the period end."""
     p = periods_cte(periods)
-    arr = (
-        select(p.c.pid, ArrChange.customer_id, func.sum(ArrChange.delta_cents).label("arr"))
-        .select_from(p)
-        .join(ArrChange, ArrChange.effective_date <= p.c.pe)
-        .group_by(p.c.pid, ArrChange.customer_id)
-        .having(func.sum(ArrChange.delta_cents) > 0)  # customers = those paying at the period end
-        .cte("arr")
-    )
+    # customers = those paying at the period end
+    arr = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid], paying_only=True).cte("arr")
     latest = (
         select(p.c.pid, HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
         .select_from(p)
@@ -87,7 +61,7 @@ def _health_sums(session: Session, periods: list[Period], group_by: Any) -> list
     )
     group = customer_group_column(group_by).label("grp")
     stmt = (
-        select(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(arr.c.arr))
+        select(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(arr.c.arr_cents))
         .select_from(arr)
         .join(Customer, Customer.id == arr.c.customer_id)
         .outerjoin(latest, and_(latest.c.pid == arr.c.pid, latest.c.customer_id == arr.c.customer_id))
@@ -112,7 +86,7 @@ def _health_row(
     counts = dict.fromkeys((*BANDS, "no_score"), 0)
     cents = dict.fromkeys((*BANDS, "no_score"), 0)
     scored = score_total = 0.0
-    at_risk = Decimal(0)
+    risks: list[tuple[int, float | None]] = []
     for band, score, customers, arr_cents in parts:
         key = band if score is not None and band in BANDS else "no_score"
         counts[key] += customers
@@ -120,9 +94,7 @@ def _health_row(
         if score is not None:
             scored += customers
             score_total += score * customers
-        probability = risk(score, band)
-        if probability is not None:
-            at_risk += Decimal(int(arr_cents)) * Decimal(str(probability))
+        risks.append((int(arr_cents), risk(score, band)))
     money = {f"{k}_arr": from_cents(v) or Decimal(0) for k, v in cents.items()}
     return HealthRow(
         period_start=period.start,
@@ -132,7 +104,7 @@ def _health_row(
         avg_score=score_total / scored if scored else None,
         **{f"{k}_customers": v for k, v in counts.items()},
         **money,
-        revenue_at_risk=(at_risk / 100).quantize(CENT),
+        revenue_at_risk=formulas.revenue_at_risk(risks),
         method=method,
     )
 
@@ -140,11 +112,11 @@ def _health_row(
 def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float]) -> MetricAnswer[HealthRow]:
     """Health bands, ARR per band and revenue at risk at each period's end (SPEC §6)."""
     periods = split_periods(query.start, query.end, query.interval)
-    fit = churn.latest_fit(session)
+    fit = health_service.latest_churn_fit(session)
     method: ChurnMethod = "fitted" if fit is not None else "default"
 
     def risk(score: float | None, band: str | None) -> float | None:
-        return churn.probability(score, band, fit=fit, defaults=defaults)
+        return formulas.churn_probability(score, band, fit=fit, defaults=defaults)
 
     parts: dict[Key, list[Any]] = defaultdict(list)
     for pid, grp, band, score, customers, arr_cents in _health_sums(session, periods, query.group_by):
@@ -169,7 +141,7 @@ def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float
 
 def _voc_sums(session: Session, periods: list[Period], group_by: Any) -> list[Any]:
     """Per (period, group, survey): answers, promoters, detractors, satisfied and the sum of scores."""
-    w = _windows_cte(session, periods)
+    w = periods_cte(periods, "windows", dialect=session.get_bind().dialect.name, instants=True)
     survey = UsageEvent.properties["survey"].as_string()
     group = customer_group_column(group_by).label("grp")
 
@@ -213,13 +185,13 @@ def _voc_row(period: Period, group: str | None, by_survey: Mapping[str, Any]) ->
         group=group,
         responses=sum(n.values()),
         nps_responses=n["nps"],
-        nps=voc.nps(promoters=int(nps_sums.promoters), detractors=int(nps_sums.detractors), responses=n["nps"])
+        nps=formulas.nps(promoters=int(nps_sums.promoters), detractors=int(nps_sums.detractors), responses=n["nps"])
         if nps_sums
         else None,
         csat_responses=n["csat"],
-        csat=voc.csat(satisfied=int(csat_sums.satisfied), responses=n["csat"]) if csat_sums else None,
+        csat=formulas.csat(satisfied=int(csat_sums.satisfied), responses=n["csat"]) if csat_sums else None,
         ces_responses=n["ces"],
-        ces=voc.ces(total=from_micros(ces_sums.total) or Decimal(0), responses=n["ces"]) if ces_sums else None,
+        ces=formulas.ces(total=from_micros(ces_sums.total) or Decimal(0), responses=n["ces"]) if ces_sums else None,
     )
 
 
@@ -270,7 +242,7 @@ def _tickets(session: Session, periods: list[Period], group_by: Any) -> list[Any
         .group_by(UsageEvent.customer_id, ticket)
         .subquery()
     )
-    w = _windows_cte(session, periods)
+    w = periods_cte(periods, "windows", dialect=session.get_bind().dialect.name, instants=True)
     group = customer_group_column(group_by).label("grp")
     stmt = (
         select(w.c.pid, group, tickets.c.opened_at, tickets.c.responded_at, tickets.c.resolved_at,
@@ -297,10 +269,10 @@ def _support_row(period: Period, group: str | None, tickets: list[Any]) -> Suppo
         period_end=period.end,
         group=group,
         tickets_opened=len(tickets),
-        median_first_response_hours=voc.median_hours(responses),
-        mean_first_response_hours=voc.mean_hours(responses),
-        median_resolution_hours=voc.median_hours(resolutions),
-        escalation_rate=voc.rate(sum(1 for t in tickets if t[3]), len(tickets)),
+        median_first_response_hours=formulas.median_hours(responses),
+        mean_first_response_hours=formulas.mean_hours(responses),
+        median_resolution_hours=formulas.median_hours(resolutions),
+        escalation_rate=formulas.rate(sum(1 for t in tickets if t[3]), len(tickets)),
     )
 
 

@@ -1,23 +1,50 @@
 """Set-based SQL shared by metrics: period tables and per-period ARR balances (SPEC §4)."""
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import CTE, Date, Integer, and_, case, func, literal, select, union_all
+from sqlalchemy import CTE, Date, DateTime, Integer, and_, case, cast, func, literal, select, union_all
 
+from app.db import UTCDateTime, day_end
+from app.ledger import service as ledger
 from app.metrics.periods import Period
 from app.models import ArrChange
 
 MOVEMENT_COLUMNS = ("new", "reactivation", "upsell", "cross_sell", "downsell", "churn")
 
 
-def periods_cte(periods: list[Period], name: str = "periods") -> CTE:
-    """The periods as a table (pid, ps, pe); UNION ALL of literals works on SQLite and PostgreSQL alike."""
-    selects = [
-        select(
-            literal(p.index, Integer).label("pid"), literal(p.start, Date).label("ps"), literal(p.end, Date).label("pe")
-        )
-        for p in periods
-    ]
+def periods_cte(periods: Sequence[Period], name: str = "periods", *, dialect: str = "", instants: bool = False) -> CTE:
+    """The periods as a table, the one column vocabulary every metric joins to (SPEC §2 periods):
+
+    - `pid`: the period's index (Period.index), `ps` and `pe`: its first and last day;
+    - with `instants`, `at_start` and `at_end`: the first instant of `ps` and the first instant after `pe` (UTC),
+      for timestamped events (at_start <= occurred_at < at_end).
+
+    A UNION ALL of literal SELECTs, not VALUES (SQLite cannot name a VALUES list's columns): a 20-year range
+    (MetricQuery's limit) is at most 241 months, plus 23 for the cost average, within SQLite's 500 terms per
+    compound SELECT. With `dialect="postgresql"` the literals are CAST, so PostgreSQL sees typed values in the
+    UNION; SQLite must keep the untyped literals (a CAST AS DATE would yield a number there).
+    """
+    typed = dialect == "postgresql"
+
+    def value(bound: Any, bind_type: Any, sql_type: Any) -> Any:
+        literal_value = literal(bound, bind_type)
+        return cast(literal_value, sql_type) if typed else literal_value
+
+    def columns(p: Period) -> list[Any]:
+        found = [
+            literal(p.index, Integer).label("pid"),
+            value(p.start, Date, Date).label("ps"),
+            value(p.end, Date, Date).label("pe"),
+        ]
+        if instants:
+            start = datetime.combine(p.start, time(), tzinfo=UTC)
+            found.append(value(start, UTCDateTime, DateTime(timezone=True)).label("at_start"))
+            found.append(value(day_end(p.end), UTCDateTime, DateTime(timezone=True)).label("at_end"))
+        return found
+
+    selects = [select(*columns(p)) for p in periods]
     return (union_all(*selects) if len(selects) > 1 else selects[0]).cte(name)
 
 
@@ -42,7 +69,7 @@ def balances_cte(periods: CTE, *, by_product: bool, name: str = "balances") -> C
         select(
             *keys,
             func.min(ArrChange.effective_date).label("first_change"),
-            func.sum(case((ArrChange.effective_date < first_day, ArrChange.delta_cents), else_=0)).label("opening"),
+            ledger.arr_before(first_day).label("opening"),
         )
         .where(ArrChange.effective_date <= last_day)
         .group_by(*keys)

@@ -4,20 +4,14 @@ Periods (or months) enter the SQL as a small CTE of literal rows joined to the d
 group is aggregated by the database in one statement; Python only applies formulas to the aggregated rows.
 """
 
-from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Date,
-    Integer,
     and_,
     case,
-    cast,
     func,
-    literal,
     literal_column,
     select,
     union_all,
@@ -26,9 +20,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
-from app.metrics import formulas
+from app import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, add_months, month_end, months_touched, split_periods
+from app.metrics.queries import periods_cte
 from app.metrics.schemas import (
     CostOfRenewalsRow,
     MetricAnswer,
@@ -38,26 +33,10 @@ from app.metrics.schemas import (
 )
 from app.models import Cost, Customer, Renewal
 from app.money import money_from_cents
-from app.types import Trend
 
 
-def _periods_cte(session: Session, periods: Sequence[Period]) -> Any:
-    """The periods as rows (idx, period_start, period_end) of a CTE built from literal SELECTs."""
-    # Not VALUES: SQLite cannot name a VALUES list's columns. A 20-year range (MetricQuery's limit) is at most
-    # 241 months, plus 23 for the cost average: within SQLite's 500 terms per compound SELECT.
-    # PostgreSQL needs the dates typed; SQLite must not get CAST(... AS DATE) (it would yield a number).
-    typed = session.get_bind().dialect.name == "postgresql"
-
-    def day(value: date) -> ColumnElement[Any]:
-        return cast(literal(value, Date), Date) if typed else literal(value, Date)
-
-    rows = [
-        select(
-            literal(p.index, Integer).label("idx"), day(p.start).label("period_start"), day(p.end).label("period_end")
-        )
-        for p in periods
-    ]
-    return union_all(*rows).cte("periods")
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def _total(expr: Any) -> ColumnElement[Any]:
@@ -75,12 +54,12 @@ def _cents(column: Any) -> ColumnElement[int]:
 
 def _renewal_sums(session: Session, query: MetricQuery) -> list[Any]:
     """Per (period, group): counts and cent sums of the renewals due in the period."""
-    periods = _periods_cte(session, split_periods(query.start, query.end, query.interval))
+    periods = periods_cte(split_periods(query.start, query.end, query.interval), dialect=_dialect(session))
     group = customer_group_column(query.group_by).label("grp")
     up, booked = _cents(Renewal.arr_up_for_renewal), _cents(Renewal.booked_arr)
     renewed, churned, still_open = (Renewal.status == s for s in ("renewed", "churned", "open"))
     closed = Renewal.status.in_(("renewed", "churned"))
-    due = Renewal.due_date.between(periods.c.period_start, periods.c.period_end)
+    due = Renewal.due_date.between(periods.c.ps, periods.c.pe)
     if query.group_by is None:
         # Outer join: a period without renewals still gets its (zero) row.
         source, group_keys = periods.outerjoin(Renewal, due), []
@@ -89,7 +68,7 @@ def _renewal_sums(session: Session, query: MetricQuery) -> list[Any]:
         group_keys = [group]
     stmt = (
         select(
-            periods.c.idx,
+            periods.c.pid,
             group,
             func.count(Renewal.id).label("due_count"),
             _total(up).label("due_arr"),
@@ -103,8 +82,8 @@ def _renewal_sums(session: Session, query: MetricQuery) -> list[Any]:
             _total(case((closed, up), else_=0)).label("closed_arr"),
         )
         .select_from(source)
-        .group_by(periods.c.idx, *group_keys)
-        .order_by(periods.c.idx, *(k.asc().nulls_last() for k in group_keys))
+        .group_by(periods.c.pid, *group_keys)
+        .order_by(periods.c.pid, *(k.asc().nulls_last() for k in group_keys))
     )
     return list(session.execute(stmt))
 
@@ -121,8 +100,8 @@ def renewals(session: Session, query: MetricQuery) -> MetricAnswer[RenewalsRow]:
         )
         rows.append(
             RenewalsRow(
-                period_start=periods[r.idx].start,
-                period_end=periods[r.idx].end,
+                period_start=periods[r.pid].start,
+                period_end=periods[r.pid].end,
                 group=r.grp,
                 due_count=r.due_count,
                 due_arr=money_from_cents(r.due_arr),
@@ -154,24 +133,24 @@ def _calculation_months(start: date, end: date) -> tuple[list[date], int]:
 
 def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: list[str]) -> list[Any]:
     """Per (month, group): CS cost cents, renewed bookings cents, and how many records contributed."""
-    m = _periods_cte(session, [Period(i, day, month_end(day)) for i, day in enumerate(months)])
+    m = periods_cte([Period(i, day, month_end(day)) for i, day in enumerate(months)], dialect=_dialect(session))
     group = customer_group_column(group_by)
     zero: ColumnElement[int] = literal_column("0")
     costs = (
         select(
-            m.c.idx,
+            m.c.pid,
             group.label("grp"),
             _cents(Cost.amount).label("cost"),
             zero.label("booked"),
             literal_column("1").label("n"),
         )
-        .select_from(m.join(Cost, Cost.month == m.c.period_start).outerjoin(Customer, Customer.id == Cost.customer_id))
+        .select_from(m.join(Cost, Cost.month == m.c.ps).outerjoin(Customer, Customer.id == Cost.customer_id))
         .where(Cost.team.in_(cs_teams))
     )
     # Bookings count in the month the renewal closed, not the month it was due (SPEC §4: "closed renewed").
-    closed = and_(Renewal.status == "renewed", Renewal.closed_on.between(m.c.period_start, m.c.period_end))
+    closed = and_(Renewal.status == "renewed", Renewal.closed_on.between(m.c.ps, m.c.pe))
     bookings = select(
-        m.c.idx,
+        m.c.pid,
         group.label("grp"),
         zero.label("cost"),
         _cents(Renewal.booked_arr).label("booked"),
@@ -180,29 +159,20 @@ def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: li
     parts = [costs, bookings]
     if group_by is None:
         # One all-zero line per month, so an ungrouped month without data still gets its row.
-        parts.append(select(m.c.idx, group.label("grp"), zero.label("cost"), zero.label("booked"), zero.label("n")))
+        parts.append(select(m.c.pid, group.label("grp"), zero.label("cost"), zero.label("booked"), zero.label("n")))
     u = union_all(*parts).subquery()
     stmt = (
         select(
-            u.c.idx,
+            u.c.pid,
             u.c.grp,
             _total(u.c.cost).label("cost"),
             _total(u.c.booked).label("booked"),
             _total(u.c.n).label("n"),
         )
-        .group_by(u.c.idx, u.c.grp)
-        .order_by(u.c.idx, u.c.grp.asc().nulls_last())
+        .group_by(u.c.pid, u.c.grp)
+        .order_by(u.c.pid, u.c.grp.asc().nulls_last())
     )
     return list(session.execute(stmt))
-
-
-def _trend(latest: Decimal | None, year_before: Decimal | None) -> Trend | None:
-    """Lower cost per $1K renewed is better; unknown when either average is undefined (SPEC §4)."""
-    if latest is None or year_before is None:
-        return None
-    if latest < year_before:
-        return "improving"
-    return "worsening" if latest > year_before else "flat"
 
 
 def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str]) -> MetricAnswer[CostOfRenewalsRow]:
@@ -210,7 +180,7 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
     months, first_shown = _calculation_months(query.start, query.end)
     per_group: dict[str | None, dict[int, Any]] = {}
     for r in _cost_sums(session, months, query.group_by, cs_teams):
-        per_group.setdefault(r.grp, {})[r.idx] = r
+        per_group.setdefault(r.grp, {})[r.pid] = r
     rows: list[CostOfRenewalsRow] = []
     trends: list[dict[str, Any]] = []
     for group, series in per_group.items():
@@ -218,9 +188,9 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
             formulas.cost_per_1k(money_from_cents(s.cost), money_from_cents(s.booked)) if (s := series.get(i)) else None
             for i in range(len(months))
         ]
-        averages = [_window(unit, i) for i in range(len(months))]
+        averages = [formulas.moving_average(unit, i) for i in range(len(months))]
         last = len(months) - 1
-        trends.append({"group": group, "trend": _trend(averages[last][0], averages[last - 12][0])})
+        trends.append({"group": group, "trend": formulas.cost_trend(averages[last][0], averages[last - 12][0])})
         for i in range(first_shown, len(months)):
             s = series.get(i)
             if s is None or (query.group_by is not None and not s.n):
@@ -239,12 +209,6 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
             )
     rows.sort(key=lambda row: (row.period_start, row.group is None, row.group or ""))
     return MetricAnswer[CostOfRenewalsRow](rows=rows, meta=_cost_meta(query, cs_teams, trends))
-
-
-def _window(values: list[Decimal | None], index: int) -> tuple[Decimal | None, int]:
-    """Mean of the defined values of month `index` and the 11 before it, and how many were defined."""
-    window = values[max(0, index - 11) : index + 1]
-    return formulas.mean(window), sum(v is not None for v in window)
 
 
 def _cost_meta(query: MetricQuery, cs_teams: list[str], trends: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
-from app.metrics import formulas
+from app import formulas
 from app.metrics.groups import customer_group_column
 from app.metrics.periods import Period, month_end, split_periods
 from app.metrics.queries import MOVEMENT_COLUMNS, balances_cte, periods_cte
@@ -69,22 +69,6 @@ def _whole_months(periods: list[Period]) -> bool:
     return all(p.start.day == 1 and p.end == month_end(p.start) for p in periods)
 
 
-# Per (group, month) of `arr_month`, over the customers with a change that month: the change in how many
-# customers pay and in total ARR, and the figures of those customers (s = ARR before the month, e = after).
-_CHANGED_FIELDS = (
-    "customers_start",
-    "starting_arr",
-    "ending_arr",
-    *(m for m in MOVEMENT_COLUMNS if m != "new"),
-    "churned_customers",
-    "retained_arr",
-    "total_starting_arr",
-    "total_ending_arr",
-    "new",
-    "new_customers",
-)
-
-
 def _aggregate_months(session: Session, periods: list[Period], group_by: str | None) -> list[dict[str, Any]]:
     """`_aggregate` for whole-month periods, from the `arr_month` rollup instead of `arr_change`: same sums.
 
@@ -107,6 +91,8 @@ def _aggregate_months(session: Session, periods: list[Period], group_by: str | N
         .where(ArrMonth.month <= last)
         .subquery("changed")
     )
+    # Per (group, month) over the customers with a change that month: the change in how many customers pay and in
+    # total ARR, and the SUM_FIELDS of those customers (s = ARR before the month, e = after).
     c = inner.c
     cohort = c.s > 0
 
@@ -146,7 +132,7 @@ def _aggregate_months(session: Session, periods: list[Period], group_by: str | N
             changed = months.get(period.start)
             seen = seen or changed is not None
             if seen:
-                sums = {name: (changed or {}).get(name, 0) for name in _CHANGED_FIELDS}
+                sums = {name: (changed or {}).get(name, 0) for name in SUM_FIELDS}
                 unchanged_paying = paying - sums["customers_start"]
                 unchanged_arr = arr - sums["total_starting_arr"]
                 sums["customers_start"] += unchanged_paying

@@ -6,17 +6,15 @@ Attribution comes from app.interventions (one definition for the intervention vi
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.health import scoring
-from app.health import service as health_service
+from app import formulas
+from app.db import utcnow
 from app.interventions import service as interventions_service
-from app.interventions.schemas import InterventionOut
-from app.metrics import formulas
 from app.metrics.periods import Period, months_touched, split_periods
 from app.metrics.schemas import MetricAnswer, RoiQuery, RoiRow, metric_meta
 from app.models import Cost, Customer, Intervention
@@ -33,64 +31,12 @@ def cs_cost(session: Session, start: date, end: date, cs_teams: Sequence[str]) -
     return total or Decimal(0)
 
 
-class _HealthCache:
-    """Health scores of many customers on a few dates, computed once per date (point in time)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.spec = health_service.current_model(session)
-        self.by_day: dict[date, dict[str, float | None]] = {}
-
-    def scores(self, day: date) -> dict[str, float | None]:
-        if day not in self.by_day:
-            health = health_service.compute_health(self.session, as_of=day, customers=None, spec=self.spec)
-            self.by_day[day] = {cid: h.score for cid, h in health.items()}
-        return self.by_day[day]
-
-
-def _mean(values: list[Decimal]) -> Decimal | None:
-    return formulas.mean(values)
-
-
-def health_deltas(session: Session, rows: list[Intervention], today: date) -> dict[str, tuple[Decimal, Decimal | None]]:
-    """Per measured intervention: its health change, and the mean change of same-band peers without one."""
-    cache = _HealthCache(session)
-    all_started = session.execute(
-        select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
-            Intervention.started_on.is_not(None)
-        )
-    )
-    windows = list(all_started)
-    bands = cache.spec.model.bands
-    result: dict[str, tuple[Decimal, Decimal | None]] = {}
-    for row in rows:
-        if row.started_on is None:
-            continue
-        measured_on = row.started_on + timedelta(days=int(row.expected["measure_after_days"]))
-        if measured_on > today:
-            continue
-        before, after = cache.scores(row.started_on), cache.scores(measured_on)
-        own_before, own_after = before.get(row.customer_id), after.get(row.customer_id)
-        if own_before is None or own_after is None:
-            continue
-        band = (row.context or {}).get("band")
-        # Peers: customers with no intervention window overlapping this one.
-        start = row.started_on
-        busy = {c for c, s, e in windows if s is not None and s <= measured_on and (e is None or e >= start)}
-        peers = [
-            Decimal(str(after[c])) - Decimal(str(b))
-            for c, b in before.items()
-            if c not in busy
-            and b is not None
-            and after.get(c) is not None
-            and scoring.band_of(b, red_below=bands.red_below, green_from=bands.green_from) == band
-        ]
-        result[row.id] = (Decimal(str(own_after)) - Decimal(str(own_before)), _mean(peers))
-    return result
-
-
-def roi(session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_hourly: Decimal) -> MetricAnswer[RoiRow]:
-    """ROI rows per period (and group) of the interventions started in it."""
+def roi(
+    session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_hourly: Decimal, today: date | None = None
+) -> MetricAnswer[RoiRow]:
+    """ROI rows per period (and group) of the interventions started in it, as of `today` (the route passes the
+    request's date; default: the current UTC date)."""
+    today = today or utcnow().date()
     periods = split_periods(query.start, query.end, query.interval)
     group_column = {"type": Intervention.type, "framework": Intervention.framework, "owner": Intervention.owner}.get(
         query.group_by or "", None
@@ -103,9 +49,9 @@ def roi(session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_h
         .where(Intervention.started_on >= query.start, Intervention.started_on <= query.end)
     )
     found = [(row, group if query.group_by else None) for row, group in session.execute(stmt)]
-    today = interventions_service.today()
-    views = {v.id: v for v in interventions_service.build_views(session, [r for r, _ in found], default_hourly)}
-    deltas = health_deltas(session, [r for r, _ in found], today)
+    started = [r for r, _ in found]
+    views = {v.id: v for v in interventions_service.build_views(session, started, default_hourly, as_of=today)}
+    deltas = interventions_service.health_deltas(session, started, today)
     rows: list[RoiRow] = []
     for period in periods:
         members: dict[str | None, list[str]] = defaultdict(list)
@@ -128,7 +74,7 @@ def roi(session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_h
 def _row(
     period: Period,
     group: str | None,
-    views: list[InterventionOut],
+    views: list[interventions_service.InterventionOut],
     deltas: dict[str, tuple[Decimal, Decimal | None]],
     period_cost: Decimal | None,
 ) -> RoiRow:
@@ -138,7 +84,7 @@ def _row(
     cost = period_cost if period_cost is not None else sum((v.cost for v in views), Decimal(0))
     own = [deltas[v.id][0] for v in views if v.id in deltas]
     baseline = [b for v in views if v.id in deltas and (b := deltas[v.id][1]) is not None]
-    avg, base = _mean(own), _mean(baseline)
+    avg, base = formulas.mean(own), formulas.mean(baseline)
     return RoiRow(
         period_start=period.start,
         period_end=period.end,
@@ -148,10 +94,10 @@ def _row(
         outcome_rate=formulas.ratio(sum(outcomes), len(outcomes)),
         retained_arr=retained,
         expanded_arr=expanded,
-        attributed_revenue=retained + expanded,
+        attributed_revenue=formulas.attributed_revenue(retained, expanded),
         cost=cost,
         roi=formulas.roi(retained + expanded, cost),
         avg_health_delta=avg,
         baseline_health_delta=base,
-        health_lift=None if avg is None or base is None else avg - base,
+        health_lift=formulas.health_lift(avg, base),
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import ReadAuth
 from app.config import SettingsDep
-from app.db import MetricSessionDep
+from app.db import MetricSessionDep, utcnow
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
 from app.metrics import roi as roi_metric
@@ -73,5 +73,11 @@ def get_roi(
     settings: SettingsDep,
 ) -> Any:
     """CS ROI of the interventions started in each period: outcomes, retained and expanded ARR, cost, health lift."""
-    answer = roi_metric.roi(session, query, cs_teams=settings.cs_teams, default_hourly=settings.default_hourly_cost)
+    answer = roi_metric.roi(
+        session,
+        query,
+        cs_teams=settings.cs_teams,
+        default_hourly=settings.default_hourly_cost,
+        today=utcnow().date(),
+    )
     return respond(request, query, answer, "roi.csv")

@@ -1,26 +1,15 @@
 """Metric queries and the `{"rows", "meta"}` answer shape shared by every metric route (SPEC §2)."""
 
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from app.money import MoneyTotal
-from app.schemas import IsoDate, Number, QueryIn
+from app.schemas import IsoDate, Number, QueryIn, Ratio
 from app.types import ChurnMethod, CustomerGroup, Interval, InterventionGroup, ResponseFormat
 
-RATIO_PLACES = Decimal("0.000001")
 MAX_RANGE_DAYS = 366 * 20
-
-
-def ratio_json(value: Decimal) -> float:
-    """A ratio as a JSON number (six decimals is finer than any report shows)."""
-    return float(value.quantize(RATIO_PLACES, rounding=ROUND_HALF_EVEN))
-
-
-# A plain fraction (1.07 means 107 %); None when its denominator is zero (SPEC §2).
-Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
 
 
 class MetricQuery(QueryIn):

@@ -5,27 +5,22 @@ set-based statements per answer (team counts per period, paying customers per pe
 applies the formulas to the aggregated rows.
 """
 
-import math
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.metrics import formulas
+from app import formulas
+from app.ledger import service as ledger
 from app.metrics.periods import Period, split_periods
 from app.metrics.queries import periods_cte
 from app.metrics.schemas import MetricAnswer, MetricQuery, StaffingRow, metric_meta
-from app.models import ArrChange, Customer, TeamMember
-from app.money import CENT, from_cents
+from app.models import Customer, TeamMember
+from app.money import CENT, money_from_cents
 from app.types import TIERS
 
 # Roles counted by the staffing model (SPEC §3 team member roles).
 CSM_ROLE, ONBOARDING_ROLE = "csm", "onboarding"
-
-
-def csms_needed(customers: int, customers_per_csm: int) -> int:
-    """CSMs a tier needs = ceil(customers in tier / customers per CSM at the target ratio) (SPEC §7)."""
-    return math.ceil(customers / customers_per_csm)
 
 
 def _team_counts(session: Session, periods: list[Period]) -> dict[int, dict[str, int]]:
@@ -51,14 +46,7 @@ def _team_counts(session: Session, periods: list[Period]) -> dict[int, dict[str,
 def _paying_by_tier(session: Session, periods: list[Period]) -> dict[int, dict[str | None, tuple[int, int]]]:
     """Per period and tier: paying customers (ARR > 0 at the period's last day) and their ARR in cents."""
     p = periods_cte(periods)
-    arr = func.sum(ArrChange.delta_cents)
-    paying = (
-        select(p.c.pid, ArrChange.customer_id.label("customer_id"), arr.label("arr_cents"))
-        .select_from(p.join(ArrChange, ArrChange.effective_date <= p.c.pe))
-        .group_by(p.c.pid, ArrChange.customer_id)
-        .having(arr > 0)
-        .subquery()
-    )
+    paying = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid], paying_only=True).subquery()
     stmt = (
         select(paying.c.pid, Customer.tier, func.count(), func.sum(paying.c.arr_cents))
         .select_from(paying.join(Customer, Customer.id == paying.c.customer_id))
@@ -76,8 +64,8 @@ def _row(
     csms, reps = team.get(CSM_ROLE, 0), team.get(ONBOARDING_ROLE, 0)
     by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
     customers = sum(n for n, _ in tiers.values())
-    arr = from_cents(sum(c for _, c in tiers.values())) or Decimal("0.00")
-    needed = {tier: csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
+    arr = money_from_cents(sum(c for _, c in tiers.values()))
+    needed = {tier: formulas.csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
     per_csm = formulas.ratio(arr, csms)
     arr_per_csm = None if per_csm is None else per_csm.quantize(CENT)
     return StaffingRow(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 
-from app.metrics import formulas
+from app import formulas
 from app.metrics.groups import Key, customer_group_column
 from app.metrics.periods import Period, month_end, month_start, months_touched, split_periods
 from app.metrics.queries import balances_cte, periods_cte

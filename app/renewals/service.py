@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -50,3 +51,14 @@ def list_renewals(session: Session, query: RenewalListQuery) -> Page[Renewal]:
     if query.closed_to is not None:
         stmt = stmt.where(Renewal.closed_on <= query.closed_to)
     return records.page_by_id(session, stmt, Renewal, query)
+
+
+def renewing(session: Session, customer_ids: Sequence[str], *, today: date, within: timedelta) -> set[str]:
+    """Customers with an open renewal due within `within` of `today`.
+
+    An open renewal already past due counts too: until it is closed the customer is still being renewed.
+    """
+    stmt = select(Renewal.customer_id).where(
+        Renewal.customer_id.in_(customer_ids), Renewal.status == "open", Renewal.due_date <= today + within
+    )
+    return set(session.scalars(stmt.distinct()))

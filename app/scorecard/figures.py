@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ColumnElement
 
 from app.config import Settings
+from app.db import utcnow
 from app.metrics import health as health_metric
 from app.metrics import renewals as renewal_metrics
 from app.metrics import retention as retention_metric
@@ -132,7 +133,9 @@ def _roi(session: Session, ctx: Context) -> Figures:
     """`/v1/metrics/roi` for the month: interventions started in it, their outcome rate and health lift, and the
     program's ROI (their attributed revenue against the month's CS cost)."""
     query = RoiQuery(start=ctx.month.start, end=ctx.month.end)
-    answer = roi_metric.roi(session, query, cs_teams=ctx.cs_teams, default_hourly=ctx.default_hourly_cost)
+    answer = roi_metric.roi(
+        session, query, cs_teams=ctx.cs_teams, default_hourly=ctx.default_hourly_cost, today=utcnow().date()
+    )
     row = answer.rows[0]
     return {
         "roi": row.roi,

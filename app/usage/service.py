@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import records
 from app.batch import LOOKUP_CHUNK, MAX_BATCH_ITEMS
-from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
@@ -147,7 +147,7 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
     new = [r for r in rows if r.id not in stored]
     if not new:
         return 0
-    customers_service.ensure_customers(session, [r.customer_id for r in new])
+    records.ensure_customers(session, [r.customer_id for r in new])
     received = utcnow().replace(tzinfo=None).strftime(_SQLITE_DATETIME)
     # The driver's executemany, bypassing per-row type processing: values are already in storage form
     # (UTC text in SQLAlchemy's DateTime format, integer millionths, JSON text), as UsageEvent reads them.

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app import formulas
 from app.health import churn
 from app.models import ChurnModel, HealthSnapshot
 from tests.builders import make_customer, post_revenue, revenue
@@ -132,7 +133,7 @@ class TestChurnFit:
         [row] = metric(client, "health", start="2025-04-01", end="2025-04-30")["rows"]
         assert row["method"] == "fitted"
         # 30 paying at 1,000 scored 20 and 30 scored 80: risk = 30,000 x p(20) + 30,000 x p(80)
-        expected = 30000 * churn.logistic(20.0, fitted) + 30000 * churn.logistic(80.0, fitted)
+        expected = 30000 * formulas.logistic(20.0, fitted) + 30000 * formulas.logistic(80.0, fitted)
         assert row["revenue_at_risk"] == pytest.approx(expected, abs=0.01)
 
     def test_too_few_churns_keep_the_defaults(self, session: Session) -> None:

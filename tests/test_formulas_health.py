@@ -4,8 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.health.churn import fit_churn, logistic, probability
-from app.health.scoring import band_of, combine, component_score
+from app.formulas import band_of, combine, component_score, logistic
+from app.formulas import churn_probability as probability
+from app.health.churn import fit_churn
 
 
 class TestComponentScore:

@@ -1,0 +1,252 @@
+"""Every formula of SPEC and every formula a metric row shows, once, as small pure functions (SPEC §3–§7).
+
+Each ratio returns None when its denominator is zero: a ratio with nothing to divide by is unknown, not 0
+(SPEC §2). The SQL that gathers the inputs lives with its owner (metrics queries, the ledger, interventions).
+
+This module is plumbing, not part of `app.metrics`: the read side (metrics, scorecard) and the features that show
+a formula in their own views (the intervention view's cost and ROI, the ledger's MRR) import it alike, so no
+feature has to import the read side to apply a formula.
+"""
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol
+
+from app.money import CENT
+
+ZERO = Decimal(0)
+Trend = Literal["improving", "worsening", "flat"]
+
+
+def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
+    """numerator / denominator, or None when the denominator is zero."""
+    if not denominator:
+        return None
+    return Decimal(numerator) / Decimal(denominator)
+
+
+def nrr(ending_arr: Decimal, starting_arr: Decimal) -> Decimal | None:
+    """Net revenue retention = cohort ARR at end / cohort ARR at start (SPEC §4)."""
+    return ratio(ending_arr, starting_arr)
+
+
+def grr(retained_arr: Decimal, starting_arr: Decimal) -> Decimal | None:
+    """Gross revenue retention = Σ min(ARR at end, ARR at start) over the cohort / starting ARR (SPEC §4)."""
+    return ratio(retained_arr, starting_arr)
+
+
+def logo_churn_rate(churned_customers: int, customers_start: int) -> Decimal | None:
+    """Logo churn rate = cohort customers at 0 at end / cohort customers (SPEC §4)."""
+    return ratio(churned_customers, customers_start)
+
+
+def arr_growth(total_ending_arr: Decimal, total_starting_arr: Decimal) -> Decimal | None:
+    """ARR growth = whole-book ARR at end / whole-book ARR at start (SPEC §4)."""
+    return ratio(total_ending_arr, total_starting_arr)
+
+
+def raw_renewal_rate(renewed_arr: Decimal, closed_due_arr: Decimal) -> Decimal | None:
+    """Raw renewal rate = Σ min(booked, up for renewal) / ARR up for renewal of closed renewals (≤ 1; SPEC §4)."""
+    return ratio(renewed_arr, closed_due_arr)
+
+
+def net_renewal_rate(booked_arr: Decimal, closed_due_arr: Decimal) -> Decimal | None:
+    """Net renewal rate = Σ booked / ARR up for renewal of closed renewals (may exceed 1; SPEC §4)."""
+    return ratio(booked_arr, closed_due_arr)
+
+
+def cost_per_1k(cs_cost: Decimal, renewal_bookings: Decimal) -> Decimal | None:
+    """Cost of renewals = CS cost / (renewal bookings / 1000): dollars of CS per $1K renewed (SPEC §4)."""
+    return ratio(cs_cost * 1000, renewal_bookings)
+
+
+def mean(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The mean of the defined values, or None when there are none."""
+    defined = [v for v in values if v is not None]
+    return ratio(sum(defined, ZERO), len(defined))
+
+
+def per_customer(amount: Decimal, customers: int) -> Decimal | None:
+    """An amount per customer (ARPA, CAC, CEC, CRC), or None without customers."""
+    return ratio(amount, customers)
+
+
+def lifetime_months(monthly_logo_churn: Decimal | None) -> Decimal | None:
+    """Customer lifetime in months = 1 / mean monthly logo churn (SPEC §4)."""
+    return None if monthly_logo_churn is None else ratio(1, monthly_logo_churn)
+
+
+def clv(arpa_monthly: Decimal | None, gross_margin: Decimal, months: Decimal | None) -> Decimal | None:
+    """Customer lifetime value = ARPA (monthly) × gross margin × lifetime in months (SPEC §4)."""
+    if arpa_monthly is None or months is None:
+        return None
+    return arpa_monthly * gross_margin * months
+
+
+def roi(attributed_revenue: Decimal, cost: Decimal) -> Decimal | None:
+    """ROI = (retained + expanded − cost) / cost (SPEC §5)."""
+    return ratio(attributed_revenue - cost, cost)
+
+
+def mrr(arr: Decimal) -> Decimal:
+    """Monthly recurring revenue = ARR / 12 (SPEC §3)."""
+    return arr / 12
+
+
+def monthly_logo_churn(monthly_rates: Iterable[Decimal | None]) -> Decimal | None:
+    """Mean monthly logo churn = mean of the monthly logo churn rates, months without a cohort skipped (SPEC §4)."""
+    return mean(monthly_rates)
+
+
+def moving_average(values: Sequence[Decimal | None], index: int, months: int = 12) -> tuple[Decimal | None, int]:
+    """The 12-month moving average at `index` = mean of the defined values of that month and the 11 before it,
+    with how many were defined (SPEC §4 cost of renewals)."""
+    window = values[max(0, index - months + 1) : index + 1]
+    return mean(window), sum(v is not None for v in window)
+
+
+def cost_trend(latest: Decimal | None, year_before: Decimal | None) -> Trend | None:
+    """Cost trend = the latest 12-month average of cost per $1K renewed against the one 12 months earlier:
+    lower is improving, higher worsening, equal flat; unknown when either average is undefined (SPEC §4)."""
+    if latest is None or year_before is None:
+        return None
+    if latest < year_before:
+        return "improving"
+    return "worsening" if latest > year_before else "flat"
+
+
+def nps(*, promoters: int, detractors: int, responses: int) -> Decimal | None:
+    """NPS = % of scores 9-10 − % of scores 0-6, on -100..100; None without responses (SPEC §6)."""
+    return None if responses == 0 else Decimal(100 * (promoters - detractors)) / responses
+
+
+def csat(*, satisfied: int, responses: int) -> Decimal | None:
+    """CSAT = share of scores 4-5 on a 1-5 scale (a fraction); None without responses (SPEC §6)."""
+    return None if responses == 0 else Decimal(satisfied) / responses
+
+
+def ces(*, total: Decimal, responses: int) -> Decimal | None:
+    """CES = the mean customer effort score = Σ scores / responses; None without responses (SPEC §6)."""
+    return None if responses == 0 else total / responses
+
+
+def rate(part: int, whole: int) -> Decimal | None:
+    """part / whole as an exact fraction (escalation rate = escalated tickets / tickets opened; SPEC §6)."""
+    return None if whole == 0 else Decimal(part) / whole
+
+
+def median_hours(hours: Sequence[float]) -> float | None:
+    """The median of durations in hours (median first response, median resolution; SPEC §6); None when none."""
+    return statistics.median(hours) if hours else None
+
+
+def mean_hours(hours: Sequence[float]) -> float | None:
+    """The mean of durations in hours (mean first response; SPEC §6); None when there are none."""
+    return statistics.fmean(hours) if hours else None
+
+
+def revenue_at_risk(parts: Iterable[tuple[int, float | None]]) -> Decimal:
+    """Revenue at risk = Σ ARR × churn probability over paying customers, in dollars to the cent (SPEC §6).
+
+    `parts` are (ARR in cents, churn probability or None); a part without a probability adds nothing.
+    """
+    at_risk = ZERO
+    for cents, probability in parts:
+        if probability is not None:
+            at_risk += Decimal(int(cents)) * Decimal(str(probability))
+    return (at_risk / 100).quantize(CENT)
+
+
+def csms_needed(customers: int, customers_per_csm: int) -> int:
+    """CSMs a tier needs = ceil(customers in tier / customers per CSM at the target ratio) (SPEC §7)."""
+    return math.ceil(customers / customers_per_csm)
+
+
+def intervention_cost(hours: Decimal, hourly_rate: Decimal, direct_cost: Decimal, linked_cost: Decimal) -> Decimal:
+    """Intervention cost = hours × the owner's hourly cost (else the default) + direct cost + cost records
+    linked to it, to the cent (SPEC §5)."""
+    return ((hours * hourly_rate).quantize(CENT) + direct_cost + linked_cost).quantize(CENT)
+
+
+def attributed_revenue(retained: Decimal, expanded: Decimal) -> Decimal:
+    """Attributed revenue = retained ARR + expanded ARR (SPEC §5)."""
+    return retained + expanded
+
+
+def health_lift(avg_health_delta: Decimal | None, baseline_health_delta: Decimal | None) -> Decimal | None:
+    """Health lift = mean health change of the interventions − mean change of same-band peers without one
+    (SPEC §5); unknown when either mean is."""
+    if avg_health_delta is None or baseline_health_delta is None:
+        return None
+    return avg_health_delta - baseline_health_delta
+
+
+# --- Health score and churn probability (SPEC §6) ---------------------------------------------------------------
+
+
+def component_score(raw: float, *, bad: float, good: float) -> float:
+    """Component score = 100 × (raw − bad) / (good − bad), clamped to 0..100; bad > good means lower is better."""
+    return min(100.0, max(0.0, 100.0 * (raw - bad) / (good - bad)))
+
+
+@dataclass(frozen=True)
+class Combined:
+    """A weighted mean of component scores: the score, the weight share with data, each one's points."""
+
+    score: float | None
+    coverage: float
+    contributions: list[float | None]
+
+
+def combine(parts: Sequence[tuple[float, float | None]]) -> Combined:
+    """Health score = weighted mean of the (weight, score) parts that have a score; coverage = their weight share.
+
+    Weights are renormalised over the components with data, so a missing survey neither drags the score to
+    0 nor lifts it; `coverage` says how much of the model the score stands on. Each contribution is the
+    component's points in the final score, so they add up to it.
+    """
+    total = sum(weight for weight, _ in parts)
+    with_data = sum(weight for weight, score in parts if score is not None)
+    if with_data == 0:
+        return Combined(None, 0.0, [None for _ in parts])
+    contributions = [None if score is None else weight * score / with_data for weight, score in parts]
+    score = sum(c for c in contributions if c is not None)
+    return Combined(min(100.0, max(0.0, score)), with_data / total, contributions)
+
+
+def band_of(score: float | None, *, red_below: float, green_from: float) -> str | None:
+    """Health band (SPEC §6): red below `red_below`, green from `green_from`, yellow between; None without a score."""
+    if score is None:
+        return None
+    if score < red_below:
+        return "red"
+    return "green" if score >= green_from else "yellow"
+
+
+class LogisticFit(Protocol):
+    """The two numbers of a fitted churn model."""
+
+    @property
+    def intercept(self) -> float: ...
+
+    @property
+    def coefficient(self) -> float: ...
+
+
+def logistic(score: float, fit: LogisticFit) -> float:
+    """P(churn within 90 days) = 1 / (1 + exp(−(intercept + coefficient × score))) (SPEC §6), computed stably."""
+    z = fit.intercept + fit.coefficient * score
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def churn_probability(
+    score: float | None, band: str | None, *, fit: LogisticFit | None, defaults: Mapping[str, float]
+) -> float | None:
+    """Churn probability = the fitted logistic at the score when a model exists, else the band's default
+    (SPEC §6); None without a score."""
+    if score is None or band is None:
+        return None
+    return logistic(score, fit) if fit is not None else defaults.get(band)
