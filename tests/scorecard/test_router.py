@@ -330,6 +330,16 @@ class TestTargets:
         assert anonymous.get("/v1/targets", headers=headers).status_code == 200
 
 
+    def test_list_answers_csv_and_refuses_unknown_parameters(self, client: TestClient) -> None:
+        client.put("/v1/targets/nrr", json={"value": 1.05, "direction": "higher_is_better"})
+        lines = client.get("/v1/targets?format=csv").text.splitlines()
+        assert lines[0].startswith("metric,")
+        assert lines[1].startswith("nrr,")
+        accept_csv = client.get("/v1/targets", headers={"Accept": "text/csv"})
+        assert accept_csv.headers["content-type"].startswith("text/csv")
+        assert client.get("/v1/targets?colour=red").status_code == 422
+
+
 class TestClose:
     def test_closed_month_keeps_its_figures_and_lists_restatements(self, book: TestClient) -> None:
         closed = ok(book.post("/v1/scorecards/2026-02/close"))
