@@ -3,21 +3,20 @@
 Every builder flushes (the services do) and none commits: a test that reads through the HTTP client commits its
 session first. Ids default to fresh ones (`fresh_id`); pass `id=` when the test names the row.
 
-| table            | builder                                                   | through                              |
-| ---------------- | --------------------------------------------------------- | ------------------------------------ |
-| customer         | `make_customer`, `make_customers`                         | `customers.service.upsert_customers` |
-| team_member      | `make_team_member`                                        | `customers.service.upsert_team_members` |
-| revenue_event    | `revenue` + `post_revenue` (arr_change, arr_month follow) | `ledger.ingest.ingest_revenue_events` |
-| renewal          | `make_renewal`                                            | `renewals.service.upsert_renewals`   |
-| cost             | `make_cost`                                               | `costs.service.upsert_costs`         |
-| usage_event      | `usage_event` + `post_usage`                              | `usage.service.ingest_usage_events`  |
-| health_model     | `make_health_model`                                       | `health.service.put_health_model`    |
-| health_snapshot  | `make_snapshot` (a row as `snapshot_health` stores it)    | the table (no service writes one row) |
-| churn_model      | `make_churn_model` (a fitted model as `churn.refit` stores it) | the table (refit needs a history) |
-| intervention     | `make_intervention`, `move_intervention`                  | `interventions.service.create_intervention`, `.transition` |
-| target           | `make_target`                                             | `scorecard.service.put_target`       |
-| closed_month     | `make_closed_month`                                       | `scorecard.service.close_month`      |
-| api_key          | `make_api_key`                                            | `keys.service.create_key`            |
+Table: builder (through).
+- customer: `make_customer`, `make_customers` (customers.service.upsert_customers)
+- team_member: `make_team_member` (customers.service.upsert_team_members)
+- revenue_event: `revenue` + `post_revenue`; arr_change and arr_month follow (ledger.ingest.ingest_revenue_events)
+- renewal: `make_renewal` (renewals.service.upsert_renewals)
+- cost: `make_cost` (costs.service.upsert_costs)
+- usage_event: `usage_event` + `post_usage` (usage.service.ingest_usage_events)
+- health_model: `make_health_model` (health.service.put_health_model)
+- health_snapshot: `make_snapshot`, a row as health.service.snapshot_health stores it (no service writes one row)
+- churn_model: `make_churn_model`, a fit as health.churn.refit stores it (refit needs a whole history)
+- intervention: `make_intervention`, `move_intervention` (interventions.service.create_intervention, .transition)
+- target: `make_target` (scorecard.service.put_target)
+- closed_month: `make_closed_month` (scorecard.service.close_month)
+- api_key: `make_api_key` (keys.service.create_key)
 """
 
 from collections.abc import Mapping, Sequence
@@ -85,9 +84,7 @@ def make_team_member(session: Session, *, id: str, role: str | None = "csm", **f
 # revenue_event (the ledger: arr_change and arr_month are rebuilt from it)
 
 
-def revenue(
-    customer: str, day: str, arr: Amount, *, product: str = "core", id: str | None = None
-) -> RevenueEventIn:
+def revenue(customer: str, day: str, arr: Amount, *, product: str = "core", id: str | None = None) -> RevenueEventIn:
     """A revenue event with a fresh id unless one is given."""
     return RevenueEventIn(
         id=id or fresh_id("ev"),
@@ -264,7 +261,9 @@ def make_intervention(
     return interventions_service.create_intervention(session, InterventionIn.model_validate(body))
 
 
-def move_intervention(session: Session, *, id: str, move: str, on: str | None = None, note: str | None = None) -> Intervention:
+def move_intervention(
+    session: Session, *, id: str, move: str, on: str | None = None, note: str | None = None
+) -> Intervention:
     """Start, complete or cancel an intervention on the day `on` (default today)."""
     day = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}[move]
     body = TransitionIn.model_validate({day: on, "note": note})
@@ -274,9 +273,7 @@ def move_intervention(session: Session, *, id: str, move: str, on: str | None = 
 # target, closed_month
 
 
-def make_target(
-    session: Session, *, metric: str, value: Amount, direction: str = "higher_is_better"
-) -> TargetOut:
+def make_target(session: Session, *, metric: str, value: Amount, direction: str = "higher_is_better") -> TargetOut:
     """Set the scorecard target of `metric`."""
     target, _ = scorecard_service.put_target(
         session, metric, TargetIn.model_validate({"value": value, "direction": direction})

@@ -329,7 +329,6 @@ class TestTargets:
         assert anonymous.put("/v1/targets/nrr", json=body, headers=headers).status_code == 403
         assert anonymous.get("/v1/targets", headers=headers).status_code == 200
 
-
     def test_list_answers_csv_and_refuses_unknown_parameters(self, client: TestClient) -> None:
         client.put("/v1/targets/nrr", json={"value": 1.05, "direction": "higher_is_better"})
         lines = client.get("/v1/targets?format=csv").text.splitlines()
