@@ -6,7 +6,8 @@ session first. Ids default to fresh ones (`fresh_id`); pass `id=` when the test 
 Table: builder (through).
 - customer: `make_customer`, `make_customers` (customers.service.upsert_customers)
 - team_member: `make_team_member` (customers.service.upsert_team_members)
-- revenue_event: `revenue` + `post_revenue`; arr_change and arr_month follow (ledger.ingest.ingest_revenue_events)
+- revenue_event: `revenue` + `post_revenue` (ledger.ingest.ingest_revenue_events); arr_change and arr_month follow;
+  `clear_ledger` empties all three
 - renewal: `make_renewal` (renewals.service.upsert_renewals)
 - cost: `make_cost` (costs.service.upsert_costs)
 - usage_event: `usage_event` + `post_usage` (usage.service.ingest_usage_events)
@@ -24,6 +25,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -38,8 +40,9 @@ from app.interventions.schemas import InterventionIn, TransitionIn
 from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.ledger import ingest
+from app.ledger.models import ArrMonth
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
-from app.models import ChurnModel, HealthSnapshot, Intervention
+from app.models import ArrChange, ChurnModel, HealthSnapshot, Intervention, RevenueEvent
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
 from app.scorecard import service as scorecard_service
@@ -98,6 +101,12 @@ def revenue(customer: str, day: str, arr: Amount, *, product: str = "core", id: 
 def post_revenue(session: Session, *events: RevenueEventIn) -> EventBatchResult:
     """Ingest events as one batch."""
     return ingest.ingest_revenue_events(session, list(events))
+
+
+def clear_ledger(session: Session) -> None:
+    """Empty revenue_event, arr_change and arr_month: each Hypothesis example starts on an empty ledger."""
+    for table in (ArrMonth, ArrChange, RevenueEvent):
+        session.execute(delete(table))
 
 
 # renewal

@@ -5,12 +5,11 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.interventions.impact import Window, allocate, attribute, risk_episodes
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
-from tests.builders import post_revenue, revenue
+from app.models import ArrChange
+from tests.builders import clear_ledger, post_revenue, revenue
 
 D = date.fromisoformat
 
@@ -151,9 +150,7 @@ ledger_sets = st.lists(
 @given(events=ledger_sets, plans=intervention_sets)
 def test_attributed_revenue_never_exceeds_real_movements(session: Session, events: list, plans: list) -> None:
     """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its start."""
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
+    clear_ledger(session)
     base = D("2025-01-01")
     post_revenue(
         session,

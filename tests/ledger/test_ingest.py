@@ -10,9 +10,9 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.ledger import service
-from app.ledger.models import ArrChange, ArrMonth, RevenueEvent
 from app.ledger.schemas import MovementQuery
-from tests.builders import post_revenue, revenue
+from app.models import ArrChange
+from tests.builders import clear_ledger, post_revenue, revenue
 
 
 def movements(session: Session, **filters: object) -> list[tuple[str, str, str | None, Decimal]]:
@@ -138,9 +138,7 @@ def _post(session: Session, rows: list[tuple[str, str, int, float]], order: list
 @given(rows=ledgers, data=st.data())
 def test_arr_at_end_is_start_plus_movements_in_any_order(session: Session, rows: list, data: st.DataObject) -> None:
     """ARR at end = ARR at start + new + reactivation + upsell + cross_sell − downsell − churn (SPEC §3)."""
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
+    clear_ledger(session)
     _post(session, rows, arrival_order(rows, data.draw(st.randoms())))
     start, end = date(2025, 2, 1), date(2025, 8, 1)
     signs = {"new": 1, "reactivation": 1, "upsell": 1, "cross_sell": 1, "downsell": -1, "churn": -1}
@@ -158,14 +156,10 @@ def test_arr_at_end_is_start_plus_movements_in_any_order(session: Session, rows:
 def test_shuffled_or_repeated_posting_gives_the_same_movements(session: Session, rows: list, seed: int) -> None:
     # Give each (customer, product, date) one value, so arrival order cannot matter.
     unique = list({r[:3]: r for r in rows}.values())
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
+    clear_ledger(session)
     _post(session, unique, list(range(len(unique))))
     in_order = movements(session)
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
+    clear_ledger(session)
     shuffled = list(range(len(unique)))
     random.Random(seed).shuffle(shuffled)
     _post(session, unique, shuffled)
