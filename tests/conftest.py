@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import migrate
 from app.config import Settings
 from app.db import make_engine
-from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
+from tests.builders import make_api_key
 
 TEST_URL_ENV = "CSROI_TEST_DATABASE_URL"
 
@@ -136,9 +136,9 @@ def make_key(session: Session) -> Callable[..., str]:
     """Create an API key with the given scopes; returns its secret."""
 
     def factory(*scopes: Scope) -> str:
-        created = keys_service.create_key(session, name="test", scopes=list(scopes))
+        secret = make_api_key(session, scopes=scopes)
         session.commit()
-        return created.secret
+        return secret
 
     return factory
 

@@ -2,6 +2,10 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.usage.schemas import UsageEventIn
+from tests.builders import make_health_model, make_renewal, post_revenue, post_usage, revenue, usage_event
 
 MODEL = {
     "components": [
@@ -19,24 +23,13 @@ MODEL = {
 }
 
 
-def logins(customer: str, count: int, escalations: int = 0) -> list[dict]:
+def logins(customer: str, count: int, escalations: int = 0) -> list[UsageEventIn]:
     events = [
-        {
-            "id": f"{customer}-l{n}",
-            "customer": customer,
-            "kind": "login",
-            "occurred_at": f"2026-02-{10 + n:02d}T09:00:00+01:00",
-        }
+        usage_event(customer, "login", f"2026-02-{10 + n:02d}T09:00:00+01:00", id=f"{customer}-l{n}")
         for n in range(count)
     ]
     events += [
-        {
-            "id": f"{customer}-e{n}",
-            "customer": customer,
-            "kind": "ticket_escalated",
-            "occurred_at": "2026-02-20T09:00:00Z",
-            "properties": {"ticket": f"t{n}"},
-        }
+        usage_event(customer, "ticket_escalated", "2026-02-20T09:00:00Z", id=f"{customer}-e{n}", ticket=f"t{n}")
         for n in range(escalations)
     ]
     return events
@@ -60,18 +53,11 @@ def start(client: TestClient, customer: str, **extra: object) -> dict:
 
 
 @pytest.fixture
-def book(client: TestClient) -> TestClient:
-    assert client.put("/v1/health-model", json=MODEL).status_code == 200
-    events = logins("red", 1, escalations=4) + logins("yellow", 5, escalations=1) + logins("green", 9)
-    assert client.post("/v1/events", json={"events": events}).status_code == 200
-    client.post(
-        "/v1/revenue-events",
-        json={
-            "events": [
-                {"id": "r", "customer": "yellow", "product": "core", "effective_date": "2026-01-01", "arr": 5000}
-            ]
-        },
-    )
+def book(client: TestClient, session: Session) -> TestClient:
+    make_health_model(session, **MODEL)
+    post_usage(session, *logins("red", 1, escalations=4), *logins("yellow", 5, escalations=1), *logins("green", 9))
+    post_revenue(session, revenue("yellow", "2026-01-01", 5000))
+    session.commit()
     return client
 
 
@@ -91,12 +77,10 @@ def test_red_band_is_at_risk(book: TestClient) -> None:
     assert (context["band"], context["at_risk"], context["at_risk_source"]) == ("red", True, "derived")
 
 
-def test_yellow_is_at_risk_only_with_a_renewal_due_within_90_days(book: TestClient) -> None:
+def test_yellow_is_at_risk_only_with_a_renewal_due_within_90_days(book: TestClient, session: Session) -> None:
     assert start(book, "yellow")["at_risk"] is False
-    book.put(
-        "/v1/renewals/rn1",
-        json={"customer": "yellow", "due_date": "2026-05-15", "arr_up_for_renewal": 5000, "status": "open"},
-    )
+    make_renewal(session, id="rn1", customer="yellow", due_date="2026-05-15", arr_up_for_renewal=5000)
+    session.commit()
     context = start(book, "yellow", id="iv-yellow-2")
     # Due 15 May, 75 days after 1 March: within 90 days.
     assert (context["next_renewal_due"], context["days_to_renewal"], context["at_risk"]) == ("2026-05-15", 75, True)
@@ -108,12 +92,9 @@ def test_green_is_not_at_risk_and_an_explicit_value_wins(book: TestClient) -> No
     assert (context["at_risk"], context["at_risk_source"]) == (True, "explicit")
 
 
-def test_outcome_of_health_score_in_points(book: TestClient) -> None:
-    more = [
-        {"id": f"m{n}", "customer": "yellow", "kind": "login", "occurred_at": f"2026-03-{10 + n:02d}T09:00:00Z"}
-        for n in range(8)
-    ]
-    book.post("/v1/events", json={"events": more})
+def test_outcome_of_health_score_in_points(book: TestClient, session: Session) -> None:
+    post_usage(session, *[usage_event("yellow", "login", f"2026-03-{10 + n:02d}T09:00:00Z") for n in range(8)])
+    session.commit()
     start(book, "yellow")
     outcome = book.get("/v1/interventions/iv-yellow").json()["outcome"]
     # On 31 March: logins 8 → 80; escalations none in the window → 100: (2 × 80 + 100) / 3 = 86.67.
