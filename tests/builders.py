@@ -48,6 +48,7 @@ from app.renewals.schemas import RenewalBatchItem
 from app.scorecard import service as scorecard_service
 from app.scorecard.schemas import ScorecardOut, TargetIn, TargetOut
 from app.usage import service as usage_service
+from app.usage.schemas import EventBatchResult as UsageBatchResult
 from app.usage.schemas import UsageEventIn
 
 Amount = int | float | str | Decimal
@@ -184,7 +185,7 @@ def usage_event(
     )
 
 
-def post_usage(session: Session, *events: UsageEventIn) -> EventBatchResult:
+def post_usage(session: Session, *events: UsageEventIn) -> UsageBatchResult:
     """Ingest usage events as one batch."""
     return usage_service.ingest_usage_events(session, list(events))
 

@@ -16,6 +16,7 @@ from app.metrics import renewals as renewal_metrics
 from app.metrics.schemas import MetricQuery
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
+from tests.builders import make_cost, make_customer, make_renewal
 
 CUSTOMERS = [
     {"id": "c1", "segment": "smb"},
@@ -63,10 +64,14 @@ def metric(client: TestClient, name: str, **params: str) -> dict:
 
 
 @pytest.fixture
-def book(client: TestClient) -> None:
-    post(client, "/v1/customers/batch", {"customers": CUSTOMERS})
-    post(client, "/v1/renewals/batch", {"renewals": RENEWALS})
-    post(client, "/v1/costs/batch", {"costs": COSTS})
+def book(session: Session) -> None:
+    for customer in CUSTOMERS:
+        make_customer(session, **customer)
+    for renewal in RENEWALS:
+        make_renewal(session, **renewal)
+    for cost_row in COSTS:
+        make_cost(session, **cost_row)
+    session.commit()
 
 
 @pytest.mark.usefixtures("book")
