@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.interventions.impact import Window, allocate, attribute, risk_episodes
 from app.models import ArrChange
+from tests.books import spec_attribution_ledger
 from tests.builders import clear_ledger, post_revenue, revenue
 
 D = date.fromisoformat
@@ -39,14 +40,7 @@ class TestEpisodes:
 
 class TestAttribute:
     def test_spec_worked_example_50000_retained_10000_expanded(self, session: Session) -> None:
-        post_revenue(
-            session,
-            revenue("ra", "2026-04-01", 20000),
-            revenue("rb", "2026-04-01", 20000),
-            revenue("rc", "2026-04-01", 10000),
-            revenue("rd", "2026-04-01", 30000),
-            revenue("rd", "2026-05-01", 40000),
-        )
+        spec_attribution_ledger(session)
         ws = [
             window("a", "ra", "2026-04-05"),
             window("b", "rb", "2026-04-05"),

@@ -4,22 +4,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.usage.schemas import UsageEventIn
+from tests.books import ESCALATIONS, logins_component
 from tests.builders import make_health_model, make_intervention, post_revenue, post_usage, revenue, usage_event
 
-MODEL = {
-    "components": [
-        {"name": "logins", "weight": 1, "kind": "login", "aggregate": "count", "window_days": 30, "bad": 0, "good": 10},
-        {
-            "name": "escalations",
-            "weight": 1,
-            "kind": "ticket_escalated",
-            "aggregate": "count",
-            "window_days": 30,
-            "bad": 4,
-            "good": 0,
-        },
-    ]
-}
+MODEL = {"components": [logins_component(weight=1), ESCALATIONS]}
 
 
 def logins(customer: str, count: int, month: str = "2026-02") -> list[UsageEventIn]:

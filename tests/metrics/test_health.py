@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.health import churn
+from tests.books import get_metric
 from tests.builders import (
     make_churn_model,
     make_customer,
@@ -17,12 +18,6 @@ from tests.builders import (
     revenue,
     usage_event,
 )
-
-
-def metric(client: TestClient, name: str, **params: str) -> dict:
-    response = client.get(f"/v1/metrics/{name}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def book(session: Session) -> None:
@@ -54,7 +49,7 @@ class TestHealthMetric:
         self, client: TestClient, session: Session
     ) -> None:
         book(session)
-        body = metric(client, "health", start="2026-02-01", end="2026-03-31", interval="month")
+        body = get_metric(client, "health", start="2026-02-01", end="2026-03-31", interval="month")
         feb, mar = body["rows"]
         # Feb 28: paying c1 (yellow 45), c2 (no snapshot yet), c4 (never), c5 (red 10).
         assert (feb["customers"], feb["avg_score"]) == (4, (45 + 10) / 2)
@@ -72,7 +67,7 @@ class TestHealthMetric:
 
     def test_grouped_by_segment(self, client: TestClient, session: Session) -> None:
         book(session)
-        rows = metric(client, "health", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
+        rows = get_metric(client, "health", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
         assert [r["group"] for r in rows] == ["enterprise", "smb"]
         enterprise, smb = rows
         # enterprise: c3 green 50,000, c4 unscored 5,000 -> risk 50,000 x 0.03 = 1,500
@@ -84,7 +79,7 @@ class TestHealthMetric:
         book(session)
         make_churn_model(session, intercept=2.0, coefficient=-0.05)
         session.commit()
-        [mar] = metric(client, "health", start="2026-03-01", end="2026-03-31")["rows"]
+        [mar] = get_metric(client, "health", start="2026-03-01", end="2026-03-31")["rows"]
 
         def p(score: float) -> float:
             return 1 / (1 + math.exp(-(2.0 - 0.05 * score)))
@@ -94,7 +89,7 @@ class TestHealthMetric:
         assert mar["revenue_at_risk"] == pytest.approx(expected, abs=0.01)
 
     def test_no_snapshots_and_no_customers_is_an_empty_row_not_an_error(self, client: TestClient) -> None:
-        body = metric(client, "health", start="2020-01-01", end="2020-01-31")
+        body = get_metric(client, "health", start="2020-01-01", end="2020-01-31")
         [row] = body["rows"]
         assert (row["customers"], row["avg_score"], row["revenue_at_risk"], row["red_arr"]) == (0, None, 0, 0)
         assert body["meta"]["snapshots"] is False
@@ -126,7 +121,7 @@ class TestChurnFit:
         assert (fitted.examples, fitted.churns) == (60, 30)
         assert fitted.coefficient < 0  # a higher score, less churn
         session.commit()
-        [row] = metric(client, "health", start="2025-04-01", end="2025-04-30")["rows"]
+        [row] = get_metric(client, "health", start="2025-04-01", end="2025-04-30")["rows"]
         assert row["method"] == "fitted"
         # 30 paying at 1,000 scored 20 and 30 scored 80: risk = 30,000 x p(20) + 30,000 x p(80)
         expected = 30000 * churn.logistic(20.0, fitted) + 30000 * churn.logistic(80.0, fitted)
@@ -158,7 +153,7 @@ class TestVocMetric:
         other = [usage_event("c1", "survey_response", "2026-03-05T00:00:00Z", value=1, survey="other")]
         post_usage(session, *nps, *csat, *ces, *outside, *other)
         session.commit()
-        [row] = metric(client, "voc", start="2026-03-01", end="2026-03-31")["rows"]
+        [row] = get_metric(client, "voc", start="2026-03-01", end="2026-03-31")["rows"]
         assert row["responses"] == 5 + 4 + 3
         assert row["nps"] == (2 - 2) / 5 * 100  # promoters 10, 9; detractors 6, 3 -> 0
         assert row["csat"] == 2 / 4  # 5 and 4 of four answers
@@ -175,7 +170,7 @@ class TestVocMetric:
             usage_event("c2", "survey_response", "2026-01-12T10:00:00Z", value=7, survey="nps"),  # a passive
         ])  # fmt: skip
         session.commit()
-        body = metric(client, "voc", start="2026-01-01", end="2026-02-28", interval="month", group_by="segment")
+        body = get_metric(client, "voc", start="2026-01-01", end="2026-02-28", interval="month", group_by="segment")
         # January only (February has no answers, so no grouped rows): enterprise one passive -> (0 - 0) / 1 = 0;
         # smb 10, 0, 9 -> (2 - 1) / 3 x 100 = 33.333333
         assert [(r["period_start"], r["group"], r["nps"]) for r in body["rows"]] == [
@@ -184,7 +179,7 @@ class TestVocMetric:
         ]
 
     def test_empty_period_has_null_ratios(self, client: TestClient) -> None:
-        [row] = metric(client, "voc", start="2026-01-01", end="2026-01-31")["rows"]
+        [row] = get_metric(client, "voc", start="2026-01-01", end="2026-01-31")["rows"]
         assert (row["responses"], row["nps"], row["csat"], row["ces"]) == (0, None, None, None)
 
 
@@ -207,7 +202,7 @@ class TestSupportMetric:
             usage_event("c1", "ticket_resolved", "2026-03-03T09:00:00Z", ticket="T0"),  # 11 days = 264 h
         ])  # fmt: skip
         session.commit()
-        feb, mar = metric(client, "support", start="2026-02-01", end="2026-03-31", interval="month")["rows"]
+        feb, mar = get_metric(client, "support", start="2026-02-01", end="2026-03-31", interval="month")["rows"]
         assert mar["tickets_opened"] == 3
         assert mar["median_first_response_hours"] == 2  # of 0.5, 2, 4
         assert mar["mean_first_response_hours"] == pytest.approx((2 + 4 + 0.5) / 3)
@@ -220,14 +215,14 @@ class TestSupportMetric:
         )
         assert feb["escalation_rate"] == 0
 
-        grouped = metric(client, "support", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
+        grouped = get_metric(client, "support", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
         assert [(r["group"], r["tickets_opened"], r["escalation_rate"]) for r in grouped] == [
             ("enterprise", 1, 0.0),
             ("smb", 2, 0.5),  # T1 escalated, T2 not
         ]
 
     def test_no_tickets_means_null_rate_and_times(self, client: TestClient) -> None:
-        [row] = metric(client, "support", start="2026-01-01", end="2026-01-31")["rows"]
+        [row] = get_metric(client, "support", start="2026-01-01", end="2026-01-31")["rows"]
         assert row["tickets_opened"] == 0
         assert (row["median_first_response_hours"], row["escalation_rate"]) == (None, None)
 

@@ -3,14 +3,13 @@
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from tests.books import spec_attribution_ledger
 from tests.builders import (
     make_cost,
     make_health_model,
     make_intervention,
     make_team_member,
-    post_revenue,
     post_usage,
-    revenue,
     usage_event,
 )
 
@@ -37,14 +36,7 @@ def roi_rows(client: TestClient, **params: str) -> list[dict]:
 
 
 def spec_book(session: Session) -> None:
-    post_revenue(
-        session,
-        revenue("ra", "2026-04-01", 20000),
-        revenue("rb", "2026-04-01", 20000),
-        revenue("rc", "2026-04-01", 10000),
-        revenue("rd", "2026-04-01", 30000),
-        revenue("rd", "2026-05-01", 40000),
-    )
+    spec_attribution_ledger(session)
     make_cost(session, id="k4", month="2026-04", amount=15000)
     make_cost(session, id="k5", month="2026-04", amount=9000, team="sales")
     make_team_member(session, id="jo", hourly_cost=100)
