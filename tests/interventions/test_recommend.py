@@ -41,59 +41,60 @@ def setup(session: Session) -> None:
     session.commit()
 
 
-def test_situations(client: TestClient, session: Session) -> None:
-    setup(session)
-    # Score = mean(logins: 10 per login, escalations: 100 − 25 per escalation).
-    # red: (10 + 0) / 2 = 5, red band → at risk. new: first paid 15 Jan, 45 days before 1 Mar → onboarding.
-    # low: (30 + 100) / 2 = 65, yellow, no renewal due, but logins score 30 < 40 → low adoption.
-    # fine: (90 + 100) / 2 = 95 → expansion.
-    got = {c: recommendation(client, c) for c in ("red", "new", "low", "fine")}
-    assert {c: r["situation"] for c, r in got.items()} == {
-        "red": "at_risk",
-        "new": "onboarding",
-        "low": "low_adoption",
-        "fine": "expansion",
-    }
-    assert got["red"]["recommendations"][0]["framework"] == "loss_aversion"
-    assert got["new"]["recommendations"][0]["framework"] == "commitment_escalation"
-    assert got["low"]["recommendations"][0]["framework"] == "habit_formation"
-    assert got["fine"]["recommendations"][0]["framework"] == "social_proof"
-    assert got["new"]["reasons"] == ["first paid on 2026-01-15, 45 days ago"]
-    assert all(c["source"] == "playbook" for c in got["red"]["recommendations"])
+class TestRecommendation:
+    """`GET /v1/customers/{id}/recommendation`: the situation, then plays ranked by measured history."""
 
+    def test_situations(self, client: TestClient, session: Session) -> None:
+        setup(session)
+        # Score = mean(logins: 10 per login, escalations: 100 − 25 per escalation).
+        # red: (10 + 0) / 2 = 5, red band → at risk. new: first paid 15 Jan, 45 days before 1 Mar → onboarding.
+        # low: (30 + 100) / 2 = 65, yellow, no renewal due, but logins score 30 < 40 → low adoption.
+        # fine: (90 + 100) / 2 = 95 → expansion.
+        got = {c: recommendation(client, c) for c in ("red", "new", "low", "fine")}
+        assert {c: r["situation"] for c, r in got.items()} == {
+            "red": "at_risk",
+            "new": "onboarding",
+            "low": "low_adoption",
+            "fine": "expansion",
+        }
+        assert got["red"]["recommendations"][0]["framework"] == "loss_aversion"
+        assert got["new"]["recommendations"][0]["framework"] == "commitment_escalation"
+        assert got["low"]["recommendations"][0]["framework"] == "habit_formation"
+        assert got["fine"]["recommendations"][0]["framework"] == "social_proof"
+        assert got["new"]["reasons"] == ["first paid on 2026-01-15, 45 days ago"]
+        assert all(c["source"] == "playbook" for c in got["red"]["recommendations"])
 
-def test_history_outranks_the_playbook_with_its_evidence(client: TestClient, session: Session) -> None:
-    setup(session)
-    # Past at-risk interventions: four health checks that worked, one win-back that did not.
-    for n in range(5):
-        customer = f"h{n}"
-        paying(session, customer)
-        post_usage(session, *logins(customer, 1, "2025-12"))
-        make_intervention(
-            session,
-            id=f"past{n}",
-            customer=customer,
-            type="health_check" if n < 4 else "win_back",
-            reason="risk",
-            started_on="2025-12-20",
-            expected={"metric": "arr", "change": 0 if n < 4 else 1, "unit": "absolute", "measure_after_days": 30},
-        )
-    session.commit()
-    assert client.post("/v1/interventions/measure").json() == {"measured": 5}
-    ranked = recommendation(client, "red")["recommendations"]
-    first = ranked[0]
-    # health_check: 4 met of 4 → smoothed (4 + 0.5 × 5) / (4 + 5) = 0.7222; win_back 0 of 1 → 2.5 / 6 = 0.4167;
-    # the untried executive_alignment keeps the prior 0.5.
-    assert (first["type"], first["source"], first["score"]) == ("health_check", "history", 0.7222)
-    assert first["evidence"] == {
-        "interventions": 4,
-        "measured": 4,
-        "met": 4,
-        "outcome_rate": 1.0,
-        "avg_health_lift": first["evidence"]["avg_health_lift"],
-    }
-    assert [c["type"] for c in ranked] == ["health_check", "executive_alignment", "win_back"]
+    def test_history_outranks_the_playbook_with_its_evidence(self, client: TestClient, session: Session) -> None:
+        setup(session)
+        # Past at-risk interventions: four health checks that worked, one win-back that did not.
+        for n in range(5):
+            customer = f"h{n}"
+            paying(session, customer)
+            post_usage(session, *logins(customer, 1, "2025-12"))
+            make_intervention(
+                session,
+                id=f"past{n}",
+                customer=customer,
+                type="health_check" if n < 4 else "win_back",
+                reason="risk",
+                started_on="2025-12-20",
+                expected={"metric": "arr", "change": 0 if n < 4 else 1, "unit": "absolute", "measure_after_days": 30},
+            )
+        session.commit()
+        assert client.post("/v1/interventions/measure").json() == {"measured": 5}
+        ranked = recommendation(client, "red")["recommendations"]
+        first = ranked[0]
+        # health_check: 4 met of 4 → smoothed (4 + 0.5 × 5) / (4 + 5) = 0.7222; win_back 0 of 1 → 2.5 / 6 = 0.4167;
+        # the untried executive_alignment keeps the prior 0.5.
+        assert (first["type"], first["source"], first["score"]) == ("health_check", "history", 0.7222)
+        assert first["evidence"] == {
+            "interventions": 4,
+            "measured": 4,
+            "met": 4,
+            "outcome_rate": 1.0,
+            "avg_health_lift": first["evidence"]["avg_health_lift"],
+        }
+        assert [c["type"] for c in ranked] == ["health_check", "executive_alignment", "win_back"]
 
-
-def test_unknown_customer_is_404(client: TestClient) -> None:
-    assert client.get("/v1/customers/ghost/recommendation").status_code == 404
+    def test_unknown_customer_is_404(self, client: TestClient) -> None:
+        assert client.get("/v1/customers/ghost/recommendation").status_code == 404

@@ -290,29 +290,36 @@ renewal_items = st.lists(
 )
 
 
-@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(items=renewal_items)
-def test_raw_rate_is_at_most_one_and_at_most_net(session: Session, items: list) -> None:
-    """Each example writes inside a savepoint that is rolled back, so the function-scoped session is safe."""
-    renewals = []
-    for i, (status, up, booked, day) in enumerate(items):
-        outcome = (
-            {} if status == "open" else {"booked_arr": booked if status == "renewed" else 0, "closed_on": "2026-04-01"}
-        )
-        due = date(2026, 1, 1) + timedelta(days=day - 1)
-        renewals.append(
-            RenewalBatchItem(id=f"r{i}", customer="c", due_date=due, arr_up_for_renewal=up, status=status, **outcome)
-        )
-    savepoint = session.begin_nested()
-    try:
-        renewals_service.upsert_renewals(session, renewals)
-        (row,) = renewal_metrics.renewals(session, MetricQuery(start=date(2026, 1, 1), end=date(2026, 3, 31))).rows
-    finally:
-        savepoint.rollback()
-    closed_count = sum(status != "open" for status, *_ in items)
-    assert row.due_count == len(items)
-    assert (row.raw_renewal_rate is None) == (closed_count == 0)
-    if row.raw_renewal_rate is not None:
-        assert row.net_renewal_rate is not None
-        assert row.raw_renewal_rate <= 1
-        assert row.raw_renewal_rate <= row.net_renewal_rate
+class TestRenewalRates:
+    """Renewal rates on random renewals: raw at most one and at most net."""
+
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(items=renewal_items)
+    def test_raw_rate_is_at_most_one_and_at_most_net(self, session: Session, items: list) -> None:
+        """Each example writes inside a savepoint that is rolled back, so the function-scoped session is safe."""
+        renewals = []
+        for i, (status, up, booked, day) in enumerate(items):
+            outcome = (
+                {}
+                if status == "open"
+                else {"booked_arr": booked if status == "renewed" else 0, "closed_on": "2026-04-01"}
+            )
+            due = date(2026, 1, 1) + timedelta(days=day - 1)
+            renewals.append(
+                RenewalBatchItem(
+                    id=f"r{i}", customer="c", due_date=due, arr_up_for_renewal=up, status=status, **outcome
+                )
+            )
+        savepoint = session.begin_nested()
+        try:
+            renewals_service.upsert_renewals(session, renewals)
+            (row,) = renewal_metrics.renewals(session, MetricQuery(start=date(2026, 1, 1), end=date(2026, 3, 31))).rows
+        finally:
+            savepoint.rollback()
+        closed_count = sum(status != "open" for status, *_ in items)
+        assert row.due_count == len(items)
+        assert (row.raw_renewal_rate is None) == (closed_count == 0)
+        if row.raw_renewal_rate is not None:
+            assert row.net_renewal_rate is not None
+            assert row.raw_renewal_rate <= 1
+            assert row.raw_renewal_rate <= row.net_renewal_rate
