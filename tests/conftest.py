@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import make_engine
 from app.keys.service import Scope
 from app.main import create_app
@@ -108,6 +108,16 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def cli_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database that the CLI reads from DATABASE_URL."""
+    for url in fresh_database_url():
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
 
 
 @pytest.fixture
