@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.keys import service
-from app.keys.models import ApiKey
 from app.keys.service import Scope
 from app.main import create_app
+from app.models import ApiKey
 
 # Scope a route needs, by method and path (SPEC §2): reads need `read`; posting data needs `ingest`;
 # interventions and targets need `write`; the health model, month close and keys need `admin`.

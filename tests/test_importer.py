@@ -8,12 +8,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app import cli, importer
-from app.costs.models import Cost
-from app.customers.models import Customer, TeamMember
 from app.db import make_engine, make_sessionmaker
-from app.ledger.models import RevenueEvent
-from app.renewals.models import Renewal
-from app.usage.models import UsageEvent
+from app.models import Cost, Customer, Renewal, RevenueEvent, TeamMember, UsageEvent
 
 runner = CliRunner()
 

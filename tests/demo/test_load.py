@@ -14,13 +14,11 @@ from app.config import Settings
 from app.customers import service as customers_service
 from app.demo import DatabaseNotEmpty, load_demo
 from app.demo.load import build_book
-from app.health.models import HealthSnapshot
-from app.interventions.models import Intervention
-from app.ledger.models import ArrChange
 from app.metrics.renewals import cost_of_renewals, renewals
 from app.metrics.retention import RetentionQuery, retention
 from app.metrics.roi import RoiQuery, roi
 from app.metrics.schemas import MetricQuery
+from app.models import ArrChange, HealthSnapshot, Intervention
 from app.scorecard import service as scorecard_service
 
 TODAY = date(2026, 5, 12)

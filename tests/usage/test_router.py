@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.keys.service import Scope
-from app.usage.models import UsageEvent
+from app.models import UsageEvent
 
 
 def event(eid: str, customer: str = "c1", **extra: object) -> dict:
