@@ -1,29 +1,96 @@
-"""Keyword-only builders for test data, posted through the service functions the API uses."""
+"""One builder per table: keyword-only, sensible defaults, written through the service functions the API uses.
 
-from datetime import date
+Every builder flushes (the services do) and none commits: a test that reads through the HTTP client commits its
+session first. Ids default to fresh ones (`fresh_id`); pass `id=` when the test names the row.
+
+Table: builder (through).
+- customer: `make_customer`, `make_customers` (customers.service.upsert_customers)
+- team_member: `make_team_member` (customers.service.upsert_team_members)
+- revenue_event: `revenue` + `post_revenue` (ledger.ingest.ingest_revenue_events); arr_change and arr_month follow;
+  `clear_ledger` empties all three
+- renewal: `make_renewal` (renewals.service.upsert_renewals)
+- cost: `make_cost` (costs.service.upsert_costs)
+- usage_event: `usage_event` + `post_usage` (usage.service.ingest_usage_events)
+- health_model: `make_health_model` (health.service.put_health_model)
+- health_snapshot: `make_snapshot`, a row as health.service.snapshot_health stores it (no service writes one row)
+- churn_model: `make_churn_model`, a fit as health.churn.refit stores it (refit needs a whole history)
+- intervention: `make_intervention`, `move_intervention` (interventions.service.create_intervention, .transition)
+- target: `make_target` (scorecard.service.put_target)
+- closed_month: `make_closed_month` (scorecard.service.close_month)
+- api_key: `make_api_key` (keys.service.create_key)
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from app.config import Settings
+from app.costs import service as costs_service
+from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
-from app.customers.schemas import CustomerBatchItem
+from app.customers.schemas import CustomerBatchItem, TeamMemberBatchItem
+from app.health import service as health_service
+from app.health.schemas import HealthModelIn, HealthModelOut
+from app.interventions import service as interventions_service
+from app.interventions.schemas import InterventionIn, TransitionIn
+from app.keys import service as keys_service
+from app.keys.service import Scope
 from app.ledger import ingest
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
+from app.models import ArrChange, ArrMonth, ChurnModel, HealthSnapshot, Intervention, RevenueEvent
+from app.renewals import service as renewals_service
+from app.renewals.schemas import RenewalBatchItem
+from app.scorecard import service as scorecard_service
+from app.scorecard.schemas import ScorecardOut, TargetIn, TargetOut
+from app.usage import service as usage_service
+from app.usage.schemas import EventBatchResult as UsageBatchResult
+from app.usage.schemas import UsageEventIn
+
+Amount = int | float | str | Decimal
 
 _counter = iter(range(1, 10**9))
 
 
+def fresh_id(prefix: str) -> str:
+    """An id no other builder call has returned in this run."""
+    return f"{prefix}{next(_counter)}"
+
+
+def _day(day: str | date) -> date:
+    return day if isinstance(day, date) else date.fromisoformat(day)
+
+
+# customer, team_member
+
+
 def make_customer(session: Session, *, id: str, **fields: object) -> None:
-    """Upsert one customer (segment, tier, ... as keywords)."""
-    customers_service.upsert_customers(session, [CustomerBatchItem(id=id, **fields)])  # type: ignore[arg-type]
+    """Upsert one customer (segment, tier, csm, ... as keywords)."""
+    customers_service.upsert_customers(session, [CustomerBatchItem.model_validate({"id": id, **fields})])
 
 
-def revenue(
-    customer: str, day: str, arr: int | str | Decimal, *, product: str = "core", id: str | None = None
-) -> RevenueEventIn:
+def make_customers(session: Session, ids: Sequence[str], **fields: object) -> None:
+    """Upsert several customers sharing the same fields (none by default)."""
+    items = [CustomerBatchItem.model_validate({"id": cid, **fields}) for cid in ids]
+    customers_service.upsert_customers(session, items)
+
+
+def make_team_member(session: Session, *, id: str, role: str | None = "csm", **fields: object) -> None:
+    """Upsert one team member (hourly_cost, started_on, ended_on, ... as keywords)."""
+    item = TeamMemberBatchItem.model_validate({"id": id, "role": role, **fields})
+    customers_service.upsert_team_members(session, [item])
+
+
+# revenue_event (the ledger: arr_change and arr_month are rebuilt from it)
+
+
+def revenue(customer: str, day: str, arr: Amount, *, product: str = "core", id: str | None = None) -> RevenueEventIn:
     """A revenue event with a fresh id unless one is given."""
     return RevenueEventIn(
-        id=id or f"ev{next(_counter)}",
+        id=id or fresh_id("ev"),
         customer=customer,
         product=product,
         effective_date=date.fromisoformat(day),
@@ -34,3 +101,203 @@ def revenue(
 def post_revenue(session: Session, *events: RevenueEventIn) -> EventBatchResult:
     """Ingest events as one batch."""
     return ingest.ingest_revenue_events(session, list(events))
+
+
+def clear_ledger(session: Session) -> None:
+    """Empty revenue_event, arr_change and arr_month: each Hypothesis example starts on an empty ledger."""
+    for table in (ArrMonth, ArrChange, RevenueEvent):
+        session.execute(delete(table))
+
+
+# renewal
+
+
+def make_renewal(
+    session: Session,
+    *,
+    customer: str,
+    due_date: str,
+    arr_up_for_renewal: Amount = 1000,
+    status: str = "open",
+    id: str | None = None,
+    **fields: object,
+) -> str:
+    """Upsert one renewal (booked_arr, closed_on as keywords); returns its id."""
+    rid = id or fresh_id("r")
+    item = RenewalBatchItem.model_validate(
+        {
+            "id": rid,
+            "customer": customer,
+            "due_date": due_date,
+            "arr_up_for_renewal": arr_up_for_renewal,
+            "status": status,
+            **fields,
+        }
+    )
+    renewals_service.upsert_renewals(session, [item])
+    return rid
+
+
+# cost
+
+
+def make_cost(
+    session: Session,
+    *,
+    month: str,
+    amount: Amount,
+    team: str = "customer_success",
+    category: str = "salary",
+    id: str | None = None,
+    **fields: object,
+) -> str:
+    """Upsert one cost (customer, motion, team_member, intervention as keywords); returns its id."""
+    cid = id or fresh_id("k")
+    item = CostBatchItem.model_validate(
+        {"id": cid, "month": month, "amount": amount, "team": team, "category": category, **fields}
+    )
+    costs_service.upsert_costs(session, [item])
+    return cid
+
+
+# usage_event
+
+
+def usage_event(
+    customer: str,
+    kind: str,
+    occurred_at: str | datetime,
+    *,
+    value: Amount = 1,
+    id: str | None = None,
+    **properties: Any,
+) -> UsageEventIn:
+    """A usage event with a fresh id unless one is given; a bare day means midnight UTC."""
+    at = occurred_at if isinstance(occurred_at, datetime) else datetime.fromisoformat(occurred_at)
+    return UsageEventIn(
+        id=id or fresh_id("u"),
+        customer=customer,
+        kind=kind,
+        occurred_at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        value=Decimal(str(value)),
+        properties=properties,
+    )
+
+
+def post_usage(session: Session, *events: UsageEventIn) -> UsageBatchResult:
+    """Ingest usage events as one batch."""
+    return usage_service.ingest_usage_events(session, list(events))
+
+
+# health_model, health_snapshot, churn_model
+
+
+def make_health_model(
+    session: Session, *, components: Sequence[Mapping[str, Any]], bands: Mapping[str, Any] | None = None
+) -> HealthModelOut:
+    """Store the next health model version."""
+    body: dict[str, Any] = {"components": list(components)}
+    if bands is not None:
+        body["bands"] = dict(bands)
+    return health_service.put_health_model(session, HealthModelIn.model_validate(body))
+
+
+def make_snapshot(
+    session: Session,
+    *,
+    customer: str,
+    day: str | date,
+    score: float | None = 50.0,
+    band: str | None = None,
+    coverage: float = 1.0,
+    model_version: int = 1,
+    components: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """One stored health snapshot, as `health.service.snapshot_health` writes it (the customer must exist)."""
+    session.add(
+        HealthSnapshot(
+            customer_id=customer,
+            snapshot_date=_day(day),
+            score=score,
+            band=band,
+            coverage=coverage,
+            model_version=model_version,
+            components=[dict(c) for c in components],
+        )
+    )
+    session.flush()
+
+
+def make_churn_model(
+    session: Session, *, intercept: float, coefficient: float, examples: int = 500, churns: int = 40
+) -> ChurnModel:
+    """A fitted churn model, as `health.churn.refit` stores it."""
+    row = ChurnModel(intercept=intercept, coefficient=coefficient, examples=examples, churns=churns)
+    session.add(row)
+    session.flush()
+    return row
+
+
+# intervention
+
+
+def make_intervention(
+    session: Session,
+    *,
+    customer: str,
+    started_on: str | None = None,
+    status: str = "in_progress",
+    type: str = "health_check",
+    framework: str = "loss_aversion",
+    reason: str = "test",
+    expected: Mapping[str, Any] | None = None,
+    id: str | None = None,
+    **fields: object,
+) -> Intervention:
+    """Create an intervention (started on `started_on`, or today, unless status is planned)."""
+    body: dict[str, Any] = {
+        "id": id or fresh_id("iv"),
+        "customer": customer,
+        "type": type,
+        "framework": framework,
+        "reason": reason,
+        "status": status,
+        "expected": expected or {"metric": "health_score", "change": 10, "unit": "points", "measure_after_days": 30},
+        **fields,
+    }
+    if started_on is not None:
+        body["started_on"] = started_on
+    return interventions_service.create_intervention(session, InterventionIn.model_validate(body))
+
+
+def move_intervention(
+    session: Session, *, id: str, move: str, on: str | None = None, note: str | None = None
+) -> Intervention:
+    """Start, complete or cancel an intervention on the day `on` (default today)."""
+    day = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}[move]
+    body = TransitionIn.model_validate({day: on, "note": note})
+    return interventions_service.transition(session, id, move, body)
+
+
+# target, closed_month
+
+
+def make_target(session: Session, *, metric: str, value: Amount, direction: str = "higher_is_better") -> TargetOut:
+    """Set the scorecard target of `metric`."""
+    target, _ = scorecard_service.put_target(
+        session, metric, TargetIn.model_validate({"value": value, "direction": direction})
+    )
+    return target
+
+
+def make_closed_month(session: Session, *, month: str, settings: Settings | None = None) -> ScorecardOut:
+    """Close `month` (it must have ended): its scorecard is frozen as it reads now."""
+    return scorecard_service.close_month(session, month, settings=settings or Settings())
+
+
+# api_key
+
+
+def make_api_key(session: Session, *, scopes: Sequence[Scope] = (Scope.admin,), name: str = "test") -> str:
+    """Create an API key; returns its secret."""
+    return keys_service.create_key(session, name=name, scopes=list(scopes)).secret

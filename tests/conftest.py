@@ -19,11 +19,11 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrate
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import make_engine
-from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.main import create_app
+from tests.builders import make_api_key
 
 TEST_URL_ENV = "CSROI_TEST_DATABASE_URL"
 
@@ -111,6 +111,16 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
+def cli_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database that the CLI reads from DATABASE_URL."""
+    for url in fresh_database_url():
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        yield url
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
@@ -136,9 +146,9 @@ def make_key(session: Session) -> Callable[..., str]:
     """Create an API key with the given scopes; returns its secret."""
 
     def factory(*scopes: Scope) -> str:
-        created = keys_service.create_key(session, name="test", scopes=list(scopes))
+        secret = make_api_key(session, scopes=scopes)
         session.commit()
-        return created.secret
+        return secret
 
     return factory
 

@@ -1,13 +1,11 @@
 """The csroi command: keys, migrate, serve's first-run key, openapi."""
 
 import json
-from collections.abc import Callable, Iterator
 
 import pytest
 from typer.testing import CliRunner
 
 from app import cli
-from app.config import get_settings
 from app.customers import service as customers_service
 from app.db import make_engine, make_sessionmaker
 from app.interventions import service as interventions_service
@@ -15,16 +13,6 @@ from app.interventions.schemas import InterventionIn
 from app.keys import service as keys_service
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database that the CLI reads from DATABASE_URL."""
-    for url in fresh_database_url():
-        monkeypatch.setenv("DATABASE_URL", url)
-        get_settings.cache_clear()
-        yield url
-    get_settings.cache_clear()
 
 
 def active_keys(url: str) -> int:

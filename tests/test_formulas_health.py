@@ -4,9 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.formulas import band_of, combine, component_score, logistic
-from app.formulas import churn_probability as probability
-from app.health.churn import fit_churn
+from app.formulas import band_of, combine, component_score
 
 
 class TestComponentScore:
@@ -61,23 +59,3 @@ class TestBands:
     )
     def test_default_thresholds(self, score: float | None, band: str | None) -> None:
         assert band_of(score, red_below=40, green_from=70) == band
-
-
-class TestChurn:
-    def test_defaults_by_band_until_fitted(self) -> None:
-        defaults = {"red": 0.3, "yellow": 0.1, "green": 0.03}
-        assert probability(20, "red", fit=None, defaults=defaults) == 0.3
-        assert probability(None, None, fit=None, defaults=defaults) is None
-
-    def test_too_few_churns_is_no_fit(self) -> None:
-        pairs = [(10.0, True)] * 29 + [(80.0, False)] * 100
-        assert fit_churn(pairs, min_churns=30) is None
-
-    def test_fit_learns_that_low_scores_churn(self) -> None:
-        # Synthetic history: churn is common below 40 and rare above 70.
-        pairs = [(float(s), s % 3 != 0) for s in range(0, 40)] + [(float(s), s % 10 == 0) for s in range(40, 100)]
-        fit = fit_churn(pairs, min_churns=30)
-        assert fit is not None
-        assert fit.churns == sum(1 for _, churned in pairs if churned)
-        assert fit.coefficient < 0
-        assert logistic(10, fit) > 0.5 > logistic(90, fit)

@@ -6,6 +6,8 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.books import error_locs
+
 COST = {"month": "2025-10", "amount": 70000, "team": "customer_success", "category": "salary"}
 
 
@@ -13,12 +15,6 @@ def put(client: TestClient, cid: str, body: dict) -> dict:
     response = client.put(f"/v1/costs/{cid}", json=body)
     assert response.status_code in (200, 201), response.text
     return response.json()
-
-
-def locs(response) -> list[list]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return [e["loc"] for e in response.json()["errors"]]
 
 
 class TestPutCost:
@@ -74,19 +70,19 @@ class TestPutCost:
 
     @pytest.mark.parametrize("month", ["2025-13", "2025-1", "2025-00", "2025-10-01", "25-10", 202510])
     def test_bad_month_is_422(self, client: TestClient, month: object) -> None:
-        assert locs(client.put("/v1/costs/k1", json=COST | {"month": month})) == [["body", "month"]]
+        assert error_locs(client.put("/v1/costs/k1", json=COST | {"month": month})) == [["body", "month"]]
 
     @pytest.mark.parametrize(
         ("field", "value"),
         [("amount", -1), ("amount", "1.001"), ("team", "finance"), ("motion", "keep"), ("category", "food")],
     )
     def test_bad_field_is_422_naming_it(self, client: TestClient, field: str, value: object) -> None:
-        assert locs(client.put("/v1/costs/k1", json=COST | {field: value})) == [["body", field]]
+        assert error_locs(client.put("/v1/costs/k1", json=COST | {field: value})) == [["body", field]]
 
     @pytest.mark.parametrize("field", ["month", "amount", "team", "category"])
     def test_missing_required_field_is_422(self, client: TestClient, field: str) -> None:
         body = {k: v for k, v in COST.items() if k != field}
-        assert locs(client.put("/v1/costs/k1", json=body)) == [["body", field]]
+        assert error_locs(client.put("/v1/costs/k1", json=body)) == [["body", field]]
 
     def test_zero_amount_is_accepted(self, client: TestClient) -> None:
         assert put(client, "k1", COST | {"amount": 0})["amount"] == 0
@@ -98,7 +94,7 @@ class TestPutCost:
 class TestCostBatch:
     def test_counts_and_all_or_nothing(self, client: TestClient) -> None:
         items = [COST | {"id": "k1", "customer": "fresh"}, COST | {"id": "k2", "month": "2025-13"}]
-        assert locs(client.post("/v1/costs/batch", json={"costs": items})) == [["body", "costs", 1, "month"]]
+        assert error_locs(client.post("/v1/costs/batch", json={"costs": items})) == [["body", "costs", 1, "month"]]
         assert client.get("/v1/costs/k1").status_code == 404
         assert client.get("/v1/customers/fresh").status_code == 404
         items[1]["month"] = "2025-11"
@@ -133,7 +129,7 @@ class TestListCosts:
         assert self.ids(client, customer="acme") == ["k2"]
 
     def test_bad_month_filter_is_422(self, client: TestClient) -> None:
-        assert locs(client.get("/v1/costs?month=2025-13")) == [["query", "month"]]
+        assert error_locs(client.get("/v1/costs?month=2025-13")) == [["query", "month"]]
         assert client.get("/v1/costs", params={"month_from": "2025-11", "month_to": "2025-10"}).status_code == 422
 
     @pytest.mark.usefixtures("book")

@@ -6,7 +6,7 @@ Today is 2026-06-30 (UTC) in every test: 90 days back is 2026-04-01, 90 days ahe
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 import time_machine
@@ -15,20 +15,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.models import HealthSnapshot
-from app.renewals import service as renewals_service
-from app.renewals.schemas import RenewalBatchItem
-from tests.builders import make_customer, post_revenue, revenue
+from tests.builders import make_customer, make_renewal, make_snapshot, post_revenue, revenue
 
 
 @pytest.fixture(autouse=True)
 def today() -> Iterator[None]:
     with time_machine.travel(datetime(2026, 6, 30, 12, 0, tzinfo=UTC), tick=False):
         yield
-
-
-def renewal(rid: str, customer: str, due: str, status: str = "open", **extra: object) -> RenewalBatchItem:
-    return RenewalBatchItem(id=rid, customer=customer, due_date=due, arr_up_for_renewal=1000, status=status, **extra)  # type: ignore[arg-type]
 
 
 def view(client: TestClient, cid: str) -> dict:
@@ -46,7 +39,7 @@ class TestStage:
     def test_churned_when_arr_fell_to_zero(self, client: TestClient, session: Session) -> None:
         post_revenue(session, revenue("c", "2025-01-01", 1000), revenue("c", "2026-05-01", 0))
         # An open renewal does not matter: churned comes first.
-        renewals_service.upsert_renewals(session, [renewal("r", "c", "2026-07-31")])
+        make_renewal(session, id="r", customer="c", due_date="2026-07-31")
         assert stage(client, session, "c") == "churned"
 
     def test_prospect_when_never_paid(self, client: TestClient, session: Session) -> None:
@@ -60,23 +53,26 @@ class TestStage:
 
     def test_renew_when_an_open_renewal_is_due_within_90_days(self, client: TestClient, session: Session) -> None:
         post_revenue(session, revenue("r", "2024-01-01", 1000))
-        renewals_service.upsert_renewals(session, [renewal("r1", "r", "2026-09-28")])  # 90 days ahead
+        make_renewal(session, id="r1", customer="r", due_date="2026-09-28")  # 90 days ahead
         assert stage(client, session, "r") == "renew"
 
     def test_renewal_due_in_91_days_or_closed_is_not_renew(self, client: TestClient, session: Session) -> None:
         post_revenue(session, revenue("a", "2024-01-01", 1000))
-        renewals_service.upsert_renewals(
+        make_renewal(session, id="r1", customer="a", due_date="2026-09-29")  # 91 days ahead
+        make_renewal(
             session,
-            [
-                renewal("r1", "a", "2026-09-29"),  # 91 days ahead
-                renewal("r2", "a", "2026-07-15", status="renewed", booked_arr=1000, closed_on="2026-06-01"),
-            ],
+            id="r2",
+            customer="a",
+            due_date="2026-07-15",
+            status="renewed",
+            booked_arr=1000,
+            closed_on="2026-06-01",
         )
         assert stage(client, session, "a") == "adopt"
 
     def test_renew_beats_land(self, client: TestClient, session: Session) -> None:
         post_revenue(session, revenue("n", "2026-06-01", 1000))
-        renewals_service.upsert_renewals(session, [renewal("r1", "n", "2026-07-31")])
+        make_renewal(session, id="r1", customer="n", due_date="2026-07-31")
         assert stage(client, session, "n") == "renew"
 
     def test_land_when_first_arr_is_less_than_90_days_old(self, client: TestClient, session: Session) -> None:
@@ -121,17 +117,7 @@ class TestArrAndHealth:
     def test_health_is_the_latest_snapshot_up_to_today(self, client: TestClient, session: Session) -> None:
         make_customer(session, id="h")
         for day, score, band in (("2026-06-01", 40.0, "red"), ("2026-06-29", 72.5, "green"), ("2026-07-05", 1, "red")):
-            session.add(
-                HealthSnapshot(
-                    customer_id="h",
-                    snapshot_date=date.fromisoformat(day),
-                    score=score,
-                    band=band,
-                    coverage=1.0,
-                    model_version=1,
-                    components=[],
-                )
-            )
+            make_snapshot(session, customer="h", day=day, score=score, band=band)
         session.commit()
         assert view(client, "h")["health"] == {"score": 72.5, "band": "green", "as_of": "2026-06-29"}
 

@@ -1,4 +1,4 @@
-"""Churn probability against the database: labels from snapshots, fitted model in health reads (SPEC §6)."""
+"""Churn probability (SPEC §6): the logistic fit, labels from snapshots, the fitted model in health reads."""
 
 from datetime import date, timedelta
 
@@ -6,26 +6,43 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.formulas import churn_probability as probability
+from app.formulas import logistic
 from app.health import churn
-from app.models import ChurnModel, Customer, HealthSnapshot
-from tests.builders import make_customer, post_revenue, revenue
+from app.health.churn import fit_churn
+from tests.builders import make_churn_model, make_customers, make_snapshot, post_revenue, revenue
 
 
-def snapshot(session: Session, customer: str, day: date, score: float | None) -> None:
-    session.add(HealthSnapshot(customer_id=customer, snapshot_date=day, score=score, band=None, coverage=1.0,
-                               model_version=1, components=[]))  # fmt: skip
+class TestFitAndProbability:
+    """Pure churn arithmetic: the band defaults until a model is fitted, and the logistic fit itself."""
+
+    def test_defaults_by_band_until_fitted(self) -> None:
+        defaults = {"red": 0.3, "yellow": 0.1, "green": 0.03}
+        assert probability(20, "red", fit=None, defaults=defaults) == 0.3
+        assert probability(None, None, fit=None, defaults=defaults) is None
+
+    def test_too_few_churns_is_no_fit(self) -> None:
+        pairs = [(10.0, True)] * 29 + [(80.0, False)] * 100
+        assert fit_churn(pairs, min_churns=30) is None
+
+    def test_fit_learns_that_low_scores_churn(self) -> None:
+        # Synthetic history: churn is common below 40 and rare above 70.
+        pairs = [(float(s), s % 3 != 0) for s in range(0, 40)] + [(float(s), s % 10 == 0) for s in range(40, 100)]
+        fit = fit_churn(pairs, min_churns=30)
+        assert fit is not None
+        assert fit.churns == sum(1 for _, churned in pairs if churned)
+        assert fit.coefficient < 0
+        assert logistic(10, fit) > 0.5 > logistic(90, fit)
 
 
 class TestLabelledSnapshots:
     def test_churn_within_90_days_after_the_snapshot_is_a_positive(self, session: Session) -> None:
-        session.add_all([Customer(id="a"), Customer(id="b")])
-        session.flush()
-        snapshot(session, "a", date(2026, 1, 1), 20.0)
-        snapshot(session, "a", date(2025, 6, 1), 60.0)  # churn is 214 days later: negative
-        snapshot(session, "b", date(2026, 1, 1), 80.0)
-        snapshot(session, "b", date(2026, 1, 2), None)  # unscored: not an example
-        snapshot(session, "b", date(2026, 3, 1), 70.0)  # outcome window not over by `today`: not an example
-        session.flush()
+        make_customers(session, ["a", "b"])
+        make_snapshot(session, customer="a", day="2026-01-01", score=20.0)
+        make_snapshot(session, customer="a", day="2025-06-01", score=60.0)  # churn is 214 days later: negative
+        make_snapshot(session, customer="b", day="2026-01-01", score=80.0)
+        make_snapshot(session, customer="b", day="2026-01-02", score=None)  # unscored: not an example
+        make_snapshot(session, customer="b", day="2026-03-01", score=70.0)  # outcome not over by `today`: no example
         churned_on = {"a": [date(2026, 1, 1) + timedelta(days=90)]}
         pairs = churn.labelled_snapshots(session, churned_on, today=date(2026, 4, 1))
         assert sorted(pairs) == [(20.0, True), (60.0, False), (80.0, False)]
@@ -33,8 +50,7 @@ class TestLabelledSnapshots:
 
 class TestChurnDates:
     def test_customer_level_churns_from_the_ledger(self, session: Session) -> None:
-        for cid in ("a", "b"):
-            make_customer(session, id=cid)
+        make_customers(session, ["a", "b"])
         post_revenue(
             session,
             revenue("a", "2025-01-01", 1000),
@@ -52,7 +68,7 @@ class TestChurnDates:
 
 class TestFittedProbability:
     def test_health_read_uses_the_latest_fitted_model(self, client: TestClient, session: Session) -> None:
-        session.add(ChurnModel(intercept=2.0, coefficient=-0.05, examples=500, churns=40))
+        make_churn_model(session, intercept=2.0, coefficient=-0.05)
         session.commit()
         client.post("/v1/events", json={"events": [{"id": "s", "customer": "c1", "kind": "seats", "value": 1,
                                                     "occurred_at": "2026-03-01T00:00:00Z"}] + [

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app.interventions.impact import Window, allocate, attribute, risk_episodes
-from app.models import ArrChange, ArrMonth, RevenueEvent
-from tests.builders import post_revenue, revenue
+from app.models import ArrChange
+from tests.books import spec_attribution_ledger
+from tests.builders import clear_ledger, post_revenue, revenue
 
 D = date.fromisoformat
 
@@ -40,14 +40,7 @@ class TestEpisodes:
 
 class TestAttribute:
     def test_spec_worked_example_50000_retained_10000_expanded(self, session: Session) -> None:
-        post_revenue(
-            session,
-            revenue("ra", "2026-04-01", 20000),
-            revenue("rb", "2026-04-01", 20000),
-            revenue("rc", "2026-04-01", 10000),
-            revenue("rd", "2026-04-01", 30000),
-            revenue("rd", "2026-05-01", 40000),
-        )
+        spec_attribution_ledger(session)
         ws = [
             window("a", "ra", "2026-04-05"),
             window("b", "rb", "2026-04-05"),
@@ -147,41 +140,42 @@ ledger_sets = st.lists(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(events=ledger_sets, plans=intervention_sets)
-def test_attributed_revenue_never_exceeds_real_movements(session: Session, events: list, plans: list) -> None:
-    """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its start."""
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
-    base = D("2025-01-01")
-    post_revenue(
-        session,
-        *[
-            revenue(c, (base + timedelta(days=d)).isoformat(), Decimal(str(v)), product=p, id=f"i{n}")
-            for n, (c, p, d, v) in enumerate(events)
-        ],
-    )
-    windows = [
-        Window(f"w{n}", c, base + timedelta(days=d), base + timedelta(days=d + days), risk)
-        for n, (c, d, days, risk) in enumerate(plans)
-    ]
-    got = attribute(session, windows, today=D("2026-06-30"))
-    for customer in ("p", "q"):
-        mine = [w for w in windows if w.customer_id == customer]
-        expansions = (
-            session.query(ArrChange)
-            .filter(ArrChange.customer_id == customer, ArrChange.movement_type.in_(["upsell", "cross_sell"]))
-            .all()
+class TestAttributionBounds:
+    """On random ledgers and interventions attribution never credits more than really moved."""
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(events=ledger_sets, plans=intervention_sets)
+    def test_attributed_revenue_never_exceeds_real_movements(self, session: Session, events: list, plans: list) -> None:
+        """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its start."""
+        clear_ledger(session)
+        base = D("2025-01-01")
+        post_revenue(
+            session,
+            *[
+                revenue(c, (base + timedelta(days=d)).isoformat(), Decimal(str(v)), product=p, id=f"i{n}")
+                for n, (c, p, d, v) in enumerate(events)
+            ],
         )
-        in_windows = sum(c.delta_cents for c in expansions if any(w.contains(c.effective_date) for w in mine))
-        assert sum(got[w.id].expanded_cents for w in mine) <= in_windows
-        for episode in risk_episodes(mine):
-            at_start = sum(
-                c.delta_cents
-                for c in session.query(ArrChange).filter(
-                    ArrChange.customer_id == customer, ArrChange.effective_date < episode[0].started_on
-                )
+        windows = [
+            Window(f"w{n}", c, base + timedelta(days=d), base + timedelta(days=d + days), risk)
+            for n, (c, d, days, risk) in enumerate(plans)
+        ]
+        got = attribute(session, windows, today=D("2026-06-30"))
+        for customer in ("p", "q"):
+            mine = [w for w in windows if w.customer_id == customer]
+            expansions = (
+                session.query(ArrChange)
+                .filter(ArrChange.customer_id == customer, ArrChange.movement_type.in_(["upsell", "cross_sell"]))
+                .all()
             )
-            assert sum(got[w.id].retained_cents for w in episode) <= at_start
-        assert all(got[w.id].retained_cents == 0 for w in mine if not w.at_risk)
+            in_windows = sum(c.delta_cents for c in expansions if any(w.contains(c.effective_date) for w in mine))
+            assert sum(got[w.id].expanded_cents for w in mine) <= in_windows
+            for episode in risk_episodes(mine):
+                at_start = sum(
+                    c.delta_cents
+                    for c in session.query(ArrChange).filter(
+                        ArrChange.customer_id == customer, ArrChange.effective_date < episode[0].started_on
+                    )
+                )
+                assert sum(got[w.id].retained_cents for w in episode) <= at_start
+            assert all(got[w.id].retained_cents == 0 for w in mine if not w.at_risk)

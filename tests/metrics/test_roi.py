@@ -1,10 +1,17 @@
 """`/v1/metrics/roi`: worked examples with the arithmetic written out (SPEC §5)."""
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
-
-def revenue(eid: str, customer: str, day: str, arr: int) -> dict:
-    return {"id": eid, "customer": customer, "product": "core", "effective_date": day, "arr": arr}
+from tests.books import spec_attribution_ledger
+from tests.builders import (
+    make_cost,
+    make_health_model,
+    make_intervention,
+    make_team_member,
+    post_usage,
+    usage_event,
+)
 
 
 def intervention(iid: str, customer: str, day: str, *, at_risk: bool, **extra: object) -> dict:
@@ -28,112 +35,97 @@ def roi_rows(client: TestClient, **params: str) -> list[dict]:
     return response.json()["rows"]
 
 
-def spec_book(client: TestClient) -> None:
-    client.post(
-        "/v1/revenue-events",
-        json={
-            "events": [
-                revenue("a", "ra", "2026-04-01", 20000),
-                revenue("b", "rb", "2026-04-01", 20000),
-                revenue("c", "rc", "2026-04-01", 10000),
-                revenue("d", "rd", "2026-04-01", 30000),
-                revenue("d2", "rd", "2026-05-01", 40000),
+def spec_book(session: Session) -> None:
+    spec_attribution_ledger(session)
+    make_cost(session, id="k4", month="2026-04", amount=15000)
+    make_cost(session, id="k5", month="2026-04", amount=9000, team="sales")
+    make_team_member(session, id="jo", hourly_cost=100)
+    make_intervention(session, **intervention("iv-a", "ra", "2026-04-05", at_risk=True, owner="jo", hours=10))
+    make_intervention(session, **intervention("iv-b", "rb", "2026-04-05", at_risk=True))
+    make_intervention(session, **intervention("iv-c", "rc", "2026-04-06", at_risk=True, direct_cost=500))
+    make_intervention(session, **intervention("iv-d", "rd", "2026-04-10", at_risk=False))
+    session.commit()
+
+
+class TestRoi:
+    """`roi`: attributed revenue against CS cost, grouping, cancelled interventions, health lift, CSV and 422s."""
+
+    def test_spec_worked_example_program_roi_is_3(self, client: TestClient, session: Session) -> None:
+        spec_book(session)
+        [row] = roi_rows(client)
+        # Retained 20,000 + 20,000 + 10,000 = 50,000; expanded 40,000 − 30,000 = 10,000. Ungrouped, cost is April's
+        # CS cost: 15,000 (the 9,000 of sales is not CS). ROI = (60,000 − 15,000) / 15,000 = 3.0.
+        assert (row["interventions"], row["retained_arr"], row["expanded_arr"], row["attributed_revenue"]) == (
+            4,
+            50000,
+            10000,
+            60000,
+        )
+        assert (row["cost"], row["roi"]) == (15000, 3.0)
+        # Every expected "ARR changes by ≥ 0" was measured 60 days on and met.
+        assert (row["measured"], row["outcome_rate"]) == (4, 1.0)
+
+    def test_grouped_by_framework_uses_each_groups_intervention_cost(
+        self, client: TestClient, session: Session
+    ) -> None:
+        spec_book(session)
+        by = {r["group"]: r for r in roi_rows(client, group_by="framework")}
+        # loss_aversion: 10 h × 100 (iv-a) + 0 (iv-b, no hours) + 500 direct (iv-c) = 1,500;
+        # ROI = (50,000 − 1,500) / 1,500. social_proof: iv-d costs nothing → ROI null, never a division error.
+        assert by["loss_aversion"]["cost"] == 1500
+        assert by["loss_aversion"]["roi"] == round((50000 - 1500) / 1500, 6)
+        assert (by["social_proof"]["cost"], by["social_proof"]["roi"]) == (0, None)
+
+    def test_empty_period_is_zeros_and_nulls(self, client: TestClient) -> None:
+        [row] = roi_rows(client)
+        assert (row["interventions"], row["roi"], row["outcome_rate"], row["health_lift"]) == (0, None, None, None)
+
+    def test_cancelled_interventions_count_but_earn_nothing(self, client: TestClient, session: Session) -> None:
+        spec_book(session)
+        client.post("/v1/interventions/iv-c/cancel", json={})
+        [row] = roi_rows(client)
+        assert (row["interventions"], row["retained_arr"]) == (4, 40000)
+
+    def test_health_lift_against_same_band_peers(self, client: TestClient, session: Session) -> None:
+        model = {
+            "components": [
+                {
+                    "name": "logins",
+                    "weight": 1,
+                    "kind": "login",
+                    "aggregate": "count",
+                    "window_days": 30,
+                    "bad": 0,
+                    "good": 10,
+                }
             ]
-        },
-    )
-    client.put(
-        "/v1/costs/k4", json={"month": "2026-04", "amount": 15000, "team": "customer_success", "category": "salary"}
-    )
-    client.put("/v1/costs/k5", json={"month": "2026-04", "amount": 9000, "team": "sales", "category": "salary"})
-    client.put("/v1/team-members/jo", json={"role": "csm", "hourly_cost": 100})
-    for body in (
-        intervention("iv-a", "ra", "2026-04-05", at_risk=True, owner="jo", hours=10),
-        intervention("iv-b", "rb", "2026-04-05", at_risk=True),
-        intervention("iv-c", "rc", "2026-04-06", at_risk=True, direct_cost=500),
-        intervention("iv-d", "rd", "2026-04-10", at_risk=False),
-    ):
-        assert client.post("/v1/interventions", json=body).status_code == 201
-
-
-def test_spec_worked_example_program_roi_is_3(client: TestClient) -> None:
-    spec_book(client)
-    [row] = roi_rows(client)
-    # Retained 20,000 + 20,000 + 10,000 = 50,000; expanded 40,000 − 30,000 = 10,000. Ungrouped, cost is April's
-    # CS cost: 15,000 (the 9,000 of sales is not CS). ROI = (60,000 − 15,000) / 15,000 = 3.0.
-    assert (row["interventions"], row["retained_arr"], row["expanded_arr"], row["attributed_revenue"]) == (
-        4,
-        50000,
-        10000,
-        60000,
-    )
-    assert (row["cost"], row["roi"]) == (15000, 3.0)
-    # Every expected "ARR changes by ≥ 0" was measured 60 days on and met.
-    assert (row["measured"], row["outcome_rate"]) == (4, 1.0)
-
-
-def test_grouped_by_framework_uses_each_groups_intervention_cost(client: TestClient) -> None:
-    spec_book(client)
-    by = {r["group"]: r for r in roi_rows(client, group_by="framework")}
-    # loss_aversion: 10 h × 100 (iv-a) + 0 (iv-b, no hours) + 500 direct (iv-c) = 1,500;
-    # ROI = (50,000 − 1,500) / 1,500. social_proof: iv-d costs nothing → ROI null, never a division error.
-    assert by["loss_aversion"]["cost"] == 1500
-    assert by["loss_aversion"]["roi"] == round((50000 - 1500) / 1500, 6)
-    assert (by["social_proof"]["cost"], by["social_proof"]["roi"]) == (0, None)
-
-
-def test_empty_period_is_zeros_and_nulls(client: TestClient) -> None:
-    [row] = roi_rows(client)
-    assert (row["interventions"], row["roi"], row["outcome_rate"], row["health_lift"]) == (0, None, None, None)
-
-
-def test_cancelled_interventions_count_but_earn_nothing(client: TestClient) -> None:
-    spec_book(client)
-    client.post("/v1/interventions/iv-c/cancel", json={})
-    [row] = roi_rows(client)
-    assert (row["interventions"], row["retained_arr"]) == (4, 40000)
-
-
-def test_health_lift_against_same_band_peers(client: TestClient) -> None:
-    model = {
-        "components": [
-            {
-                "name": "logins",
-                "weight": 1,
-                "kind": "login",
-                "aggregate": "count",
-                "window_days": 30,
-                "bad": 0,
-                "good": 10,
-            }
+        }
+        make_health_model(session, **model)
+        logins = {"a": (5, 8), "b": (5, 6), "c": (6, 4), "d": (9, 9)}  # (February, March)
+        events = [
+            usage_event(c, "login", f"2026-0{m}-{10 + n:02d}T12:00:00Z", id=f"{c}-{m}-{n}")
+            for c, counts in logins.items()
+            for m, count in zip((2, 3), counts, strict=True)
+            for n in range(count)
         ]
-    }
-    assert client.put("/v1/health-model", json=model).status_code == 200
-    logins = {"a": (5, 8), "b": (5, 6), "c": (6, 4), "d": (9, 9)}  # (February, March)
-    events = [
-        {"id": f"{c}-{m}-{n}", "customer": c, "kind": "login", "occurred_at": f"2026-0{m}-{10 + n:02d}T12:00:00Z"}
-        for c, counts in logins.items()
-        for m, count in zip((2, 3), counts, strict=True)
-        for n in range(count)
-    ]
-    assert client.post("/v1/events", json={"events": events}).status_code == 200
-    expected = {"metric": "login", "change": 20, "unit": "percent", "measure_after_days": 30}
-    body = intervention("iv", "a", "2026-03-01", at_risk=False, expected=expected)
-    assert client.post("/v1/interventions", json=body).json()["context"]["band"] == "yellow"
-    [row] = client.get("/v1/metrics/roi?start=2026-03-01&end=2026-03-31").json()["rows"]
-    # Score = 100 × logins / 10 over the 30 days to the date. a: 50 on 1 Mar → 80 on 31 Mar: +30.
-    # Yellow peers without an intervention: b 50 → 60 (+10), c 60 → 40 (−20); d is green (90), not a peer.
-    # Baseline (10 − 20) / 2 = −5; lift 30 − (−5) = 35. Logins 5 → 8 is +60 % ≥ the expected +20 %: met.
-    assert (row["avg_health_delta"], row["baseline_health_delta"], row["health_lift"]) == (30, -5, 35)
-    assert (row["measured"], row["outcome_rate"]) == (1, 1.0)
+        post_usage(session, *events)
+        session.commit()
+        expected = {"metric": "login", "change": 20, "unit": "percent", "measure_after_days": 30}
+        body = intervention("iv", "a", "2026-03-01", at_risk=False, expected=expected)
+        assert client.post("/v1/interventions", json=body).json()["context"]["band"] == "yellow"
+        [row] = client.get("/v1/metrics/roi?start=2026-03-01&end=2026-03-31").json()["rows"]
+        # Score = 100 × logins / 10 over the 30 days to the date. a: 50 on 1 Mar → 80 on 31 Mar: +30.
+        # Yellow peers without an intervention: b 50 → 60 (+10), c 60 → 40 (−20); d is green (90), not a peer.
+        # Baseline (10 − 20) / 2 = −5; lift 30 − (−5) = 35. Logins 5 → 8 is +60 % ≥ the expected +20 %: met.
+        assert (row["avg_health_delta"], row["baseline_health_delta"], row["health_lift"]) == (30, -5, 35)
+        assert (row["measured"], row["outcome_rate"]) == (1, 1.0)
 
+    def test_unknown_group_and_parameters_are_422(self, client: TestClient) -> None:
+        assert client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&group_by=colour").status_code == 422
+        assert client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&x=1").status_code == 422
 
-def test_unknown_group_and_parameters_are_422(client: TestClient) -> None:
-    assert client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&group_by=colour").status_code == 422
-    assert client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&x=1").status_code == 422
-
-
-def test_csv(client: TestClient) -> None:
-    spec_book(client)
-    lines = client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&format=csv").text.splitlines()
-    assert lines[0].startswith("period_start,period_end,group,interventions,measured,outcome_rate")
-    assert lines[1].startswith("2026-04-01,2026-04-30,,4,4,1,50000.00,10000.00,60000.00,15000.00,3")
+    def test_csv(self, client: TestClient, session: Session) -> None:
+        spec_book(session)
+        lines = client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&format=csv").text.splitlines()
+        assert lines[0].startswith("period_start,period_end,group,interventions,measured,outcome_rate")
+        assert lines[1].startswith("2026-04-01,2026-04-30,,4,4,1,50000.00,10000.00,60000.00,15000.00,3")

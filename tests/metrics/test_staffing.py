@@ -3,35 +3,33 @@
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from app.config import DEFAULT_CSM_RATIOS, Settings, parse_csm_ratios
+from tests.builders import make_customer, make_customers, make_team_member, post_revenue, revenue
 
 
 @pytest.fixture
-def staffed(client: TestClient) -> TestClient:
+def staffed(client: TestClient, session: Session) -> TestClient:
     """30 high-touch customers at 1,000 each, 1 low-touch at 50,000, 1 untiered at 500, 1 churned tech-touch."""
-    customers = [{"id": f"h{n}", "tier": "high_touch"} for n in range(30)]
-    customers += [{"id": "low", "tier": "low_touch"}, {"id": "none"}, {"id": "gone", "tier": "tech_touch"}]
-    assert client.post("/v1/customers/batch", json={"customers": customers}).status_code == 200
-    events = [
-        {"id": f"e{n}", "customer": f"h{n}", "product": "core", "effective_date": "2026-01-01", "arr": 1000}
-        for n in range(30)
-    ]
-    events += [
-        {"id": "el", "customer": "low", "product": "core", "effective_date": "2026-01-01", "arr": 50000},
-        {"id": "en", "customer": "none", "product": "core", "effective_date": "2026-01-01", "arr": 500},
-        {"id": "g1", "customer": "gone", "product": "core", "effective_date": "2026-01-01", "arr": 700},
-        {"id": "g2", "customer": "gone", "product": "core", "effective_date": "2026-03-31", "arr": 0},
-    ]
-    assert client.post("/v1/revenue-events", json={"events": events}).status_code == 200
-    team = [
-        {"id": "c1", "role": "csm", "started_on": "2025-01-01"},
-        {"id": "c2", "role": "csm", "started_on": "2026-03-31"},  # employed from the last day of March
-        {"id": "c3", "role": "csm", "started_on": "2025-01-01", "ended_on": "2026-03-30"},  # gone before Mar 31
-        {"id": "o1", "role": "onboarding"},  # no dates: always employed
-        {"id": "x1", "role": "manager", "started_on": "2025-01-01"},
-    ]
-    assert client.post("/v1/team-members/batch", json={"team_members": team}).status_code == 200
+    make_customers(session, [f"h{n}" for n in range(30)], tier="high_touch")
+    make_customer(session, id="low", tier="low_touch")
+    make_customer(session, id="none")
+    make_customer(session, id="gone", tier="tech_touch")
+    post_revenue(
+        session,
+        *(revenue(f"h{n}", "2026-01-01", 1000, id=f"e{n}") for n in range(30)),
+        revenue("low", "2026-01-01", 50000, id="el"),
+        revenue("none", "2026-01-01", 500, id="en"),
+        revenue("gone", "2026-01-01", 700, id="g1"),
+        revenue("gone", "2026-03-31", 0, id="g2"),
+    )
+    make_team_member(session, id="c1", started_on="2025-01-01")
+    make_team_member(session, id="c2", started_on="2026-03-31")  # employed from the last day of March
+    make_team_member(session, id="c3", started_on="2025-01-01", ended_on="2026-03-30")  # gone before Mar 31
+    make_team_member(session, id="o1", role="onboarding")  # no dates: always employed
+    make_team_member(session, id="x1", role="manager", started_on="2025-01-01")
+    session.commit()
     return client
 
 

@@ -9,11 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.costs import service as costs_service
-from app.costs.schemas import CostBatchItem
 from app.metrics.schemas import MetricQuery, UnitEconomicsRow
 from app.metrics.unit_economics import unit_economics
-from tests.builders import make_customer, post_revenue, revenue
+from tests.builders import make_cost, make_customer, post_revenue, revenue
 
 MARGIN = Decimal("0.8")
 CENT = Decimal("0.01")
@@ -22,10 +20,6 @@ CENT = Decimal("0.01")
 def rows(session: Session, start: str, end: str, margin: Decimal = MARGIN, **options: object) -> list[UnitEconomicsRow]:
     query = MetricQuery(start=date.fromisoformat(start), end=date.fromisoformat(end), **options)  # type: ignore[arg-type]
     return unit_economics(session, query, gross_margin=margin).rows
-
-
-def cost(cid: str, month: str, amount: int, team: str, customer: str | None = None) -> CostBatchItem:
-    return CostBatchItem(id=cid, month=month, amount=amount, team=team, category="salary", customer=customer)  # type: ignore[arg-type]
 
 
 def book(session: Session) -> None:
@@ -43,18 +37,13 @@ def book(session: Session) -> None:
         revenue("e", "2025-05-01", 1200),
         revenue("e", "2026-03-05", 0),  # churn in March
     )
-    costs_service.upsert_costs(
-        session,
-        [
-            cost("k1", "2026-01", 3000, "sales"),  # acquire, no customer
-            cost("k2", "2026-02", 1000, "marketing"),  # acquire, no customer
-            cost("k3", "2026-03", 500, "account_management", customer="a"),  # expand
-            cost("k4", "2026-01", 800, "customer_success", customer="c"),  # retain
-            cost("k5", "2026-02", 1200, "customer_success"),  # retain, no customer
-            cost("k6", "2025-12", 9999, "sales"),  # before the range
-            cost("k7", "2026-04", 9999, "customer_success"),  # after the range
-        ],
-    )
+    make_cost(session, id="k1", month="2026-01", amount=3000, team="sales")  # acquire, no customer
+    make_cost(session, id="k2", month="2026-02", amount=1000, team="marketing")  # acquire, no customer
+    make_cost(session, id="k3", month="2026-03", amount=500, team="account_management", customer="a")  # expand
+    make_cost(session, id="k4", month="2026-01", amount=800, team="customer_success", customer="c")  # retain
+    make_cost(session, id="k5", month="2026-02", amount=1200, team="customer_success")  # retain, no customer
+    make_cost(session, id="k6", month="2025-12", amount=9999, team="sales")  # before the range
+    make_cost(session, id="k7", month="2026-04", amount=9999, team="customer_success")  # after the range
     session.commit()
 
 

@@ -6,6 +6,8 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.books import error_locs
+
 RENEWED = {
     "customer": "acme",
     "due_date": "2026-01-31",
@@ -21,12 +23,6 @@ def put(client: TestClient, rid: str, body: dict) -> dict:
     response = client.put(f"/v1/renewals/{rid}", json=body)
     assert response.status_code in (200, 201), response.text
     return response.json()
-
-
-def locs(response) -> list[list]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    return [e["loc"] for e in response.json()["errors"]]
 
 
 class TestPutRenewal:
@@ -67,15 +63,15 @@ class TestPutRenewal:
 
     def test_renewed_without_booked_or_closed_names_both_fields(self, client: TestClient) -> None:
         body = {k: v for k, v in RENEWED.items() if k not in ("booked_arr", "closed_on")}
-        assert locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"], ["body", "closed_on"]]
+        assert error_locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"], ["body", "closed_on"]]
 
     def test_churned_with_booked_arr_is_422(self, client: TestClient) -> None:
         body = OPEN | {"status": "churned", "booked_arr": 10, "closed_on": "2026-03-30"}
-        assert locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"]]
+        assert error_locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"]]
 
     def test_open_with_an_outcome_is_422(self, client: TestClient) -> None:
         body = OPEN | {"booked_arr": 10, "closed_on": "2026-03-30"}
-        assert locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"], ["body", "closed_on"]]
+        assert error_locs(client.put("/v1/renewals/r1", json=body)) == [["body", "booked_arr"], ["body", "closed_on"]]
 
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -90,16 +86,16 @@ class TestPutRenewal:
         ],
     )
     def test_bad_field_is_422_naming_it(self, client: TestClient, field: str, value: object) -> None:
-        assert ["body", field] in locs(client.put("/v1/renewals/r1", json=RENEWED | {field: value}))
+        assert ["body", field] in error_locs(client.put("/v1/renewals/r1", json=RENEWED | {field: value}))
         assert client.get("/v1/renewals/r1").status_code == 404
 
     @pytest.mark.parametrize("field", ["customer", "due_date", "arr_up_for_renewal", "status"])
     def test_missing_required_field_is_422(self, client: TestClient, field: str) -> None:
         body = {k: v for k, v in RENEWED.items() if k != field}
-        assert ["body", field] in locs(client.put("/v1/renewals/r1", json=body))
+        assert ["body", field] in error_locs(client.put("/v1/renewals/r1", json=body))
 
     def test_body_id_must_equal_path_id(self, client: TestClient) -> None:
-        assert locs(client.put("/v1/renewals/r1", json=RENEWED | {"id": "r2"})) == [["body", "id"]]
+        assert error_locs(client.put("/v1/renewals/r1", json=RENEWED | {"id": "r2"})) == [["body", "id"]]
 
     def test_unknown_renewal_is_404_problem(self, client: TestClient) -> None:
         response = client.get("/v1/renewals/nope")
@@ -124,13 +120,13 @@ class TestRenewalBatch:
             OPEN | {"id": "r4", "status": "won"},
         ]
         response = client.post("/v1/renewals/batch", json={"renewals": items})
-        assert locs(response) == [["body", "renewals", 1, "booked_arr"], ["body", "renewals", 3, "status"]]
+        assert error_locs(response) == [["body", "renewals", 1, "booked_arr"], ["body", "renewals", 3, "status"]]
         assert client.get("/v1/renewals/r1").status_code == 404
         assert client.get("/v1/customers/fresh").status_code == 404
 
     def test_item_without_id_is_422(self, client: TestClient) -> None:
         response = client.post("/v1/renewals/batch", json={"renewals": [OPEN]})
-        assert locs(response) == [["body", "renewals", 0, "id"]]
+        assert error_locs(response) == [["body", "renewals", 0, "id"]]
 
     def test_over_10000_items_is_413(self, client: TestClient) -> None:
         items = [OPEN | {"id": f"r{i}"} for i in range(10_001)]
@@ -168,7 +164,7 @@ class TestListRenewals:
         assert client.get("/v1/renewals", params={"due_from": "2026-02-01", "due_to": "2026-01-01"}).status_code == 422
 
     def test_unknown_parameter_is_422(self, client: TestClient) -> None:
-        assert locs(client.get("/v1/renewals?state=open")) == [["query", "state"]]
+        assert error_locs(client.get("/v1/renewals?state=open")) == [["query", "state"]]
 
     @pytest.mark.usefixtures("book")
     def test_cursor_walk_sees_each_renewal_once(self, client: TestClient) -> None:

@@ -15,8 +15,22 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from app.keys.service import Scope
+from app.usage.schemas import UsageEventIn
+from tests.builders import (
+    make_cost,
+    make_customer,
+    make_intervention,
+    make_renewal,
+    make_team_member,
+    move_intervention,
+    post_revenue,
+    post_usage,
+    revenue,
+    usage_event,
+)
 
 
 def ok(response: object, status: int = 200) -> dict:
@@ -24,60 +38,45 @@ def ok(response: object, status: int = 200) -> dict:
     return response.json()  # type: ignore[attr-defined]
 
 
-def revenue(eid: str, customer: str, day: str, arr: int, product: str = "core") -> dict:
-    return {"id": eid, "customer": customer, "product": product, "effective_date": day, "arr": arr}
+def survey(eid: str, kind: str, score: int, at: str) -> UsageEventIn:
+    return usage_event("a", "survey_response", at, value=score, id=eid, survey=kind)
 
 
-def survey(eid: str, kind: str, score: int, at: str) -> dict:
-    return {"id": eid, "customer": "a", "kind": "survey_response", "occurred_at": at, "value": score,
-            "properties": {"survey": kind}}  # fmt: skip
+def ticket(eid: str, kind: str, number: str, at: str) -> UsageEventIn:
+    return usage_event("b", kind, at, id=eid, ticket=number)
 
 
-def ticket(eid: str, kind: str, number: str, at: str) -> dict:
-    return {"id": eid, "customer": "b", "kind": kind, "occurred_at": at, "properties": {"ticket": number}}
-
-
-def intervention(iid: str, customer: str, **extra: object) -> dict:
-    expected = {"metric": "arr", "change": 0, "unit": "absolute", "measure_after_days": 60}
-    return {"id": iid, "customer": customer, "type": "qbr", "framework": "commitment_escalation", "reason": "review",
-            "expected": expected, **extra}  # fmt: skip
+QBR = {"type": "qbr", "framework": "commitment_escalation", "reason": "review",
+       "expected": {"metric": "arr", "change": 0, "unit": "absolute", "measure_after_days": 60}}  # fmt: skip
 
 
 @pytest.fixture
-def book(client: TestClient) -> TestClient:
-    customers = [
-        {"id": "a", "tier": "high_touch", "csm": "m1"},
-        {"id": "b", "tier": "low_touch", "csm": "m1"},
-        {"id": "c", "tier": "tech_touch"},
-        {"id": "d", "tier": "low_touch"},
-    ]
-    ok(client.post("/v1/customers/batch", json={"customers": customers}))
-    events = [
-        revenue("a1", "a", "2025-01-01", 10000),
-        revenue("a2", "a", "2026-02-10", 2000, product="addon"),
-        revenue("b1", "b", "2025-12-01", 20000),
-        revenue("b2", "b", "2026-01-15", 24000),
-        revenue("b3", "b", "2026-02-05", 22000),
-        revenue("c1", "c", "2025-12-01", 6000),
-        revenue("c2", "c", "2026-02-20", 0),
-        revenue("d1", "d", "2026-02-12", 5000),
-    ]
-    ok(client.post("/v1/revenue-events", json={"events": events}))
-    renewals = [
-        {"id": "r1", "customer": "a", "due_date": "2026-02-15", "arr_up_for_renewal": 10000, "status": "renewed",
-         "booked_arr": 12000, "closed_on": "2026-02-10"},
-        {"id": "r2", "customer": "c", "due_date": "2026-02-20", "arr_up_for_renewal": 6000, "status": "churned",
-         "booked_arr": 0, "closed_on": "2026-02-20"},
-        {"id": "r3", "customer": "b", "due_date": "2026-02-25", "arr_up_for_renewal": 24000, "status": "open"},
-    ]  # fmt: skip
-    ok(client.post("/v1/renewals/batch", json={"renewals": renewals}))
-    costs = [
-        {"id": "k1", "month": "2026-01", "amount": 2000, "team": "customer_success", "category": "salary"},
-        {"id": "k2", "month": "2026-02", "amount": 3000, "team": "customer_success", "category": "salary"},
-        {"id": "k3", "month": "2026-02", "amount": 5000, "team": "sales", "category": "salary"},
-    ]
-    ok(client.post("/v1/costs/batch", json={"costs": costs}))
-    usage = [
+def book(client: TestClient, session: Session) -> TestClient:
+    make_customer(session, id="a", tier="high_touch", csm="m1")
+    make_customer(session, id="b", tier="low_touch", csm="m1")
+    make_customer(session, id="c", tier="tech_touch")
+    make_customer(session, id="d", tier="low_touch")
+    post_revenue(
+        session,
+        revenue("a", "2025-01-01", 10000, id="a1"),
+        revenue("a", "2026-02-10", 2000, product="addon", id="a2"),
+        revenue("b", "2025-12-01", 20000, id="b1"),
+        revenue("b", "2026-01-15", 24000, id="b2"),
+        revenue("b", "2026-02-05", 22000, id="b3"),
+        revenue("c", "2025-12-01", 6000, id="c1"),
+        revenue("c", "2026-02-20", 0, id="c2"),
+        revenue("d", "2026-02-12", 5000, id="d1"),
+    )
+    make_renewal(session, id="r1", customer="a", due_date="2026-02-15", arr_up_for_renewal=10000, status="renewed",
+                 booked_arr=12000, closed_on="2026-02-10")  # fmt: skip
+    make_renewal(session, id="r2", customer="c", due_date="2026-02-20", arr_up_for_renewal=6000, status="churned",
+                 booked_arr=0, closed_on="2026-02-20")  # fmt: skip
+    make_renewal(session, id="r3", customer="b", due_date="2026-02-25", arr_up_for_renewal=24000)
+    make_cost(session, id="k1", month="2026-01", amount=2000)
+    make_cost(session, id="k2", month="2026-02", amount=3000)
+    make_cost(session, id="k3", month="2026-02", amount=5000, team="sales")
+    post_usage(
+        session,
         survey("s1", "nps", 10, "2026-01-20T10:00:00Z"),
         *(survey(f"s{n}", "nps", score, "2026-02-10T10:00:00Z") for n, score in [(2, 10), (3, 9), (4, 3), (5, 7)]),
         *(survey(f"s{n}", "csat", score, "2026-02-11T10:00:00Z") for n, score in [(6, 5), (7, 4), (8, 2)]),
@@ -90,28 +89,20 @@ def book(client: TestClient) -> TestClient:
         ticket("t2x", "ticket_resolved", "t2", "2026-02-05T14:00:00Z"),
         ticket("t3o", "ticket_opened", "t3", "2026-02-06T00:00:00Z"),
         ticket("t3r", "ticket_first_response", "t3", "2026-02-06T01:00:00Z"),
-    ]
-    ok(client.post("/v1/events", json={"events": usage}))
-    team = [
-        {"id": "m1", "role": "csm", "started_on": "2025-01-01"},
-        {"id": "m2", "role": "csm", "started_on": "2026-02-10"},
-        {"id": "m3", "role": "csm", "started_on": "2025-01-01", "ended_on": "2026-01-31"},
-        {"id": "m4", "role": "onboarding", "started_on": "2025-06-01", "ended_on": "2026-02-15"},
-        {"id": "m5", "role": "support", "started_on": "2025-01-01"},
-    ]
-    ok(client.post("/v1/team-members/batch", json={"team_members": team}))
+    )
+    make_team_member(session, id="m1", started_on="2025-01-01")
+    make_team_member(session, id="m2", started_on="2026-02-10")
+    make_team_member(session, id="m3", started_on="2025-01-01", ended_on="2026-01-31")
+    make_team_member(session, id="m4", role="onboarding", started_on="2025-06-01", ended_on="2026-02-15")
+    make_team_member(session, id="m5", role="support", started_on="2025-01-01")
     for iid, customer, started, completed in [
         ("i1", "a", "2026-02-03", "2026-02-20"),
         ("i2", "b", "2026-01-10", "2026-02-05"),
     ]:
-        ok(
-            client.post(
-                "/v1/interventions", json=intervention(iid, customer, status="in_progress", started_on=started)
-            ),
-            201,
-        )
-        ok(client.post(f"/v1/interventions/{iid}/complete", json={"completed_on": completed}))
-    ok(client.post("/v1/interventions", json=intervention("i3", "b")), 201)
+        make_intervention(session, id=iid, customer=customer, started_on=started, **QBR)
+        move_intervention(session, id=iid, move="complete", on=completed)
+    make_intervention(session, id="i3", customer="b", status="planned", **QBR)
+    session.commit()
     return client
 
 
@@ -329,15 +320,25 @@ class TestTargets:
         assert anonymous.put("/v1/targets/nrr", json=body, headers=headers).status_code == 403
         assert anonymous.get("/v1/targets", headers=headers).status_code == 200
 
+    def test_list_answers_csv_and_refuses_unknown_parameters(self, client: TestClient) -> None:
+        client.put("/v1/targets/nrr", json={"value": 1.05, "direction": "higher_is_better"})
+        lines = client.get("/v1/targets?format=csv").text.splitlines()
+        assert lines[0].startswith("metric,")
+        assert lines[1].startswith("nrr,")
+        accept_csv = client.get("/v1/targets", headers={"Accept": "text/csv"})
+        assert accept_csv.headers["content-type"].startswith("text/csv")
+        assert client.get("/v1/targets?colour=red").status_code == 422
+
 
 class TestClose:
-    def test_closed_month_keeps_its_figures_and_lists_restatements(self, book: TestClient) -> None:
+    def test_closed_month_keeps_its_figures_and_lists_restatements(self, book: TestClient, session: Session) -> None:
         closed = ok(book.post("/v1/scorecards/2026-02/close"))
         assert closed["closed"] is True
         assert closed["closed_at"] is not None
         assert closed["restated"] == []
         # Late revenue: b rises to 26,000 on Feb 25. Feb cohort end 12,000 + 26,000 + 0 = 38,000.
-        ok(book.post("/v1/revenue-events", json={"events": [revenue("late", "b", "2026-02-25", 26000)]}))
+        post_revenue(session, revenue("b", "2026-02-25", 26000, id="late"))
+        session.commit()
         card = ok(book.get("/v1/scorecards/2026-02"))
         assert card["closed"] is True
         assert card["closed_at"] == closed["closed_at"]
@@ -362,9 +363,10 @@ class TestClose:
         ok(book.put("/v1/targets/nrr", json={"value": "0.5", "direction": "higher_is_better"}))
         assert entries(ok(book.get("/v1/scorecards/2026-02")))["nrr"]["status"] == "off_track"
 
-    def test_closed_month_csv_shows_frozen_figures(self, book: TestClient) -> None:
+    def test_closed_month_csv_shows_frozen_figures(self, book: TestClient, session: Session) -> None:
         ok(book.post("/v1/scorecards/2026-02/close"))
-        ok(book.post("/v1/revenue-events", json={"events": [revenue("late", "b", "2026-02-25", 26000)]}))
+        post_revenue(session, revenue("b", "2026-02-25", 26000, id="late"))
+        session.commit()
         assert "financial,nrr,0.850000,1.111111,-0.261111,," in book.get("/v1/scorecards/2026-02?format=csv").text
 
     def test_closing_twice_is_409(self, client: TestClient) -> None:

@@ -9,31 +9,16 @@ from sqlalchemy.orm import Session
 
 from app import formulas
 from app.health import churn
-from app.models import ChurnModel, HealthSnapshot
-from tests.builders import make_customer, post_revenue, revenue
-
-_n = iter(range(1_000_000))
-
-
-def ev(customer: str, kind: str, at: str, value: float = 1, **properties: str) -> dict:
-    return {"id": f"m{next(_n)}", "customer": customer, "kind": kind, "occurred_at": at, "value": value,
-            "properties": properties}  # fmt: skip
-
-
-def post_events(client: TestClient, events: list[dict]) -> None:
-    response = client.post("/v1/events", json={"events": events})
-    assert response.status_code == 200, response.text
-
-
-def metric(client: TestClient, name: str, **params: str) -> dict:
-    response = client.get(f"/v1/metrics/{name}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def snapshot(session: Session, customer: str, day: str, score: float | None, band: str | None) -> None:
-    session.add(HealthSnapshot(customer_id=customer, snapshot_date=date.fromisoformat(day), score=score, band=band,
-                               coverage=1.0, model_version=1, components=[]))  # fmt: skip
+from tests.books import get_metric
+from tests.builders import (
+    make_churn_model,
+    make_customer,
+    make_snapshot,
+    post_revenue,
+    post_usage,
+    revenue,
+    usage_event,
+)
 
 
 def book(session: Session) -> None:
@@ -50,12 +35,13 @@ def book(session: Session) -> None:
         revenue("c5", "2026-01-01", 8000),
         revenue("c5", "2026-03-10", 0),  # churned before the March end
     )
-    snapshot(session, "c1", "2026-02-15", 45.0, "yellow")
-    snapshot(session, "c1", "2026-03-15", 30.0, "red")
-    snapshot(session, "c1", "2026-04-15", 90.0, "green")  # after every period end here: never used
-    snapshot(session, "c2", "2026-03-15", 50.0, "yellow")
-    snapshot(session, "c3", "2026-03-15", 80.0, "green")
-    snapshot(session, "c5", "2026-02-15", 10.0, "red")
+    make_snapshot(session, customer="c1", day="2026-02-15", score=45.0, band="yellow")
+    make_snapshot(session, customer="c1", day="2026-03-15", score=30.0, band="red")
+    # After every period end here: never used.
+    make_snapshot(session, customer="c1", day="2026-04-15", score=90.0, band="green")
+    make_snapshot(session, customer="c2", day="2026-03-15", score=50.0, band="yellow")
+    make_snapshot(session, customer="c3", day="2026-03-15", score=80.0, band="green")
+    make_snapshot(session, customer="c5", day="2026-02-15", score=10.0, band="red")
     session.commit()
 
 
@@ -64,7 +50,7 @@ class TestHealthMetric:
         self, client: TestClient, session: Session
     ) -> None:
         book(session)
-        body = metric(client, "health", start="2026-02-01", end="2026-03-31", interval="month")
+        body = get_metric(client, "health", start="2026-02-01", end="2026-03-31", interval="month")
         feb, mar = body["rows"]
         # Feb 28: paying c1 (yellow 45), c2 (no snapshot yet), c4 (never), c5 (red 10).
         assert (feb["customers"], feb["avg_score"]) == (4, (45 + 10) / 2)
@@ -82,7 +68,7 @@ class TestHealthMetric:
 
     def test_grouped_by_segment(self, client: TestClient, session: Session) -> None:
         book(session)
-        rows = metric(client, "health", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
+        rows = get_metric(client, "health", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
         assert [r["group"] for r in rows] == ["enterprise", "smb"]
         enterprise, smb = rows
         # enterprise: c3 green 50,000, c4 unscored 5,000 -> risk 50,000 x 0.03 = 1,500
@@ -92,9 +78,9 @@ class TestHealthMetric:
 
     def test_fitted_model_prices_risk_by_score(self, client: TestClient, session: Session) -> None:
         book(session)
-        session.add(ChurnModel(intercept=2.0, coefficient=-0.05, examples=500, churns=40))
+        make_churn_model(session, intercept=2.0, coefficient=-0.05)
         session.commit()
-        [mar] = metric(client, "health", start="2026-03-01", end="2026-03-31")["rows"]
+        [mar] = get_metric(client, "health", start="2026-03-01", end="2026-03-31")["rows"]
 
         def p(score: float) -> float:
             return 1 / (1 + math.exp(-(2.0 - 0.05 * score)))
@@ -104,7 +90,7 @@ class TestHealthMetric:
         assert mar["revenue_at_risk"] == pytest.approx(expected, abs=0.01)
 
     def test_no_snapshots_and_no_customers_is_an_empty_row_not_an_error(self, client: TestClient) -> None:
-        body = metric(client, "health", start="2020-01-01", end="2020-01-31")
+        body = get_metric(client, "health", start="2020-01-01", end="2020-01-31")
         [row] = body["rows"]
         assert (row["customers"], row["avg_score"], row["revenue_at_risk"], row["red_arr"]) == (0, None, 0, 0)
         assert body["meta"]["snapshots"] is False
@@ -122,7 +108,13 @@ class TestChurnFit:
             if churns:
                 events.append(revenue(f"f{i}", "2025-05-01", 0))
             post_revenue(session, *events)
-            snapshot(session, f"f{i}", "2025-04-01", 20.0 if churns else 80.0, "red" if churns else "green")
+            make_snapshot(
+                session,
+                customer=f"f{i}",
+                day="2025-04-01",
+                score=20.0 if churns else 80.0,
+                band="red" if churns else "green",
+            )
         session.flush()
         assert len(churn.churn_dates(session)) == 30
         fitted = churn.refit(session, today=date(2026, 1, 1), min_churns=30)
@@ -130,7 +122,7 @@ class TestChurnFit:
         assert (fitted.examples, fitted.churns) == (60, 30)
         assert fitted.coefficient < 0  # a higher score, less churn
         session.commit()
-        [row] = metric(client, "health", start="2025-04-01", end="2025-04-30")["rows"]
+        [row] = get_metric(client, "health", start="2025-04-01", end="2025-04-30")["rows"]
         assert row["method"] == "fitted"
         # 30 paying at 1,000 scored 20 and 30 scored 80: risk = 30,000 x p(20) + 30,000 x p(80)
         expected = 30000 * formulas.logistic(20.0, fitted) + 30000 * formulas.logistic(80.0, fitted)
@@ -139,7 +131,7 @@ class TestChurnFit:
     def test_too_few_churns_keep_the_defaults(self, session: Session) -> None:
         make_customer(session, id="x")
         post_revenue(session, revenue("x", "2025-01-01", 1000), revenue("x", "2025-05-01", 0))
-        snapshot(session, "x", "2025-04-01", 20.0, "red")
+        make_snapshot(session, customer="x", day="2025-04-01", score=20.0, band="red")
         session.flush()
         assert churn.refit(session, today=date(2026, 1, 1), min_churns=30) is None
 
@@ -149,13 +141,20 @@ class TestVocMetric:
         make_customer(session, id="c1", segment="smb")
         make_customer(session, id="c2", segment="enterprise")
         session.commit()
-        nps = [ev("c1", "survey_response", "2026-03-02T10:00:00Z", s, survey="nps") for s in (10, 9, 8, 6, 3)]
-        csat = [ev("c2", "survey_response", "2026-03-03T10:00:00Z", s, survey="csat") for s in (5, 4, 3, 2)]
-        ces = [ev("c2", "survey_response", "2026-03-31T23:00:00Z", s, survey="ces") for s in (2, 3, 7)]
-        outside = [ev("c1", "survey_response", "2026-04-01T00:00:00Z", 0, survey="nps")]  # next day, UTC
-        other = [ev("c1", "survey_response", "2026-03-05T00:00:00Z", 1, survey="other")]  # not a known survey
-        post_events(client, nps + csat + ces + outside + other)
-        [row] = metric(client, "voc", start="2026-03-01", end="2026-03-31")["rows"]
+        nps = [
+            usage_event("c1", "survey_response", "2026-03-02T10:00:00Z", value=s, survey="nps")
+            for s in (10, 9, 8, 6, 3)
+        ]
+        csat = [
+            usage_event("c2", "survey_response", "2026-03-03T10:00:00Z", value=s, survey="csat") for s in (5, 4, 3, 2)
+        ]
+        ces = [usage_event("c2", "survey_response", "2026-03-31T23:00:00Z", value=s, survey="ces") for s in (2, 3, 7)]
+        outside = [usage_event("c1", "survey_response", "2026-04-01T00:00:00Z", value=0, survey="nps")]  # next day, UTC
+        # Not a known survey:
+        other = [usage_event("c1", "survey_response", "2026-03-05T00:00:00Z", value=1, survey="other")]
+        post_usage(session, *nps, *csat, *ces, *outside, *other)
+        session.commit()
+        [row] = get_metric(client, "voc", start="2026-03-01", end="2026-03-31")["rows"]
         assert row["responses"] == 5 + 4 + 3
         assert row["nps"] == (2 - 2) / 5 * 100  # promoters 10, 9; detractors 6, 3 -> 0
         assert row["csat"] == 2 / 4  # 5 and 4 of four answers
@@ -165,13 +164,14 @@ class TestVocMetric:
         make_customer(session, id="c1", segment="smb")
         make_customer(session, id="c2", segment="enterprise")
         session.commit()
-        post_events(client, [
-            ev("c1", "survey_response", "2026-01-10T10:00:00Z", 10, survey="nps"),
-            ev("c1", "survey_response", "2026-01-11T10:00:00Z", 0, survey="nps"),
-            ev("c1", "survey_response", "2026-01-12T10:00:00Z", 9, survey="nps"),
-            ev("c2", "survey_response", "2026-01-12T10:00:00Z", 7, survey="nps"),  # a passive
+        post_usage(session, *[
+            usage_event("c1", "survey_response", "2026-01-10T10:00:00Z", value=10, survey="nps"),
+            usage_event("c1", "survey_response", "2026-01-11T10:00:00Z", value=0, survey="nps"),
+            usage_event("c1", "survey_response", "2026-01-12T10:00:00Z", value=9, survey="nps"),
+            usage_event("c2", "survey_response", "2026-01-12T10:00:00Z", value=7, survey="nps"),  # a passive
         ])  # fmt: skip
-        body = metric(client, "voc", start="2026-01-01", end="2026-02-28", interval="month", group_by="segment")
+        session.commit()
+        body = get_metric(client, "voc", start="2026-01-01", end="2026-02-28", interval="month", group_by="segment")
         # January only (February has no answers, so no grouped rows): enterprise one passive -> (0 - 0) / 1 = 0;
         # smb 10, 0, 9 -> (2 - 1) / 3 x 100 = 33.333333
         assert [(r["period_start"], r["group"], r["nps"]) for r in body["rows"]] == [
@@ -180,7 +180,7 @@ class TestVocMetric:
         ]
 
     def test_empty_period_has_null_ratios(self, client: TestClient) -> None:
-        [row] = metric(client, "voc", start="2026-01-01", end="2026-01-31")["rows"]
+        [row] = get_metric(client, "voc", start="2026-01-01", end="2026-01-31")["rows"]
         assert (row["responses"], row["nps"], row["csat"], row["ces"]) == (0, None, None, None)
 
 
@@ -189,20 +189,21 @@ class TestSupportMetric:
         make_customer(session, id="c1", segment="smb")
         make_customer(session, id="c2", segment="enterprise")
         session.commit()
-        post_events(client, [
-            ev("c1", "ticket_opened", "2026-03-01T09:00:00Z", ticket="T1"),
-            ev("c1", "ticket_first_response", "2026-03-01T11:00:00Z", ticket="T1"),  # 2 h
-            ev("c1", "ticket_escalated", "2026-03-01T12:00:00Z", ticket="T1"),
-            ev("c1", "ticket_resolved", "2026-03-02T09:00:00Z", ticket="T1"),  # 24 h
-            ev("c1", "ticket_opened", "2026-03-05T00:00:00Z", ticket="T2"),
-            ev("c1", "ticket_first_response", "2026-03-05T04:00:00Z", ticket="T2"),  # 4 h, unresolved
-            ev("c2", "ticket_opened", "2026-03-10T10:00:00Z", ticket="T1"),  # another customer's T1
-            ev("c2", "ticket_first_response", "2026-03-10T10:30:00Z", ticket="T1"),  # 0.5 h
-            ev("c2", "ticket_resolved", "2026-03-10T13:00:00Z", ticket="T1"),  # 3 h
-            ev("c1", "ticket_opened", "2026-02-20T09:00:00Z", ticket="T0"),  # opened in February
-            ev("c1", "ticket_resolved", "2026-03-03T09:00:00Z", ticket="T0"),  # 11 days = 264 h
+        post_usage(session, *[
+            usage_event("c1", "ticket_opened", "2026-03-01T09:00:00Z", ticket="T1"),
+            usage_event("c1", "ticket_first_response", "2026-03-01T11:00:00Z", ticket="T1"),  # 2 h
+            usage_event("c1", "ticket_escalated", "2026-03-01T12:00:00Z", ticket="T1"),
+            usage_event("c1", "ticket_resolved", "2026-03-02T09:00:00Z", ticket="T1"),  # 24 h
+            usage_event("c1", "ticket_opened", "2026-03-05T00:00:00Z", ticket="T2"),
+            usage_event("c1", "ticket_first_response", "2026-03-05T04:00:00Z", ticket="T2"),  # 4 h, unresolved
+            usage_event("c2", "ticket_opened", "2026-03-10T10:00:00Z", ticket="T1"),  # another customer's T1
+            usage_event("c2", "ticket_first_response", "2026-03-10T10:30:00Z", ticket="T1"),  # 0.5 h
+            usage_event("c2", "ticket_resolved", "2026-03-10T13:00:00Z", ticket="T1"),  # 3 h
+            usage_event("c1", "ticket_opened", "2026-02-20T09:00:00Z", ticket="T0"),  # opened in February
+            usage_event("c1", "ticket_resolved", "2026-03-03T09:00:00Z", ticket="T0"),  # 11 days = 264 h
         ])  # fmt: skip
-        feb, mar = metric(client, "support", start="2026-02-01", end="2026-03-31", interval="month")["rows"]
+        session.commit()
+        feb, mar = get_metric(client, "support", start="2026-02-01", end="2026-03-31", interval="month")["rows"]
         assert mar["tickets_opened"] == 3
         assert mar["median_first_response_hours"] == 2  # of 0.5, 2, 4
         assert mar["mean_first_response_hours"] == pytest.approx((2 + 4 + 0.5) / 3)
@@ -215,14 +216,14 @@ class TestSupportMetric:
         )
         assert feb["escalation_rate"] == 0
 
-        grouped = metric(client, "support", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
+        grouped = get_metric(client, "support", start="2026-03-01", end="2026-03-31", group_by="segment")["rows"]
         assert [(r["group"], r["tickets_opened"], r["escalation_rate"]) for r in grouped] == [
             ("enterprise", 1, 0.0),
             ("smb", 2, 0.5),  # T1 escalated, T2 not
         ]
 
     def test_no_tickets_means_null_rate_and_times(self, client: TestClient) -> None:
-        [row] = metric(client, "support", start="2026-01-01", end="2026-01-31")["rows"]
+        [row] = get_metric(client, "support", start="2026-01-01", end="2026-01-31")["rows"]
         assert row["tickets_opened"] == 0
         assert (row["median_first_response_hours"], row["escalation_rate"]) == (None, None)
 

@@ -16,6 +16,8 @@ from app.metrics import renewals as renewal_metrics
 from app.metrics.schemas import MetricQuery
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
+from tests.books import get_metric
+from tests.builders import make_cost, make_customer, make_renewal
 
 CUSTOMERS = [
     {"id": "c1", "segment": "smb"},
@@ -56,23 +58,21 @@ def cost(cid: str, month: str, amount: object, team: str = "customer_success", *
     return {"id": cid, "month": month, "amount": amount, "team": team, "category": "salary", **extra}
 
 
-def metric(client: TestClient, name: str, **params: str) -> dict:
-    response = client.get(f"/v1/metrics/{name}", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 @pytest.fixture
-def book(client: TestClient) -> None:
-    post(client, "/v1/customers/batch", {"customers": CUSTOMERS})
-    post(client, "/v1/renewals/batch", {"renewals": RENEWALS})
-    post(client, "/v1/costs/batch", {"costs": COSTS})
+def book(session: Session) -> None:
+    for customer in CUSTOMERS:
+        make_customer(session, **customer)
+    for renewal in RENEWALS:
+        make_renewal(session, **renewal)
+    for cost_row in COSTS:
+        make_cost(session, **cost_row)
+    session.commit()
 
 
 @pytest.mark.usefixtures("book")
 class TestRenewalsMetric:
     def test_conformance_quarter(self, client: TestClient) -> None:
-        (row,) = metric(client, "renewals", start="2026-01-01", end="2026-03-31")["rows"]
+        (row,) = get_metric(client, "renewals", start="2026-01-01", end="2026-03-31")["rows"]
         closed_due = 12000 + 24000 + 6000  # r1, r2 renewed and r3 churned; r4 is open and in neither rate
         assert row == {
             "period_start": "2026-01-01",
@@ -91,7 +91,7 @@ class TestRenewalsMetric:
         }
 
     def test_months_and_a_month_with_only_open_renewals(self, client: TestClient) -> None:
-        rows = metric(client, "renewals", start="2026-01-01", end="2026-03-31", interval="month")["rows"]
+        rows = get_metric(client, "renewals", start="2026-01-01", end="2026-03-31", interval="month")["rows"]
         assert [(r["period_start"], r["period_end"]) for r in rows] == [
             ("2026-01-01", "2026-01-31"),
             ("2026-02-01", "2026-02-28"),
@@ -103,14 +103,14 @@ class TestRenewalsMetric:
         assert (rows[2]["open_count"], rows[2]["raw_renewal_rate"], rows[2]["net_renewal_rate"]) == (1, None, None)
 
     def test_empty_period_is_a_zero_row_with_null_rates(self, client: TestClient) -> None:
-        (row,) = metric(client, "renewals", start="2030-01-01", end="2030-12-31")["rows"]
+        (row,) = get_metric(client, "renewals", start="2030-01-01", end="2030-12-31")["rows"]
         assert (row["due_count"], row["due_arr"], row["booked_arr"]) == (0, 0, 0)
         assert (row["raw_renewal_rate"], row["net_renewal_rate"]) == (None, None)
 
     def test_grouped_by_segment_shows_only_groups_with_data_null_last(self, client: TestClient) -> None:
         # c6 is a stub customer without a segment: its renewal is due in October 2025, outside this range.
         post(client, "/v1/renewals/batch", {"renewals": [renewed("r6", "c7", "2026-01-05", 500, up=1000)]})
-        rows = metric(client, "renewals", start="2026-01-01", end="2026-03-31", group_by="segment")["rows"]
+        rows = get_metric(client, "renewals", start="2026-01-01", end="2026-03-31", group_by="segment")["rows"]
         assert [r["group"] for r in rows] == ["enterprise", "smb", None]
         enterprise, smb, unknown = rows
         assert (enterprise["due_arr"], enterprise["raw_renewal_rate"]) == (24000, 18000 / 24000)
@@ -123,12 +123,12 @@ class TestRenewalsMetric:
     def test_sums_are_exact_to_the_cent(self, client: TestClient) -> None:
         items = [renewed(f"x{i}", "c1", "2027-01-10", "0.10", up="0.10") for i in range(3)]
         post(client, "/v1/renewals/batch", {"renewals": items})
-        (row,) = metric(client, "renewals", start="2027-01-01", end="2027-01-31")["rows"]
+        (row,) = get_metric(client, "renewals", start="2027-01-01", end="2027-01-31")["rows"]
         # 0.10 + 0.10 + 0.10 in floats is 0.30000000000000004; in cents it is exactly 30.
         assert (row["due_arr"], row["booked_arr"], row["raw_renewal_rate"]) == (0.3, 0.3, 1.0)
 
     def test_grouped_empty_range_has_no_rows(self, client: TestClient) -> None:
-        assert metric(client, "renewals", start="2030-01-01", end="2030-12-31", group_by="tier")["rows"] == []
+        assert get_metric(client, "renewals", start="2030-01-01", end="2030-12-31", group_by="tier")["rows"] == []
 
     def test_csv_has_the_same_row(self, client: TestClient) -> None:
         response = client.get("/v1/metrics/renewals?start=2026-01-01&end=2026-03-31&format=csv")
@@ -156,7 +156,7 @@ class TestRenewalsMetric:
 class TestCostOfRenewals:
     @pytest.mark.usefixtures("book")
     def test_spec_worked_example(self, client: TestClient) -> None:
-        answer = metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")
+        answer = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")
         (row,) = answer["rows"]
         cs_cost = 70000 + 30000  # customer_success + renewals; the sales 50,000 is not CS cost
         assert (row["cs_cost"], row["renewal_bookings"]) == (cs_cost, 1_000_000)
@@ -169,7 +169,7 @@ class TestCostOfRenewals:
         item = renewed("r1", "a", "2025-10-20", 200_000) | {"due_date": "2025-12-31"}
         post(client, "/v1/renewals/batch", {"renewals": [item]})
         post(client, "/v1/costs/batch", {"costs": [cost("k1", "2025-10", 10_000)]})
-        rows = metric(client, "cost-of-renewals", start="2025-10-01", end="2025-12-31")["rows"]
+        rows = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-12-31")["rows"]
         assert [(r["period_start"], r["renewal_bookings"], r["cost_per_1k"]) for r in rows] == [
             ("2025-10-01", 200_000, 10_000 / (200_000 / 1000)),
             ("2025-11-01", 0, None),
@@ -182,7 +182,7 @@ class TestCostOfRenewals:
         opened = {"id": "r3", "customer": "a", "due_date": "2025-10-31", "arr_up_for_renewal": 9000, "status": "open"}
         post(client, "/v1/renewals/batch", {"renewals": [churned, opened]})
         post(client, "/v1/costs/batch", {"costs": [cost("k1", "2025-10", 10_000)]})
-        (row,) = metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")["rows"]
+        (row,) = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")["rows"]
         assert (row["cs_cost"], row["renewal_bookings"], row["cost_per_1k"]) == (10_000, 0, None)
 
     def test_moving_average_reaches_months_before_start(self, client: TestClient) -> None:
@@ -199,7 +199,7 @@ class TestCostOfRenewals:
         ]
         post(client, "/v1/renewals/batch", {"renewals": renewals})
         post(client, "/v1/costs/batch", {"costs": costs})
-        rows = metric(client, "cost-of-renewals", start="2025-03-01", end="2025-04-30")["rows"]
+        rows = get_metric(client, "cost-of-renewals", start="2025-03-01", end="2025-04-30")["rows"]
         march, april = rows
         assert (march["cs_cost"], march["cost_per_1k"]) == (5_000, None)
         # Window 2024-04 .. 2025-03 holds two defined values: (100 + 300) / 2.
@@ -216,7 +216,7 @@ class TestCostOfRenewals:
         post(client, "/v1/renewals/batch", {"renewals": [renewed("r1", "a", "2024-06-10", 100_000),
                                                          renewed("r2", "a", "2025-06-10", 100_000)]})  # fmt: skip
         post(client, "/v1/costs/batch", {"costs": [cost("k1", "2024-06", cost_then), cost("k2", "2025-06", cost_now)]})
-        answer = metric(client, "cost-of-renewals", start="2025-06-01", end="2025-06-30")
+        answer = get_metric(client, "cost-of-renewals", start="2025-06-01", end="2025-06-30")
         # June 2025's average covers 2024-07 .. 2025-06 (only June 2025); June 2024's covers 2023-07 .. 2024-06.
         assert answer["rows"][0]["moving_avg_12m"] == cost_now / 100
         assert answer["meta"]["trend"] == trend
@@ -229,7 +229,7 @@ class TestCostOfRenewals:
                                                          renewed("r2", "b", "2025-10-06", 200_000)]})  # fmt: skip
         costs = [cost("k1", "2025-10", 5_000, customer="a"), cost("k2", "2025-10", 7_000), cost("k3", "2025-09", 1)]
         post(client, "/v1/costs/batch", {"costs": costs})
-        answer = metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31", group_by="segment")
+        answer = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31", group_by="segment")
         assert [(r["group"], r["cs_cost"], r["renewal_bookings"], r["cost_per_1k"]) for r in answer["rows"]] == [
             ("ent", 0, 200_000, 0),
             ("smb", 5_000, 100_000, 5_000 / 100),
@@ -245,11 +245,11 @@ class TestCostOfRenewals:
             "/v1/costs/batch",
             {"costs": [cost("k1", "2025-10", 70_000), cost("k2", "2025-10", 4_000, "support")]},
         )
-        (row,) = metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")["rows"]
+        (row,) = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31")["rows"]
         assert row["cs_cost"] == 4_000
 
     def test_an_empty_month_is_a_zero_row(self, client: TestClient) -> None:
-        (row,) = metric(client, "cost-of-renewals", start="2031-02-10", end="2031-02-11")["rows"]
+        (row,) = get_metric(client, "cost-of-renewals", start="2031-02-10", end="2031-02-11")["rows"]
         assert (row["period_start"], row["period_end"], row["cs_cost"], row["cost_per_1k"]) == (
             "2031-02-01",
             "2031-02-28",
@@ -267,9 +267,9 @@ class TestCostOfRenewals:
 
     def test_the_longest_range_runs(self, client: TestClient) -> None:
         # 240 months shown plus 23 before them: one SELECT per month in the CTE, under SQLite's compound limit.
-        rows = metric(client, "cost-of-renewals", start="2006-01-01", end="2025-12-31")["rows"]
+        rows = get_metric(client, "cost-of-renewals", start="2006-01-01", end="2025-12-31")["rows"]
         assert len(rows) == 240
-        monthly = metric(client, "renewals", start="2006-01-01", end="2025-12-31", interval="month")["rows"]
+        monthly = get_metric(client, "renewals", start="2006-01-01", end="2025-12-31", interval="month")["rows"]
         assert len(monthly) == 240
 
     def test_csv(self, client: TestClient) -> None:
@@ -290,29 +290,36 @@ renewal_items = st.lists(
 )
 
 
-@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(items=renewal_items)
-def test_raw_rate_is_at_most_one_and_at_most_net(session: Session, items: list) -> None:
-    """Each example writes inside a savepoint that is rolled back, so the function-scoped session is safe."""
-    renewals = []
-    for i, (status, up, booked, day) in enumerate(items):
-        outcome = (
-            {} if status == "open" else {"booked_arr": booked if status == "renewed" else 0, "closed_on": "2026-04-01"}
-        )
-        due = date(2026, 1, 1) + timedelta(days=day - 1)
-        renewals.append(
-            RenewalBatchItem(id=f"r{i}", customer="c", due_date=due, arr_up_for_renewal=up, status=status, **outcome)
-        )
-    savepoint = session.begin_nested()
-    try:
-        renewals_service.upsert_renewals(session, renewals)
-        (row,) = renewal_metrics.renewals(session, MetricQuery(start=date(2026, 1, 1), end=date(2026, 3, 31))).rows
-    finally:
-        savepoint.rollback()
-    closed_count = sum(status != "open" for status, *_ in items)
-    assert row.due_count == len(items)
-    assert (row.raw_renewal_rate is None) == (closed_count == 0)
-    if row.raw_renewal_rate is not None:
-        assert row.net_renewal_rate is not None
-        assert row.raw_renewal_rate <= 1
-        assert row.raw_renewal_rate <= row.net_renewal_rate
+class TestRenewalRates:
+    """Renewal rates on random renewals: raw at most one and at most net."""
+
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(items=renewal_items)
+    def test_raw_rate_is_at_most_one_and_at_most_net(self, session: Session, items: list) -> None:
+        """Each example writes inside a savepoint that is rolled back, so the function-scoped session is safe."""
+        renewals = []
+        for i, (status, up, booked, day) in enumerate(items):
+            outcome = (
+                {}
+                if status == "open"
+                else {"booked_arr": booked if status == "renewed" else 0, "closed_on": "2026-04-01"}
+            )
+            due = date(2026, 1, 1) + timedelta(days=day - 1)
+            renewals.append(
+                RenewalBatchItem(
+                    id=f"r{i}", customer="c", due_date=due, arr_up_for_renewal=up, status=status, **outcome
+                )
+            )
+        savepoint = session.begin_nested()
+        try:
+            renewals_service.upsert_renewals(session, renewals)
+            (row,) = renewal_metrics.renewals(session, MetricQuery(start=date(2026, 1, 1), end=date(2026, 3, 31))).rows
+        finally:
+            savepoint.rollback()
+        closed_count = sum(status != "open" for status, *_ in items)
+        assert row.due_count == len(items)
+        assert (row.raw_renewal_rate is None) == (closed_count == 0)
+        if row.raw_renewal_rate is not None:
+            assert row.net_renewal_rate is not None
+            assert row.raw_renewal_rate <= 1
+            assert row.raw_renewal_rate <= row.net_renewal_rate

@@ -1,6 +1,5 @@
 """`csroi import`: each kind through the API's schemas and services, errors by line, all or nothing."""
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,6 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from app import cli, importer
-from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.models import Cost, Customer, Renewal, RevenueEvent, TeamMember, UsageEvent
 
@@ -92,14 +90,10 @@ class TestImport:
 
 
 @pytest.fixture
-def import_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def import_db(cli_db: str) -> str:
     """A fresh, migrated database that the CLI reads from DATABASE_URL."""
-    for url in fresh_database_url():
-        monkeypatch.setenv("DATABASE_URL", url)
-        get_settings.cache_clear()
-        assert runner.invoke(cli.cli, ["migrate"]).exit_code == 0
-        yield url
-    get_settings.cache_clear()
+    assert runner.invoke(cli.cli, ["migrate"]).exit_code == 0
+    return cli_db
 
 
 def stored_customers(url: str) -> int:

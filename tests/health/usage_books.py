@@ -1,16 +1,14 @@
-"""The few-statement health path (`queries.model_raws`) equals the per-component path on random books."""
+"""Random usage books around AS_OF for the health equivalence tests (queries and service): a wide model of every
+aggregate, events on window boundaries and a second either side, ties, missing properties, zero seats, later events."""
 
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy.orm import Session
 
-from app.health import queries, service
 from app.health.schemas import HealthModelIn
-from app.models import UsageEvent
-from tests.builders import make_customer
+from tests.builders import make_customers, post_usage, usage_event
 
 AS_OF = date(2026, 3, 10)
 MODEL = HealthModelIn.model_validate(
@@ -44,12 +42,11 @@ MODEL = HealthModelIn.model_validate(
 KINDS = ["login", "survey_response", "downtime", "feature_used", "active_users", "ticket_escalated", "seats", "other"]
 
 
-def _book(session: Session, seed: int) -> list[str]:
+def random_usage_book(session: Session, seed: int) -> list[str]:
     """Random customers and events around AS_OF: boundaries, ties, missing properties, zero seats, later events."""
     rng = random.Random(seed)
     customers = [f"c{seed}-{i}" for i in range(12)]
-    for cid in customers:
-        make_customer(session, id=cid)
+    make_customers(session, customers)
     end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC) + timedelta(days=1)
     instants = [end - timedelta(days=d) for d in (0, 1, 3, 5, 7, 10, 15, 20, 30, 60, 365)]
     events = []
@@ -67,67 +64,18 @@ def _book(session: Session, seed: int) -> list[str]:
         if kind == "feature_used" and rng.random() < 0.85:
             props["feature"] = rng.choice("abcdef")
         value = Decimal(rng.randrange(0, 12_000_000)) / 1_000_000 if rng.random() < 0.6 else Decimal(rng.randrange(3))
-        events.append(
-            UsageEvent(
-                id=f"e{seed}-{n}",
-                customer_id=rng.choice(customers[:10]),  # the last two customers have no random events
-                kind=kind,
-                occurred_at=at,
-                value=value,
-                properties=props,
-                content_hash=f"h{n}",
-            )
-        )
+        customer = rng.choice(customers[:10])  # the last two customers have no random events
+        events.append(usage_event(customer, kind, at, value=value, id=f"e{seed}-{n}", **props))
     # Ties on occurred_at for `last` and seats: the highest id wins.
     for n, (kind, props) in enumerate([("seats", {}), ("survey_response", {"survey": "nps"})] * 3):
         for suffix, value in (("a", Decimal(4)), ("b", Decimal(0)), ("c", Decimal(7))):
-            events.append(
-                UsageEvent(id=f"t{seed}-{n}{suffix}", customer_id=customers[n % 3], kind=kind,
-                           occurred_at=end - timedelta(days=2 + n), value=value, properties=props, content_hash="t")
-            )  # fmt: skip
+            at = end - timedelta(days=2 + n)
+            events.append(usage_event(customers[n % 3], kind, at, value=value, id=f"t{seed}-{n}{suffix}", **props))
     # History but empty windows for a customer without random events: None for `last` and `avg`.
     for n, (kind, props) in enumerate(
         [("survey_response", {"survey": "nps"}), ("survey_response", {"survey": "csat"}), ("active_users", {})]
     ):
-        events.append(
-            UsageEvent(id=f"o{seed}-{n}", customer_id=customers[10], kind=kind, occurred_at=end - timedelta(days=100),
-                       value=Decimal(5), properties=props, content_hash="o")
-        )  # fmt: skip
-    session.add_all(events)
-    session.flush()
+        at = end - timedelta(days=100)
+        events.append(usage_event(customers[10], kind, at, value=5, id=f"o{seed}-{n}", **props))
+    post_usage(session, *events)
     return customers
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_model_raws_equal_component_raw(session: Session, seed: int) -> None:
-    customers = _book(session, seed)
-    empty_window: set[str] = set()  # customers with history but an empty window: None for avg and last
-    for as_of in (AS_OF, AS_OF - timedelta(days=4), AS_OF + timedelta(days=3)):
-        for subset in (None, customers[::2]):
-            raws, seats = queries.model_raws(session, MODEL.components, as_of=as_of, customers=subset, seats=True)
-            for component, raw in zip(MODEL.components, raws, strict=True):
-                expected = queries.component_raw(session, component, as_of=as_of, customers=subset)
-                assert raw == expected, component.name
-                empty_window.update(component.name for value in raw.values() if value is None)
-            assert seats == queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=subset)
-    assert {"nps", "any_survey", "csat", "utilisation"} <= empty_window
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_compute_health_equals_the_per_component_assembly(session: Session, seed: int) -> None:
-    customers = _book(session, seed)
-    spec = service.ModelSpec(version=7, model=MODEL, default=False)
-    computed = service.compute_health(session, as_of=AS_OF, customers=customers, spec=spec)
-    raws = [queries.component_raw(session, c, as_of=AS_OF, customers=customers) for c in MODEL.components]
-    seats = queries.latest_values(session, kind="seats", where=None, as_of=AS_OF, customers=customers)
-    some_data = no_data = 0
-    for cid in customers:
-        health = computed[cid]
-        assert health == service._customer_health(cid, spec, raws, seats)
-        assert [c.model_dump() for c in health.components] == [
-            {"name": n, "weight": w, "raw": r, "score": s, "contribution": p} for n, w, r, s, p in health.parts
-        ]
-        some_data += any(r is not None for _, _, r, _, _ in health.parts)
-        no_data += any(r is None for _, _, r, _, _ in health.parts)
-    assert some_data  # the book exercises both sides of SPEC §6's no-data rules
-    assert no_data

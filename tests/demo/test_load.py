@@ -1,6 +1,5 @@
 """The demo book: loads on the session's database, deterministic, every movement, framework and metric."""
 
-from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app import cli
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.customers import service as customers_service
 from app.demo import DatabaseNotEmpty, load_demo
 from app.demo.load import build_book
@@ -109,17 +108,7 @@ class TestLoadDemo:
             load_demo(session_factory, customers=20, today=TODAY)
 
 
-@pytest.fixture
-def demo_db(fresh_database_url: Callable[[], Iterator[str]], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh database that the CLI reads from DATABASE_URL."""
-    for url in fresh_database_url():
-        monkeypatch.setenv("DATABASE_URL", url)
-        get_settings.cache_clear()
-        yield url
-    get_settings.cache_clear()
-
-
-def test_demo_command_loads_then_refuses_without_force(demo_db: str) -> None:
+def test_demo_command_loads_then_refuses_without_force(cli_db: str) -> None:
     first = runner.invoke(cli.cli, ["demo", "--customers", "20", "--seed", "3"])
     assert first.exit_code == 0, first.output
     assert "20 customers" in first.stderr

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.ledger import service
 from app.ledger.schemas import MovementQuery
-from app.models import ArrChange, ArrMonth, RevenueEvent
-from tests.builders import post_revenue, revenue
+from app.models import ArrChange
+from tests.builders import clear_ledger, post_revenue, revenue
 
 
 def movements(session: Session, **filters: object) -> list[tuple[str, str, str | None, Decimal]]:
@@ -134,40 +134,40 @@ def _post(session: Session, rows: list[tuple[str, str, int, float]], order: list
     post_revenue(session, *[events[i] for i in order])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=ledgers, data=st.data())
-def test_arr_at_end_is_start_plus_movements_in_any_order(session: Session, rows: list, data: st.DataObject) -> None:
-    """ARR at end = ARR at start + new + reactivation + upsell + cross_sell − downsell − churn (SPEC §3)."""
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
-    _post(session, rows, arrival_order(rows, data.draw(st.randoms())))
-    start, end = date(2025, 2, 1), date(2025, 8, 1)
-    signs = {"new": 1, "reactivation": 1, "upsell": 1, "cross_sell": 1, "downsell": -1, "churn": -1}
-    for customer in ("a", "b", "c"):
-        moved = sum(
-            signs[t] * amount for _, t, _, amount in movements(session, customer=customer, start=start, end=end)
-        )
-        before = Decimal(arr(session, customer, (start - timedelta(days=1)).isoformat())) / 100
-        after = Decimal(arr(session, customer, end.isoformat())) / 100
-        assert after == before + moved
+class TestRandomLedgers:
+    """Properties on random ledgers: movements add up, and arrival order and retries change nothing."""
 
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=ledgers, data=st.data())
+    def test_arr_at_end_is_start_plus_movements_in_any_order(
+        self, session: Session, rows: list, data: st.DataObject
+    ) -> None:
+        """ARR at end = ARR at start + new + reactivation + upsell + cross_sell − downsell − churn (SPEC §3)."""
+        clear_ledger(session)
+        _post(session, rows, arrival_order(rows, data.draw(st.randoms())))
+        start, end = date(2025, 2, 1), date(2025, 8, 1)
+        signs = {"new": 1, "reactivation": 1, "upsell": 1, "cross_sell": 1, "downsell": -1, "churn": -1}
+        for customer in ("a", "b", "c"):
+            moved = sum(
+                signs[t] * amount for _, t, _, amount in movements(session, customer=customer, start=start, end=end)
+            )
+            before = Decimal(arr(session, customer, (start - timedelta(days=1)).isoformat())) / 100
+            after = Decimal(arr(session, customer, end.isoformat())) / 100
+            assert after == before + moved
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=ledgers, seed=st.integers(0, 1000))
-def test_shuffled_or_repeated_posting_gives_the_same_movements(session: Session, rows: list, seed: int) -> None:
-    # Give each (customer, product, date) one value, so arrival order cannot matter.
-    unique = list({r[:3]: r for r in rows}.values())
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
-    _post(session, unique, list(range(len(unique))))
-    in_order = movements(session)
-    session.execute(delete(ArrChange))
-    session.execute(delete(ArrMonth))
-    session.execute(delete(RevenueEvent))
-    shuffled = list(range(len(unique)))
-    random.Random(seed).shuffle(shuffled)
-    _post(session, unique, shuffled)
-    _post(session, unique, shuffled)  # a retry: all duplicates
-    assert movements(session) == in_order
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=ledgers, seed=st.integers(0, 1000))
+    def test_shuffled_or_repeated_posting_gives_the_same_movements(
+        self, session: Session, rows: list, seed: int
+    ) -> None:
+        # Give each (customer, product, date) one value, so arrival order cannot matter.
+        unique = list({r[:3]: r for r in rows}.values())
+        clear_ledger(session)
+        _post(session, unique, list(range(len(unique))))
+        in_order = movements(session)
+        clear_ledger(session)
+        shuffled = list(range(len(unique)))
+        random.Random(seed).shuffle(shuffled)
+        _post(session, unique, shuffled)
+        _post(session, unique, shuffled)  # a retry: all duplicates
+        assert movements(session) == in_order

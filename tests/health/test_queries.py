@@ -1,0 +1,27 @@
+"""Health reads (`app/health/queries.py`): the few-statement path equals the per-component path."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.health import queries
+from tests.health.usage_books import AS_OF, MODEL, random_usage_book
+
+
+class TestModelRaws:
+    """`model_raws` reads every component (and seats) in a few statements: the same values as `component_raw`."""
+
+    @pytest.mark.parametrize("seed", range(6))
+    def test_equal_the_per_component_reads(self, session: Session, seed: int) -> None:
+        customers = random_usage_book(session, seed)
+        empty_window: set[str] = set()  # customers with history but an empty window: None for avg and last
+        for as_of in (AS_OF, AS_OF - timedelta(days=4), AS_OF + timedelta(days=3)):
+            for subset in (None, customers[::2]):
+                raws, seats = queries.model_raws(session, MODEL.components, as_of=as_of, customers=subset, seats=True)
+                for component, raw in zip(MODEL.components, raws, strict=True):
+                    expected = queries.component_raw(session, component, as_of=as_of, customers=subset)
+                    assert raw == expected, component.name
+                    empty_window.update(component.name for value in raw.values() if value is None)
+                assert seats == queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=subset)
+        assert {"nps", "any_survey", "csat", "utilisation"} <= empty_window

@@ -1,0 +1,28 @@
+"""Settings (`app/config.py`): values read from CSROI_* variables, refused when malformed."""
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings, parse_work_mem
+
+
+class TestMetricsWorkMem:
+    """CSROI_METRICS_WORK_MEM: a PostgreSQL size, 64MB by default, empty for off."""
+
+    @pytest.mark.parametrize("value", ["64MB", "512kB", "1GB", "64kB", " 256MB "])
+    def test_accepts_postgres_sizes(self, value: str) -> None:
+        assert Settings(metrics_work_mem=value).metrics_work_mem == value.strip()
+
+    @pytest.mark.parametrize(
+        "value",
+        ["64", "64mb", "64 MB", "1TB", "-1MB", "32kB", "3000GB", "64MB'; DROP TABLE customer; --", "64MB, 1GB"],
+    )
+    def test_refuses_anything_else(self, value: str) -> None:
+        with pytest.raises(ValidationError, match="CSROI_METRICS_WORK_MEM"):
+            Settings(metrics_work_mem=value)
+
+    def test_defaults_to_64mb_and_empty_turns_it_off(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert Settings().metrics_work_mem == "64MB"
+        monkeypatch.setenv("CSROI_METRICS_WORK_MEM", "")
+        assert Settings().metrics_work_mem is None
+        assert parse_work_mem(None) is None
