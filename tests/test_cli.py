@@ -72,6 +72,25 @@ def test_serve_migrates_and_prints_one_admin_key_once(cli_db: str, monkeypatch: 
     assert active_keys(cli_db) == 1
 
 
+def test_serve_demo_on_a_database_with_customers_refuses(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[dict] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **kw: started.append(kw))
+    assert runner.invoke(cli.cli, ["migrate"]).exit_code == 0
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
+        customers_service.ensure_customers(session, ["acme", "globex"])
+        session.commit()
+    engine.dispose()
+    result = runner.invoke(cli.cli, ["serve", "--demo", "--port", "8124"])
+    assert result.exit_code == 1
+    assert started == []  # never served
+    message = " ".join(result.stderr.split())
+    assert "already has 2 customers" in message
+    assert "empty database" in message
+    assert "without --demo" in message
+    assert active_keys(cli_db) == 0  # refused before creating the first key
+
+
 def test_openapi_prints_the_document() -> None:
     result = runner.invoke(cli.cli, ["openapi"])
     assert json.loads(result.stdout)["info"]["title"] == "csroi"
