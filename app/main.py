@@ -18,7 +18,13 @@ from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
 from app.docs import install_docs
-from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
+from app.errors import (
+    UnhandledErrorMiddleware,
+    declare_json_body_responses,
+    install_error_handlers,
+    problem_response,
+    problem_schemas,
+)
 from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
@@ -62,6 +68,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         # FastAPI lists its schemas by name; the event batch body's (see app.usage.router) joins them in order.
         generated = {**components.get("schemas", {}), **usage_batch_schemas()}
         components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
+        declare_json_body_responses(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 

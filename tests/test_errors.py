@@ -133,6 +133,42 @@ def test_garbage_queries_are_4xx_never_500(client: TestClient, query: str) -> No
     assert response.status_code == 200 or response.headers["content-type"].startswith(PROBLEM)
 
 
-def test_wrong_content_type_is_422(client: TestClient) -> None:
-    response = client.post("/v1/customers/batch", content=b"id=a", headers={"content-type": "text/plain"})
-    assert_problem(response, 422)
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "sent"),
+    [
+        ("POST", "/v1/customers/batch", "text/plain", "text/plain"),
+        ("POST", "/v1/customers/batch", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+        ("POST", "/v1/customers/batch", None, "no Content-Type"),
+        ("PUT", "/v1/customers/acme", "text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("POST", "/v1/events", "text/csv", "text/csv"),
+        ("PUT", "/v1/targets/nrr", "multipart/form-data; boundary=x", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_a_body_not_sent_as_json_is_a_415_that_says_so(
+    client: TestClient, method: str, path: str, content_type: str | None, sent: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.request(method, path, content=b'{"customers": []}', headers=headers)
+    body = assert_problem(response, 415)
+    assert body["title"] == "Unsupported Media Type"
+    assert body["detail"] == f"Send the body as JSON with Content-Type: application/json (this request sent {sent})."
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_still_json(client: TestClient) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.post(
+            "/v1/customers/batch", content=b'{"customers": [{"id": "acme"}]}', headers={"content-type": content_type}
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_an_optional_body_may_be_left_out_without_a_content_type(client: TestClient) -> None:
+    response = client.post("/v1/interventions/nothing-here/start")
+    assert response.status_code == 404, response.text  # no 415: there was no body
+
+
+def test_every_operation_with_a_body_declares_the_415(app: FastAPI) -> None:
+    operations = [op for ops in app.openapi()["paths"].values() for op in ops.values() if "requestBody" in op]
+    assert operations
+    for operation in operations:
+        assert "415" in operation["responses"], operation["operationId"]
