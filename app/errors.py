@@ -101,14 +101,36 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+# Plain words for every `pattern` an input must match, so a 422 says what is allowed instead of quoting a regular
+# expression. Filled where each pattern is defined: `ID_PATTERN = worded(r"^...$", "an id is ...")`.
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded(pattern: str, words: str) -> str:
+    """Register the words a 422 shows when an input does not match `pattern`; returns `pattern` unchanged."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+def pattern_words(pattern: str) -> str | None:
+    """The words registered for `pattern`, if any."""
+    return _PATTERN_WORDS.get(pattern)
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "string_pattern_mismatch":
+        words = pattern_words(str(error.get("ctx", {}).get("pattern", "")))
+        if words:
+            return words
+    return str(error.get("msg", ""))
+
+
 def _loc(raw: tuple[Any, ...]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in raw]
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-    ]
+    return [{"loc": _loc(tuple(e.get("loc", ()))), "msg": _message(e), "type": e.get("type", "")} for e in exc.errors()]
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,8 +7,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, StringConstraints, model_validator
 
+from app.errors import worded
+
 # CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
+ID_PATTERN = worded(
+    r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$",
+    "an id is 1 to 255 characters: letters, digits and . _ : @ + - (no spaces or slashes), starting with a letter "
+    "or digit, e.g. acme-42",
+)
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # An exact decimal that is a JSON number on the wire (Pydantic would emit a string; ENGINEERING.md pitfall 3).

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.errors import pattern_words
 
 PROBLEM = "application/problem+json"
 
@@ -172,3 +173,66 @@ def test_every_operation_with_a_body_declares_the_415(app: FastAPI) -> None:
     assert operations
     for operation in operations:
         assert "415" in operation["responses"], operation["operationId"]
+
+
+# A malformed id, month or name says what is allowed in words, never as a regular expression (the OpenAPI
+# document still publishes the `pattern`).
+def _patterns(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(_patterns(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_patterns(value) for value in node))
+    return set()
+
+
+def test_every_pattern_in_the_openapi_document_has_words(app: FastAPI) -> None:
+    patterns = _patterns(app.openapi())
+    assert len(patterns) >= 8
+    assert {pattern for pattern in patterns if not pattern_words(pattern)} == set()
+
+
+ID_WORDS = "an id is 1 to 255 characters: letters, digits and . _ : @ + - (no spaces or slashes)"
+MONTH_WORDS = "a month is YYYY-MM, e.g. 2026-10"
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "loc", "words"),
+    [
+        ("GET /v1/customers/a%20b", None, ["path", "customer_id"], ID_WORDS),
+        ("GET /v1/renewals/-renewal", None, ["path", "renewal_id"], ID_WORDS),
+        ("PUT /v1/customers/acme", {"id": "ac me"}, ["body", "id"], ID_WORDS),
+        (
+            "POST /v1/customers/batch",
+            {"customers": [{"id": "a"}, {"id": "b c"}]},
+            ["body", "customers", 1, "id"],
+            ID_WORDS,
+        ),
+        ("PUT /v1/team-members/jo", {"email": "not an email"}, ["body", "email"], "name@example.com"),
+        ("GET /v1/scorecards/2026-1", None, ["path", "month"], MONTH_WORDS),
+        ("GET /v1/scorecards/1900-01", None, ["path", "month"], MONTH_WORDS),
+        ("DELETE /v1/targets/NRR", None, ["path", "metric"], "lowercase letters, digits and _"),
+        (
+            "POST /v1/events",
+            {"events": [{"kind": "log in"}]},
+            ["body", "events", 0, "kind"],
+            "an event kind is letters",
+        ),
+    ],
+)
+def test_a_malformed_input_says_what_is_allowed_in_words(
+    client: TestClient, call: str, body: dict | None, loc: list, words: str
+) -> None:
+    method, path = call.split(" ")
+    problem = assert_problem(client.request(method, path, json=body), 422)
+    [error] = [error for error in problem["errors"] if error["loc"] == loc]
+    assert error["type"] == "string_pattern_mismatch"
+    assert words in error["msg"]
+    assert "^" not in error["msg"]
+    assert "pattern" not in error["msg"]
+
+
+@pytest.mark.parametrize("query", ["month=2026-1", "month=26-10"])
+def test_a_malformed_month_in_a_query_says_what_is_allowed(client: TestClient, query: str) -> None:
+    problem = assert_problem(client.get(f"/v1/costs?{query}"), 422)
+    assert "month must be YYYY-MM, e.g. 2025-10" in problem["errors"][0]["msg"]

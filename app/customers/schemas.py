@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.batch import BatchItems
+from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Label, RecordId, RecordIn, StrictIn, Text
@@ -13,7 +14,12 @@ from app.schemas import IsoDate, Label, RecordId, RecordIn, StrictIn, Text
 Tier = Literal["high_touch", "low_touch", "tech_touch"]
 Role = Literal["csm", "onboarding", "renewals", "support", "account_manager", "manager", "other"]
 Stage = Literal["churned", "prospect", "renew", "land", "expand", "adopt"]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=320, pattern=worded(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address looks like name@example.com")
+    ),
+]
 
 
 class CustomerIn(RecordIn):

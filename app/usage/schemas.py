@@ -19,11 +19,15 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.batch import BatchItems
+from app.errors import worded
 from app.schemas import RecordId, StrictIn
 
-Kind = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+_KIND_WORDS = "an event kind is letters, digits and _ . : - (no spaces), starting with a letter or digit, e.g. login"
+Kind = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=worded(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", _KIND_WORDS))
+]
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
-_VALUE_PATTERN = r"^-?\d+(\.\d{1,6})?$"
+_VALUE_PATTERN = worded(r"^-?\d+(\.\d{1,6})?$", "a value is a number or a decimal string, at most six decimals")
 
 
 def parse_value(value: Any) -> Decimal:
