@@ -102,6 +102,7 @@ def serve(
                 f"No API key existed, so csroi created an admin key. It is shown only this once:\n\n"
                 f"    {created.secret}\n\n"
                 f"Try: curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/customers\n"
+                f"API docs: http://{host}:{port}/docs\n"
             )
     uvicorn.run(
         "app.main:serve_app",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 ASSETS_URL = "/docs/assets"
@@ -24,9 +24,17 @@ def assets_dir() -> Path:
 
 
 def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/redoc") -> None:
-    """Serve Swagger UI at `docs_url` and ReDoc at `redoc_url` from local assets (create the app with both None)."""
+    """Serve Swagger UI at `docs_url` (and `/` redirects there) and ReDoc at `redoc_url` from local assets.
+
+    Create the app with `docs_url=None, redoc_url=None`, so FastAPI's CDN pages are not registered too.
+    """
     app.mount(ASSETS_URL, StaticFiles(directory=assets_dir()), name="docs-assets")
     oauth2_redirect_url = f"{docs_url}/oauth2-redirect"
+
+    @app.get("/", include_in_schema=False)
+    async def root(request: Request) -> RedirectResponse:
+        """A browser opening the bare address lands on the docs, not on a 404."""
+        return RedirectResponse(f"{request.scope.get('root_path', '')}{docs_url}")
 
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:

@@ -66,6 +66,7 @@ def test_serve_migrates_and_prints_one_admin_key_once(cli_db: str, monkeypatch: 
     assert first.exit_code == 0, first.output
     assert "csroi_" in first.stdout
     assert started[0]["port"] == 8123
+    assert "API docs: http://127.0.0.1:8123/docs" in first.stdout
     assert active_keys(cli_db) == 1
     second = runner.invoke(cli.cli, ["serve"])
     assert "csroi_" not in second.stdout

@@ -112,3 +112,9 @@ def test_an_unknown_doc_asset_is_a_404_problem(anonymous: TestClient) -> None:
     response = anonymous.get("/docs/assets/nope.js")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_bare_address_redirects_to_the_docs(anonymous: TestClient) -> None:
+    response = anonymous.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
