@@ -118,6 +118,8 @@ def pattern_words(pattern: str) -> str | None:
 
 
 def _message(error: Any) -> str:
+    if error.get("type") == "missing" and tuple(error.get("loc", ())) == ("body",):
+        return "this request needs a JSON body, sent with Content-Type: application/json"
     if error.get("type") == "string_pattern_mismatch":
         words = pattern_words(str(error.get("ctx", {}).get("pattern", "")))
         if words:

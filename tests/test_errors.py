@@ -236,3 +236,14 @@ def test_a_malformed_input_says_what_is_allowed_in_words(
 def test_a_malformed_month_in_a_query_says_what_is_allowed(client: TestClient, query: str) -> None:
     problem = assert_problem(client.get(f"/v1/costs?{query}"), 422)
     assert "month must be YYYY-MM, e.g. 2025-10" in problem["errors"][0]["msg"]
+
+
+def test_a_missing_body_says_a_json_body_is_needed(client: TestClient) -> None:
+    problem = assert_problem(client.post("/v1/customers/batch"), 422)
+    assert problem["errors"] == [
+        {
+            "loc": ["body"],
+            "msg": "this request needs a JSON body, sent with Content-Type: application/json",
+            "type": "missing",
+        }
+    ]
