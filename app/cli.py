@@ -75,7 +75,7 @@ def serve(
         typer.Option("--migrate/--no-migrate", help="Migrate before serving (default: CSROI_MIGRATE_ON_START)."),
     ] = True,
     with_demo: Annotated[
-        bool, typer.Option("--demo", help="Load the demo book first if there are no customers.")
+        bool, typer.Option("--demo", help="Load the demo book first; refused if the database has customers.")
     ] = False,
 ) -> None:
     """Serve the API; on a database with no key yet, create and print one admin key."""
@@ -84,8 +84,17 @@ def serve(
         migrations.upgrade(settings.database_url)
     if with_demo:
         with _sessions() as maker:
-            if demo_book.load.customer_count(maker) == 0:
-                demo_book.load_demo(maker, console=err, min_churns=settings.churn_min_churns)
+            found = demo_book.load.customer_count(maker)
+            if found:
+                err.print(
+                    f"refused: --demo loads the demo book into an empty database, but this one already has "
+                    f"{found:,} customer{'s' if found != 1 else ''}; point DATABASE_URL at an empty database, "
+                    f"or run `csroi serve` without --demo to serve the data it has.",
+                    markup=False,
+                    soft_wrap=True,
+                )
+                raise typer.Exit(1)
+            demo_book.load_demo(maker, console=err, min_churns=settings.churn_min_churns)
     with _session() as session:
         if keys_service.count_active_keys(session) == 0:
             created = keys_service.create_key(session, name="initial admin", scopes=[Scope.admin])
@@ -94,6 +103,7 @@ def serve(
                 f"No API key existed, so csroi created an admin key. It is shown only this once:\n\n"
                 f"    {created.secret}\n\n"
                 f"Try: curl -H 'Authorization: Bearer {created.secret}' http://{host}:{port}/v1/customers\n"
+                f"API docs: http://{host}:{port}/docs\n"
             )
     uvicorn.run(
         "app.main:serve_app",

@@ -116,14 +116,38 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+# Plain words for every `pattern` an input must match, so a 422 says what is allowed instead of quoting a regular
+# expression. Filled where each pattern is defined: `ID_PATTERN = worded(r"^...$", "an id is ...")`.
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded(pattern: str, words: str) -> str:
+    """Register the words a 422 shows when an input does not match `pattern`; returns `pattern` unchanged."""
+    _PATTERN_WORDS[pattern] = words
+    return pattern
+
+
+def pattern_words(pattern: str) -> str | None:
+    """The words registered for `pattern`, if any."""
+    return _PATTERN_WORDS.get(pattern)
+
+
+def _message(error: Any) -> str:
+    if error.get("type") == "missing" and tuple(error.get("loc", ())) == ("body",):
+        return "this request needs a JSON body, sent with Content-Type: application/json"
+    if error.get("type") == "string_pattern_mismatch":
+        words = pattern_words(str(error.get("ctx", {}).get("pattern", "")))
+        if words:
+            return words
+    return str(error.get("msg", ""))
+
+
 def _loc(raw: tuple[Any, ...]) -> list[str | int]:
     return [part if isinstance(part, int) else str(part) for part in raw]
 
 
 def _validation_errors(exc: RequestValidationError | InvalidInput) -> list[dict[str, Any]]:
-    return [
-        {"loc": _loc(tuple(e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-    ]
+    return [{"loc": _loc(tuple(e.get("loc", ()))), "msg": _message(e), "type": e.get("type", "")} for e in exc.errors()]
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -132,8 +156,21 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status, exc.title, exc.slug, exc.detail, headers=headers, **exc.extra)
 
 
+class UnsupportedMediaType(AppError):
+    status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
+
+
+def _body_not_json(exc: RequestValidationError | InvalidInput) -> bool:
+    """FastAPI hands the body over as raw bytes only when the Content-Type is not JSON (missing, text, form)."""
+    return any(isinstance(e.get("input"), bytes | bytearray) for e in exc.errors() if e.get("loc", ())[:1] == ("body",))
+
+
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(RequestValidationError | InvalidInput, exc)  # registered for these types only
+    if _body_not_json(exc):
+        sent = (request.headers.get("content-type") or "no Content-Type")[:100]
+        detail = f"Send the body as JSON with Content-Type: application/json (this request sent {sent})."
+        return problem_response(415, UnsupportedMediaType.title, UnsupportedMediaType.slug, detail)
     errors = _validation_errors(exc)
     too_large = [e for e in errors if e["type"] == BATCH_TOO_LARGE]
     if too_large:  # the batch item limit is a 413, not a 422 (ENGINEERING.md pitfall 9)
@@ -221,6 +258,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict",
         413: "Body or batch too large",
+        415: "The body is not sent as JSON (Content-Type: application/json)",
         422: "Invalid input",
         500: "Internal error",
     }
@@ -231,6 +269,20 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def declare_json_body_responses(schema: dict[str, Any]) -> None:
+    """Add the 415 problem (body not sent as JSON) to every operation of an OpenAPI document that takes a body."""
+    (response,) = problem_responses(415).values()
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "requestBody" not in operation:
+                continue
+            responses = list(operation.get("responses", {}).items())
+            at = next(
+                (i for i, (code, _) in enumerate(responses) if code.isdigit() and int(code) > 415), len(responses)
+            )
+            operation["responses"] = dict([*responses[:at], ("415", response), *responses[at:]])
 
 
 def problem_schemas() -> dict[str, Any]:

@@ -19,7 +19,14 @@ from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
-from app.errors import UnhandledErrorMiddleware, install_error_handlers, problem_response, problem_schemas
+from app.docs import install_docs
+from app.errors import (
+    UnhandledErrorMiddleware,
+    declare_json_body_responses,
+    install_error_handlers,
+    problem_response,
+    problem_schemas,
+)
 from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
@@ -63,6 +70,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         # FastAPI lists its schemas by name; the event batch body's (see app.usage.router) joins them in order.
         generated = {**components.get("schemas", {}), **usage_batch_schemas()}
         components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
+        declare_json_body_responses(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 
@@ -79,7 +87,9 @@ def _metrics_registry() -> CollectorRegistry:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The csroi application for `settings` (default: from the environment)."""
     settings = settings or get_settings()
-    app = FastAPI(title="csroi", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="csroi", version=__version__, description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     install_error_handlers(app)
 
@@ -112,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for prefix, router in routers:
         app.include_router(router, prefix=prefix)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    install_docs(app)
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(
         app, include_in_schema=False

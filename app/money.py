@@ -11,11 +11,13 @@ from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy import BigInteger, Dialect
 from sqlalchemy.types import TypeDecorator
 
+from app.errors import worded
+
 CENT = Decimal("0.01")
 # One amount is below a trillion: its cents (< 1e14) fit a signed 64-bit column, and SQL sums of ~90,000
 # maximal amounts still do (2^63 ≈ 9.2e18). Real ARR figures are many orders of magnitude smaller.
 MAX_MONEY = Decimal("1e12")
-_MONEY_PATTERN = r"^-?\d+(\.\d{1,2})?$"
+_MONEY_PATTERN = worded(r"^-?\d+(\.\d{1,2})?$", "an amount is a number or a decimal string, at most two decimals")
 
 
 def _parse_money(value: Any) -> Decimal:

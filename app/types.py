@@ -10,10 +10,17 @@ from typing import Annotated, Literal, get_args
 from fastapi import Path
 from pydantic import StringConstraints
 
+from app.errors import worded
+
 # --- ids --------------------------------------------------------------------------------------------------------
 
 # CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$"
+# CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
+ID_PATTERN = worded(
+    r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$",
+    "an id is 1 to 255 characters: letters, digits and . _ : @ + - (no spaces or slashes), starting with a letter "
+    "or digit, e.g. acme-42",
+)
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)]
 # The same id as a path parameter (`/v1/customers/{customer_id}`, ...).
 IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -52,7 +59,10 @@ Category = Literal["salary", "tools", "services", "travel", "other"]
 # --- usage and health -------------------------------------------------------------------------------------------
 
 # A usage event kind: login, feature_used, active_users, seats, survey_response, … or any word.
-UsageKind = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+_KIND_WORDS = "an event kind is letters, digits and _ . : - (no spaces), starting with a letter or digit, e.g. login"
+UsageKind = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=worded(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", _KIND_WORDS))
+]
 Aggregate = Literal["count", "sum", "avg", "last", "distinct"]
 Band = Literal["red", "yellow", "green"]
 # How a churn probability was found: the company's fitted model, or the default curve.

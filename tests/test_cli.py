@@ -54,10 +54,30 @@ def test_serve_migrates_and_prints_one_admin_key_once(cli_db: str, monkeypatch: 
     assert first.exit_code == 0, first.output
     assert "csroi_" in first.stdout
     assert started[0]["port"] == 8123
+    assert "API docs: http://127.0.0.1:8123/docs" in first.stdout
     assert active_keys(cli_db) == 1
     second = runner.invoke(cli.cli, ["serve"])
     assert "csroi_" not in second.stdout
     assert active_keys(cli_db) == 1
+
+
+def test_serve_demo_on_a_database_with_customers_refuses(cli_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[dict] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *a, **kw: started.append(kw))
+    assert runner.invoke(cli.cli, ["migrate"]).exit_code == 0
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
+        customers_service.ensure_customers(session, ["acme", "globex"])
+        session.commit()
+    engine.dispose()
+    result = runner.invoke(cli.cli, ["serve", "--demo", "--port", "8124"])
+    assert result.exit_code == 1
+    assert started == []  # never served
+    message = " ".join(result.stderr.split())
+    assert "already has 2 customers" in message
+    assert "empty database" in message
+    assert "without --demo" in message
+    assert active_keys(cli_db) == 0  # refused before creating the first key
 
 
 def test_openapi_prints_the_document() -> None:

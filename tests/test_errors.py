@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.errors import pattern_words
 
 PROBLEM = "application/problem+json"
 
@@ -133,6 +134,116 @@ def test_garbage_queries_are_4xx_never_500(client: TestClient, query: str) -> No
     assert response.status_code == 200 or response.headers["content-type"].startswith(PROBLEM)
 
 
-def test_wrong_content_type_is_422(client: TestClient) -> None:
-    response = client.post("/v1/customers/batch", content=b"id=a", headers={"content-type": "text/plain"})
-    assert_problem(response, 422)
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "sent"),
+    [
+        ("POST", "/v1/customers/batch", "text/plain", "text/plain"),
+        ("POST", "/v1/customers/batch", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded"),
+        ("POST", "/v1/customers/batch", None, "no Content-Type"),
+        ("PUT", "/v1/customers/acme", "text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("POST", "/v1/events", "text/csv", "text/csv"),
+        ("PUT", "/v1/targets/nrr", "multipart/form-data; boundary=x", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_a_body_not_sent_as_json_is_a_415_that_says_so(
+    client: TestClient, method: str, path: str, content_type: str | None, sent: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.request(method, path, content=b'{"customers": []}', headers=headers)
+    body = assert_problem(response, 415)
+    assert body["title"] == "Unsupported Media Type"
+    assert body["detail"] == f"Send the body as JSON with Content-Type: application/json (this request sent {sent})."
+
+
+def test_json_with_a_charset_or_a_json_suffix_is_still_json(client: TestClient) -> None:
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = client.post(
+            "/v1/customers/batch", content=b'{"customers": [{"id": "acme"}]}', headers={"content-type": content_type}
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_an_optional_body_may_be_left_out_without_a_content_type(client: TestClient) -> None:
+    response = client.post("/v1/interventions/nothing-here/start")
+    assert response.status_code == 404, response.text  # no 415: there was no body
+
+
+def test_every_operation_with_a_body_declares_the_415(app: FastAPI) -> None:
+    operations = [op for ops in app.openapi()["paths"].values() for op in ops.values() if "requestBody" in op]
+    assert operations
+    for operation in operations:
+        assert "415" in operation["responses"], operation["operationId"]
+
+
+# A malformed id, month or name says what is allowed in words, never as a regular expression (the OpenAPI
+# document still publishes the `pattern`).
+def _patterns(node: object) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(_patterns(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_patterns(value) for value in node))
+    return set()
+
+
+def test_every_pattern_in_the_openapi_document_has_words(app: FastAPI) -> None:
+    patterns = _patterns(app.openapi())
+    assert len(patterns) >= 8
+    assert {pattern for pattern in patterns if not pattern_words(pattern)} == set()
+
+
+ID_WORDS = "an id is 1 to 255 characters: letters, digits and . _ : @ + - (no spaces or slashes)"
+MONTH_WORDS = "a month is YYYY-MM, e.g. 2026-10"
+
+
+@pytest.mark.parametrize(
+    ("call", "body", "loc", "words"),
+    [
+        ("GET /v1/customers/a%20b", None, ["path", "customer_id"], ID_WORDS),
+        ("GET /v1/renewals/-renewal", None, ["path", "renewal_id"], ID_WORDS),
+        ("PUT /v1/customers/acme", {"id": "ac me"}, ["body", "id"], ID_WORDS),
+        (
+            "POST /v1/customers/batch",
+            {"customers": [{"id": "a"}, {"id": "b c"}]},
+            ["body", "customers", 1, "id"],
+            ID_WORDS,
+        ),
+        ("PUT /v1/team-members/jo", {"email": "not an email"}, ["body", "email"], "name@example.com"),
+        ("GET /v1/scorecards/2026-1", None, ["path", "month"], MONTH_WORDS),
+        ("GET /v1/scorecards/1900-01", None, ["path", "month"], MONTH_WORDS),
+        ("DELETE /v1/targets/NRR", None, ["path", "metric"], "lowercase letters, digits and _"),
+        (
+            "POST /v1/events",
+            {"events": [{"kind": "log in"}]},
+            ["body", "events", 0, "kind"],
+            "an event kind is letters",
+        ),
+    ],
+)
+def test_a_malformed_input_says_what_is_allowed_in_words(
+    client: TestClient, call: str, body: dict | None, loc: list, words: str
+) -> None:
+    method, path = call.split(" ")
+    problem = assert_problem(client.request(method, path, json=body), 422)
+    [error] = [error for error in problem["errors"] if error["loc"] == loc]
+    assert error["type"] == "string_pattern_mismatch"
+    assert words in error["msg"]
+    assert "^" not in error["msg"]
+    assert "pattern" not in error["msg"]
+
+
+@pytest.mark.parametrize("query", ["month=2026-1", "month=26-10"])
+def test_a_malformed_month_in_a_query_says_what_is_allowed(client: TestClient, query: str) -> None:
+    problem = assert_problem(client.get(f"/v1/costs?{query}"), 422)
+    assert "month must be YYYY-MM, e.g. 2025-10" in problem["errors"][0]["msg"]
+
+
+def test_a_missing_body_says_a_json_body_is_needed(client: TestClient) -> None:
+    problem = assert_problem(client.post("/v1/customers/batch"), 422)
+    assert problem["errors"] == [
+        {
+            "loc": ["body"],
+            "msg": "this request needs a JSON body, sent with Content-Type: application/json",
+            "type": "missing",
+        }
+    ]

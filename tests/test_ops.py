@@ -1,5 +1,6 @@
 """Liveness, readiness, Prometheus metrics, request ids, CORS."""
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -70,3 +71,50 @@ def test_cors_allows_the_configured_origins(database_url: str) -> None:
         other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
     assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
     assert "access-control-allow-origin" not in other.headers
+
+
+# /docs and /redoc work offline: their assets are served from an installed package, never a CDN.
+DOC_ASSETS = {
+    "/docs/assets/swagger-ui-bundle.js": "text/javascript",
+    "/docs/assets/swagger-ui.css": "text/css",
+    "/docs/assets/redoc.standalone.js": "text/javascript",
+    "/docs/assets/favicon.png": "image/png",
+}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_doc_pages_reference_no_outside_host(anonymous: TestClient, page: str) -> None:
+    response = anonymous.get(page)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "http://" not in html
+    assert "https://" not in html
+    assert "//cdn" not in html
+    assert "/docs/assets/" in html
+    referenced = set(re.findall(r'(?:href|src)="([^"]+)"', html))
+    assert referenced <= set(DOC_ASSETS), referenced
+
+
+def test_swagger_ui_makes_no_validator_call(anonymous: TestClient) -> None:
+    assert '"validatorUrl": null' in anonymous.get("/docs").text
+
+
+@pytest.mark.parametrize(("path", "media_type"), DOC_ASSETS.items())
+def test_doc_assets_are_served_open_with_their_media_type(anonymous: TestClient, path: str, media_type: str) -> None:
+    response = anonymous.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(media_type)
+    assert len(response.content) > 1000
+
+
+def test_an_unknown_doc_asset_is_a_404_problem(anonymous: TestClient) -> None:
+    response = anonymous.get("/docs/assets/nope.js")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_bare_address_redirects_to_the_docs(anonymous: TestClient) -> None:
+    response = anonymous.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"

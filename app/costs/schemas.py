@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from app.batch import BatchItems
+from app.errors import worded
 from app.money import NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import RecordIn, StrictIn, Text
@@ -15,7 +16,7 @@ from app.types import Category, Motion, RecordId, Team
 # SPEC §3: sales and marketing acquire, account management expands, every other team retains.
 DEFAULT_MOTION: dict[str, Motion] = {"sales": "acquire", "marketing": "acquire", "account_management": "expand"}
 
-_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+_MONTH_PATTERN = worded(r"^\d{4}-(0[1-9]|1[0-2])$", "a month is YYYY-MM, e.g. 2025-10")
 
 
 def _parse_month(value: Any) -> date:

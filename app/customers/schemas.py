@@ -6,12 +6,18 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.batch import BatchItems
+from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Label, RecordIn, StrictIn, Text
 from app.types import Band, RecordId, Role, Stage, Tier
 
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str,
+    StringConstraints(
+        max_length=320, pattern=worded(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address looks like name@example.com")
+    ),
+]
 
 
 class CustomerIn(RecordIn):

@@ -5,12 +5,17 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.errors import worded
 from app.pagination import ListQuery
 from app.schemas import IsoDate, QueryIn, StrictIn
 from app.types import Aggregate, Band, UsageKind
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")]
-PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-]+$")]
+_NAME = worded(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", "a name is letters, digits and _ . - (no spaces), starting with a letter or digit"
+)
+_PROPERTY_NAME = worded(r"^[A-Za-z0-9_\-]+$", "a property name is letters, digits, _ and - (no spaces or dots)")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NAME)]
+PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PROPERTY_NAME)]
 PropertyValue = Annotated[str, StringConstraints(max_length=255)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from app.errors import worded
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Number, QueryIn, Ratio, StrictIn, Text
@@ -13,8 +14,12 @@ from app.types import Framework, InterventionStatus, RecordId, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
 # adoption_campaign, expansion_review) or another word of your own.
-InterventionType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")]
-MetricName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")]
+_SNAKE = worded(
+    r"^[a-z][a-z0-9_]*$",
+    "this name is lowercase letters, digits and _ (no spaces), starting with a letter, e.g. health_check",
+)
+InterventionType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=_SNAKE)]
+MetricName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_SNAKE)]
 Hours = Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2)]
 
 

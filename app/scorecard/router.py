@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from app.auth import AdminAuth, ReadAuth, WriteAuth
 from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_response, csv_text, wants_csv
 from app.db import MetricSessionDep, SessionDep, WriteSessionDep
-from app.errors import problem_responses
+from app.errors import problem_responses, worded
 from app.scorecard import service
 from app.scorecard.schemas import (
     MONTH_PATTERN,
@@ -23,7 +23,12 @@ router = APIRouter()
 CSV_COLUMNS = ["quadrant", "metric", "value", "previous", "change", "target", "status"]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="A calendar month, YYYY-MM.", examples=["2026-02"])]
 MetricPath = Annotated[
-    str, Path(max_length=64, pattern=r"^[a-z0-9_]+$", description="A scorecard metric name, e.g. `nrr`.")
+    str,
+    Path(
+        max_length=64,
+        pattern=worded(r"^[a-z0-9_]+$", "a scorecard metric name is lowercase letters, digits and _, e.g. nrr"),
+        description="A scorecard metric name, e.g. `nrr`.",
+    ),
 ]
 
 

@@ -6,12 +6,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from app.errors import worded
 from app.schemas import QueryIn, StrictIn
 from app.types import Direction, Quadrant, ResponseFormat, TargetStatus
 
 # Years 1910–9998: the card looks back up to two years (moving averages, previous month), and every date must
 # stay within app.schemas.MIN_DATE..MAX_DATE.
-MONTH_PATTERN = r"^(19[1-9]\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = worded(
+    r"^(19[1-9]\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])$",
+    "a month is YYYY-MM, e.g. 2026-10 (years 1910 to 9998)",
+)
 TARGET_PLACES = 6
 MAX_TARGET = Decimal("1e15")
 

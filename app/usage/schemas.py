@@ -17,11 +17,12 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.batch import BatchItems, EventCounts
+from app.errors import worded
 from app.schemas import StrictIn
 from app.types import RecordId, UsageKind
 
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
-_VALUE_PATTERN = r"^-?\d+(\.\d{1,6})?$"
+_VALUE_PATTERN = worded(r"^-?\d+(\.\d{1,6})?$", "a value is a number or a decimal string, at most six decimals")
 
 
 def parse_value(value: Any) -> Decimal:
