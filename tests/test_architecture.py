@@ -136,7 +136,8 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if module in PLUMBING:
         return "plumbing"
-    if parts[:2] == ["app", "models"] or (len(parts) >= 3 and parts[2] == "models"):
+    in_table_package = any(module == t or module.startswith(t + ".") for t in TABLE_PACKAGES)
+    if in_table_package or (len(parts) >= 3 and parts[2] == "models"):  # app.<feature>.models: pending the move
         return "table"
     if any(module == edge or module.startswith(edge + ".") for edge in EDGES):
         return "edge"
