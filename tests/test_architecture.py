@@ -121,7 +121,7 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if module in PLUMBING:
         return "plumbing"
-    if parts[:2] == ["app", "models"]:
+    if any(module == t or module.startswith(t + ".") for t in TABLE_PACKAGES):
         return "table"
     if any(module == edge or module.startswith(edge + ".") for edge in EDGES):
         return "edge"
