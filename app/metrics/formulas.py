@@ -4,10 +4,13 @@ Each returns None when its denominator is zero: a ratio with nothing to divide b
 (SPEC §2). The SQL in queries.py only gathers the inputs.
 """
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from fractions import Fraction
 
 ZERO = Decimal(0)
+FTE_PLACES = 2
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
@@ -52,6 +55,12 @@ def cost_per_1k(cs_cost: Decimal, renewal_bookings: Decimal) -> Decimal | None:
     return ratio(cs_cost * 1000, renewal_bookings)
 
 
+def ttm_cost_per_1k(ttm_cs_cost: Decimal, ttm_renewal_bookings: Decimal) -> Decimal | None:
+    """TTM cost of renewals = ttm_cs_cost / (ttm_renewal_bookings / 1000), both summed over the month and the 11
+    before it (SPEC §13): one ratio of sums, so a slow month of renewals cannot swing it as a mean of ratios does."""
+    return cost_per_1k(ttm_cs_cost, ttm_renewal_bookings)
+
+
 def mean(values: Iterable[Decimal | None]) -> Decimal | None:
     """The mean of the defined values, or None when there are none."""
     defined = [v for v in values if v is not None]
@@ -88,3 +97,41 @@ def mrr(arr: Decimal) -> Decimal:
 def monthly_logo_churn(monthly_rates: Iterable[Decimal | None]) -> Decimal | None:
     """Mean monthly logo churn = mean of the monthly logo churn rates, months without a cohort skipped (SPEC §4)."""
     return mean(monthly_rates)
+
+
+def fte_need(customers: int, customers_per_csm: int) -> Decimal:
+    """A tier's exact CSM need in FTE = customers ÷ customers per CSM, rounded half-even to two decimals (SPEC §13)."""
+    # Rounded from the exact fraction, so 1/8 = 0.125 becomes 0.12 with no float or 28-digit Decimal in between.
+    rounded = round(Fraction(customers, customers_per_csm), FTE_PLACES)
+    return (Decimal(rounded.numerator) / Decimal(rounded.denominator)).quantize(Decimal(1).scaleb(-FTE_PLACES))
+
+
+def csms_needed(needs: Iterable[tuple[int, int]]) -> int:
+    """Whole CSMs needed = ceil(Σ customers ÷ customers per CSM) over the tiers' (customers, ratio) pairs (SPEC §13).
+
+    The ceiling is of the exact, unrounded sum (fractions, not the two-decimal figures shown per tier): four
+    part-time needs of 1.21 FTE in total are 2 CSMs, not 4; three tiers of exactly 1/3 FTE are 1 CSM.
+    """
+    return math.ceil(sum((Fraction(customers, ratio) for customers, ratio in needs), Fraction(0)))
+
+
+def allocate_cents(cents: int, weights: Sequence[int]) -> list[int]:
+    """Split `cents` in proportion to `weights` in whole cents, by largest remainder (SPEC §13 grouped costs).
+
+    Each share is floor(cents × weight / Σ weights); the cents left over go one each to the largest remainders
+    (ties to the earlier weight), so the shares add up exactly to `cents`. A zero weight gets nothing; when every
+    weight is zero nothing can be allocated and every share is 0 (the caller reports `cents` as unallocated).
+    """
+    total = sum(weights)
+    if cents == 0 or total == 0:
+        return [0] * len(weights)
+    if cents < 0:  # costs are never negative (SPEC §3), but a split must not depend on that
+        return [-share for share in allocate_cents(-cents, weights)]
+    shares, remainders = [], []
+    for index, weight in enumerate(weights):
+        share, remainder = divmod(cents * weight, total)
+        shares.append(share)
+        remainders.append((-remainder, index))
+    for _, index in sorted(remainders)[: cents - sum(shares)]:
+        shares[index] += 1
+    return shares
