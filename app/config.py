@@ -45,6 +45,14 @@ def parse_csm_ratios(value: object) -> dict[str, int]:
     return ratios
 
 
+def parse_default_tier(value: object) -> str:
+    """A tier name for customers without one (SPEC §13 staffing); anything else stops the service at start."""
+    tier = str(value).strip()
+    if tier not in TIERS:
+        raise ValueError(f"CSROI_DEFAULT_TIER: {tier!r} is not a tier (expected one of {', '.join(TIERS)})")
+    return tier
+
+
 # PostgreSQL memory units (case-sensitive there too) and work_mem's bounds in kB: 64kB .. 2147483647kB.
 WORK_MEM_PATTERN = re.compile(r"^(\d{1,10})(kB|MB|GB)$")
 WORK_MEM_KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
@@ -101,6 +109,8 @@ class Settings(BaseSettings):
     churn_min_churns: int = 30
     # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
     csm_ratios: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_CSM_RATIOS))
+    # The tier the staffing model staffs customers without a tier as (SPEC §13): they still need a CSM.
+    default_tier: str = "low_touch"
     # work_mem for the read transaction of metric routes on PostgreSQL (SET LOCAL); empty: the server's value.
     metrics_work_mem: str | None = "64MB"
     log_level: str = "INFO"
@@ -109,6 +119,7 @@ class Settings(BaseSettings):
 
     _split = field_validator("cors_origins", "cs_teams", mode="before")(_split_csv)
     _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)
+    _default_tier = field_validator("default_tier", mode="before")(parse_default_tier)
     _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
 
 

@@ -13,12 +13,13 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from fractions import Fraction
+from typing import Protocol
 
 from app.money import CENT
+from app.types import Trend
 
 ZERO = Decimal(0)
-Trend = Literal["improving", "worsening", "flat"]
 
 
 def ratio(numerator: Decimal | int, denominator: Decimal | int) -> Decimal | None:
@@ -61,6 +62,12 @@ def net_renewal_rate(booked_arr: Decimal, closed_due_arr: Decimal) -> Decimal | 
 def cost_per_1k(cs_cost: Decimal, renewal_bookings: Decimal) -> Decimal | None:
     """Cost of renewals = CS cost / (renewal bookings / 1000): dollars of CS per $1K renewed (SPEC §4)."""
     return ratio(cs_cost * 1000, renewal_bookings)
+
+
+def ttm_cost_per_1k(ttm_cs_cost: Decimal, ttm_renewal_bookings: Decimal) -> Decimal | None:
+    """TTM cost of renewals = ttm_cs_cost / (ttm_renewal_bookings / 1000), both summed over the month and the 11
+    before it (SPEC §13): one ratio of sums, so a slow month of renewals cannot swing it as a mean of ratios does."""
+    return cost_per_1k(ttm_cs_cost, ttm_renewal_bookings)
 
 
 def mean(values: Iterable[Decimal | None]) -> Decimal | None:
@@ -160,11 +167,6 @@ def revenue_at_risk(parts: Iterable[tuple[int, float | None]]) -> Decimal:
     return (at_risk / 100).quantize(CENT)
 
 
-def csms_needed(customers: int, customers_per_csm: int) -> int:
-    """CSMs a tier needs = ceil(customers in tier / customers per CSM at the target ratio) (SPEC §7)."""
-    return math.ceil(customers / customers_per_csm)
-
-
 def intervention_cost(hours: Decimal, hourly_rate: Decimal, direct_cost: Decimal, linked_cost: Decimal) -> Decimal:
     """Intervention cost = hours × the owner's hourly cost (else the default) + direct cost + cost records
     linked to it, to the cent (SPEC §5)."""
@@ -250,3 +252,44 @@ def churn_probability(
     if score is None or band is None:
         return None
     return logistic(score, fit) if fit is not None else defaults.get(band)
+
+
+FTE_PLACES = 2
+
+
+def fte_need(customers: int, customers_per_csm: int) -> Decimal:
+    """A tier's exact CSM need in FTE = customers ÷ customers per CSM, rounded half-even to two decimals (SPEC §13)."""
+    # Rounded from the exact fraction, so 1/8 = 0.125 becomes 0.12 with no float or 28-digit Decimal in between.
+    rounded = round(Fraction(customers, customers_per_csm), FTE_PLACES)
+    return (Decimal(rounded.numerator) / Decimal(rounded.denominator)).quantize(Decimal(1).scaleb(-FTE_PLACES))
+
+
+def csms_needed(needs: Iterable[tuple[int, int]]) -> int:
+    """Whole CSMs needed = ceil(Σ customers ÷ customers per CSM) over the tiers' (customers, ratio) pairs (SPEC §13).
+
+    The ceiling is of the exact, unrounded sum (fractions, not the two-decimal figures shown per tier): four
+    part-time needs of 1.21 FTE in total are 2 CSMs, not 4; three tiers of exactly 1/3 FTE are 1 CSM.
+    """
+    return math.ceil(sum((Fraction(customers, ratio) for customers, ratio in needs), Fraction(0)))
+
+
+def allocate_cents(cents: int, weights: Sequence[int]) -> list[int]:
+    """Split `cents` in proportion to `weights` in whole cents, by largest remainder (SPEC §13 grouped costs).
+
+    Each share is floor(cents × weight / Σ weights); the cents left over go one each to the largest remainders
+    (ties to the earlier weight), so the shares add up exactly to `cents`. A zero weight gets nothing; when every
+    weight is zero nothing can be allocated and every share is 0 (the caller reports `cents` as unallocated).
+    """
+    total = sum(weights)
+    if cents == 0 or total == 0:
+        return [0] * len(weights)
+    if cents < 0:  # costs are never negative (SPEC §3), but a split must not depend on that
+        return [-share for share in allocate_cents(-cents, weights)]
+    shares, remainders = [], []
+    for index, weight in enumerate(weights):
+        share, remainder = divmod(cents * weight, total)
+        shares.append(share)
+        remainders.append((-remainder, index))
+    for _, index in sorted(remainders)[: cents - sum(shares)]:
+        shares[index] += 1
+    return shares

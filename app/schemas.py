@@ -22,6 +22,8 @@ def ratio_json(value: Decimal) -> float:
 
 # A plain fraction (1.07 means 107 %); None when its denominator is zero (SPEC §2).
 Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
+# Full-time equivalents, already rounded to two decimals (SPEC §13 staffing): a JSON number such as 1.21.
+Fte = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 

@@ -104,4 +104,4 @@ Quadrant = Literal["financial", "customer", "process", "people"]
 Direction = Literal["higher_is_better", "lower_is_better"]
 TargetStatus = Literal["on_track", "off_track"]
 # How a scorecard figure is rounded: cents, six places or a whole count.
-FigureKind = Literal["money", "number", "count"]
+FigureKind = Literal["money", "number", "count", "fte"]

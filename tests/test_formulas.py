@@ -73,9 +73,9 @@ class TestHealthAndStaffing:
         assert formulas.revenue_at_risk([(100000, 0.25), (50000, 0.1), (30000, None)]) == Decimal("300.00")
 
     def test_csms_needed(self) -> None:
-        assert formulas.csms_needed(30, 10) == 3  # ceil(30 / 10)
-        assert formulas.csms_needed(31, 10) == 4  # ceil(3.1)
-        assert formulas.csms_needed(0, 10) == 0
+        assert formulas.csms_needed([(30, 10)]) == 3  # ceil(30 / 10)
+        assert formulas.csms_needed([(31, 10)]) == 4  # ceil(3.1)
+        assert formulas.csms_needed([(0, 10)]) == 0
 
 
 class TestVoiceOfTheCustomer:

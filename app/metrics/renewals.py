@@ -132,7 +132,8 @@ def _calculation_months(start: date, end: date) -> tuple[list[date], int]:
 
 
 def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: list[str]) -> list[Any]:
-    """Per (month, group): CS cost cents, renewed bookings cents, and how many records contributed."""
+    """Per (month, group): CS cost and renewed bookings in cents, how many records contributed, and the same two
+    sums over the month and the 11 before it (the trailing twelve months, SPEC §13), in one statement."""
     m = periods_cte([Period(i, day, month_end(day)) for i, day in enumerate(months)], dialect=_dialect(session))
     group = customer_group_column(group_by)
     zero: ColumnElement[int] = literal_column("0")
@@ -161,7 +162,7 @@ def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: li
         # One all-zero line per month, so an ungrouped month without data still gets its row.
         parts.append(select(m.c.pid, group.label("grp"), zero.label("cost"), zero.label("booked"), zero.label("n")))
     u = union_all(*parts).subquery()
-    stmt = (
+    monthly = (
         select(
             u.c.pid,
             u.c.grp,
@@ -170,13 +171,33 @@ def _cost_sums(session: Session, months: list[date], group_by: Any, cs_teams: li
             _total(u.c.n).label("n"),
         )
         .group_by(u.c.pid, u.c.grp)
-        .order_by(u.c.pid, u.c.grp.asc().nulls_last())
+        .subquery("monthly")
+    )
+    # Each month joined to the monthly sums of itself and the 11 months before it: the month's own figures are the
+    # rows with its index, the trailing twelve months' the whole window. A group gets a row for every month whose
+    # window holds any of its data, so a month without records still has its TTM (the trend needs it).
+    w = m.alias("ttm_months")
+    own = monthly.c.pid == w.c.pid
+    stmt = (
+        select(
+            w.c.pid,
+            monthly.c.grp,
+            _total(case((own, monthly.c.cost), else_=0)).label("cost"),
+            _total(case((own, monthly.c.booked), else_=0)).label("booked"),
+            _total(case((own, monthly.c.n), else_=0)).label("n"),
+            _total(monthly.c.cost).label("ttm_cost"),
+            _total(monthly.c.booked).label("ttm_booked"),
+        )
+        .select_from(w.join(monthly, monthly.c.pid.between(w.c.pid - 11, w.c.pid)))
+        .group_by(w.c.pid, monthly.c.grp)
+        .order_by(w.c.pid, monthly.c.grp.asc().nulls_last())
     )
     return list(session.execute(stmt))
 
 
 def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str]) -> MetricAnswer[CostOfRenewalsRow]:
-    """`/v1/metrics/cost-of-renewals` (SPEC §4): CS cost per $1K renewed per month, 12-month average, trend."""
+    """`/v1/metrics/cost-of-renewals` (SPEC §4, §13): CS cost per $1K renewed per month, its 12-month average and
+    trend, and the trailing twelve months' cost per $1K (ratio of sums) and its trend."""
     months, first_shown = _calculation_months(query.start, query.end)
     per_group: dict[str | None, dict[int, Any]] = {}
     for r in _cost_sums(session, months, query.group_by, cs_teams):
@@ -188,9 +209,22 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
             formulas.cost_per_1k(money_from_cents(s.cost), money_from_cents(s.booked)) if (s := series.get(i)) else None
             for i in range(len(months))
         ]
+        ttm = [
+            formulas.ttm_cost_per_1k(money_from_cents(s.ttm_cost), money_from_cents(s.ttm_booked))
+            if (s := series.get(i))
+            else None
+            for i in range(len(months))
+        ]
         averages = [formulas.moving_average(unit, i) for i in range(len(months))]
         last = len(months) - 1
-        trends.append({"group": group, "trend": formulas.cost_trend(averages[last][0], averages[last - 12][0])})
+        trends.append(
+            {
+                "group": group,
+                "trend": formulas.cost_trend(averages[last][0], averages[last - 12][0]),
+                # The same rule on the TTM ratio: its latest value against the one twelve months earlier (SPEC §13).
+                "ttm_trend": formulas.cost_trend(ttm[last], ttm[last - 12]),
+            }
+        )
         for i in range(first_shown, len(months)):
             s = series.get(i)
             if s is None or (query.group_by is not None and not s.n):
@@ -205,6 +239,9 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
                     cost_per_1k=unit[i],
                     moving_avg_12m=averages[i][0],
                     months_in_average=averages[i][1],
+                    ttm_cs_cost=money_from_cents(s.ttm_cost),
+                    ttm_renewal_bookings=money_from_cents(s.ttm_booked),
+                    ttm_cost_per_1k=ttm[i],
                 )
             )
     rows.sort(key=lambda row: (row.period_start, row.group is None, row.group or ""))
@@ -212,11 +249,13 @@ def cost_of_renewals(session: Session, query: MetricQuery, *, cs_teams: list[str
 
 
 def _cost_meta(query: MetricQuery, cs_teams: list[str], trends: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ungrouped: `trend` of the whole book. Grouped: `trend` is null and `trends` lists each group's."""
+    """Ungrouped: `trend` and `ttm_trend` of the whole book. Grouped: both are null and `trends` lists each group's."""
     extra: dict[str, Any] = {"cs_teams": cs_teams, "interval": "month"}
     if query.group_by is None:
         extra["trend"] = trends[0]["trend"] if trends else None
+        extra["ttm_trend"] = trends[0]["ttm_trend"] if trends else None
     else:
         extra["trend"] = None
+        extra["ttm_trend"] = None
         extra["trends"] = trends
     return metric_meta(query, **extra)

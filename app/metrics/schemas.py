@@ -6,7 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, model_validator
 
 from app.money import MoneyTotal
-from app.schemas import IsoDate, Number, QueryIn, Ratio
+from app.schemas import Fte, IsoDate, Number, QueryIn, Ratio
 from app.types import ChurnMethod, CustomerGroup, Interval, InterventionGroup, ResponseFormat
 
 MAX_RANGE_DAYS = 366 * 20
@@ -96,13 +96,17 @@ class RenewalsRow(MetricRow):
 
 
 class CostOfRenewalsRow(MetricRow):
-    """One calendar month: CS cost against ARR renewed (closed) that month, and its 12-month average."""
+    """One calendar month: CS cost against ARR renewed (closed) that month, its 12-month average, and the ratio of
+    the trailing twelve months' sums (SPEC §13)."""
 
     cs_cost: MoneyTotal
     renewal_bookings: MoneyTotal
     cost_per_1k: Ratio | None
     moving_avg_12m: Ratio | None
     months_in_average: int
+    ttm_cs_cost: MoneyTotal
+    ttm_renewal_bookings: MoneyTotal
+    ttm_cost_per_1k: Ratio | None
 
 
 class CostOfRenewalsQuery(MetricQuery):
@@ -118,7 +122,9 @@ class StaffingQuery(MetricQuery):
 
 
 class StaffingRow(MetricRow):
-    """One period, as of its last day: team, paying customers by tier, ratios, CSMs needed and the gap."""
+    """One period, as of its last day: team, paying customers by tier, ratios, FTE needed per tier, whole CSMs
+    needed and the gap (SPEC §7, §13). `customers_<tier>` count the customers with that tier; the untiered ones
+    are staffed as the default tier, so they are in that tier's `csms_needed_<tier>`."""
 
     csms: int
     onboarding_reps: int
@@ -131,9 +137,9 @@ class StaffingRow(MetricRow):
     customers_per_csm: Ratio | None
     arr_per_csm: MoneyTotal | None
     customers_per_onboarding_rep: Ratio | None
-    csms_needed_high_touch: int
-    csms_needed_low_touch: int
-    csms_needed_tech_touch: int
+    csms_needed_high_touch: Fte
+    csms_needed_low_touch: Fte
+    csms_needed_tech_touch: Fte
     csms_needed: int
     csm_gap: int
 

@@ -59,13 +59,21 @@ def _paying_by_tier(session: Session, periods: list[Period]) -> dict[int, dict[s
 
 
 def _row(
-    period: Period, team: dict[str, int], tiers: dict[str | None, tuple[int, int]], ratios: dict[str, int]
+    period: Period,
+    team: dict[str, int],
+    tiers: dict[str | None, tuple[int, int]],
+    ratios: dict[str, int],
+    default_tier: str,
 ) -> StaffingRow:
+    """Apply the staffing formulas to one period's team counts and paying customers by tier."""
     csms, reps = team.get(CSM_ROLE, 0), team.get(ONBOARDING_ROLE, 0)
     by_tier = {tier: tiers.get(tier, (0, 0))[0] for tier in TIERS}
+    untiered = tiers.get(None, (0, 0))[0]
+    # SPEC §13: a customer without a tier still needs a CSM; it is staffed as CSROI_DEFAULT_TIER.
+    staffed = {tier: by_tier[tier] + (untiered if tier == default_tier else 0) for tier in TIERS}
     customers = sum(n for n, _ in tiers.values())
     arr = money_from_cents(sum(c for _, c in tiers.values()))
-    needed = {tier: formulas.csms_needed(by_tier[tier], ratios[tier]) for tier in TIERS}
+    needed = formulas.csms_needed((staffed[tier], ratios[tier]) for tier in TIERS)
     per_csm = formulas.ratio(arr, csms)
     arr_per_csm = None if per_csm is None else per_csm.quantize(CENT)
     return StaffingRow(
@@ -79,25 +87,35 @@ def _row(
         customers_high_touch=by_tier["high_touch"],
         customers_low_touch=by_tier["low_touch"],
         customers_tech_touch=by_tier["tech_touch"],
-        customers_untiered=tiers.get(None, (0, 0))[0],
+        customers_untiered=untiered,
         customers_per_csm=formulas.per_customer(Decimal(customers), csms),
         arr_per_csm=arr_per_csm,
         customers_per_onboarding_rep=formulas.per_customer(Decimal(customers), reps),
-        csms_needed_high_touch=needed["high_touch"],
-        csms_needed_low_touch=needed["low_touch"],
-        csms_needed_tech_touch=needed["tech_touch"],
-        csms_needed=sum(needed.values()),
-        csm_gap=sum(needed.values()) - csms,
+        csms_needed_high_touch=formulas.fte_need(staffed["high_touch"], ratios["high_touch"]),
+        csms_needed_low_touch=formulas.fte_need(staffed["low_touch"], ratios["low_touch"]),
+        csms_needed_tech_touch=formulas.fte_need(staffed["tech_touch"], ratios["tech_touch"]),
+        csms_needed=needed,
+        csm_gap=needed - csms,
     )
 
 
-def staffing(session: Session, query: MetricQuery, *, ratios: dict[str, int]) -> MetricAnswer[StaffingRow]:
-    """Staffing rows, one per period, as of each period's last day (SPEC §7 people quadrant)."""
+def staffing(
+    session: Session, query: MetricQuery, *, ratios: dict[str, int], default_tier: str
+) -> MetricAnswer[StaffingRow]:
+    """Staffing rows, one per period, as of each period's last day (SPEC §7 people quadrant, §13 FTE)."""
     periods = split_periods(query.start, query.end, query.interval)
     team = _team_counts(session, periods)
     tiers = _paying_by_tier(session, periods)
-    rows = [_row(period, team.get(period.index, {}), tiers.get(period.index, {}), ratios) for period in periods]
-    return MetricAnswer[StaffingRow](
-        rows=rows,
-        meta=metric_meta(query, as_of="period_end", csm_ratios=ratios, untiered="counted, but staffed by no tier"),
+    rows = [
+        _row(period, team.get(period.index, {}), tiers.get(period.index, {}), ratios, default_tier)
+        for period in periods
+    ]
+    meta = metric_meta(
+        query,
+        as_of="period_end",
+        csm_ratios=ratios,
+        default_tier=default_tier,
+        untiered=f"staffed as {default_tier} (CSROI_DEFAULT_TIER)",
+        csms_needed="ceil of the exact sum of the tiers' FTE needs",
     )
+    return MetricAnswer[StaffingRow](rows=rows, meta=meta)

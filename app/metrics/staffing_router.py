@@ -26,6 +26,6 @@ def get_staffing(
     session: MetricSessionDep,
     settings: SettingsDep,
 ) -> Any:
-    """CSMs and onboarding reps, customers and ARR per head, and CSMs needed per tier, as of each period end."""
-    ratios = settings.csm_ratios
-    return respond(request, query, staffing_metric.staffing(session, query, ratios=ratios), "staffing.csv")
+    """CSMs and onboarding reps, customers and ARR per head, FTE and whole CSMs needed, as of each period end."""
+    answer = staffing_metric.staffing(session, query, ratios=settings.csm_ratios, default_tier=settings.default_tier)
+    return respond(request, query, answer, "staffing.csv")

@@ -29,7 +29,12 @@ from app.models import Intervention
 from app.types import FigureKind
 
 Figures = dict[str, Decimal | None]
-PLACES: dict[FigureKind, Decimal] = {"money": Decimal("0.01"), "number": Decimal("0.000001"), "count": Decimal(1)}
+PLACES: dict[FigureKind, Decimal] = {
+    "money": Decimal("0.01"),
+    "number": Decimal("0.000001"),
+    "count": Decimal(1),
+    "fte": Decimal("0.01"),  # full-time equivalents, two decimals as the staffing route gives them (SPEC §13)
+}
 
 # (quadrant, metric, kind) in the order the scorecard lists them. Metric names are the metric routes' fields.
 CATALOGUE: tuple[tuple[str, str, FigureKind], ...] = (
@@ -45,6 +50,7 @@ CATALOGUE: tuple[tuple[str, str, FigureKind], ...] = (
     ("financial", "cs_cost", "money"),
     ("financial", "cost_per_1k", "number"),
     ("financial", "cost_per_1k_12m_avg", "number"),
+    ("financial", "cost_per_1k_ttm", "number"),
     ("financial", "roi", "number"),
     ("financial", "clv", "money"),
     ("customer", "nps", "number"),
@@ -71,9 +77,9 @@ CATALOGUE: tuple[tuple[str, str, FigureKind], ...] = (
     ("people", "customers_per_csm", "number"),
     ("people", "arr_per_csm", "money"),
     ("people", "customers_per_onboarding_rep", "number"),
-    ("people", "csms_needed_high_touch", "count"),
-    ("people", "csms_needed_low_touch", "count"),
-    ("people", "csms_needed_tech_touch", "count"),
+    ("people", "csms_needed_high_touch", "fte"),
+    ("people", "csms_needed_low_touch", "fte"),
+    ("people", "csms_needed_tech_touch", "fte"),
     ("people", "csms_needed", "count"),
     ("people", "csm_gap", "count"),
 )
@@ -88,6 +94,7 @@ class Context:
     month: MetricQuery
     cs_teams: list[str]
     csm_ratios: dict[str, int]
+    default_tier: str
     churn_defaults: dict[str, float]
     default_hourly_cost: Decimal
     gross_margin: Decimal
@@ -123,10 +130,15 @@ def _renewals(session: Session, ctx: Context) -> Figures:
 
 
 def _cost_of_renewals(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/cost-of-renewals` for the month, with its 12-month moving average."""
+    """`/v1/metrics/cost-of-renewals` for the month, with its 12-month moving average and its TTM ratio (SPEC §13)."""
     query = CostOfRenewalsQuery(start=ctx.month.start, end=ctx.month.end)
     row = renewal_metrics.cost_of_renewals(session, query, cs_teams=ctx.cs_teams).rows[0]
-    return {"cs_cost": row.cs_cost, "cost_per_1k": row.cost_per_1k, "cost_per_1k_12m_avg": row.moving_avg_12m}
+    return {
+        "cs_cost": row.cs_cost,
+        "cost_per_1k": row.cost_per_1k,
+        "cost_per_1k_12m_avg": row.moving_avg_12m,
+        "cost_per_1k_ttm": row.ttm_cost_per_1k,
+    }
 
 
 def _roi(session: Session, ctx: Context) -> Figures:
@@ -188,9 +200,9 @@ def _interventions(session: Session, ctx: Context) -> Figures:
 
 
 def _staffing(session: Session, ctx: Context) -> Figures:
-    """`/v1/metrics/staffing` for the month: team and customers as of its last day, CSMs needed, the gap."""
+    """`/v1/metrics/staffing` for the month: team and customers as of its last day, FTE and CSMs needed, the gap."""
     query = StaffingQuery(start=ctx.month.start, end=ctx.month.end)
-    row = staffing_metric.staffing(session, query, ratios=ctx.csm_ratios).rows[0]
+    row = staffing_metric.staffing(session, query, ratios=ctx.csm_ratios, default_tier=ctx.default_tier).rows[0]
     names = [metric for quadrant, metric, _ in CATALOGUE if quadrant == "people"]
     return {name: _to_decimal(getattr(row, name)) for name in names}
 
@@ -220,6 +232,7 @@ def month_figures(session: Session, first_day: date, *, settings: Settings) -> F
         month=month_query(first_day),
         cs_teams=settings.cs_teams,
         csm_ratios=settings.csm_ratios,
+        default_tier=settings.default_tier,
         churn_defaults=settings.churn_defaults,
         default_hourly_cost=settings.default_hourly_cost,
         gross_margin=settings.gross_margin,

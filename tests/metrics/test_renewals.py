@@ -277,9 +277,96 @@ class TestCostOfRenewals:
             "/v1/metrics/cost-of-renewals?start=2025-01-01&end=2025-02-28", headers={"Accept": "text/csv"}
         )
         assert response.text.splitlines()[0] == (
-            "period_start,period_end,group,cs_cost,renewal_bookings,cost_per_1k,moving_avg_12m,months_in_average"
+            "period_start,period_end,group,cs_cost,renewal_bookings,cost_per_1k,moving_avg_12m,months_in_average,"
+            "ttm_cs_cost,ttm_renewal_bookings,ttm_cost_per_1k"
         )
         assert len(response.text.splitlines()) == 3
+
+
+def slow_year(client: TestClient, year: int, *, cost_each: int, booked_each: int, slow_booked: int) -> None:
+    """Twelve months of `cost_each` CS cost and one renewal of `booked_each` closed mid-month; December books only
+    `slow_booked`."""
+    renewals = [
+        renewed(f"r{year}-{m}", "a", f"{year}-{m:02d}-15", slow_booked if m == 12 else booked_each)
+        for m in range(1, 13)
+    ]
+    post(client, "/v1/renewals/batch", {"renewals": renewals})
+    costs = [cost(f"k{year}-{m}", f"{year}-{m:02d}", cost_each) for m in range(1, 13)]
+    post(client, "/v1/costs/batch", {"costs": costs})
+
+
+class TestTrailingTwelveMonths:
+    """SPEC §13: ttm_cs_cost, ttm_renewal_bookings, ttm_cost_per_1k = Σ cost / (Σ bookings / 1000) and ttm_trend."""
+
+    def test_a_slow_month_swings_the_mean_of_ratios_not_the_ttm_ratio(self, client: TestClient) -> None:
+        # 2025: 10,000 of CS cost every month; 100,000 renewed each month but December, which renews only 2,000.
+        slow_year(client, 2025, cost_each=10_000, booked_each=100_000, slow_booked=2_000)
+        (dec,) = get_metric(client, "cost-of-renewals", start="2025-12-01", end="2025-12-31")["rows"]
+        # The month: 10,000 / (2,000 / 1000) = 5,000 per $1K, fifty times the usual 10,000 / 100 = 100.
+        assert dec["cost_per_1k"] == 10_000 / (2_000 / 1000) == 5_000
+        # Mean of the twelve monthly ratios: (11 × 100 + 5,000) / 12 = 6,100 / 12 = 508.33: five times the usual.
+        assert dec["moving_avg_12m"] == pytest.approx((11 * 100 + 5_000) / 12, abs=1e-6)
+        # Ratio of the sums, read from the eleven months before `start` too: 12 × 10,000 = 120,000 of cost against
+        # 11 × 100,000 + 2,000 = 1,102,000 renewed: 120,000 / 1,102 = 108.89 per $1K.
+        assert (dec["ttm_cs_cost"], dec["ttm_renewal_bookings"]) == (12 * 10_000, 11 * 100_000 + 2_000)
+        assert dec["ttm_cost_per_1k"] == pytest.approx(120_000 / (1_102_000 / 1000), abs=1e-6)  # 108.892922
+
+    def test_each_month_sums_itself_and_the_eleven_before(self, client: TestClient) -> None:
+        slow_year(client, 2025, cost_each=10_000, booked_each=100_000, slow_booked=2_000)
+        rows = get_metric(client, "cost-of-renewals", start="2025-11-01", end="2026-01-31")["rows"]
+        got = [(r["period_start"], r["ttm_cs_cost"], r["ttm_renewal_bookings"], r["ttm_cost_per_1k"]) for r in rows]
+        assert got == [
+            # Dec 2024 .. Nov 2025: eleven months of 2025 (January to November).
+            ("2025-11-01", 11 * 10_000, 11 * 100_000, pytest.approx(110_000 / 1_100, abs=1e-6)),  # 100
+            ("2025-12-01", 12 * 10_000, 1_102_000, pytest.approx(120_000 / 1_102, abs=1e-6)),
+            # Feb 2025 .. Jan 2026: January 2025 has left the window, nothing new came in.
+            ("2026-01-01", 11 * 10_000, 10 * 100_000 + 2_000, pytest.approx(110_000 / 1_002, abs=1e-6)),
+        ]
+
+    def test_no_bookings_in_twelve_months_is_null(self, client: TestClient) -> None:
+        post(client, "/v1/costs/batch", {"costs": [cost("k1", "2025-03", 4_000)]})
+        (row,) = get_metric(client, "cost-of-renewals", start="2025-06-01", end="2025-06-30")["rows"]
+        assert (row["ttm_cs_cost"], row["ttm_renewal_bookings"], row["ttm_cost_per_1k"]) == (4_000, 0, None)
+
+    def test_ttm_trend_improves_while_the_moving_average_worsens(self, client: TestClient) -> None:
+        # 2024: 15,000 a month against 100,000 renewed every month (December too): 150 per $1K, mean and TTM alike.
+        slow_year(client, 2024, cost_each=15_000, booked_each=100_000, slow_booked=100_000)
+        slow_year(client, 2025, cost_each=10_000, booked_each=100_000, slow_booked=2_000)
+        answer = get_metric(client, "cost-of-renewals", start="2025-12-01", end="2025-12-31")
+        (dec,) = answer["rows"]
+        # Moving average 508.33 against 150 a year earlier: worsening. TTM 108.89 against 180,000 / 1,200 = 150:
+        # improving, which is what happened (a third less CS cost for nearly the same renewals).
+        assert (dec["moving_avg_12m"] > 150, dec["ttm_cost_per_1k"] < 150) == (True, True)
+        assert (answer["meta"]["trend"], answer["meta"]["ttm_trend"]) == ("worsening", "improving")
+
+    @pytest.mark.parametrize(("cost_then", "trend"), [(20_000, "improving"), (5_000, "worsening"), (10_000, "flat")])
+    def test_ttm_trend_follows_the_trend_rule(self, client: TestClient, cost_then: int, trend: str) -> None:
+        post(client, "/v1/renewals/batch", {"renewals": [renewed("r1", "a", "2024-06-10", 100_000),
+                                                         renewed("r2", "a", "2025-06-10", 100_000)]})  # fmt: skip
+        post(client, "/v1/costs/batch", {"costs": [cost("k1", "2024-06", cost_then), cost("k2", "2025-06", 10_000)]})
+        answer = get_metric(client, "cost-of-renewals", start="2025-06-01", end="2025-06-30")
+        # June 2025's twelve months hold 10,000 / 100 = 100; June 2024's hold cost_then / 100.
+        assert answer["rows"][0]["ttm_cost_per_1k"] == 100
+        assert answer["meta"]["ttm_trend"] == trend
+
+    def test_nothing_a_year_earlier_is_a_null_trend(self, client: TestClient) -> None:
+        post(client, "/v1/renewals/batch", {"renewals": [renewed("r1", "a", "2025-06-10", 100_000)]})
+        post(client, "/v1/costs/batch", {"costs": [cost("k1", "2025-06", 10_000)]})
+        assert get_metric(client, "cost-of-renewals", start="2025-06-01", end="2025-06-30")["meta"]["ttm_trend"] is None
+
+    def test_grouped_ttm_per_group_with_each_groups_trend(self, client: TestClient) -> None:
+        post(client, "/v1/customers/batch", {"customers": [{"id": "a", "segment": "smb"}]})
+        post(client, "/v1/renewals/batch", {"renewals": [renewed("r1", "a", "2025-03-05", 50_000),
+                                                         renewed("r2", "a", "2025-10-05", 150_000)]})  # fmt: skip
+        post(client, "/v1/costs/batch", {"costs": [cost("k1", "2025-03", 4_000, customer="a"),
+                                                   cost("k2", "2025-10", 6_000, customer="a")]})  # fmt: skip
+        answer = get_metric(client, "cost-of-renewals", start="2025-10-01", end="2025-10-31", group_by="segment")
+        (smb,) = answer["rows"]
+        # Nov 2024 .. Oct 2025: (4,000 + 6,000) / ((50,000 + 150,000) / 1000) = 10,000 / 200 = 50.
+        assert (smb["group"], smb["ttm_cs_cost"], smb["ttm_renewal_bookings"]) == ("smb", 10_000, 200_000)
+        assert smb["ttm_cost_per_1k"] == 10_000 / 200
+        assert answer["meta"]["ttm_trend"] is None
+        assert answer["meta"]["trends"] == [{"group": "smb", "trend": None, "ttm_trend": None}]
 
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("1000000"), places=2)

@@ -1,4 +1,5 @@
-"""`/v1/metrics/staffing` and CSROI_CSM_RATIOS: team counts as of period end, coverage, CSMs needed and the gap."""
+"""`/v1/metrics/staffing`, CSROI_CSM_RATIOS and CSROI_DEFAULT_TIER: team counts as of period end, coverage, FTE
+needed per tier (SPEC §13), whole CSMs needed and the gap."""
 
 import pytest
 from fastapi.testclient import TestClient
@@ -50,16 +51,17 @@ class TestStaffing:
         assert row["customers_per_csm"] == 33 / 2
         assert row["arr_per_csm"] == (30 * 1000 + 50000 + 500 + 700) / 2
         assert row["customers_per_onboarding_rep"] == 33 / 1
-        # ceil(30 / 25) = 2, ceil(1 / 100) = 1, ceil(1 / 500) = 1; the untiered customer is staffed by no tier.
+        # FTE: 30 / 25 = 1.20; the untiered customer is staffed as low_touch: (1 + 1) / 100 = 0.02; 1 / 500 = 0.002,
+        # shown as 0.00. Whole CSMs: ceil(1.2 + 0.02 + 0.002) = ceil(1.222) = 2 (per-tier ceilings said 2 + 1 + 1 = 4).
         needed = [row[f"csms_needed_{t}"] for t in ("high_touch", "low_touch", "tech_touch")]
-        assert (needed, row["csms_needed"], row["csm_gap"]) == ([2, 1, 1], 4, 4 - 2)
+        assert (needed, row["csms_needed"], row["csm_gap"]) == ([1.2, 0.02, 0.0], 2, 2 - 2)
 
     def test_monthly_rows_follow_hires_leavers_and_churn(self, staffed: TestClient) -> None:
         got = rows(staffed, start="2026-02-01", end="2026-03-31", interval="month")
         march = got[1]
         assert march["csms"] == 2  # c1 and c2 (started Mar 31); c3 left Mar 30
         assert (march["customers_tech_touch"], march["csms_needed_tech_touch"]) == (0, 0)  # gone churned Mar 31
-        assert march["csm_gap"] == 3 - 2
+        assert march["csm_gap"] == 2 - 2  # ceil(1.20 + 0.02) = 2
 
     def test_no_csms_means_null_ratios(self, client: TestClient) -> None:
         (row,) = rows(client, start="2026-02-01", end="2026-02-28")
@@ -68,8 +70,32 @@ class TestStaffing:
     def test_ratios_come_from_settings(self, staffed: TestClient) -> None:
         staffed.app.state.settings = Settings(csm_ratios="high_touch=10")  # type: ignore[attr-defined]
         (row,) = rows(staffed, start="2026-02-01", end="2026-02-28")
-        assert row["csms_needed_high_touch"] == 3  # ceil(30 / 10)
-        assert row["csms_needed_low_touch"] == 1  # default 100 kept
+        assert row["csms_needed_high_touch"] == 3  # 30 / 10
+        assert row["csms_needed_low_touch"] == 0.02  # default 100 kept: (1 + 1 untiered) / 100
+        assert row["csms_needed"] == 4  # ceil(3 + 0.02 + 0.002)
+
+    def test_untiered_customers_are_staffed_as_the_default_tier(self, staffed: TestClient) -> None:
+        staffed.app.state.settings = Settings(default_tier="high_touch")  # type: ignore[attr-defined]
+        answer = staffed.get("/v1/metrics/staffing", params={"start": "2026-02-01", "end": "2026-02-28"}).json()
+        (row,) = answer["rows"]
+        # (30 + 1 untiered) / 25 = 1.24; low_touch is back to 1 / 100 = 0.01. ceil(1.24 + 0.01 + 0.002) = 2.
+        assert (row["csms_needed_high_touch"], row["csms_needed_low_touch"], row["csms_needed"]) == (1.24, 0.01, 2)
+        assert row["customers_untiered"] == 1  # the count stays as the data has it
+        assert answer["meta"]["default_tier"] == "high_touch"
+
+    def test_fte_figures_are_json_numbers_with_two_places_and_csv_keeps_them(self, staffed: TestClient) -> None:
+        params = {"start": "2026-02-01", "end": "2026-02-28"}
+        (row,) = rows(staffed, **params)
+        assert isinstance(row["csms_needed_high_touch"], float)
+        assert isinstance(row["csms_needed"], int)
+        text = staffed.get("/v1/metrics/staffing", params={**params, "format": "csv"}).text
+        header, line = text.splitlines()[:2]
+        cells = dict(zip(header.split(","), line.split(","), strict=True))
+        assert (cells["csms_needed_high_touch"], cells["csms_needed_low_touch"], cells["csms_needed"]) == (
+            "1.20",
+            "0.02",
+            "2",
+        )
 
     def test_group_by_is_422(self, client: TestClient) -> None:
         response = client.get("/v1/metrics/staffing", params={"start": "2026-02-01", "end": "2026-02-28",
@@ -81,6 +107,39 @@ class TestStaffing:
                                                                 "format": "csv"})  # fmt: skip
         header = response.text.splitlines()[0].split(",")
         assert header[:5] == ["period_start", "period_end", "group", "csms", "onboarding_reps"]
+
+
+class TestFteExample:
+    def test_four_part_time_needs_of_1_21_fte_are_2_csms(self, client: TestClient) -> None:
+        # high_touch 10 / 25 = 0.40; tech_touch 150 / 500 = 0.30; low_touch 50 and one untiered customer, counted as
+        # low_touch: 51 / 100 = 0.51. Total 0.40 + 0.51 + 0.30 = 1.21 FTE → 2 CSMs (ceilings per tier gave 3, and
+        # the untiered customer needed nobody).
+        tiers = [("high_touch", 10), ("low_touch", 50), ("tech_touch", 150), (None, 1)]
+        customers = [{"id": f"{tier}-{n}", "tier": tier} for tier, count in tiers for n in range(count)]
+        assert client.post("/v1/customers/batch", json={"customers": customers}).status_code == 200
+        events = [{"id": f"e-{c['id']}", "customer": c["id"], "product": "core", "effective_date": "2026-01-01",
+                   "arr": 1000} for c in customers]  # fmt: skip
+        assert client.post("/v1/revenue-events", json={"events": events}).status_code == 200
+        one_csm = {"id": "c1", "role": "csm", "started_on": "2025-01-01"}
+        assert client.post("/v1/team-members/batch", json={"team_members": [one_csm]}).status_code == 200
+        (row,) = rows(client, start="2026-01-01", end="2026-01-31")
+        needs = [row[f"csms_needed_{t}"] for t in ("high_touch", "low_touch", "tech_touch")]
+        assert needs == [10 / 25, (50 + 1) / 100, 150 / 500] == [0.4, 0.51, 0.3]
+        assert (row["csms_needed"], row["csm_gap"]) == (2, 2 - 1)
+
+
+class TestDefaultTier:
+    def test_default_is_low_touch(self) -> None:
+        assert Settings().default_tier == "low_touch"
+
+    def test_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CSROI_DEFAULT_TIER", "tech_touch")
+        assert Settings().default_tier == "tech_touch"
+
+    @pytest.mark.parametrize("bad", ["mid_touch", "", "LOW_TOUCH"])
+    def test_a_value_that_is_not_a_tier_is_refused_at_start(self, bad: str) -> None:
+        with pytest.raises(ValidationError, match="CSROI_DEFAULT_TIER"):
+            Settings(default_tier=bad)
 
 
 class TestCsmRatios:

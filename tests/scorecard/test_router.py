@@ -132,6 +132,9 @@ EXPECTED = [
     # 3,000 of CS cost against 12,000 renewed (r1 closed in Feb): 3000 / (12000 / 1000). January renewed nothing.
     ("cost_per_1k", Decimal(3000) / (Decimal(12000) / 1000), None),
     ("cost_per_1k_12m_avg", Decimal(250), None),
+    # Trailing twelve months (Mar 2025 .. Feb 2026): 2,000 + 3,000 of CS cost against 12,000 renewed = 416.67 per $1K;
+    # January's twelve months renewed nothing.
+    ("cost_per_1k_ttm", Decimal(2000 + 3000) / (Decimal(12000) / 1000), None),
     # Program ROI: interventions started in the month; i1 (a, Feb 3) is credited a's 2,000 cross-sell on Feb 10,
     # i2 (b, Jan 10) b's 4,000 upsell on Jan 15; nothing at risk, so nothing retained. Against the month's CS cost.
     ("roi", (Decimal(2000) - 3000) / 3000, (Decimal(4000) - 2000) / 2000),
@@ -160,11 +163,13 @@ EXPECTED = [
     ("customers_per_csm", Decimal(3) / 2, Decimal(3) / 2),  # Feb: a, b, d pay; Jan: a, b, c
     ("arr_per_csm", Decimal(39000) / 2, Decimal(40000) / 2),
     ("customers_per_onboarding_rep", None, Decimal(3) / 1),
-    ("csms_needed_high_touch", Decimal(1), Decimal(1)),  # ceil(1 / 25)
-    ("csms_needed_low_touch", Decimal(1), Decimal(1)),  # Feb ceil(2 / 100) (b, d); Jan ceil(1 / 100)
-    ("csms_needed_tech_touch", Decimal(0), Decimal(1)),  # c churned in Feb; Jan ceil(1 / 500)
-    ("csms_needed", Decimal(2), Decimal(3)),
-    ("csm_gap", Decimal(2 - 2), Decimal(3 - 2)),
+    # FTE to two places (SPEC §13): a 1 / 25 = 0.04; Feb b, d 2 / 100 = 0.02, Jan b 1 / 100 = 0.01; c churned in
+    # Feb, Jan 1 / 500 = 0.002 shown as 0.00. Whole CSMs: Feb ceil(0.04 + 0.02) = 1, Jan ceil(0.04 + 0.01 + 0.002) = 1.
+    ("csms_needed_high_touch", Decimal(1) / 25, Decimal(1) / 25),
+    ("csms_needed_low_touch", Decimal(2) / 100, Decimal(1) / 100),
+    ("csms_needed_tech_touch", Decimal(0), (Decimal(1) / 500).quantize(Decimal("0.01"))),
+    ("csms_needed", Decimal(1), Decimal(1)),
+    ("csm_gap", Decimal(1 - 2), Decimal(1 - 2)),
 ]
 # Scorecard entry ← (metric route, its field): the scorecard shows what the route gives for the calendar month.
 SAME_AS_ROUTE = [
@@ -182,6 +187,8 @@ SAME_AS_ROUTE = [
     ("nps", "voc", "nps"),
     ("median_resolution_hours", "support", "median_resolution_hours"),
     ("cost_per_1k_12m_avg", "cost-of-renewals", "moving_avg_12m"),
+    ("cost_per_1k_ttm", "cost-of-renewals", "ttm_cost_per_1k"),
+    ("csms_needed_low_touch", "staffing", "csms_needed_low_touch"),
     ("csm_gap", "staffing", "csm_gap"),
 ]
 
@@ -258,6 +265,13 @@ class TestCsv:
         assert "financial,nrr,0.850000,1.111111,-0.261111,," in lines
         assert "financial,churned_arr,6000.00,0.00,6000.00,," in lines
         assert "people,csms,2,2,0,," in lines
+        assert "people,csms_needed_low_touch,0.02,0.01,0.01,," in lines  # FTE keep their two places
+        assert "people,csms_needed,1,1,0,," in lines
+        financial = [line.split(",")[1] for line in lines if line.startswith("financial,")]
+        # The TTM figure sits beside the moving average (SPEC §13).
+        beside = financial[financial.index("cost_per_1k") :][:3]
+        assert beside == ["cost_per_1k", "cost_per_1k_12m_avg", "cost_per_1k_ttm"]
+        assert "financial,cost_per_1k_ttm,416.666667,,,," in lines
         assert "financial,roi,-0.333333,1.000000,-1.333333,," in lines
         assert "financial,clv,2600.00,,,," in lines
 
@@ -270,12 +284,14 @@ class TestTargets:
     def test_status_against_targets_in_each_direction(self, book: TestClient) -> None:
         assert ok(book.put("/v1/targets/nrr", json={"value": 1.0, "direction": "higher_is_better"}), 201)
         ok(book.put("/v1/targets/cost_per_1k", json={"value": "300", "direction": "lower_is_better"}), 201)
-        ok(book.put("/v1/targets/csm_gap", json={"value": 0, "direction": "lower_is_better"}), 201)
+        ok(book.put("/v1/targets/csm_gap", json={"value": -1, "direction": "lower_is_better"}), 201)
+        ok(book.put("/v1/targets/cost_per_1k_ttm", json={"value": 400, "direction": "lower_is_better"}), 201)
         ok(book.put("/v1/targets/grr", json={"value": "0.8", "direction": "higher_is_better"}), 201)
         got = entries(ok(book.get("/v1/scorecards/2026-02")))
         assert (got["nrr"]["target"], got["nrr"]["status"]) == (1, "off_track")  # 0.85 < 1
         assert (got["cost_per_1k"]["target"], got["cost_per_1k"]["status"]) == (300, "on_track")  # 250 ≤ 300
-        assert got["csm_gap"]["status"] == "on_track"  # 0 ≤ 0: meeting the target exactly is on track
+        assert got["csm_gap"]["status"] == "on_track"  # -1 ≤ -1: meeting the target exactly is on track
+        assert (got["cost_per_1k_ttm"]["target"], got["cost_per_1k_ttm"]["status"]) == (400, "off_track")  # 416.67
         assert (got["grr"]["target"], got["grr"]["status"]) == (0.8, "on_track")  # 0.8 ≥ 0.8
         assert got["roi"]["status"] is None  # no value, no status
 
