@@ -12,8 +12,9 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from statistics import NormalDist
 from typing import Protocol
 
 from app.money import CENT
@@ -293,3 +294,75 @@ def allocate_cents(cents: int, weights: Sequence[int]) -> list[int]:
     for _, index in sorted(remainders)[: cents - sum(shares)]:
         shares[index] += 1
     return shares
+
+
+# --- Incremental ROI and holdout experiments (SPEC §9) ---------------------------------------------------------
+
+Z_95 = Decimal(str(NormalDist().inv_cdf(0.975)))  # 1.959963984540054: the two-sided 95 % normal quantile
+
+
+def incremental_retained(arr_at_start: Decimal, control_churn_rate: Decimal, churned: bool) -> Decimal:
+    """Incremental retained ARR of an at-risk episode = a × (p − c), to the cent, half to even (SPEC §9).
+
+    `a` is the ARR at start, `p` the control churn rate, `c` 1 when the customer's ARR is 0 on the window's last
+    day. Negative when a treated customer churns: summed over a program it is an unbiased estimate of churn
+    prevented.
+    """
+    churned_share = Decimal(1) if churned else Decimal(0)
+    return (arr_at_start * (control_churn_rate - churned_share)).quantize(CENT, ROUND_HALF_EVEN)
+
+
+def expected_expansion(arr_at_start: Decimal, control_expansion_rate: Decimal) -> Decimal:
+    """Expansion the controls would predict = a × e, to the cent, half to even (SPEC §9)."""
+    return (arr_at_start * control_expansion_rate).quantize(CENT, ROUND_HALF_EVEN)
+
+
+def incremental_expanded(credited: Decimal, arr_at_start: Decimal, control_expansion_rate: Decimal) -> Decimal:
+    """Incremental expanded ARR = credited expansion (SPEC §5) − a × e (SPEC §9)."""
+    return credited - expected_expansion(arr_at_start, control_expansion_rate)
+
+
+def window_churn_probability(p90: Decimal, days: int) -> Decimal:
+    """The `model` control rate: a 90-day churn probability scaled to the window, 1 − (1 − p90)^(days/90) (§9)."""
+    survive = Decimal(1) - p90
+    if survive <= 0:
+        return Decimal(1)
+    return Decimal(1) - survive ** (Decimal(days) / Decimal(90))
+
+
+def holdout_count(share: Decimal, customers: int) -> int:
+    """Holdout size of one stratum of newly enrolled customers = ⌊share × n + ½⌋ (SPEC §9)."""
+    return int((share * customers + Decimal("0.5")).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def proportion_difference(
+    treated_events: int, treated: int, holdout_events: int, holdout: int
+) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+    """Treatment − holdout rate with a 95 % Wald interval and a two-sided p-value (SPEC §9).
+
+    The interval uses the unpooled standard error; the p-value the pooled two-proportion z-test (normal
+    approximation). None when an arm is empty.
+    """
+    if not treated or not holdout:
+        return None
+    rate_t, rate_h = Decimal(treated_events) / treated, Decimal(holdout_events) / holdout
+    difference = rate_t - rate_h
+    spread = (rate_t * (1 - rate_t) / treated + rate_h * (1 - rate_h) / holdout).sqrt()
+    pooled = Decimal(treated_events + holdout_events) / (treated + holdout)
+    pooled_se = (pooled * (1 - pooled) * (Decimal(1) / treated + Decimal(1) / holdout)).sqrt()
+    if pooled_se == 0:
+        p_value = Decimal(1)
+    else:
+        z = float(abs(difference) / pooled_se)
+        p_value = Decimal(str(2 * (1 - NormalDist().cdf(z))))
+    return difference, difference - Z_95 * spread, difference + Z_95 * spread, p_value
+
+
+def minimum_detectable_effect(
+    base_rate: Decimal, treated: int, holdout: int, *, power: float = 0.8, alpha: float = 0.05
+) -> Decimal | None:
+    """Smallest churn-rate difference detectable = (z₁₋α/₂ + z_power) × √(p(1 − p)(1/n_t + 1/n_h)) (SPEC §9)."""
+    if not treated or not holdout:
+        return None
+    z = Decimal(str(NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)))
+    return z * (base_rate * (1 - base_rate) * (Decimal(1) / treated + Decimal(1) / holdout)).sqrt()

@@ -1,4 +1,8 @@
-"""Impact attribution (SPEC §5): retained ARR by risk episode, expanded ARR by movement, never counted twice.
+"""Impact attribution (SPEC §5, §9): retained ARR by risk episode, expanded ARR by movement, never counted twice.
+
+A customer's episodes fall into rescue years (SPEC §9's episode cap): within 365 days of a year's first episode,
+the retained amounts credited add up to at most the customer's ARR at that first episode's start, so a customer
+rescued three times in a year is retained once.
 
 Shares are allocated in whole cents (largest remainder, in start order), so the shares of one episode or one
 movement always add up to exactly its amount: per customer, attributed revenue never exceeds real movements.
@@ -67,24 +71,70 @@ def risk_episodes(windows: Iterable[Window]) -> list[list[Window]]:
     return episodes
 
 
+RESCUE_YEAR_DAYS = 365
+
+
+def rescue_years(episodes: Sequence[list[Window]]) -> list[list[int]]:
+    """Indexes of one customer's episodes (in start order) grouped into rescue years (SPEC §9): the first episode
+    opens a year of 365 days from its start, every episode starting inside it belongs to it, and the first one
+    starting on or after its end opens the next."""
+    years: list[list[int]] = []
+    opened: date | None = None
+    for index, episode in enumerate(episodes):
+        start = episode[0].started_on
+        if opened is None or start >= opened + timedelta(days=RESCUE_YEAR_DAYS):
+            years.append([])
+            opened = start
+        years[-1].append(index)
+    return years
+
+
+def cap_credits(amounts: Sequence[int], cap: int) -> list[int]:
+    """Credit positive amounts in order until their sum reaches `cap`; cut what would exceed it (SPEC §9).
+
+    Negative amounts (incremental figures of a churned customer) pass uncut and do not use up the cap.
+    """
+    left = max(cap, 0)
+    credited: list[int] = []
+    for amount in amounts:
+        if amount <= 0:
+            credited.append(amount)
+            continue
+        credited.append(min(amount, left))
+        left -= credited[-1]
+    return credited
+
+
+def _episode_retained(episode: list[Window], arr: dict[tuple[str, date], int], today: date) -> int:
+    """min(ARR at start, ARR at the window's last day) in cents if the customer still pays then, else 0 (SPEC §5)."""
+    first = episode[0]
+    at_start = arr[(first.customer_id, _before(first))]
+    at_end = arr[(first.customer_id, _last_seen(first, today))]
+    return min(at_start, at_end) if at_end > 0 else 0
+
+
 def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[str, Attribution]:
     """Retained and expanded cents for every window, as of `today` (open windows count what happened so far)."""
     result = {w.id: Attribution(final=today >= w.window_end) for w in windows}
     by_customer: dict[str, list[Window]] = defaultdict(list)
     for window in windows:
         by_customer[window.customer_id].append(window)
-    episodes = [e for ws in by_customer.values() for e in risk_episodes(ws)]
+    per_customer = [risk_episodes(ws) for ws in by_customer.values()]
+    episodes = [e for eps in per_customer for e in eps]
     points = {(e[0].customer_id, _before(e[0])) for e in episodes}
     points |= {(e[0].customer_id, _last_seen(e[0], today)) for e in episodes}
     arr = ledger.arr_on(session, points)
-    for episode in episodes:
-        first = episode[0]
-        at_start = arr[(first.customer_id, _before(first))]
-        at_end = arr[(first.customer_id, _last_seen(first, today))]
-        retained = min(at_start, at_end) if at_end > 0 else 0  # only if the customer still pays
-        for window, cents in zip(episode, allocate(retained, len(episode)), strict=True):
-            result[window.id].retained_cents = cents
-            result[window.id].episode = [w.id for w in episode]
+    for customer_episodes in per_customer:
+        retained = [_episode_retained(e, arr, today) for e in customer_episodes]
+        for year in rescue_years(customer_episodes):
+            first = customer_episodes[year[0]][0]
+            capped = cap_credits([retained[i] for i in year], arr[(first.customer_id, _before(first))])
+            for index, cents_of_episode in zip(year, capped, strict=True):
+                episode = customer_episodes[index]
+                # The cap is applied before the split among the episode's interventions (SPEC §9).
+                for window, cents in zip(episode, allocate(cents_of_episode, len(episode)), strict=True):
+                    result[window.id].retained_cents = cents
+                    result[window.id].episode = [w.id for w in episode]
     for customer, _product, day, cents in ledger.expansions(session, set(by_customer), today):
         holders = sorted(
             (w for w in by_customer[customer] if w.contains(day)),

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from app.interventions.impact import Window, allocate, attribute, risk_episodes
+from app.interventions.impact import Window, allocate, attribute, cap_credits, rescue_years, risk_episodes
 from app.models import ArrChange
 from tests.books import spec_attribution_ledger
 from tests.builders import clear_ledger, post_revenue, revenue
@@ -36,6 +36,44 @@ class TestEpisodes:
         ]
         # a's window ends 2026-04-01: b (1 Mar) joins it; c (15 Apr) starts a new episode; d is not at risk.
         assert [[w.id for w in e] for e in risk_episodes(ws)] == [["a", "b"], ["c"]]
+
+
+class TestEpisodeCap:
+    """SPEC §9: a customer's episodes fall into rescue years; each year retains at most the ARR at its start."""
+
+    def test_rescue_years_open_365_days_from_their_first_episode(self) -> None:
+        episodes = [
+            [window(i, "c", day)]
+            for i, day in (("a", "2025-02-01"), ("b", "2025-10-01"), ("c", "2026-01-31"), ("d", "2026-02-01"))
+        ]
+        # 2025-02-01 + 365 days = 2026-02-01: c (31 Jan) is still in the first year, d opens the second.
+        assert rescue_years(episodes) == [[0, 1, 2], [3]]
+
+    def test_credits_stop_at_the_cap_in_start_order(self) -> None:
+        assert cap_credits([60_000, 60_000, 60_000], 100_000) == [60_000, 40_000, 0]
+
+    def test_negative_amounts_are_never_cut_and_use_no_cap(self) -> None:
+        assert cap_credits([-5_000, 80_000, 30_000], 100_000) == [-5_000, 80_000, 20_000]
+
+    def test_three_episodes_in_a_year_retain_the_customer_once(self, session: Session) -> None:
+        # Worked example (b): 100,000 ARR from 2025-01-01, still paying; three at-risk interventions on 1 Feb,
+        # 1 Jun and 1 Oct 2025 (90-day windows: three episodes, one rescue year opened on 1 Feb).
+        # Uncapped each would retain min(100,000, 100,000) = 100,000: 300,000 in all. Capped at the ARR at the
+        # first start (100,000): 100,000 + 0 + 0.
+        post_revenue(session, revenue("cap", "2025-01-01", 100000))
+        ws = [window("i1", "cap", "2025-02-01"), window("i2", "cap", "2025-06-01"), window("i3", "cap", "2025-10-01")]
+        got = attribute(session, ws, today=D("2026-11-23"))
+        assert [got[i].retained_cents for i in ("i1", "i2", "i3")] == [100_000_00, 0, 0]
+
+    def test_the_cut_comes_before_the_split_inside_an_episode(self) -> None:
+        # An episode of two interventions after the year has used 70,000 of 100,000: 30,000 left, split 15,000 each.
+        assert allocate(cap_credits([70_000_00, 50_000_00], 100_000_00)[1], 2) == [15_000_00, 15_000_00]
+
+    def test_a_new_rescue_year_retains_again(self, session: Session) -> None:
+        post_revenue(session, revenue("cap", "2025-01-01", 100000))
+        ws = [window("i1", "cap", "2025-02-01"), window("i2", "cap", "2026-02-01")]
+        got = attribute(session, ws, today=D("2026-11-23"))
+        assert [got[i].retained_cents for i in ("i1", "i2")] == [100_000_00, 100_000_00]
 
 
 class TestAttribute:
@@ -146,7 +184,8 @@ class TestAttributionBounds:
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(events=ledger_sets, plans=intervention_sets)
     def test_attributed_revenue_never_exceeds_real_movements(self, session: Session, events: list, plans: list) -> None:
-        """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its start."""
+        """Per customer: expanded ≤ real upsell + cross-sell in the windows; each episode retains ≤ ARR at its
+        start; each rescue year retains ≤ the ARR at its first start (SPEC §9)."""
         clear_ledger(session)
         base = D("2025-01-01")
         post_revenue(
@@ -178,4 +217,15 @@ class TestAttributionBounds:
                     )
                 )
                 assert sum(got[w.id].retained_cents for w in episode) <= at_start
+            episodes = risk_episodes(mine)
+            for year in rescue_years(episodes):
+                first = episodes[year[0]][0]
+                at_first_start = sum(
+                    c.delta_cents
+                    for c in session.query(ArrChange).filter(
+                        ArrChange.customer_id == customer, ArrChange.effective_date < first.started_on
+                    )
+                )
+                # SPEC §9: a rescue year retains at most the ARR at the start of its first episode.
+                assert sum(got[w.id].retained_cents for i in year for w in episodes[i]) <= at_first_start
             assert all(got[w.id].retained_cents == 0 for w in mine if not w.at_risk)
