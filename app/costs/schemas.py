@@ -134,7 +134,8 @@ class CostBatchIn(StrictIn):
     )
 
     costs: BatchItems[CostBatchItem] = Field(
-        description="1 to 10,000 costs, all or nothing; the last item with an id wins."
+        description="1 to 10,000 costs (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; the "
+        "last item with an id wins."
     )
 
 

@@ -83,7 +83,8 @@ class CustomerBatchIn(StrictIn):
     )
 
     customers: BatchItems[CustomerBatchItem] = Field(
-        description="1 to 10,000 customers, all or nothing; the last item with an id wins."
+        description="1 to 10,000 customers (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; "
+        "the last item with an id wins."
     )
 
 
@@ -195,7 +196,8 @@ class TeamMemberBatchIn(StrictIn):
     )
 
     team_members: BatchItems[TeamMemberBatchItem] = Field(
-        description="1 to 10,000 team members, all or nothing; the last item with an id wins."
+        description="1 to 10,000 team members (CSROI_MAX_BATCH_ITEMS; more is a 413), all or "
+        "nothing; the last item with an id wins."
     )
 
 

@@ -243,14 +243,14 @@ class InterventionOut(BaseModel):
     attribution_days: int = Field(description="Length of the attribution window in days.")
     at_risk: bool | None = Field(
         description="Whether it counts as a rescue (earns retained ARR): set explicitly, or red band, or yellow "
-        "with a renewal due within 90 days; null until started."
+        "with a renewal due within 90 days at the start; null while planned without an explicit value."
     )
     context: dict[str, Any] | None = Field(
         description="Captured once at the start: health score, band, weakest_components, arr, next_renewal_due, "
         "days_to_renewal, situation, at_risk, at_risk_source; null while planned."
     )
     outcome: OutcomeOut | None = Field(description="Expected vs actual once measurable; null before.")
-    impact: ImpactOut | None = Field(description="Revenue credited to it; null until started.")
+    impact: ImpactOut | None = Field(description="Revenue credited to it; null before the start unless set by hand.")
     cost: Money = Field(
         description="hours × the owner's hourly cost (else the default) + direct_cost + linked cost records, in "
         "currency units (2 decimals)."

@@ -50,7 +50,8 @@ class RevenueEventBatchIn(StrictIn):
     )
 
     events: BatchItems[RevenueEventIn] = Field(
-        description="1 to 10,000 events, all or nothing; movements are derived from them per customer and product."
+        description="1 to 10,000 events (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; "
+        "movements are derived from them per customer and product."
     )
 
 

@@ -323,7 +323,7 @@ class HealthRow(MetricRow):
     yellow_arr: MoneyTotal = Field(description="Their ARR, in currency units (2 decimals).")
     green_customers: int = Field(description="Paying customers whose latest snapshot is green.")
     green_arr: MoneyTotal = Field(description="Their ARR, in currency units (2 decimals).")
-    no_score_customers: int = Field(description="Paying customers without a scored snapshot.")
+    no_score_customers: int = Field(description="Paying customers without a snapshot on or before the period's end.")
     no_score_arr: MoneyTotal = Field(description="Their ARR, in currency units (2 decimals).")
     revenue_at_risk: MoneyTotal = Field(
         description="Σ ARR × churn probability of each snapshot's score, in currency units (2 decimals)."

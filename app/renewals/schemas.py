@@ -126,7 +126,8 @@ class RenewalBatchIn(StrictIn):
     )
 
     renewals: BatchItems[RenewalBatchItem] = Field(
-        description="1 to 10,000 renewals, all or nothing; the last item with an id wins."
+        description="1 to 10,000 renewals (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; "
+        "the last item with an id wins."
     )
 
 

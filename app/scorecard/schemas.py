@@ -158,5 +158,7 @@ class TargetListQuery(QueryIn):
     """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
 
     format: ResponseFormat | None = Field(
-        None, description="`csv` answers text/csv (metric, value, direction…); default JSON.", examples=["json"]
+        None,
+        description="`csv` answers text/csv, one line per target (or send `Accept: text/csv`); default JSON.",
+        examples=["json"],
     )

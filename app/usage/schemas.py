@@ -114,7 +114,9 @@ class UsageEventBatchIn(StrictIn):
         }
     )
 
-    events: BatchItems[UsageEventIn] = Field(description="1 to 10,000 events (CSROI_MAX_BATCH_ITEMS), all or nothing.")
+    events: BatchItems[UsageEventIn] = Field(
+        description="1 to 10,000 events (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing."
+    )
 
 
 class FastEvent(TypedDict):
