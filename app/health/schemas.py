@@ -131,7 +131,8 @@ class ComponentOut(BaseModel):
     name: str = Field(description="Component name from the health model.")
     weight: float = Field(description="The component's weight in the model, as configured (not renormalised).")
     raw: float | None = Field(
-        description="The aggregate over the window (per seat when per_seat); null without events."
+        description="The aggregate over the window (per seat when per_seat); an empty window is 0 for count, sum and "
+        "distinct. Null without data: no such event ever, no value in the window for avg and last, or no seats."
     )
     score: float | None = Field(
         description="raw scored linearly from bad (0) to good (100), clamped to 0..100; null without data."
