@@ -46,8 +46,8 @@ class BatchLimitMiddleware:
 class UpsertResult(BaseModel):
     """What a record batch did: `updated` counts every item whose id already existed."""
 
-    created: int
-    updated: int
+    created: int = Field(description="Items whose id was new: rows inserted.")
+    updated: int = Field(description="Items whose id already existed (rows replaced or patched), repeats included.")
 
 
 class EventCounts(BaseModel):
@@ -56,8 +56,10 @@ class EventCounts(BaseModel):
     Two `EventBatchResult` subclasses, not one class: the committed OpenAPI document names both components.
     """
 
-    accepted: int
-    duplicates: int
+    accepted: int = Field(description="New events stored by this batch.")
+    duplicates: int = Field(
+        description="Events whose id was already stored with the same content: recognised and skipped (a safe retry)."
+    )
 
 
 def _limit_items(value: Any) -> Any:

@@ -7,6 +7,7 @@ FastAPI's default pages load Swagger UI and ReDoc from a CDN, so they are blank 
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -63,3 +64,30 @@ def install_docs(app: FastAPI, *, docs_url: str = "/docs", redoc_url: str = "/re
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             with_google_fonts=False,
         )
+
+
+def prefill_examples(document: dict[str, Any]) -> None:
+    """Copy schema examples to where Swagger UI pre-fills a request from, so "Try it out" starts from a working one.
+
+    The schemas carry their examples as JSON Schema `examples` (a model's `json_schema_extra`, a field's
+    `Field(examples=...)`), but Swagger UI fills a parameter only from the parameter's `example` and offers a
+    body only from the media type's `examples`. Each parameter gets its schema's first example; each JSON body
+    its component's examples.
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                examples = parameter.get("schema", {}).get("examples")
+                if examples and "example" not in parameter:
+                    parameter["example"] = examples[0]
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if not content or "examples" in content:
+                continue
+            schema = content.get("schema", {})
+            refs = [s["$ref"] for s in [schema, *schema.get("anyOf", [])] if "$ref" in s]  # `Model | None` too
+            body_examples = schemas.get(refs[0].rsplit("/", 1)[-1], {}).get("examples") if refs else None
+            if body_examples:
+                content["examples"] = {f"example {i}": {"value": e} for i, e in enumerate(body_examples, start=1)}

@@ -8,7 +8,7 @@ from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,9 +23,14 @@ log = structlog.get_logger("csroi.errors")
 class FieldError(BaseModel):
     """One invalid input: where it is (`loc`, batch item index included) and what is wrong."""
 
-    loc: list[str | int]
-    msg: str
-    type: str
+    loc: list[str | int] = Field(
+        description="Path to the bad value: `body`, `query` or `path`, then field names and list indexes, "
+        'e.g. ["body", "customers", 3, "tier"].'
+    )
+    msg: str = Field(description='What is wrong, in words, e.g. "an id is 1 to 255 characters: ...".')
+    type: str = Field(
+        description="Machine-readable error kind from the validator, e.g. `missing`, `string_pattern_mismatch`."
+    )
 
 
 class Problem(BaseModel):
@@ -33,13 +38,19 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
+    type: str = Field(description="URI naming the problem kind, e.g. https://csroi.dev/problems/not-found.")
+    title: str = Field(description="Short summary of the problem kind, the same for every occurrence.")
+    status: int = Field(description="The HTTP status code of this answer.")
+    detail: str | None = Field(None, description="What went wrong with this request, in words.")
+    instance: str | None = Field(
+        None, description="RFC 9457 field for the occurrence's URI; this service leaves it out."
+    )
+    request_id: str | None = Field(
+        None, description="The request's id (also the X-Request-ID header): quote it to support."
+    )
+    errors: list[FieldError] | None = Field(
+        None, description="On 422 (and 413 batches): every invalid value, one entry each."
+    )
 
 
 class AppError(Exception):

@@ -19,7 +19,7 @@ from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
 from app.db import make_engine, make_sessionmaker
-from app.docs import install_docs
+from app.docs import install_docs, prefill_examples
 from app.errors import (
     UnhandledErrorMiddleware,
     declare_json_body_responses,
@@ -71,6 +71,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         generated = {**components.get("schemas", {}), **usage_batch_schemas()}
         components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
         declare_json_body_responses(schema)
+        prefill_examples(schema)
         app.openapi_schema = schema
     return app.openapi_schema
 

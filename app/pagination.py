@@ -19,8 +19,10 @@ MAX_LIMIT = 1000
 class Page(BaseModel, Generic[T]):
     """One page of a list; pass `next_cursor` back as `?cursor=` for the next."""
 
-    items: list[T]
-    next_cursor: str | None
+    items: list[T] = Field(description="Up to `limit` rows of this page, in the list's stable order.")
+    next_cursor: str | None = Field(
+        description="Opaque token: pass it back as `?cursor=` for the next page; null on the last page."
+    )
 
 
 def encode_cursor(key: list[Any]) -> str:
@@ -42,9 +44,13 @@ def decode_cursor(token: str) -> list[Any]:
 class ListQuery(QueryIn):
     """Query parameters every list takes; unknown parameters are refused, not ignored."""
 
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page (max 1000).")
-    cursor: str | None = Field(None, description="`next_cursor` from the previous page.")
-    format: ResponseFormat | None = Field(None, description="`csv` answers text/csv with the same rows.")
+    limit: int = Field(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page, 1 to 1000 (default 100).", examples=[100]
+    )
+    cursor: str | None = Field(None, description="`next_cursor` from the previous page; omit for the first page.")
+    format: ResponseFormat | None = Field(
+        None, description="`csv` answers text/csv with the same rows (or send `Accept: text/csv`); default JSON."
+    )
 
     @field_validator("cursor")
     @classmethod

@@ -23,7 +23,15 @@ ID_PATTERN = worded(
 )
 RecordId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ID_PATTERN)]
 # The same id as a path parameter (`/v1/customers/{customer_id}`, ...).
-IdPath = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+IdPath = Annotated[
+    str,
+    Path(
+        max_length=255,
+        pattern=ID_PATTERN,
+        description="The record's id, as your CRM sent it: 1 to 255 letters, digits and . _ : @ + - (no spaces).",
+        examples=["cus-0001"],
+    ),
+]
 
 # --- customers and the team -------------------------------------------------------------------------------------
 

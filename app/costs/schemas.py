@@ -47,17 +47,36 @@ MonthText = Annotated[str, BeforeValidator(lambda v: month_text(v) if isinstance
 class CostIn(RecordIn):
     """A cost of one month. Every PUT or batch item replaces the whole record."""
 
-    month: Month
-    amount: NonNegativeMoney
-    team: Team
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"month": "2026-01", "amount": 42000, "team": "customer_success", "category": "salary"},
+                {
+                    "month": "2026-01",
+                    "amount": "350.00",
+                    "team": "customer_success",
+                    "category": "travel",
+                    "customer": "cus-0001",
+                    "intervention": "int-0001",
+                    "note": "On-site QBR",
+                },
+            ]
+        }
+    )
+
+    month: Month = Field(description="The calendar month the cost belongs to, YYYY-MM.")
+    amount: NonNegativeMoney = Field(description="The month's cost in currency units (2 decimals).")
+    team: Team = Field(
+        description="Team that spent it; the CS teams (CSROI_CS_TEAMS) make up CS cost in cost of renewals and ROI."
+    )
     motion: Motion | None = Field(
         None, description="Defaults by team: sales and marketing acquire, account_management expand, others retain."
     )
-    category: Category
+    category: Category = Field(description="salary, tools, services, travel or other.")
     customer: RecordId | None = Field(None, description="Customer id; an unknown one is created with only its id.")
     team_member: RecordId | None = Field(None, description="Team member id (not checked: may arrive later).")
     intervention: RecordId | None = Field(None, description="Intervention id the cost belongs to (not checked).")
-    note: Text | None = None
+    note: Text | None = Field(None, description="Free text, up to 500 characters.")
 
     @model_validator(mode="after")
     def _default_motion(self) -> "CostIn":
@@ -69,13 +88,55 @@ class CostIn(RecordIn):
 class CostBatchItem(CostIn):
     """A cost in a batch: `id` is required."""
 
-    id: RecordId
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "cost-2026-01-cs",
+                    "month": "2026-01",
+                    "amount": 42000,
+                    "team": "customer_success",
+                    "category": "salary",
+                }
+            ]
+        }
+    )
+
+    id: RecordId = Field(description="Your id for the cost record; a known id replaces that record.")
 
 
 class CostBatchIn(StrictIn):
     """`POST /v1/costs/batch` body."""
 
-    costs: BatchItems[CostBatchItem]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "costs": [
+                        {
+                            "id": "cost-2026-01-cs",
+                            "month": "2026-01",
+                            "amount": 42000,
+                            "team": "customer_success",
+                            "category": "salary",
+                        },
+                        {
+                            "id": "cost-2026-01-sales",
+                            "month": "2026-01",
+                            "amount": 65000,
+                            "team": "sales",
+                            "category": "salary",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    costs: BatchItems[CostBatchItem] = Field(
+        description="1 to 10,000 costs (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; the "
+        "last item with an id wins."
+    )
 
 
 class CostOut(BaseModel):
@@ -83,29 +144,33 @@ class CostOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    month: MonthText
-    amount: NonNegativeMoney
-    team: Team
-    motion: Motion
-    category: Category
-    customer: str | None = Field(validation_alias="customer_id")
-    team_member: str | None = Field(validation_alias="team_member_id")
-    intervention: str | None = Field(validation_alias="intervention_id")
-    note: str | None
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The cost record's id.")
+    month: MonthText = Field(description="The calendar month, YYYY-MM.")
+    amount: NonNegativeMoney = Field(description="The month's cost in currency units (2 decimals).")
+    team: Team = Field(description="Team that spent it.")
+    motion: Motion = Field(description="acquire, expand or retain: which unit-economics cost (CAC, CEC, CRC) it feeds.")
+    category: Category = Field(description="salary, tools, services, travel or other.")
+    customer: str | None = Field(validation_alias="customer_id", description="Customer it is linked to, or null.")
+    team_member: str | None = Field(validation_alias="team_member_id", description="Team member id, or null.")
+    intervention: str | None = Field(validation_alias="intervention_id", description="Intervention id, or null.")
+    note: str | None = Field(description="Free text, or null.")
+    created_at: datetime = Field(description="When the record was first stored (UTC).")
+    updated_at: datetime = Field(description="When the record was last written (UTC).")
 
 
 class CostListQuery(ListQuery):
     """Filters of `GET /v1/costs` (month bounds inclusive)."""
 
-    month: Month | None = None
-    month_from: Month | None = None
-    month_to: Month | None = None
-    team: Team | None = None
-    motion: Motion | None = None
-    customer: str | None = None
+    month: Month | None = Field(None, description="Only costs of this month, YYYY-MM.")
+    month_from: Month | None = Field(
+        None, description="Only costs of this month or later, YYYY-MM.", examples=["2026-01"]
+    )
+    month_to: Month | None = Field(
+        None, description="Only costs of this month or earlier, YYYY-MM.", examples=["2026-06"]
+    )
+    team: Team | None = Field(None, description="Only costs of this team.")
+    motion: Motion | None = Field(None, description="Only costs of this motion.")
+    customer: str | None = Field(None, description="Only costs linked to this customer (customer id).")
 
     @model_validator(mode="after")
     def _range_in_order(self) -> "CostListQuery":

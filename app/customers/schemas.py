@@ -23,32 +23,76 @@ Email = Annotated[
 class CustomerIn(RecordIn):
     """A customer from the CRM. Omitted fields keep their stored value; send null to clear one."""
 
-    name: Text | None = None
-    segment: Label | None = None
-    region: Label | None = None
-    industry: Label | None = None
-    tier: Tier | None = Field(None, description="Coverage model; tech_touch customers are the unmanaged ones.")
-    csm: RecordId | None = Field(None, description="Team member id of the customer's CSM.")
-    attributes: dict[str, Any] | None = Field(None, description="Free JSON from the CRM.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Acme Corp",
+                    "segment": "mid_market",
+                    "region": "emea",
+                    "industry": "software",
+                    "tier": "high_touch",
+                    "csm": "csm-1",
+                    "attributes": {"crm_owner": "dana@example.com"},
+                }
+            ]
+        }
+    )
+
+    name: Text | None = Field(None, description="Display name, up to 500 characters.")
+    segment: Label | None = Field(
+        None, description="Your segment label (e.g. smb, mid_market, enterprise); metrics can group by it."
+    )
+    region: Label | None = Field(None, description="Your region label (e.g. emea); metrics can group by it.")
+    industry: Label | None = Field(None, description="Your industry label (e.g. software); metrics can group by it.")
+    tier: Tier | None = Field(
+        None,
+        description="Coverage model: high_touch, low_touch or tech_touch (the unmanaged ones); sets how many "
+        "customers one CSM covers in staffing. Null: staffed as the default tier.",
+    )
+    csm: RecordId | None = Field(None, description="Team member id of the customer's CSM; metrics can group by it.")
+    attributes: dict[str, Any] | None = Field(None, description="Free JSON from the CRM, stored and returned as sent.")
 
 
 class CustomerBatchItem(CustomerIn):
     """A customer in a batch: `id` is required."""
 
-    id: RecordId
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "cus-0001", "name": "Acme Corp", "segment": "mid_market", "tier": "high_touch"}]
+        }
+    )
+
+    id: RecordId = Field(description="Your CRM's customer id; a known id updates that customer.")
 
 
 class CustomerBatchIn(StrictIn):
     """`POST /v1/customers/batch` body."""
 
-    customers: BatchItems[CustomerBatchItem]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customers": [
+                        {"id": "cus-0001", "name": "Acme Corp", "segment": "mid_market", "tier": "high_touch"},
+                        {"id": "cus-0002", "name": "Globex", "segment": "smb", "region": "amer", "tier": "tech_touch"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    customers: BatchItems[CustomerBatchItem] = Field(
+        description="1 to 10,000 customers (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; "
+        "the last item with an id wins."
+    )
 
 
 class CustomerHealth(BaseModel):
     """The customer's latest health snapshot."""
 
-    score: float | None
-    band: Band | None
+    score: float | None = Field(description="Health score 0..100; null when no component had data.")
+    band: Band | None = Field(description="red, yellow or green by the model's thresholds; null without a score.")
     as_of: date = Field(description="Day of the snapshot.")
 
 
@@ -57,17 +101,17 @@ class CustomerOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    name: str | None
-    segment: str | None
-    region: str | None
-    industry: str | None
-    tier: str | None
-    csm: str | None
-    attributes: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-    arr: MoneyTotal = Field(description="Current ARR (today, UTC), all products.")
+    id: str = Field(description="Your CRM's customer id.")
+    name: str | None = Field(description="Display name; null for a stub created from another record.")
+    segment: str | None = Field(description="Segment label, or null.")
+    region: str | None = Field(description="Region label, or null.")
+    industry: str | None = Field(description="Industry label, or null.")
+    tier: str | None = Field(description="high_touch, low_touch or tech_touch; null when not set.")
+    csm: str | None = Field(description="Team member id of the CSM, or null.")
+    attributes: dict[str, Any] | None = Field(description="Free JSON from the CRM, as sent; null when none.")
+    created_at: datetime = Field(description="When the record was first stored (UTC).")
+    updated_at: datetime = Field(description="When the record was last written (UTC).")
+    arr: MoneyTotal = Field(description="Current ARR (today, UTC), all products, in currency units with 2 decimals.")
     health: CustomerHealth | None = Field(description="Latest health snapshot, or null when none was taken.")
     stage: Stage = Field(
         description="First that holds: churned, prospect, renew (open renewal due within 90 days), "
@@ -78,23 +122,45 @@ class CustomerOut(BaseModel):
 class CustomerListQuery(ListQuery):
     """Filters of `GET /v1/customers`."""
 
-    segment: str | None = None
-    region: str | None = None
-    industry: str | None = None
-    tier: Tier | None = None
-    csm: str | None = None
+    segment: str | None = Field(None, description="Only customers with this segment.", examples=["mid_market"])
+    region: str | None = Field(None, description="Only customers with this region.")
+    industry: str | None = Field(None, description="Only customers with this industry.")
+    tier: Tier | None = Field(None, description="Only customers with this coverage tier.")
+    csm: str | None = Field(None, description="Only customers of this CSM (team member id).")
     band: Band | None = Field(None, description="Health band of the latest snapshot.")
 
 
 class TeamMemberIn(RecordIn):
     """A team member. `hourly_cost` is the loaded cost of one hour (salary, benefits, overhead)."""
 
-    name: Text | None = None
-    email: Email | None = None
-    role: Role | None = None
-    hourly_cost: NonNegativeMoney | None = None
-    started_on: IsoDate | None = None
-    ended_on: IsoDate | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Dana Lee",
+                    "email": "dana@example.com",
+                    "role": "csm",
+                    "hourly_cost": 85.5,
+                    "started_on": "2025-01-06",
+                }
+            ]
+        }
+    )
+
+    name: Text | None = Field(None, description="Full name.")
+    email: Email | None = Field(None, description="Work email address.")
+    role: Role | None = Field(
+        None, description="Role on the team; `csm` and `onboarding` members are counted by the staffing metric."
+    )
+    hourly_cost: NonNegativeMoney | None = Field(
+        None,
+        description="Loaded cost of one hour in currency units (2 decimals); prices intervention hours. "
+        "Null: the CSROI_DEFAULT_HOURLY_COST setting applies.",
+    )
+    started_on: IsoDate | None = Field(None, description="First day employed; null means employed since always.")
+    ended_on: IsoDate | None = Field(
+        None, description="Last day employed (not before started_on); null while employed."
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> "TeamMemberIn":
@@ -106,13 +172,33 @@ class TeamMemberIn(RecordIn):
 class TeamMemberBatchItem(TeamMemberIn):
     """A team member in a batch: `id` is required."""
 
-    id: RecordId
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"id": "csm-1", "name": "Dana Lee", "role": "csm", "hourly_cost": 85.5}]}
+    )
+
+    id: RecordId = Field(description="Your id for the team member; a known id updates that member.")
 
 
 class TeamMemberBatchIn(StrictIn):
     """`POST /v1/team-members/batch` body."""
 
-    team_members: BatchItems[TeamMemberBatchItem]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "team_members": [
+                        {"id": "csm-1", "name": "Dana Lee", "role": "csm", "hourly_cost": 85.5},
+                        {"id": "onboarding-1", "name": "Sam Roe", "role": "onboarding", "started_on": "2025-03-01"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    team_members: BatchItems[TeamMemberBatchItem] = Field(
+        description="1 to 10,000 team members (CSROI_MAX_BATCH_ITEMS; more is a 413), all or "
+        "nothing; the last item with an id wins."
+    )
 
 
 class TeamMemberOut(BaseModel):
@@ -120,19 +206,23 @@ class TeamMemberOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    name: str | None
-    email: str | None
-    role: str | None
-    hourly_cost: NonNegativeMoney | None
-    started_on: date | None
-    ended_on: date | None
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The team member's id.")
+    name: str | None = Field(description="Full name, or null.")
+    email: str | None = Field(description="Work email, or null.")
+    role: str | None = Field(
+        description="csm, onboarding, renewals, support, account_manager, manager or other; or null."
+    )
+    hourly_cost: NonNegativeMoney | None = Field(
+        description="Loaded hourly cost in currency units (2 decimals); null: the default hourly cost applies."
+    )
+    started_on: date | None = Field(description="First day employed, or null (employed since always).")
+    ended_on: date | None = Field(description="Last day employed, or null (still employed).")
+    created_at: datetime = Field(description="When the record was first stored (UTC).")
+    updated_at: datetime = Field(description="When the record was last written (UTC).")
 
 
 class TeamMemberListQuery(ListQuery):
     """Filters of `GET /v1/team-members`."""
 
-    role: Role | None = None
+    role: Role | None = Field(None, description="Only members with this role.", examples=["csm"])
     active_on: IsoDate | None = Field(None, description="Only members employed on this date.")

@@ -23,13 +23,16 @@ Finite = Annotated[float, Field(allow_inf_nan=False)]
 class ComponentIn(StrictIn):
     """One health component: an aggregate of one kind of event over a window, scored linearly from bad to good."""
 
-    name: Name
+    name: Name = Field(description="Component name, unique in the model, e.g. `logins`.")
     weight: Finite = Field(gt=0, description="Relative weight; weights are renormalised over components with data.")
     kind: UsageKind = Field(description="The usage event kind it reads, e.g. `login`.")
     where: dict[PropertyName, PropertyValue] | None = Field(
         None, description="Equality filters on event properties (string values), e.g. {'survey': 'nps'}."
     )
-    aggregate: Aggregate
+    aggregate: Aggregate = Field(
+        description="How the window's events become one raw value: count, sum / avg / last of `value`, or distinct "
+        "values of `property`."
+    )
     property: PropertyName | None = Field(None, description="The property counted by `distinct`.")
     window_days: int = Field(ge=1, le=3660, description="Days ending with as_of: as_of - window_days < d ≤ as_of.")
     per_seat: bool = Field(False, description="Divide by the latest `seats` value up to as_of.")
@@ -50,8 +53,10 @@ class ComponentIn(StrictIn):
 class BandsIn(StrictIn):
     """Band thresholds: red < red_below ≤ yellow < green_from ≤ green."""
 
-    red_below: Finite = Field(40, ge=0, le=100)
-    green_from: Finite = Field(70, ge=0, le=100)
+    red_below: Finite = Field(40, ge=0, le=100, description="Scores below this are red (0..100, default 40).")
+    green_from: Finite = Field(
+        70, ge=0, le=100, description="Scores from this up are green (0..100, default 70); in between is yellow."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> "BandsIn":
@@ -63,8 +68,42 @@ class BandsIn(StrictIn):
 class HealthModelIn(StrictIn):
     """`PUT /v1/health-model` body: the components and optional bands of the next model version."""
 
-    components: list[ComponentIn] = Field(min_length=1, max_length=50)
-    bands: BandsIn = Field(default_factory=BandsIn)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "components": [
+                        {
+                            "name": "logins",
+                            "weight": 2,
+                            "kind": "login",
+                            "aggregate": "count",
+                            "window_days": 30,
+                            "per_seat": True,
+                            "bad": 0,
+                            "good": 20,
+                        },
+                        {
+                            "name": "nps",
+                            "weight": 1,
+                            "kind": "survey_response",
+                            "where": {"survey": "nps"},
+                            "aggregate": "last",
+                            "window_days": 180,
+                            "bad": 0,
+                            "good": 10,
+                        },
+                    ],
+                    "bands": {"red_below": 40, "green_from": 70},
+                }
+            ]
+        }
+    )
+
+    components: list[ComponentIn] = Field(
+        min_length=1, max_length=50, description="1 to 50 components; the score is their weighted mean."
+    )
+    bands: BandsIn = Field(default_factory=BandsIn, description="Band thresholds; default red below 40, green from 70.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> "HealthModelIn":
@@ -77,48 +116,69 @@ class HealthModelIn(StrictIn):
 class HealthModelOut(HealthModelIn):
     """A health model version; `default` when no model was stored yet and the built-in one applies."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=None)
 
-    version: int
-    default: bool
-    created_at: datetime | None
+    version: int = Field(
+        description="Model version: 1 is the built-in default; each PUT stores the next (the first stored is 2)."
+    )
+    default: bool = Field(description="True when no model was stored and the built-in default applies.")
+    created_at: datetime | None = Field(description="When this version was stored (UTC); null for the default.")
 
 
 class ComponentOut(BaseModel):
     """One component of a customer's score: raw value, its 0..100 score, weight, and points in the total."""
 
-    name: str
-    weight: float
-    raw: float | None
-    score: float | None
-    contribution: float | None
+    name: str = Field(description="Component name from the health model.")
+    weight: float = Field(description="The component's weight in the model, as configured (not renormalised).")
+    raw: float | None = Field(
+        description="The aggregate over the window (per seat when per_seat); an empty window is 0 for count, sum and "
+        "distinct. Null without data: no such event ever, no value in the window for avg and last, or no seats."
+    )
+    score: float | None = Field(
+        description="raw scored linearly from bad (0) to good (100), clamped to 0..100; null without data."
+    )
+    contribution: float | None = Field(
+        description="Points it adds to the score: weight × score / Σ weights with data; "
+        "contributions sum to the score. Null without data."
+    )
 
 
 class CustomerHealthOut(BaseModel):
     """A customer's health on `as_of`, from the events up to that day."""
 
-    customer: str
-    as_of: date
-    score: float | None
-    band: Band | None
-    coverage: float
-    model_version: int
-    components: list[ComponentOut]
-    change_30d: float | None
-    churn_probability: float | None
+    customer: str = Field(description="Customer id.")
+    as_of: date = Field(description="The day computed, from the events up to it.")
+    score: float | None = Field(
+        description="Health score 0..100: the weighted mean of component scores; null without data."
+    )
+    band: Band | None = Field(description="red, yellow or green by the model's thresholds; null without a score.")
+    coverage: float = Field(
+        description="Share of the model's weight that had data, 0..1 (0.5 = half the weight scored)."
+    )
+    model_version: int = Field(description="Health model version used (1: the built-in default).")
+    components: list[ComponentOut] = Field(description="Each component's raw value, score, weight and contribution.")
+    change_30d: float | None = Field(
+        description="score minus the score 30 days before as_of, in points; null when either is missing."
+    )
+    churn_probability: float | None = Field(
+        description="Probability of churn as a fraction 0..1 (0.25 = 25 %), from the fitted model or the band "
+        "defaults; null without a score."
+    )
 
 
 class HealthQuery(QueryIn):
     """`?as_of=` of the health read; unknown parameters are refused."""
 
-    as_of: IsoDate | None = Field(None, description="Day to compute health for (UTC); default today.")
+    as_of: IsoDate | None = Field(
+        None, description="Day to compute health for (UTC); default today.", examples=["2026-03-31"]
+    )
 
 
 class HealthHistoryQuery(ListQuery):
     """`?start=&end=` of the health history (snapshots, oldest first)."""
 
-    start: IsoDate | None = None
-    end: IsoDate | None = None
+    start: IsoDate | None = Field(None, description="First snapshot day (inclusive).", examples=["2026-01-01"])
+    end: IsoDate | None = Field(None, description="Last snapshot day (inclusive).", examples=["2026-03-31"])
 
     @model_validator(mode="after")
     def _ordered(self) -> "HealthHistoryQuery":
@@ -132,23 +192,26 @@ class HealthSnapshotOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    snapshot_date: date
-    score: float | None
-    band: Band | None
-    coverage: float
-    model_version: int
-    components: list[ComponentOut]
+    snapshot_date: date = Field(description="The day the snapshot scores.")
+    score: float | None = Field(description="Health score 0..100 that day; null without data.")
+    band: Band | None = Field(description="red, yellow or green; null without a score.")
+    coverage: float = Field(description="Share of the model's weight that had data, 0..1.")
+    model_version: int = Field(description="Health model version used (1: the built-in default).")
+    components: list[ComponentOut] = Field(description="Each component's raw value, score, weight and contribution.")
 
 
 class SnapshotQuery(QueryIn):
     """`?date=` of a snapshot run."""
 
-    date: IsoDate
+    date: IsoDate = Field(
+        description="Day to score every customer for; a snapshot already stored for that day is replaced.",
+        examples=["2026-03-31"],
+    )
 
 
 class SnapshotResult(BaseModel):
     """What a snapshot run stored."""
 
-    date: date
-    customers: int
-    model_version: int
+    date: Annotated[date, Field(description="The day scored.")]
+    customers: int = Field(description="Snapshots stored: one per customer.")
+    model_version: int = Field(description="Health model version used (1: the built-in default).")

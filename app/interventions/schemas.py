@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.errors import worded
 from app.money import Money, NonNegativeMoney
@@ -26,10 +26,16 @@ Hours = Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2)]
 class ExpectedIn(StrictIn):
     """What the intervention should change: `health_score`, `arr`, `renewal` or a usage kind (30-day sum)."""
 
-    metric: MetricName
-    change: Annotated[Number, Field(ge=-1_000_000_000, le=1_000_000_000, decimal_places=4)]
-    unit: Literal["points", "percent", "absolute"]
-    measure_after_days: int = Field(ge=1, le=730)
+    metric: MetricName = Field(
+        description="What is measured: health_score, arr, renewal, or a usage event kind (its 30-day sum), e.g. login."
+    )
+    change: Annotated[Number, Field(ge=-1_000_000_000, le=1_000_000_000, decimal_places=4)] = Field(
+        description="The change that counts as met, in `unit` (negative for a decrease), up to four decimals."
+    )
+    unit: Literal["points", "percent", "absolute"] = Field(
+        description="points (health_score only), percent of the before value (10 = +10 %), or absolute units."
+    )
+    measure_after_days: int = Field(ge=1, le=730, description="Days after started_on when the outcome is measured.")
 
     @model_validator(mode="after")
     def _points_are_for_health(self) -> "ExpectedIn":
@@ -42,19 +48,62 @@ class InterventionIn(StrictIn):
     """A new intervention; `status` in_progress starts it at once (context captured on `started_on`)."""
 
     id: RecordId | None = Field(None, description="Your id; one is generated when omitted.")
-    customer: RecordId
-    type: InterventionType
-    framework: Framework
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": "cus-0001",
+                    "type": "health_check",
+                    "framework": "loss_aversion",
+                    "owner": "csm-1",
+                    "reason": "Logins halved since January and the renewal is due in June.",
+                    "status": "in_progress",
+                    "started_on": "2026-03-02",
+                    "hours": 6,
+                    "direct_cost": 250,
+                    "expected": {"metric": "health_score", "change": 10, "unit": "points", "measure_after_days": 60},
+                },
+                {
+                    "customer": "cus-0002",
+                    "type": "adoption_campaign",
+                    "framework": "habit_formation",
+                    "reason": "Only one feature in use after onboarding.",
+                    "planned_on": "2026-04-01",
+                    "expected": {"metric": "feature_used", "change": 25, "unit": "percent", "measure_after_days": 45},
+                },
+            ]
+        }
+    )
+
+    customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
+    type: InterventionType = Field(
+        description="What is done: onboarding_call, training, qbr, win_back, health_check, executive_alignment, "
+        "adoption_campaign, expansion_review, or your own lowercase_word."
+    )
+    framework: Framework = Field(description="The behavioural lever it relies on; ROI and recommendations group by it.")
     owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    status: Literal["planned", "in_progress"] = "planned"
-    planned_on: IsoDate | None = None
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="Why it is done, 1 to 2000 characters."
+    )
+    status: Literal["planned", "in_progress"] = Field(
+        "planned", description="planned (default), or in_progress to start it now (context captured at once)."
+    )
+    planned_on: IsoDate | None = Field(None, description="Day it is planned for, or null.")
     started_on: IsoDate | None = Field(None, description="With status in_progress; default today.")
-    hours: Hours = Decimal(0)
-    direct_cost: NonNegativeMoney = Decimal(0)
-    expected: ExpectedIn
+    hours: Hours = Field(
+        Decimal(0), description="Hours spent, up to 2 decimals; priced at the owner's hourly cost into `cost`."
+    )
+    direct_cost: NonNegativeMoney = Field(
+        Decimal(0), description="Out-of-pocket cost (travel, gifts…) in currency units (2 decimals); added to `cost`."
+    )
+    expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
     at_risk: bool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
-    attribution_days: int = Field(90, ge=1, le=730)
+    attribution_days: int = Field(
+        90,
+        ge=1,
+        le=730,
+        description="Days after the start during which ARR kept or added is credited to it (default 90).",
+    )
 
     @model_validator(mode="after")
     def _start_date_only_when_started(self) -> "InterventionIn":
@@ -66,140 +115,213 @@ class InterventionIn(StrictIn):
 class InterventionPatch(StrictIn):
     """Editable fields; lifecycle moves go through start, complete and cancel."""
 
-    type: InterventionType | None = None
-    framework: Framework | None = None
-    owner: RecordId | None = None
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = None
-    planned_on: IsoDate | None = None
-    hours: Hours | None = None
-    direct_cost: NonNegativeMoney | None = None
-    expected: ExpectedIn | None = None
-    attribution_days: int | None = Field(None, ge=1, le=730)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"hours": 8.5, "direct_cost": 400, "planned_on": "2026-04-15"}]}
+    )
+
+    type: InterventionType | None = Field(None, description="New type; omitted keeps it.")
+    framework: Framework | None = Field(None, description="New framework; omitted keeps it.")
+    owner: RecordId | None = Field(None, description="New owner (team member id); omitted keeps it.")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = Field(
+        None, description="New reason; omitted keeps it."
+    )
+    planned_on: IsoDate | None = Field(None, description="New planned day; omitted keeps it.")
+    hours: Hours | None = Field(None, description="Hours spent so far (replaces the stored value).")
+    direct_cost: NonNegativeMoney | None = Field(
+        None, description="Direct cost in currency units (replaces the stored value)."
+    )
+    expected: ExpectedIn | None = Field(None, description="New expected outcome (the whole object).")
+    attribution_days: int | None = Field(None, ge=1, le=730, description="New attribution window in days.")
 
 
 class TransitionIn(StrictIn):
     """`POST …/start|complete|cancel`: the date of that move (default today) and an optional note."""
 
-    started_on: IsoDate | None = None
-    completed_on: IsoDate | None = None
-    cancelled_on: IsoDate | None = None
-    note: Text | None = None
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "Kick-off call with the sponsor held."}]})
+
+    started_on: IsoDate | None = Field(None, description="For start: the day it started (default today).")
+    completed_on: IsoDate | None = Field(
+        None, description="For complete: the day it completed (default today; not before started_on)."
+    )
+    cancelled_on: IsoDate | None = Field(None, description="For cancel: the day it was cancelled (default today).")
+    note: Text | None = Field(None, description="Free text about the move, up to 500 characters.")
 
 
 class OutcomeOverrideIn(StrictIn):
     """A manual outcome: a note, and optionally the figures and whether it was met."""
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    met: bool | None = None
-    before: Decimal | None = None
-    after: Decimal | None = None
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"note": "Sponsor confirmed adoption in the QBR.", "met": True, "before": 42, "after": 55}]
+        }
+    )
+
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="Why the outcome is set by hand, 1 to 2000 characters."
+    )
+    met: bool | None = Field(None, description="Whether the expected change was reached; null when unknown.")
+    before: Decimal | None = Field(None, description="The metric's value at the start, in its own unit.")
+    after: Decimal | None = Field(None, description="The metric's value at measurement, in its own unit.")
 
 
 class ImpactOverrideIn(StrictIn):
     """A manual impact with its reason; the intervention then reports `attribution: manual`."""
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-    retained_arr: NonNegativeMoney = Decimal(0)
-    expanded_arr: NonNegativeMoney = Decimal(0)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"note": "Finance attributes the save to the exec call.", "retained_arr": 24000, "expanded_arr": 2400}
+            ]
+        }
+    )
+
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="Why the impact is set by hand, 1 to 2000 characters."
+    )
+    retained_arr: NonNegativeMoney = Field(
+        Decimal(0), description="ARR credited as kept, in currency units (2 decimals); default 0."
+    )
+    expanded_arr: NonNegativeMoney = Field(
+        Decimal(0), description="ARR credited as added, in currency units (2 decimals); default 0."
+    )
 
 
 class OutcomeOut(BaseModel):
     """Expected vs actual: measured on `started_on + measure_after_days`."""
 
-    measured_on: date | None
-    before: Number | None
-    after: Number | None
-    change: Number | None
-    met: bool | None
-    source: Literal["measured", "manual"]
-    note: str | None = None
+    measured_on: date | None = Field(description="Day measured (started_on + measure_after_days); null if not yet.")
+    before: Number | None = Field(description="The metric's value at the start, in its own unit; null when unknown.")
+    after: Number | None = Field(description="The metric's value on measured_on; null when unknown.")
+    change: Number | None = Field(
+        description="after − before in the expected unit (points, percent of before, or absolute); null when unknown."
+    )
+    met: bool | None = Field(description="Whether change reached the expected change; null when not measurable.")
+    source: Literal["measured", "manual"] = Field(description="measured by csroi, or manual (set with PUT …/outcome).")
+    note: str | None = Field(None, description="The manual override's note; null when measured.")
 
 
 class ImpactOut(BaseModel):
     """Revenue credited to the intervention (SPEC §5)."""
 
-    retained_arr: Money
-    expanded_arr: Money
-    attributed_revenue: Money
-    attribution: Literal["computed", "manual"]
-    final: bool
-    window_start: date | None
-    window_end: date | None
+    retained_arr: Money = Field(
+        description="ARR kept (at-risk interventions only): min(ARR at the start, ARR on the window's last day), "
+        "0 if the customer churned, split evenly across its episode and capped once a year; currency units."
+    )
+    expanded_arr: Money = Field(description="Upsell and cross-sell ARR booked inside the window, in currency units.")
+    attributed_revenue: Money = Field(description="retained_arr + expanded_arr, in currency units.")
+    attribution: Literal["computed", "manual"] = Field(description="computed by csroi, or manual (PUT …/impact).")
+    final: bool = Field(description="True once the attribution window has ended; before that the figures may grow.")
+    window_start: date | None = Field(
+        description="First day of the attribution window (the start); null if not started."
+    )
+    window_end: date | None = Field(
+        description="First day after the window: start + attribution_days; null if not started."
+    )
     episode: list[str] = Field(default_factory=list, description="At-risk interventions sharing its retained ARR.")
-    note: str | None = None
+    note: str | None = Field(None, description="The manual override's note; null when computed.")
 
 
 class InterventionOut(BaseModel):
     """An intervention with its computed context, outcome, impact, cost and ROI."""
 
-    id: str
-    customer: str
-    type: str
-    framework: str
-    owner: str | None
-    reason: str
-    status: InterventionStatus
-    planned_on: date | None
-    started_on: date | None
-    completed_on: date | None
-    cancelled_on: date | None
-    hours: Number
-    direct_cost: Money
-    expected: dict[str, Any]
-    attribution_days: int
-    at_risk: bool | None
-    context: dict[str, Any] | None
-    outcome: OutcomeOut | None
-    impact: ImpactOut | None
-    cost: Money
-    roi: Annotated[Ratio, Field(description="(retained + expanded − cost) / cost")] | None
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The intervention's id.")
+    customer: str = Field(description="Customer id.")
+    type: str = Field(description="Intervention type, e.g. health_check.")
+    framework: str = Field(description="Behavioural framework, e.g. loss_aversion.")
+    owner: str | None = Field(description="Owner's team member id, or null.")
+    reason: str = Field(description="Why it is done.")
+    status: InterventionStatus = Field(
+        description="planned → in_progress → completed; planned or in_progress → cancelled."
+    )
+    planned_on: date | None = Field(description="Planned day, or null.")
+    started_on: date | None = Field(description="Day it started, or null while planned.")
+    completed_on: date | None = Field(description="Day it completed, or null.")
+    cancelled_on: date | None = Field(description="Day it was cancelled, or null.")
+    hours: Number = Field(description="Hours spent.")
+    direct_cost: Money = Field(description="Out-of-pocket cost in currency units (2 decimals).")
+    expected: dict[str, Any] = Field(description="The expected outcome: metric, change, unit, measure_after_days.")
+    attribution_days: int = Field(description="Length of the attribution window in days.")
+    at_risk: bool | None = Field(
+        description="Whether it counts as a rescue (earns retained ARR): set explicitly, or red band, or yellow "
+        "with a renewal due within 90 days at the start; null while planned without an explicit value."
+    )
+    context: dict[str, Any] | None = Field(
+        description="Captured once at the start: health score, band, weakest_components, arr, next_renewal_due, "
+        "days_to_renewal, situation, at_risk, at_risk_source; null while planned."
+    )
+    outcome: OutcomeOut | None = Field(description="Expected vs actual once measurable; null before.")
+    impact: ImpactOut | None = Field(description="Revenue credited to it; null before the start unless set by hand.")
+    cost: Money = Field(
+        description="hours × the owner's hourly cost (else the default) + direct_cost + linked cost records, in "
+        "currency units (2 decimals)."
+    )
+    roi: Annotated[Ratio, Field(description="(retained + expanded − cost) / cost")] | None = Field(
+        description="ROI = (retained_arr + expanded_arr − cost) / cost as a plain fraction (3.0 = 300 %); null "
+        "at zero cost or without an impact."
+    )
+    created_at: datetime = Field(description="When the record was first stored (UTC).")
+    updated_at: datetime = Field(description="When the record was last written (UTC).")
 
 
 class InterventionListQuery(ListQuery):
     """Filters of `GET /v1/interventions`."""
 
-    customer: str | None = None
-    status: InterventionStatus | None = None
-    type: str | None = None
-    framework: Framework | None = None
-    owner: str | None = None
-    started_from: IsoDate | None = None
-    started_to: IsoDate | None = None
+    customer: str | None = Field(None, description="Only this customer's interventions (customer id).")
+    status: InterventionStatus | None = Field(
+        None, description="Only interventions with this status.", examples=["in_progress"]
+    )
+    type: str | None = Field(None, description="Only interventions of this type.")
+    framework: Framework | None = Field(None, description="Only interventions with this framework.")
+    owner: str | None = Field(None, description="Only interventions owned by this team member (id).")
+    started_from: IsoDate | None = Field(
+        None, description="Only interventions started on or after this day.", examples=["2026-01-01"]
+    )
+    started_to: IsoDate | None = Field(None, description="Only interventions started on or before this day.")
 
 
 class Evidence(BaseModel):
     """What the company's own history says about one candidate."""
 
-    interventions: int
-    measured: int
-    met: int
-    outcome_rate: Number | None
-    avg_health_lift: Number | None
+    interventions: int = Field(description="Past interventions with this framework and type in the same situation.")
+    measured: int = Field(description="Of those, the ones with a known outcome.")
+    met: int = Field(description="Of those measured, the ones whose expected change was reached.")
+    outcome_rate: Number | None = Field(
+        description="met / measured as a fraction (0.6 = 60 %); null when none measured."
+    )
+    avg_health_lift: Number | None = Field(
+        description="Mean health change against same-band peers without an intervention, in score "
+        "points; null without data."
+    )
 
 
 class Candidate(BaseModel):
     """A framework and intervention type, with its rank score and evidence."""
 
-    framework: str
-    type: str
-    score: Number
-    source: Literal["history", "playbook"]
-    evidence: Evidence
+    framework: str = Field(description="The framework recommended.")
+    type: str = Field(description="The intervention type recommended.")
+    score: Number = Field(
+        description="Rank score: the smoothed outcome rate (met + 0.5 × 5) / (measured + 5), 0..1; higher first."
+    )
+    source: Literal["history", "playbook"] = Field(
+        description="history: this company ran it in the same situation before; playbook: from the situation's "
+        "default playbook, with no history yet."
+    )
+    evidence: Evidence = Field(description="The counts behind the score.")
 
 
 class RecommendationOut(BaseModel):
     """The customer's situation, why, and ranked candidates."""
 
-    customer: str
-    as_of: date
-    situation: Situation
-    reasons: list[str]
-    recommendations: list[Candidate]
+    customer: str = Field(description="Customer id.")
+    as_of: date = Field(description="The day judged.")
+    situation: Situation = Field(description="at_risk, onboarding, low_adoption or expansion: the first that holds.")
+    reasons: list[str] = Field(description="Why that situation, in words (band, renewal due, adoption…).")
+    recommendations: list[Candidate] = Field(description="Candidates ranked best first.")
 
 
 class RecommendationQuery(QueryIn):
     """`?as_of=` (default today); unknown parameters are refused."""
 
-    as_of: date | None = None
+    as_of: date | None = Field(
+        None, description="Day to judge the customer on; default today, UTC.", examples=["2026-03-31"]
+    )

@@ -15,10 +15,28 @@ from app.types import RecordId, RenewalStatus
 class RenewalIn(RecordIn):
     """A renewal. Every PUT or batch item replaces the whole record: its fields depend on each other."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": "cus-0001",
+                    "due_date": "2026-06-30",
+                    "arr_up_for_renewal": 24000,
+                    "status": "renewed",
+                    "booked_arr": 26400,
+                    "closed_on": "2026-06-12",
+                },
+                {"customer": "cus-0002", "due_date": "2026-09-30", "arr_up_for_renewal": "12000.00", "status": "open"},
+            ]
+        }
+    )
+
     customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
-    due_date: IsoDate
-    arr_up_for_renewal: PositiveMoney
-    status: RenewalStatus
+    due_date: IsoDate = Field(description="Day the contract is up for renewal; the renewals metric buckets by it.")
+    arr_up_for_renewal: PositiveMoney = Field(
+        description="ARR of the contract being renewed, in currency units (2 decimals)."
+    )
+    status: RenewalStatus = Field(description="open until decided, then renewed or churned.")
     # Declared after `status`, and validated even when omitted, so each rule is reported on its own field.
     booked_arr: NonNegativeMoney | None = Field(
         None,
@@ -59,13 +77,58 @@ class RenewalIn(RecordIn):
 class RenewalBatchItem(RenewalIn):
     """A renewal in a batch: `id` is required."""
 
-    id: RecordId
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "ren-2026-0001",
+                    "customer": "cus-0001",
+                    "due_date": "2026-06-30",
+                    "arr_up_for_renewal": 24000,
+                    "status": "open",
+                }
+            ]
+        }
+    )
+
+    id: RecordId = Field(description="Your CRM's renewal (opportunity) id; a known id replaces that renewal.")
 
 
 class RenewalBatchIn(StrictIn):
     """`POST /v1/renewals/batch` body."""
 
-    renewals: BatchItems[RenewalBatchItem]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "renewals": [
+                        {
+                            "id": "ren-2026-0001",
+                            "customer": "cus-0001",
+                            "due_date": "2026-06-30",
+                            "arr_up_for_renewal": 24000,
+                            "status": "renewed",
+                            "booked_arr": 26400,
+                            "closed_on": "2026-06-12",
+                        },
+                        {
+                            "id": "ren-2026-0002",
+                            "customer": "cus-0002",
+                            "due_date": "2026-07-31",
+                            "arr_up_for_renewal": 6000,
+                            "status": "churned",
+                            "closed_on": "2026-07-20",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    renewals: BatchItems[RenewalBatchItem] = Field(
+        description="1 to 10,000 renewals (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; "
+        "the last item with an id wins."
+    )
 
 
 class RenewalOut(BaseModel):
@@ -73,26 +136,33 @@ class RenewalOut(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    customer: str = Field(validation_alias="customer_id")
-    due_date: date
-    arr_up_for_renewal: PositiveMoney
-    status: RenewalStatus
-    booked_arr: NonNegativeMoney | None
-    closed_on: date | None
-    created_at: datetime
-    updated_at: datetime
+    id: str = Field(description="The renewal's id.")
+    customer: str = Field(validation_alias="customer_id", description="Customer id.")
+    due_date: date = Field(description="Day the contract is up for renewal.")
+    arr_up_for_renewal: PositiveMoney = Field(description="ARR being renewed, in currency units (2 decimals).")
+    status: RenewalStatus = Field(description="open, renewed or churned.")
+    booked_arr: NonNegativeMoney | None = Field(
+        description="ARR booked at renewal (above arr_up_for_renewal when it expanded); 0 when "
+        "churned; null while open."
+    )
+    closed_on: date | None = Field(description="Day it was renewed or churned; null while open.")
+    created_at: datetime = Field(description="When the record was first stored (UTC).")
+    updated_at: datetime = Field(description="When the record was last written (UTC).")
 
 
 class RenewalListQuery(ListQuery):
     """Filters of `GET /v1/renewals` (date bounds inclusive)."""
 
-    customer: str | None = None
-    status: RenewalStatus | None = None
-    due_from: IsoDate | None = None
-    due_to: IsoDate | None = None
-    closed_from: IsoDate | None = None
-    closed_to: IsoDate | None = None
+    customer: str | None = Field(None, description="Only this customer's renewals (customer id).")
+    status: RenewalStatus | None = Field(None, description="Only renewals with this status.", examples=["open"])
+    due_from: IsoDate | None = Field(
+        None, description="Only renewals due on or after this day.", examples=["2026-01-01"]
+    )
+    due_to: IsoDate | None = Field(
+        None, description="Only renewals due on or before this day.", examples=["2026-12-31"]
+    )
+    closed_from: IsoDate | None = Field(None, description="Only renewals closed on or after this day.")
+    closed_to: IsoDate | None = Field(None, description="Only renewals closed on or before this day.")
 
     @model_validator(mode="after")
     def _ranges_in_order(self) -> "RenewalListQuery":

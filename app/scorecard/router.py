@@ -28,6 +28,7 @@ MetricPath = Annotated[
         max_length=64,
         pattern=worded(r"^[a-z0-9_]+$", "a scorecard metric name is lowercase letters, digits and _, e.g. nrr"),
         description="A scorecard metric name, e.g. `nrr`.",
+        examples=["nrr"],
     ),
 ]
 

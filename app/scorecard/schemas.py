@@ -60,6 +60,15 @@ TargetValue = Annotated[
 class TargetIn(StrictIn):
     """The target of a scorecard metric and which way is good."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"value": 1.05, "direction": "higher_is_better"},
+                {"value": "0.02", "direction": "lower_is_better"},
+            ]
+        }
+    )
+
     value: TargetValue = Field(description="The target, in the metric's own unit (a ratio such as 1.05, a count…).")
     direction: Direction = Field(description="`higher_is_better`: on track when value ≥ target; else value ≤ target.")
 
@@ -67,18 +76,20 @@ class TargetIn(StrictIn):
 class TargetOut(BaseModel):
     """A stored target."""
 
-    metric: str
-    value: TargetValue
-    direction: Direction
-    created_at: datetime
-    updated_at: datetime
+    metric: str = Field(description="The scorecard metric it applies to, e.g. nrr.")
+    value: TargetValue = Field(description="The target, in the metric's own unit (ratios as fractions: 1.05 = 105 %).")
+    direction: Direction = Field(
+        description="higher_is_better or lower_is_better: which side of the target is on track."
+    )
+    created_at: datetime = Field(description="When the target was first set (UTC).")
+    updated_at: datetime = Field(description="When it was last changed (UTC).")
 
 
 class TargetList(BaseModel):
     """Every target (there is at most one per scorecard metric, so one page holds them all)."""
 
-    items: list[TargetOut]
-    next_cursor: None = None
+    items: list[TargetOut] = Field(description="Every stored target.")
+    next_cursor: None = Field(None, description="Always null: one page holds every target.")
 
 
 class ScorecardQuery(BaseModel):
@@ -92,43 +103,62 @@ class ScorecardQuery(BaseModel):
 class Entry(BaseModel):
     """One scorecard figure: this month, last month, the change, and how it stands against its target."""
 
-    metric: str
-    value: Figure | None
-    previous: Figure | None
-    change: Figure | None
-    target: Figure | None
-    status: TargetStatus | None
+    metric: str = Field(description="Metric name, e.g. nrr, cost_per_1k, csm_gap.")
+    value: Figure | None = Field(
+        description="This month's figure: money in currency units (2 decimals), ratios as fractions (six "
+        "decimals), counts whole; null when undefined."
+    )
+    previous: Figure | None = Field(description="Last month's figure, same unit; null when undefined.")
+    change: Figure | None = Field(description="value − previous, same unit; null when either is null.")
+    target: Figure | None = Field(description="The stored target, or null when none is set.")
+    status: TargetStatus | None = Field(
+        description="on_track or off_track against the target in its direction; null without a target or a value."
+    )
 
 
 class Quadrants(BaseModel):
     """The four quadrants of the balanced scorecard, each a list of entries in a fixed order."""
 
-    financial: list[Entry]
-    customer: list[Entry]
-    process: list[Entry]
-    people: list[Entry]
+    financial: list[Entry] = Field(
+        description="NRR, GRR (month and trailing twelve months), renewal rates, ARR growth, churned and "
+        "expansion ARR, CS cost, cost per 1K renewed, ROI, CLV."
+    )
+    customer: list[Entry] = Field(
+        description="NPS, CSAT, CES, logo churn rate, customers and ARR per health band, revenue at risk."
+    )
+    process: list[Entry] = Field(
+        description="Interventions started and completed, outcome rate, health lift, support response and "
+        "resolution times."
+    )
+    people: list[Entry] = Field(description="CSMs, onboarding reps, coverage ratios, FTE and CSMs needed, the gap.")
 
 
 class Restatement(BaseModel):
     """A frozen figure that data arriving after the close has changed."""
 
-    quadrant: Quadrant
-    metric: str
-    frozen_value: Figure | None
-    current_value: Figure | None
+    quadrant: Quadrant = Field(description="The quadrant of the entry.")
+    metric: str = Field(description="The entry's metric name.")
+    frozen_value: Figure | None = Field(description="The figure as frozen when the month was closed.")
+    current_value: Figure | None = Field(description="The same figure computed from today's data.")
 
 
 class ScorecardOut(BaseModel):
     """The monthly balanced scorecard; a closed month shows its frozen figures and what has been restated since."""
 
-    month: str
-    closed: bool
-    closed_at: datetime | None
-    quadrants: Quadrants
-    restated: list[Restatement]
+    month: str = Field(description="The calendar month, YYYY-MM.")
+    closed: bool = Field(description="True when the month was closed: its figures are frozen.")
+    closed_at: datetime | None = Field(description="When it was closed (UTC); null while open.")
+    quadrants: Quadrants = Field(description="The entries, by balanced-scorecard quadrant.")
+    restated: list[Restatement] = Field(
+        description="For a closed month, frozen figures that later data has changed; empty otherwise."
+    )
 
 
 class TargetListQuery(QueryIn):
     """`?format=csv` (or `Accept: text/csv`); any other parameter is a 422."""
 
-    format: ResponseFormat | None = None
+    format: ResponseFormat | None = Field(
+        None,
+        description="`csv` answers text/csv, one line per target (or send `Accept: text/csv`); default JSON.",
+        examples=["json"],
+    )

@@ -89,7 +89,34 @@ class UsageEventIn(StrictIn):
 class UsageEventBatchIn(StrictIn):
     """`POST /v1/events` body: up to 10,000 events, all or nothing."""
 
-    events: BatchItems[UsageEventIn]
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "id": "evt-9001",
+                            "customer": "cus-0001",
+                            "kind": "login",
+                            "occurred_at": "2026-03-02T09:15:00Z",
+                        },
+                        {
+                            "id": "evt-9002",
+                            "customer": "cus-0001",
+                            "kind": "survey_response",
+                            "occurred_at": "2026-03-02T10:00:00+01:00",
+                            "value": 9,
+                            "properties": {"survey": "nps"},
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    events: BatchItems[UsageEventIn] = Field(
+        description="1 to 10,000 events (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing."
+    )
 
 
 class FastEvent(TypedDict):
