@@ -55,6 +55,11 @@ class InterventionIn(StrictIn):
     expected: ExpectedIn
     at_risk: bool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
     attribution_days: int = Field(90, ge=1, le=730)
+    override_holdout: bool = Field(
+        False,
+        description="Record it even though the customer is in the holdout of an experiment of this play (otherwise "
+        "a 409); counted as contamination in the experiment's result.",
+    )
 
     @model_validator(mode="after")
     def _start_date_only_when_started(self) -> "InterventionIn":
