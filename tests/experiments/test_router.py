@@ -96,7 +96,10 @@ class TestRecord:
         refused = client.put("/v1/experiments/x", json=experiment_body(holdout_share=0.5))
         assert refused.status_code == 409
         assert refused.json()["fixed"] == ["holdout_share"]
-        assert client.put("/v1/experiments/x", json=experiment_body(name="New name", ends_on="2026-09-30")).status_code == 200
+        assert (
+            client.put("/v1/experiments/x", json=experiment_body(name="New name", ends_on="2026-09-30")).status_code
+            == 200
+        )
 
 
 class TestAssign:
@@ -108,7 +111,9 @@ class TestAssign:
         first = client.post("/v1/experiments/x/assign?as_of=2026-01-05").json()
         # 10 eligible (the 500 ARR one is not) in one stratum: ⌊0.25 × 10 + ½⌋ = ⌊3.0⌋ = 3 held out.
         assert (first["eligible"], first["enrolled"], first["holdout"], first["treatment"]) == (10, 10, 3, 7)
-        assert first["strata"] == [{"stratum": "band=none|tier=high_touch", "customers": 10, "holdout": 3, "treatment": 7}]
+        assert first["strata"] == [
+            {"stratum": "band=none|tier=high_touch", "customers": 10, "holdout": 3, "treatment": 7}
+        ]
         again = client.post("/v1/experiments/x/assign?as_of=2026-01-06").json()
         assert (again["eligible"], again["already_enrolled"], again["enrolled"]) == (10, 10, 0)
         assert client.get("/v1/experiments/x").json()["enrolled"] == {"treatment": 7, "holdout": 3}
@@ -140,7 +145,8 @@ class TestAssign:
         assert {r["stratum"] for r in rows} == {"band=none|tier=low_touch"}
         assert [r["customer"] for r in rows] == sorted(r["customer"] for r in rows)
         everyone = client.get("/v1/experiments/x/assignments?limit=4").json()
-        assert len(everyone["items"]) == 4 and everyone["next_cursor"]
+        assert len(everyone["items"]) == 4
+        assert everyone["next_cursor"]
 
 
 class TestHoldoutGuard:
@@ -160,7 +166,8 @@ class TestHoldoutGuard:
         assert response.status_code == 409
         problem = response.json()
         assert problem["experiment"] == "save"
-        assert "save" in problem["detail"] and "override_holdout" in problem["detail"]
+        assert "save" in problem["detail"]
+        assert "override_holdout" in problem["detail"]
 
     def test_treatment_customers_other_plays_and_other_days_pass(
         self, client: TestClient, enrolled: dict[str, str]
@@ -171,8 +178,14 @@ class TestHoldoutGuard:
         other = intervention_body(holdout, framework="social_proof")
         assert client.post("/v1/interventions", json=other).status_code == 201
         # Before enrollment and after ends_on the customer is not held out.
-        assert client.post("/v1/interventions", json=intervention_body(holdout, started_on="2026-01-04")).status_code == 201
-        assert client.post("/v1/interventions", json=intervention_body(holdout, started_on="2026-07-01")).status_code == 201
+        assert (
+            client.post("/v1/interventions", json=intervention_body(holdout, started_on="2026-01-04")).status_code
+            == 201
+        )
+        assert (
+            client.post("/v1/interventions", json=intervention_body(holdout, started_on="2026-07-01")).status_code
+            == 201
+        )
 
     def test_after_a_stop_the_holdout_is_free(self, client: TestClient, enrolled: dict[str, str]) -> None:
         client.post("/v1/experiments/save/stop?on=2026-02-01")
@@ -230,12 +243,14 @@ class TestResult:
         # Incremental retained = 0.30 × 1,000,000 − 180,000 = 120,000; ROI = (120,000 − 40,000) / 40,000 = 2.0.
         assert got["incremental_retained_arr"] == 120_000
         assert got["roi"] == 2.0
-        assert got["roi_low"] is not None and got["roi_low"] < got["roi_high"]
+        assert got["roi_low"] is not None
+        assert got["roi_low"] < got["roi_high"]
         # MDE = (1.959964 + 0.841621) × √(0.3 × 0.7 × (1/100 + 1/100)) = 2.801585 × 0.064807 = 0.181563 > 0.10.
         assert got["minimum_detectable_effect"] == pytest.approx(0.181563, abs=1e-5)
         assert got["status"] == "underpowered"
         assert got["contaminated"] == 0
-        assert "z-test" in got["meta"]["tests"]["churn_rate"] and got["meta"]["seed"] == 0
+        assert "z-test" in got["meta"]["tests"]["churn_rate"]
+        assert got["meta"]["seed"] == 0
 
     def test_same_seed_same_interval(self, client: TestClient, session: Session) -> None:
         ids = [f"b{i:02d}" for i in range(40)]
@@ -266,13 +281,15 @@ class TestResult:
         assert client.get("/v1/experiments/r/result?as_of=2026-02-03").json()["status"] == "running"
         closed = client.get("/v1/experiments/r/result?as_of=2026-02-04").json()
         assert closed["status"] == "underpowered"  # two customers: an arm under 30
-        assert closed["roi"] is None and closed["roi_low"] is None
+        assert closed["roi"] is None
+        assert closed["roi_low"] is None
 
     def test_nobody_enrolled_is_running_with_empty_arms(self, client: TestClient) -> None:
         client.put("/v1/experiments/e", json=experiment_body())
         got = client.get("/v1/experiments/e/result?as_of=2026-03-01").json()
         assert got["status"] == "running"
-        assert got["arms"]["holdout"]["customers"] == 0 and got["arms"]["holdout"]["churn_rate"] is None
+        assert got["arms"]["holdout"]["customers"] == 0
+        assert got["arms"]["holdout"]["churn_rate"] is None
         assert got["difference"] == {"churn_rate": None, "grr": None, "avg_health_delta": None}
         assert got["incremental_retained_arr"] is None
         assert Decimal(str(got["arms"]["treatment"]["starting_arr"])) == 0
