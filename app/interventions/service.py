@@ -71,7 +71,8 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
             f"No customer with id {body.customer!r}.",
             [{"loc": ["body", "customer"], "msg": "unknown customer", "type": "not_found"}],
         )
-    on = body.started_on or body.planned_on or today()
+    # The day it happens: its start when started now, else the day it is planned for (SPEC §9 holdout guard).
+    on = (body.started_on or today()) if body.status == "in_progress" else (body.planned_on or today())
     experiments.guard_holdout(
         session,
         customer_id=body.customer,
