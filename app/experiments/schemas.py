@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
@@ -48,13 +48,31 @@ class ExperimentIn(RecordIn):
     """`PUT /v1/experiments/{id}`: the whole experiment. Once customers are enrolled its design (play, holdout share,
     strata, window, start) is fixed; name, hypothesis, eligibility and `ends_on` may still change."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Loss-aversion save play",
+                    "hypothesis": "A loss-framed call cuts churn among at-risk customers",
+                    "play": {"type": "win_back", "framework": "loss_aversion"},
+                    "eligibility": {"at_risk": True},
+                    "holdout_share": 0.2,
+                    "stratify_by": ["band", "tier"],
+                    "starts_on": "2026-01-01",
+                    "ends_on": "2026-06-30",
+                    "window_days": 90,
+                }
+            ]
+        }
+    )
+
     name: Label
     hypothesis: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
     play: PlayIn
     eligibility: EligibilityIn = Field(default_factory=EligibilityIn)
     holdout_share: Annotated[Number, Field(ge=Decimal("0.05"), le=Decimal("0.5"), decimal_places=6)] = Decimal("0.2")
     stratify_by: list[StratumKey] = Field(
-        default_factory=lambda: list(DEFAULT_STRATA), max_length=5, description="Strata are drawn separately."
+        default=DEFAULT_STRATA, max_length=5, description="Each stratum of newly enrolled customers is drawn apart."
     )
     starts_on: IsoDate
     ends_on: IsoDate
