@@ -366,3 +366,65 @@ def minimum_detectable_effect(
         return None
     z = Decimal(str(NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)))
     return z * (base_rate * (1 - base_rate) * (Decimal(1) / treated + Decimal(1) / holdout)).sqrt()
+
+
+def normal_test(difference: Decimal, standard_error: Decimal) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """A difference with its 95 % interval, difference ± z₀.₉₇₅ × SE, and two-sided p = 2 × (1 − Φ(|d| / SE))
+    (normal approximation; SPEC §9). With SE 0 the p-value is 1 when d = 0, else 0."""
+    if standard_error == 0:
+        p_value = Decimal(1) if difference == 0 else Decimal(0)
+    else:
+        p_value = Decimal(str(2 * (1 - NormalDist().cdf(float(abs(difference) / standard_error)))))
+    spread = Z_95 * standard_error
+    return difference, difference - spread, difference + spread, p_value
+
+
+def ratio_of_sums_variance(pairs: Sequence[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal] | None:
+    """R = Σy / Σx over (x, y) pairs and its delta-method variance Σ(y − R·x)² / (n (n − 1) x̄²) (SPEC §9: the
+    ratio estimator of GRR per arm, x = ARR at start, y = min(ARR at end, ARR at start)). None with fewer than two
+    pairs or Σx = 0."""
+    n = len(pairs)
+    total_x = sum((x for x, _ in pairs), ZERO)
+    if n < 2 or total_x == 0:
+        return None
+    r = sum((y for _, y in pairs), ZERO) / total_x
+    mean_x = total_x / n
+    residuals = sum(((y - r * x) ** 2 for x, y in pairs), ZERO)
+    return r, residuals / (n * (n - 1) * mean_x**2)
+
+
+def ratio_difference(
+    treated: Sequence[tuple[Decimal, Decimal]], holdout: Sequence[tuple[Decimal, Decimal]]
+) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+    """Treatment − holdout of a ratio of sums (GRR) with a 95 % interval and two-sided p-value: normal
+    approximation, SE = √(Var R_t + Var R_h) from `ratio_of_sums_variance` (SPEC §9). None when an arm has fewer
+    than two customers."""
+    t, h = ratio_of_sums_variance(treated), ratio_of_sums_variance(holdout)
+    if t is None or h is None:
+        return None
+    return normal_test(t[0] - h[0], (t[1] + h[1]).sqrt())
+
+
+def mean_difference(
+    treated: Sequence[Decimal], holdout: Sequence[Decimal]
+) -> tuple[Decimal, Decimal, Decimal, Decimal] | None:
+    """Treatment − holdout mean (health delta) with a 95 % interval and two-sided p-value: normal approximation
+    with Welch's standard error √(s²_t/n_t + s²_h/n_h), s² the sample variance (SPEC §9). None when an arm has
+    fewer than two values."""
+    if len(treated) < 2 or len(holdout) < 2:
+        return None
+
+    def mean_and_variance(values: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
+        m = sum(values, ZERO) / len(values)
+        return m, sum(((v - m) ** 2 for v in values), ZERO) / (len(values) - 1)
+
+    (mean_t, var_t), (mean_h, var_h) = mean_and_variance(treated), mean_and_variance(holdout)
+    return normal_test(mean_t - mean_h, (var_t / len(treated) + var_h / len(holdout)).sqrt())
+
+
+def experiment_incremental_retained(
+    holdout_churned_arr_rate: Decimal, treated_starting_arr: Decimal, treated_churned_arr: Decimal
+) -> Decimal:
+    """An experiment's incremental retained ARR = holdout ARR-weighted churn rate × treatment starting ARR −
+    treatment churned ARR, to the cent, half to even (SPEC §9)."""
+    return (holdout_churned_arr_rate * treated_starting_arr - treated_churned_arr).quantize(CENT, ROUND_HALF_EVEN)

@@ -27,6 +27,7 @@ from app.errors import (
     problem_response,
     problem_schemas,
 )
+from app.experiments.router import router as experiments_router
 from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         unit_economics_router,
         interventions_router,
         recommendation_router,
+        experiments_router,
         staffing_router,
         scorecard_router,
     )

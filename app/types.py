@@ -97,6 +97,13 @@ Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation",
 InterventionStatus = Literal["planned", "in_progress", "completed", "cancelled"]
 Situation = Literal["at_risk", "onboarding", "low_adoption", "expansion"]
 
+# --- experiments (SPEC §9) --------------------------------------------------------------------------------------
+
+Arm = Literal["treatment", "holdout"]
+# What an experiment may stratify by: a customer's attribute, or its band and at-risk flag on the enrollment day.
+StratumKey = Literal["band", "tier", "segment", "stage", "at_risk"]
+ExperimentStatus = Literal["running", "ready", "underpowered"]
+
 # --- metrics ----------------------------------------------------------------------------------------------------
 
 Interval = Literal["month", "quarter", "year"]

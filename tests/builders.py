@@ -15,6 +15,8 @@ Table: builder (through).
 - health_snapshot: `make_snapshot`, a row as health.service.snapshot_health stores it (no service writes one row)
 - churn_model: `make_churn_model`, a fit as health.churn.refit stores it (refit needs a whole history)
 - intervention: `make_intervention`, `move_intervention` (interventions.service.create_intervention, .transition)
+- experiment: `make_experiment` (experiments.service.put_experiment)
+- experiment_assignment: `assign` (experiments.service.assign)
 - target: `make_target` (scorecard.service.put_target)
 - closed_month: `make_closed_month` (scorecard.service.close_month)
 - api_key: `make_api_key` (keys.service.create_key)
@@ -33,6 +35,8 @@ from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
 from app.customers.schemas import CustomerBatchItem, TeamMemberBatchItem
+from app.experiments import service as experiments_service
+from app.experiments.schemas import AssignResult, ExperimentIn, ExperimentOut
 from app.health import service as health_service
 from app.health.schemas import HealthModelIn, HealthModelOut
 from app.interventions import service as interventions_service
@@ -277,6 +281,35 @@ def move_intervention(
     day = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}[move]
     body = TransitionIn.model_validate({day: on, "note": note})
     return interventions_service.transition(session, id, move, body)
+
+
+# experiment, experiment_assignment
+
+
+def make_experiment(
+    session: Session,
+    *,
+    id: str | None = None,
+    play: Mapping[str, str] | None = None,
+    starts_on: str = "2026-01-01",
+    ends_on: str = "2026-12-31",
+    **fields: object,
+) -> ExperimentOut:
+    """Create an experiment (a loss-aversion win_back play over 2026 unless told otherwise)."""
+    body = {
+        "name": "test experiment",
+        "play": dict(play or {"type": "win_back", "framework": "loss_aversion"}),
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        **fields,
+    }
+    view, _ = experiments_service.put_experiment(session, id or fresh_id("xp"), ExperimentIn.model_validate(body))
+    return view
+
+
+def assign(session: Session, *, experiment: str, as_of: str | date) -> AssignResult:
+    """Enroll the customers eligible on `as_of`."""
+    return experiments_service.assign(session, experiment, as_of=_day(as_of))
 
 
 # target, closed_month

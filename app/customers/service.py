@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,8 +13,14 @@ from sqlalchemy.orm import Session
 from app import batch, records
 from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
 from app.health import service as health
+from app.ledger import service as ledger
 from app.models import Customer, TeamMember
 from app.pagination import Page
+from app.renewals import service as renewals
+from app.types import Stage
+
+# SPEC §3 speaks of 90 days for every stage window.
+STAGE_WINDOW = timedelta(days=90)
 
 
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
@@ -85,3 +92,31 @@ def list_team_members(session: Session, query: TeamMemberListQuery) -> Page[Team
             or_(TeamMember.ended_on.is_(None), TeamMember.ended_on >= day),
         )
     return records.page_by_id(session, stmt, TeamMember, query)
+
+
+def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
+    """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
+    if facts.first_paid_on is None:
+        return "prospect"
+    if facts.arr_cents <= 0:
+        return "churned"
+    if renewal_due_soon:
+        return "renew"
+    # "Less than 90 days ago" / "in the last 90 days": day 0 is today, so day 89 is in and day 90 is out.
+    if today - facts.first_paid_on < STAGE_WINDOW:
+        return "land"
+    if facts.last_expansion_on is not None and today - facts.last_expansion_on < STAGE_WINDOW:
+        return "expand"
+    return "adopt"
+
+
+def stages(session: Session, customer_ids: Sequence[str], *, today: date) -> dict[str, Stage]:
+    """Each customer's lifecycle stage on `today`, from two grouped queries (ledger facts, open renewals)."""
+    if not customer_ids:
+        return {}
+    facts_of = ledger.ledger_facts(session, customer_ids, today)
+    renewing = renewals.renewing(session, customer_ids, today=today, within=STAGE_WINDOW)
+    return {
+        cid: lifecycle_stage(facts_of.get(cid, ledger.NO_FACTS), renewal_due_soon=cid in renewing, today=today)
+        for cid in customer_ids
+    }

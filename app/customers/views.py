@@ -4,7 +4,7 @@ Three grouped queries per page (ledger, open renewals, latest snapshots), each l
 a page of 1,000 customers costs three statements, not three thousand.
 """
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,26 +17,6 @@ from app.models import Customer
 from app.money import from_cents
 from app.pagination import Page
 from app.renewals import service as renewals
-from app.types import Stage
-
-# SPEC §3 speaks of 90 days for every stage window.
-STAGE_WINDOW = timedelta(days=90)
-
-
-def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
-    """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
-    if facts.first_paid_on is None:
-        return "prospect"
-    if facts.arr_cents <= 0:
-        return "churned"
-    if renewal_due_soon:
-        return "renew"
-    # "Less than 90 days ago" / "in the last 90 days": day 0 is today, so day 89 is in and day 90 is out.
-    if today - facts.first_paid_on < STAGE_WINDOW:
-        return "land"
-    if facts.last_expansion_on is not None and today - facts.last_expansion_on < STAGE_WINDOW:
-        return "expand"
-    return "adopt"
 
 
 def _latest_health(session: Session, ids: list[str], today: date) -> dict[str, CustomerHealth]:
@@ -54,7 +34,7 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
         return []
     facts_of, renewing, health_of = (
         ledger.ledger_facts(session, ids, today),
-        renewals.renewing(session, ids, today=today, within=STAGE_WINDOW),
+        renewals.renewing(session, ids, today=today, within=service.STAGE_WINDOW),
         _latest_health(session, ids, today),
     )
     views = []
@@ -68,7 +48,7 @@ def customer_views(session: Session, customers: list[Customer], *, today: date) 
                 **fields,
                 arr=from_cents(facts.arr_cents),
                 health=health_of.get(customer.id),
-                stage=lifecycle_stage(facts, renewal_due_soon=customer.id in renewing, today=today),
+                stage=service.lifecycle_stage(facts, renewal_due_soon=customer.id in renewing, today=today),
             )
         )
     return views

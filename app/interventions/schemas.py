@@ -104,6 +104,11 @@ class InterventionIn(StrictIn):
         le=730,
         description="Days after the start during which ARR kept or added is credited to it (default 90).",
     )
+    override_holdout: bool = Field(
+        False,
+        description="Record it even though the customer is in the holdout of an experiment of this play (otherwise "
+        "a 409); counted as contamination in the experiment's result.",
+    )
 
     @model_validator(mode="after")
     def _start_date_only_when_started(self) -> "InterventionIn":

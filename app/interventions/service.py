@@ -13,6 +13,7 @@ from app import formulas, records
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
+from app.experiments import service as experiments
 from app.health import service as health_service
 from app.interventions import context as context_capture
 from app.interventions import outcome as outcome_measure
@@ -70,6 +71,16 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
             f"No customer with id {body.customer!r}.",
             [{"loc": ["body", "customer"], "msg": "unknown customer", "type": "not_found"}],
         )
+    # The day it happens: its start when started now, else the day it is planned for (SPEC §9 holdout guard).
+    on = (body.started_on or today()) if body.status == "in_progress" else (body.planned_on or today())
+    experiments.guard_holdout(
+        session,
+        customer_id=body.customer,
+        type=body.type,
+        framework=body.framework,
+        on=on,
+        override=body.override_holdout,
+    )
     row = Intervention(
         id=intervention_id,
         customer_id=body.customer,
@@ -84,6 +95,7 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
         expected=body.expected.model_dump(mode="json"),
         at_risk_override=body.at_risk,
         attribution_days=body.attribution_days,
+        override_holdout=body.override_holdout or None,
     )
     session.add(row)
     if body.status == "in_progress":

@@ -11,6 +11,8 @@ from app.models.churn_model import ChurnModel
 from app.models.closed_month import ClosedMonth
 from app.models.cost import Cost
 from app.models.customer import Customer
+from app.models.experiment import Experiment
+from app.models.experiment_assignment import ExperimentAssignment
 from app.models.health_model import HealthModel
 from app.models.health_snapshot import HealthSnapshot
 from app.models.intervention import Intervention
@@ -30,6 +32,8 @@ __all__ = [
     "ClosedMonth",
     "Cost",
     "Customer",
+    "Experiment",
+    "ExperimentAssignment",
     "HealthModel",
     "HealthSnapshot",
     "Intervention",

@@ -43,6 +43,8 @@ class Intervention(Base):
     # Set at start: started_on + attribution_days, stored so SQL can join movements to windows on both databases.
     window_end: Mapped[date | None] = mapped_column(Date)
     at_risk: Mapped[bool | None] = mapped_column(Boolean)
+    # Created for a holdout customer of an experiment of its play with `override_holdout` (SPEC §9 contamination).
+    override_holdout: Mapped[bool | None] = mapped_column(Boolean)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     outcome_override: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
