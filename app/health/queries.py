@@ -9,14 +9,17 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     case,
+    column,
     distinct,
     func,
     literal,
     null,
     select,
     union_all,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -239,3 +242,185 @@ def model_raws(
         values = latest[groups.index((c.kind, c.where))]
         raws[i] = {cid: (value if occurred >= start else None) for cid, (value, occurred) in values.items()}
     return raws, (latest[-1] if seats else {})
+
+
+def window_sums(
+    session: Session, windows: set[tuple[str, str, date]], *, window_days: int
+) -> dict[tuple[str, str, date], Decimal]:
+    """Σ of event values of each (customer, kind, day) window: the `window_days` days ending that day (0 without
+    events), in one statement: the windows as a VALUES list joined to the events."""
+    if not windows:
+        return {}
+    ordered = sorted(windows)
+    when = UsageEvent.occurred_at.type
+    wanted = (
+        values(
+            column("n", Integer),
+            column("customer_id", String),
+            column("kind", String),
+            column("lo", when),
+            column("hi", when),
+            name="wanted",
+        )
+        .data([(n, c, k, day_end(d) - timedelta(days=window_days), day_end(d)) for n, (c, k, d) in enumerate(ordered)])
+        .cte("wanted")
+    )
+    stmt = (
+        select(wanted.c.n, func.sum(VALUE_MICROS))
+        .select_from(wanted)
+        .join(
+            UsageEvent,
+            and_(
+                UsageEvent.customer_id == wanted.c.customer_id,
+                UsageEvent.kind == wanted.c.kind,
+                UsageEvent.occurred_at >= wanted.c.lo,
+                UsageEvent.occurred_at < wanted.c.hi,
+            ),
+        )
+        .group_by(wanted.c.n)
+    )
+    found = {n: from_micros(micros) or Decimal(0) for n, micros in session.execute(stmt)}
+    return {window: found.get(n, Decimal(0)) for n, window in enumerate(ordered)}
+
+
+def point_raws(
+    session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
+    """`model_raws` of many (customer, day) points at once, keyed by each point's index in `points`.
+
+    The points are a VALUES list (customer, the day's end, and the start of every window width the model uses)
+    joined to the events: one scan for the count, sum and avg components, one statement per distinct component,
+    one window-function statement for every `last` group and the seats, whatever the number of points and days.
+    """
+    raws: list[dict[int, Decimal | None]] = [{} for _ in components]
+    if not points:
+        return raws, {}
+    widths = sorted({c.window_days for c in components})
+    when = UsageEvent.occurred_at.type
+    wanted = (
+        values(
+            column("n", Integer),
+            column("customer_id", String),
+            column("hi", when),
+            *(column(f"lo{w}", when) for w in widths),
+            name="points",
+        )
+        .data(
+            [
+                (n, cid, day_end(day), *(day_end(day) - timedelta(days=w) for w in widths))
+                for n, (cid, day) in enumerate(points)
+            ]
+        )
+        .cte("points")
+    )
+    _point_windowed(session, components, raws, wanted)
+    return raws, _point_lasts(session, components, raws, wanted, points, seats=seats)
+
+
+def _upto(wanted: Any) -> ColumnElement[bool]:
+    """The point's customer's events before the end of its day."""
+    return and_(UsageEvent.customer_id == wanted.c.customer_id, UsageEvent.occurred_at < wanted.c.hi)
+
+
+def _point_windowed(
+    session: Session,
+    components: Sequence[ComponentIn],
+    raws: list[dict[int, Decimal | None]],
+    wanted: Any,
+) -> None:
+    """Fill `raws` for the count, sum, avg and distinct components of `point_raws`' points."""
+    windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
+    if not windowed:
+        return
+    upto = _upto(wanted)
+    columns: list[Any] = [wanted.c.n]
+    for _, c in windowed:
+        match = _match(c.kind, c.where)
+        in_window = and_(match, UsageEvent.occurred_at >= wanted.c[f"lo{c.window_days}"])
+        columns.append(func.count(case((match, 1))))
+        columns.append(func.count(case((in_window, 1))))
+        columns.append(func.sum(case((in_window, VALUE_MICROS))) if c.aggregate in ("sum", "avg") else null())
+    kinds = UsageEvent.kind.in_(sorted({c.kind for _, c in windowed}))
+    stmt = select(*columns).select_from(wanted).join(UsageEvent, and_(upto, kinds)).group_by(wanted.c.n)
+    distinct_ever: dict[int, list[int]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
+    for row in session.execute(stmt):
+        n = row[0]
+        for position, (i, c) in enumerate(windowed):
+            ever, count, measure = row[1 + 3 * position : 4 + 3 * position]
+            if not ever:
+                continue
+            if c.aggregate == "count":
+                raws[i][n] = Decimal(count)
+            elif c.aggregate == "distinct":
+                distinct_ever[i].append(n)
+            elif c.aggregate == "sum":
+                raws[i][n] = from_micros(measure) if count else Decimal(0)
+            else:  # avg
+                total = from_micros(measure)
+                raws[i][n] = total / count if count and total is not None else None
+    for i, ever in distinct_ever.items():
+        c = components[i]
+        assert c.property is not None  # noqa: S101 - the schema requires it
+        counted = (
+            select(wanted.c.n, func.count(distinct(UsageEvent.properties[c.property].as_string())))
+            .select_from(wanted)
+            .join(
+                UsageEvent,
+                and_(upto, _match(c.kind, c.where), UsageEvent.occurred_at >= wanted.c[f"lo{c.window_days}"]),
+            )
+            .group_by(wanted.c.n)
+        )
+        found = {n: count for n, count in session.execute(counted)}
+        raws[i] = {n: Decimal(found.get(n, 0)) for n in ever}
+
+
+def _point_lasts(
+    session: Session,
+    components: Sequence[ComponentIn],
+    raws: list[dict[int, Decimal | None]],
+    wanted: Any,
+    points: Sequence[tuple[str, date]],
+    *,
+    seats: bool,
+) -> dict[int, tuple[Decimal, datetime]]:
+    """Fill `raws` for the `last` components of `point_raws`' points; the latest seats of each when `seats`."""
+    lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
+    groups: list[tuple[str, dict[str, str] | None]] = []
+    for _, c in lasts:
+        if (c.kind, c.where) not in groups:
+            groups.append((c.kind, c.where))
+    if seats:
+        groups.append(("seats", None))
+    if not groups:
+        return {}
+    upto = _upto(wanted)
+    parts = [
+        select(
+            literal(g, Integer).label("g"),
+            wanted.c.n,
+            VALUE_MICROS.label("value"),
+            UsageEvent.occurred_at,
+            UsageEvent.id,
+        )
+        .select_from(wanted)
+        .join(UsageEvent, and_(upto, _match(kind, where)))
+        for g, (kind, where) in enumerate(groups)
+    ]
+    united = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    rank = func.row_number().over(
+        partition_by=(united.c.g, united.c.n), order_by=(united.c.occurred_at.desc(), united.c.id.desc())
+    )
+    ranked = select(united.c.g, united.c.n, united.c.value, united.c.occurred_at, rank.label("rn")).subquery()
+    latest: list[dict[int, tuple[Decimal, datetime]]] = [{} for _ in groups]
+    stmt = select(ranked.c.g, ranked.c.n, ranked.c.value, ranked.c.occurred_at).where(ranked.c.rn == 1)
+    for g, n, micros, occurred in session.execute(stmt):
+        value = from_micros(micros)
+        assert value is not None  # noqa: S101 - the column is NOT NULL
+        latest[g][n] = (value, occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC))
+    for i, c in lasts:
+        found_latest = latest[groups.index((c.kind, c.where))]
+        raws[i] = {
+            n: (value if occurred >= day_end(points[n][1]) - timedelta(days=c.window_days) else None)
+            for n, (value, occurred) in found_latest.items()
+        }
+    return latest[-1] if seats else {}

@@ -25,3 +25,23 @@ class TestModelRaws:
                     empty_window.update(component.name for value in raw.values() if value is None)
                 assert seats == queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=subset)
         assert {"nps", "any_survey", "csat", "utilisation"} <= empty_window
+
+
+class TestPointRaws:
+    """`point_raws` reads every component of many (customer, day) points at once: `model_raws`' values."""
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_equal_model_raws_day_by_day(self, session: Session, seed: int) -> None:
+        customers = random_usage_book(session, seed)
+        days = (AS_OF, AS_OF - timedelta(days=4), AS_OF + timedelta(days=3))
+        points = [(c, day) for day in days for c in customers[seed % 2 :: 2]]
+        raws, seats = queries.point_raws(session, MODEL.components, points, seats=True)
+        for day in days:
+            wanted = [c for c in customers[seed % 2 :: 2]]
+            expected, expected_seats = queries.model_raws(
+                session, MODEL.components, as_of=day, customers=wanted, seats=True
+            )
+            index = {c: n for n, (c, d) in enumerate(points) if d == day}
+            for component, raw, want in zip(MODEL.components, raws, expected, strict=True):
+                assert {c: raw[n] for c, n in index.items() if n in raw} == want, component.name
+            assert {c: seats[n] for c, n in index.items() if n in seats} == expected_seats
