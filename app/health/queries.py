@@ -1,6 +1,6 @@
 """Set-based SQL for health components: one query per component for a whole set of customers (SPEC §6)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
     values,
@@ -110,13 +111,20 @@ def latest_many(
     *,
     as_of: date,
     customers: Sequence[str] | None,
+    since: Sequence[datetime | None] | None = None,
 ) -> list[dict[str, tuple[Decimal, datetime]]]:
-    """`latest_values` for several (kind, where) groups in one statement: one UNION ALL, one window function."""
+    """`latest_values` for several (kind, where) groups in one statement: one UNION ALL, one window function.
+
+    `since` (one per group, None: all history) leaves out older events: a customer whose latest event is older
+    is then missing rather than answered with a value a window would discard anyway.
+    """
     if not groups:
         return []
     end = day_end(as_of)
     parts = []
     for index, (kind, where) in enumerate(groups):
+        lower = since[index] if since is not None else None
+        bound = [] if lower is None else [UsageEvent.occurred_at >= lower]
         parts.append(
             select(
                 literal(index, Integer).label("g"),
@@ -124,7 +132,7 @@ def latest_many(
                 VALUE_MICROS.label("value"),
                 UsageEvent.occurred_at,
                 UsageEvent.id,
-            ).where(_match(kind, where), UsageEvent.occurred_at < end, *_customers_filter(customers))
+            ).where(_match(kind, where), UsageEvent.occurred_at < end, *bound, *_customers_filter(customers))
         )
     united = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
     rank = func.row_number().over(
@@ -151,8 +159,13 @@ def _windowed_raws(
     *,
     end: datetime,
     customers: Sequence[str] | None,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> None:
-    """Fill `raws` for the count, sum, avg and distinct components: one scan with conditional aggregates."""
+    """Fill `raws` for the count, sum, avg and distinct components: one scan with conditional aggregates.
+
+    With `first` (`first_seen`'s answer) the scan reads only each component's window, and whether a customer
+    ever had the component's events comes from `first` instead of from all of its history.
+    """
     windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
     if not windowed:
         return
@@ -169,6 +182,7 @@ def _windowed_raws(
             UsageEvent.occurred_at < end,
             UsageEvent.kind.in_(sorted({c.kind for _, c in windowed})),
             *_customers_filter(customers),
+            *_window_bounds(windowed, end, bounded=first is not None),
         )
         .group_by(UsageEvent.customer_id)
     )
@@ -188,9 +202,64 @@ def _windowed_raws(
             else:  # avg
                 total = from_micros(measure)
                 raws[i][customer_id] = total / count if count and total is not None else None
+    if first is not None:
+        _empty_windows(windowed, first, end, raws, distinct_ever)
     for i, ever in distinct_ever.items():
         counts = _distinct_counts(session, components[i], end=end, customers=customers)
         raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in ever}
+
+
+def _window_bounds(windowed: Sequence[tuple[int, ComponentIn]], end: datetime, *, bounded: bool) -> list[Any]:
+    """Only the events inside some component's window (when `bounded`)."""
+    if not bounded:
+        return []
+    return [
+        or_(
+            *(
+                and_(_match(c.kind, c.where), UsageEvent.occurred_at >= end - timedelta(days=c.window_days))
+                for _, c in windowed
+            )
+        )
+    ]
+
+
+def _empty_windows(
+    windowed: Sequence[tuple[int, ComponentIn]],
+    first: Sequence[Mapping[str, datetime]],
+    end: datetime,
+    raws: list[dict[str, Decimal | None]],
+    distinct_ever: dict[int, list[str]],
+) -> None:
+    """The customers with history but nothing in the window: 0 for count, sum and distinct, None for avg."""
+    for i, c in windowed:
+        for customer_id, seen in first[i].items():
+            if seen >= end or customer_id in raws[i] or (c.aggregate == "distinct" and customer_id in distinct_ever[i]):
+                continue
+            if c.aggregate == "distinct":
+                distinct_ever[i].append(customer_id)
+            else:
+                raws[i][customer_id] = None if c.aggregate == "avg" else Decimal(0)
+
+
+def first_seen(
+    session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+) -> list[dict[str, datetime]]:
+    """When each customer first had each component's events (one scan of the history, per request rather than
+    per day): lets `model_raws` read only the components' windows."""
+    result: list[dict[str, datetime]] = [{} for _ in components]
+    if not components:
+        return result
+    columns = [func.min(case((_match(c.kind, c.where), UsageEvent.occurred_at))) for c in components]
+    stmt = (
+        select(UsageEvent.customer_id, *columns)
+        .where(UsageEvent.kind.in_(sorted({c.kind for c in components})), *_customers_filter(customers))
+        .group_by(UsageEvent.customer_id)
+    )
+    for row in session.execute(stmt):
+        for i, seen in enumerate(row[1:]):
+            if seen is not None:
+                result[i][row[0]] = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+    return result
 
 
 def _distinct_counts(
@@ -218,6 +287,7 @@ def model_raws(
     as_of: date,
     customers: Sequence[str] | None,
     seats: bool,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
     """`component_raw` of every component, and the latest seats when `seats`, in a few statements.
 
@@ -228,15 +298,20 @@ def model_raws(
     """
     end = day_end(as_of)
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
-    _windowed_raws(session, components, raws, end=end, customers=customers)
+    _windowed_raws(session, components, raws, end=end, customers=customers, first=first)
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
     groups: list[tuple[str, dict[str, str] | None]] = []
     for _, c in lasts:
         if (c.kind, c.where) not in groups:
             groups.append((c.kind, c.where))
+    since: list[datetime | None] = [
+        None if first is None else end - timedelta(days=max(c.window_days for _, c in lasts if (c.kind, c.where) == g))
+        for g in groups
+    ]
     if seats:
         groups.append(("seats", None))
-    latest = latest_many(session, groups, as_of=as_of, customers=customers)
+        since.append(None)
+    latest = latest_many(session, groups, as_of=as_of, customers=customers, since=since)
     for i, c in lasts:
         start = end - timedelta(days=c.window_days)
         values = latest[groups.index((c.kind, c.where))]

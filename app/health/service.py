@@ -173,12 +173,20 @@ def _customer_health(
 
 
 def compute_health(
-    session: Session, *, as_of: date, customers: Sequence[str] | None, spec: ModelSpec
+    session: Session,
+    *,
+    as_of: date,
+    customers: Sequence[str] | None,
+    spec: ModelSpec,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> dict[str, Health]:
-    """Health on `as_of` for `customers` (None: all), from events up to that day, in a few set-based queries."""
+    """Health on `as_of` for `customers` (None: all), from events up to that day, in a few set-based queries.
+
+    `first` (`first_seen(session, spec)`, read once for many days) lets each day read only the model's windows.
+    """
     components = spec.model.components
     raws, seats = queries.model_raws(
-        session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components)
+        session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components), first=first
     )
     ids = customers if customers is not None else session.scalars(select(Customer.id)).all()
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
@@ -226,17 +234,24 @@ def scores_on(
     return result
 
 
-def book_scores(session: Session, day: date, *, spec: ModelSpec) -> dict[str, float | None]:
+def first_seen(session: Session, spec: ModelSpec) -> list[dict[str, datetime]]:
+    """When each customer first had each of the model's components' events (for `compute_health`'s `first`)."""
+    return queries.first_seen(session, spec.model.components, customers=None)
+
+
+def book_scores(
+    session: Session, day: date, *, spec: ModelSpec, first: Sequence[Mapping[str, datetime]] | None = None
+) -> dict[str, float | None]:
     """Every customer's health score on `day`: the day's stored snapshots when it has any (point in time for the
     customers they miss), else point in time for the whole book in one set-based pass."""
     stored = {cid: score for (cid, _), score in _snapshot_scores(session, [day], None).items()}
     if not stored:
-        return {cid: h.score for cid, h in compute_health(session, as_of=day, customers=None, spec=spec).items()}
+        health = compute_health(session, as_of=day, customers=None, spec=spec, first=first)
+        return {cid: h.score for cid, h in health.items()}
     others = sorted(set(session.scalars(select(Customer.id))) - stored.keys())
     if others:
-        stored.update(
-            {cid: h.score for cid, h in compute_health(session, as_of=day, customers=others, spec=spec).items()}
-        )
+        health = compute_health(session, as_of=day, customers=others, spec=spec, first=first)
+        stored.update({cid: h.score for cid, h in health.items()})
     return stored
 
 

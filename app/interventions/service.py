@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -340,10 +340,13 @@ class _HealthCache:
         self.session = session
         self.spec = health_service.current_model(session)
         self.by_day: dict[date, dict[str, float | None]] = {}
+        self.first: list[dict[str, datetime]] | None = None
 
     def scores(self, day: date) -> dict[str, float | None]:
         if day not in self.by_day:
-            self.by_day[day] = health_service.book_scores(self.session, day, spec=self.spec)
+            if self.first is None:  # one scan of the history per request; each day then reads only its windows
+                self.first = health_service.first_seen(self.session, self.spec)
+            self.by_day[day] = health_service.book_scores(self.session, day, spec=self.spec, first=self.first)
         return self.by_day[day]
 
 

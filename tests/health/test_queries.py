@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.health import queries
+from app.health import service as health_service
 from tests.health.usage_books import AS_OF, MODEL, random_usage_book
 
 
@@ -45,3 +46,18 @@ class TestPointRaws:
             for component, raw, want in zip(MODEL.components, raws, expected, strict=True):
                 assert {c: raw[n] for c, n in index.items() if n in raw} == want, component.name
             assert {c: seats[n] for c, n in index.items() if n in seats} == expected_seats
+
+
+class TestWindowedWithFirstSeen:
+    """Given when each customer first had each component's events, each day reads only the windows: same health."""
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_same_health_as_reading_all_history(self, session: Session, seed: int) -> None:
+        random_usage_book(session, seed)
+        spec = health_service.ModelSpec(version=2, model=MODEL, default=False)
+        first = health_service.first_seen(session, spec)
+        for days in (0, -4, 3, -40, -200):
+            as_of = AS_OF + timedelta(days=days)
+            full = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec)
+            windowed = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
+            assert windowed == full, as_of
