@@ -1,6 +1,6 @@
 """Set-based SQL for health components: one query per component for a whole set of customers (SPEC §6)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,14 +9,18 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     and_,
     case,
+    column,
     distinct,
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
+    values,
 )
 from sqlalchemy.orm import Session
 
@@ -107,13 +111,20 @@ def latest_many(
     *,
     as_of: date,
     customers: Sequence[str] | None,
+    since: Sequence[datetime | None] | None = None,
 ) -> list[dict[str, tuple[Decimal, datetime]]]:
-    """`latest_values` for several (kind, where) groups in one statement: one UNION ALL, one window function."""
+    """`latest_values` for several (kind, where) groups in one statement: one UNION ALL, one window function.
+
+    `since` (one per group, None: all history) leaves out older events: a customer whose latest event is older
+    is then missing rather than answered with a value a window would discard anyway.
+    """
     if not groups:
         return []
     end = day_end(as_of)
     parts = []
     for index, (kind, where) in enumerate(groups):
+        lower = since[index] if since is not None else None
+        bound = [] if lower is None else [UsageEvent.occurred_at >= lower]
         parts.append(
             select(
                 literal(index, Integer).label("g"),
@@ -121,7 +132,7 @@ def latest_many(
                 VALUE_MICROS.label("value"),
                 UsageEvent.occurred_at,
                 UsageEvent.id,
-            ).where(_match(kind, where), UsageEvent.occurred_at < end, *_customers_filter(customers))
+            ).where(_match(kind, where), UsageEvent.occurred_at < end, *bound, *_customers_filter(customers))
         )
     united = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
     rank = func.row_number().over(
@@ -148,8 +159,13 @@ def _windowed_raws(
     *,
     end: datetime,
     customers: Sequence[str] | None,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> None:
-    """Fill `raws` for the count, sum, avg and distinct components: one scan with conditional aggregates."""
+    """Fill `raws` for the count, sum, avg and distinct components: one scan with conditional aggregates.
+
+    With `first` (`first_seen`'s answer) the scan reads only each component's window, and whether a customer
+    ever had the component's events comes from `first` instead of from all of its history.
+    """
     windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
     if not windowed:
         return
@@ -166,6 +182,7 @@ def _windowed_raws(
             UsageEvent.occurred_at < end,
             UsageEvent.kind.in_(sorted({c.kind for _, c in windowed})),
             *_customers_filter(customers),
+            *_window_bounds(windowed, end, bounded=first is not None),
         )
         .group_by(UsageEvent.customer_id)
     )
@@ -185,9 +202,64 @@ def _windowed_raws(
             else:  # avg
                 total = from_micros(measure)
                 raws[i][customer_id] = total / count if count and total is not None else None
+    if first is not None:
+        _empty_windows(windowed, first, end, raws, distinct_ever)
     for i, ever in distinct_ever.items():
         counts = _distinct_counts(session, components[i], end=end, customers=customers)
         raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in ever}
+
+
+def _window_bounds(windowed: Sequence[tuple[int, ComponentIn]], end: datetime, *, bounded: bool) -> list[Any]:
+    """Only the events inside some component's window (when `bounded`)."""
+    if not bounded:
+        return []
+    return [
+        or_(
+            *(
+                and_(_match(c.kind, c.where), UsageEvent.occurred_at >= end - timedelta(days=c.window_days))
+                for _, c in windowed
+            )
+        )
+    ]
+
+
+def _empty_windows(
+    windowed: Sequence[tuple[int, ComponentIn]],
+    first: Sequence[Mapping[str, datetime]],
+    end: datetime,
+    raws: list[dict[str, Decimal | None]],
+    distinct_ever: dict[int, list[str]],
+) -> None:
+    """The customers with history but nothing in the window: 0 for count, sum and distinct, None for avg."""
+    for i, c in windowed:
+        for customer_id, seen in first[i].items():
+            if seen >= end or customer_id in raws[i] or (c.aggregate == "distinct" and customer_id in distinct_ever[i]):
+                continue
+            if c.aggregate == "distinct":
+                distinct_ever[i].append(customer_id)
+            else:
+                raws[i][customer_id] = None if c.aggregate == "avg" else Decimal(0)
+
+
+def first_seen(
+    session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+) -> list[dict[str, datetime]]:
+    """When each customer first had each component's events (one scan of the history, per request rather than
+    per day): lets `model_raws` read only the components' windows."""
+    result: list[dict[str, datetime]] = [{} for _ in components]
+    if not components:
+        return result
+    columns = [func.min(case((_match(c.kind, c.where), UsageEvent.occurred_at))) for c in components]
+    stmt = (
+        select(UsageEvent.customer_id, *columns)
+        .where(UsageEvent.kind.in_(sorted({c.kind for c in components})), *_customers_filter(customers))
+        .group_by(UsageEvent.customer_id)
+    )
+    for row in session.execute(stmt):
+        for i, seen in enumerate(row[1:]):
+            if seen is not None:
+                result[i][row[0]] = seen if seen.tzinfo else seen.replace(tzinfo=UTC)
+    return result
 
 
 def _distinct_counts(
@@ -215,6 +287,7 @@ def model_raws(
     as_of: date,
     customers: Sequence[str] | None,
     seats: bool,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
     """`component_raw` of every component, and the latest seats when `seats`, in a few statements.
 
@@ -225,7 +298,167 @@ def model_raws(
     """
     end = day_end(as_of)
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
-    _windowed_raws(session, components, raws, end=end, customers=customers)
+    _windowed_raws(session, components, raws, end=end, customers=customers, first=first)
+    lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
+    groups: list[tuple[str, dict[str, str] | None]] = []
+    for _, c in lasts:
+        if (c.kind, c.where) not in groups:
+            groups.append((c.kind, c.where))
+    since: list[datetime | None] = [
+        None if first is None else end - timedelta(days=max(c.window_days for _, c in lasts if (c.kind, c.where) == g))
+        for g in groups
+    ]
+    if seats:
+        groups.append(("seats", None))
+        since.append(None)
+    latest = latest_many(session, groups, as_of=as_of, customers=customers, since=since)
+    for i, c in lasts:
+        start = end - timedelta(days=c.window_days)
+        values = latest[groups.index((c.kind, c.where))]
+        raws[i] = {cid: (value if occurred >= start else None) for cid, (value, occurred) in values.items()}
+    return raws, (latest[-1] if seats else {})
+
+
+def window_sums(
+    session: Session, windows: set[tuple[str, str, date]], *, window_days: int
+) -> dict[tuple[str, str, date], Decimal]:
+    """Σ of event values of each (customer, kind, day) window: the `window_days` days ending that day (0 without
+    events), in one statement: the windows as a VALUES list joined to the events."""
+    if not windows:
+        return {}
+    ordered = sorted(windows)
+    when = UsageEvent.occurred_at.type
+    wanted = (
+        values(
+            column("n", Integer),
+            column("customer_id", String),
+            column("kind", String),
+            column("lo", when),
+            column("hi", when),
+            name="wanted",
+        )
+        .data([(n, c, k, day_end(d) - timedelta(days=window_days), day_end(d)) for n, (c, k, d) in enumerate(ordered)])
+        .cte("wanted")
+    )
+    stmt = (
+        select(wanted.c.n, func.sum(VALUE_MICROS))
+        .select_from(wanted)
+        .join(
+            UsageEvent,
+            and_(
+                UsageEvent.customer_id == wanted.c.customer_id,
+                UsageEvent.kind == wanted.c.kind,
+                UsageEvent.occurred_at >= wanted.c.lo,
+                UsageEvent.occurred_at < wanted.c.hi,
+            ),
+        )
+        .group_by(wanted.c.n)
+    )
+    found = {n: from_micros(micros) or Decimal(0) for n, micros in session.execute(stmt)}
+    return {window: found.get(n, Decimal(0)) for n, window in enumerate(ordered)}
+
+
+def point_raws(
+    session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
+    """`model_raws` of many (customer, day) points at once, keyed by each point's index in `points`.
+
+    The points are a VALUES list (customer, the day's end, and the start of every window width the model uses)
+    joined to the events: one scan for the count, sum and avg components, one statement per distinct component,
+    one window-function statement for every `last` group and the seats, whatever the number of points and days.
+    """
+    raws: list[dict[int, Decimal | None]] = [{} for _ in components]
+    if not points:
+        return raws, {}
+    widths = sorted({c.window_days for c in components})
+    when = UsageEvent.occurred_at.type
+    wanted = (
+        values(
+            column("n", Integer),
+            column("customer_id", String),
+            column("hi", when),
+            *(column(f"lo{w}", when) for w in widths),
+            name="points",
+        )
+        .data(
+            [
+                (n, cid, day_end(day), *(day_end(day) - timedelta(days=w) for w in widths))
+                for n, (cid, day) in enumerate(points)
+            ]
+        )
+        .cte("points")
+    )
+    _point_windowed(session, components, raws, wanted)
+    return raws, _point_lasts(session, components, raws, wanted, points, seats=seats)
+
+
+def _upto(wanted: Any) -> ColumnElement[bool]:
+    """The point's customer's events before the end of its day."""
+    return and_(UsageEvent.customer_id == wanted.c.customer_id, UsageEvent.occurred_at < wanted.c.hi)
+
+
+def _point_windowed(
+    session: Session,
+    components: Sequence[ComponentIn],
+    raws: list[dict[int, Decimal | None]],
+    wanted: Any,
+) -> None:
+    """Fill `raws` for the count, sum, avg and distinct components of `point_raws`' points."""
+    windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
+    if not windowed:
+        return
+    upto = _upto(wanted)
+    columns: list[Any] = [wanted.c.n]
+    for _, c in windowed:
+        match = _match(c.kind, c.where)
+        in_window = and_(match, UsageEvent.occurred_at >= wanted.c[f"lo{c.window_days}"])
+        columns.append(func.count(case((match, 1))))
+        columns.append(func.count(case((in_window, 1))))
+        columns.append(func.sum(case((in_window, VALUE_MICROS))) if c.aggregate in ("sum", "avg") else null())
+    kinds = UsageEvent.kind.in_(sorted({c.kind for _, c in windowed}))
+    stmt = select(*columns).select_from(wanted).join(UsageEvent, and_(upto, kinds)).group_by(wanted.c.n)
+    distinct_ever: dict[int, list[int]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
+    for row in session.execute(stmt):
+        n = row[0]
+        for position, (i, c) in enumerate(windowed):
+            ever, count, measure = row[1 + 3 * position : 4 + 3 * position]
+            if not ever:
+                continue
+            if c.aggregate == "count":
+                raws[i][n] = Decimal(count)
+            elif c.aggregate == "distinct":
+                distinct_ever[i].append(n)
+            elif c.aggregate == "sum":
+                raws[i][n] = from_micros(measure) if count else Decimal(0)
+            else:  # avg
+                total = from_micros(measure)
+                raws[i][n] = total / count if count and total is not None else None
+    for i, ever in distinct_ever.items():
+        c = components[i]
+        assert c.property is not None  # noqa: S101 - the schema requires it
+        counted = (
+            select(wanted.c.n, func.count(distinct(UsageEvent.properties[c.property].as_string())))
+            .select_from(wanted)
+            .join(
+                UsageEvent,
+                and_(upto, _match(c.kind, c.where), UsageEvent.occurred_at >= wanted.c[f"lo{c.window_days}"]),
+            )
+            .group_by(wanted.c.n)
+        )
+        found = {n: count for n, count in session.execute(counted)}
+        raws[i] = {n: Decimal(found.get(n, 0)) for n in ever}
+
+
+def _point_lasts(
+    session: Session,
+    components: Sequence[ComponentIn],
+    raws: list[dict[int, Decimal | None]],
+    wanted: Any,
+    points: Sequence[tuple[str, date]],
+    *,
+    seats: bool,
+) -> dict[int, tuple[Decimal, datetime]]:
+    """Fill `raws` for the `last` components of `point_raws`' points; the latest seats of each when `seats`."""
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
     groups: list[tuple[str, dict[str, str] | None]] = []
     for _, c in lasts:
@@ -233,9 +466,36 @@ def model_raws(
             groups.append((c.kind, c.where))
     if seats:
         groups.append(("seats", None))
-    latest = latest_many(session, groups, as_of=as_of, customers=customers)
+    if not groups:
+        return {}
+    upto = _upto(wanted)
+    parts = [
+        select(
+            literal(g, Integer).label("g"),
+            wanted.c.n,
+            VALUE_MICROS.label("value"),
+            UsageEvent.occurred_at,
+            UsageEvent.id,
+        )
+        .select_from(wanted)
+        .join(UsageEvent, and_(upto, _match(kind, where)))
+        for g, (kind, where) in enumerate(groups)
+    ]
+    united = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    rank = func.row_number().over(
+        partition_by=(united.c.g, united.c.n), order_by=(united.c.occurred_at.desc(), united.c.id.desc())
+    )
+    ranked = select(united.c.g, united.c.n, united.c.value, united.c.occurred_at, rank.label("rn")).subquery()
+    latest: list[dict[int, tuple[Decimal, datetime]]] = [{} for _ in groups]
+    stmt = select(ranked.c.g, ranked.c.n, ranked.c.value, ranked.c.occurred_at).where(ranked.c.rn == 1)
+    for g, n, micros, occurred in session.execute(stmt):
+        value = from_micros(micros)
+        assert value is not None  # noqa: S101 - the column is NOT NULL
+        latest[g][n] = (value, occurred if occurred.tzinfo else occurred.replace(tzinfo=UTC))
     for i, c in lasts:
-        start = end - timedelta(days=c.window_days)
-        values = latest[groups.index((c.kind, c.where))]
-        raws[i] = {cid: (value if occurred >= start else None) for cid, (value, occurred) in values.items()}
-    return raws, (latest[-1] if seats else {})
+        found_latest = latest[groups.index((c.kind, c.where))]
+        raws[i] = {
+            n: (value if occurred >= day_end(points[n][1]) - timedelta(days=c.window_days) else None)
+            for n, (value, occurred) in found_latest.items()
+        }
+    return latest[-1] if seats else {}

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, Table, and_, func, select
 from sqlalchemy.orm import Session
@@ -29,6 +29,7 @@ from app.models import ChurnModel, Customer, HealthModel, HealthSnapshot
 from app.pagination import Page, make_page
 
 _UPSERT_CHUNK = 1_000
+K = TypeVar("K", str, int)  # a customer id, or the index of a (customer, day) point
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,13 @@ def usage_sum(session: Session, customer_id: str, kind: str, *, as_of: date, win
     return queries.component_raw(session, component, as_of=as_of, customers=[customer_id]).get(customer_id, Decimal(0))
 
 
+def usage_sums(
+    session: Session, windows: set[tuple[str, str, date]], window_days: int
+) -> dict[tuple[str, str, date], Decimal]:
+    """`usage_sum` of every (customer, kind, day) window, in one statement however many windows."""
+    return queries.window_sums(session, windows, window_days=window_days)
+
+
 def current_model(session: Session) -> ModelSpec:
     """The highest stored model version, or the built-in default (version 1) when none is stored."""
     row = session.scalars(select(HealthModel).order_by(HealthModel.version.desc()).limit(1)).first()
@@ -139,7 +147,7 @@ def _per_seat(raw: Decimal | None, seats: Decimal | None) -> Decimal | None:
 
 
 def _customer_health(
-    cid: str, spec: ModelSpec, raws: list[dict[str, Decimal | None]], seats: dict[str, tuple[Decimal, datetime]]
+    cid: K, spec: ModelSpec, raws: Sequence[Mapping[K, Decimal | None]], seats: Mapping[K, tuple[Decimal, datetime]]
 ) -> Health:
     components: Sequence[ComponentIn] = spec.model.components
     values: list[float | None] = []
@@ -165,12 +173,20 @@ def _customer_health(
 
 
 def compute_health(
-    session: Session, *, as_of: date, customers: Sequence[str] | None, spec: ModelSpec
+    session: Session,
+    *,
+    as_of: date,
+    customers: Sequence[str] | None,
+    spec: ModelSpec,
+    first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> dict[str, Health]:
-    """Health on `as_of` for `customers` (None: all), from events up to that day, in a few set-based queries."""
+    """Health on `as_of` for `customers` (None: all), from events up to that day, in a few set-based queries.
+
+    `first` (`first_seen(session, spec)`, read once for many days) lets each day read only the model's windows.
+    """
     components = spec.model.components
     raws, seats = queries.model_raws(
-        session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components)
+        session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components), first=first
     )
     ids = customers if customers is not None else session.scalars(select(Customer.id)).all()
     return {cid: _customer_health(cid, spec, raws, seats) for cid in ids}
@@ -180,6 +196,63 @@ def health_on(session: Session, customer_id: str, as_of: date, *, spec: ModelSpe
     """One customer's health on `as_of` (point in time: events up to that day), by `spec` or the current model."""
     model = spec or current_model(session)
     return compute_health(session, as_of=as_of, customers=[customer_id], spec=model)[customer_id]
+
+
+def _snapshot_scores(
+    session: Session, days: Sequence[date], customers: Sequence[str] | None
+) -> dict[tuple[str, date], float | None]:
+    """Stored snapshot scores on `days` (of `customers`, None: all), keyed by (customer, day), in one statement.
+
+    Any stored snapshot counts: snapshots are computed with the model in force when taken, and the health model
+    has no rule yet for replaying an older version's snapshot under a newer one.
+    """
+    if not days:
+        return {}
+    stmt = select(HealthSnapshot.customer_id, HealthSnapshot.snapshot_date, HealthSnapshot.score).where(
+        HealthSnapshot.snapshot_date.in_(sorted(set(days)))
+    )
+    if customers is not None:
+        stmt = stmt.where(HealthSnapshot.customer_id.in_(sorted(set(customers))))
+    return {(cid, day): score for cid, day, score in session.execute(stmt)}
+
+
+def scores_on(
+    session: Session, pairs: set[tuple[str, date]], *, spec: ModelSpec | None = None
+) -> dict[tuple[str, date], float | None]:
+    """The health score of each (customer, day) pair: the stored snapshot of that day when there is one, else the
+    point-in-time score, computed for all the remaining pairs in one set-based pass (`queries.point_raws`)."""
+    if not pairs:
+        return {}
+    found = _snapshot_scores(session, [d for _, d in pairs], [c for c, _ in pairs])
+    result = {pair: found[pair] for pair in pairs if pair in found}
+    points = sorted(pairs - found.keys())
+    if points:
+        model = spec or current_model(session)
+        components = model.model.components
+        raws, seats = queries.point_raws(session, components, points, seats=any(c.per_seat for c in components))
+        result.update({point: _customer_health(n, model, raws, seats).score for n, point in enumerate(points)})
+    return result
+
+
+def first_seen(session: Session, spec: ModelSpec) -> list[dict[str, datetime]]:
+    """When each customer first had each of the model's components' events (for `compute_health`'s `first`)."""
+    return queries.first_seen(session, spec.model.components, customers=None)
+
+
+def book_scores(
+    session: Session, day: date, *, spec: ModelSpec, first: Sequence[Mapping[str, datetime]] | None = None
+) -> dict[str, float | None]:
+    """Every customer's health score on `day`: the day's stored snapshots when it has any (point in time for the
+    customers they miss), else point in time for the whole book in one set-based pass."""
+    stored = {cid: score for (cid, _), score in _snapshot_scores(session, [day], None).items()}
+    if not stored:
+        health = compute_health(session, as_of=day, customers=None, spec=spec, first=first)
+        return {cid: h.score for cid, h in health.items()}
+    others = sorted(set(session.scalars(select(Customer.id))) - stored.keys())
+    if others:
+        health = compute_health(session, as_of=day, customers=others, spec=spec, first=first)
+        stored.update({cid: h.score for cid, h in health.items()})
+    return stored
 
 
 def get_customer_health(

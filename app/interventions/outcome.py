@@ -1,5 +1,7 @@
 """Expected → actual: the outcome measured `measure_after_days` after the start (SPEC §5)."""
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,7 @@ from app.models import Intervention, Renewal
 from app.money import from_cents
 
 USAGE_WINDOW_DAYS = 30
+SPECIAL = {"arr", "health_score", "renewal"}  # every other expected metric names a usage kind
 
 
 def metric_value(session: Session, customer_id: str, metric: str, on: date, *, since: date) -> Decimal | None:
@@ -63,18 +66,80 @@ def _json_number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] | None:
-    """The outcome once `started_on + measure_after_days` has passed, else None."""
+def measured_on(row: Intervention) -> date | None:
+    """The day the outcome is measured (`started_on + measure_after_days`), None if never started or cancelled."""
     if row.started_on is None or row.status == "cancelled":
         return None
-    expected = row.expected
-    measured_on = row.started_on + timedelta(days=int(expected["measure_after_days"]))
-    if measured_on > as_of:
-        return None
-    before = metric_value(session, row.customer_id, expected["metric"], row.started_on, since=row.started_on)
-    after = metric_value(session, row.customer_id, expected["metric"], measured_on, since=row.started_on)
-    change = change_of(before, after, expected["unit"])
-    met = target_met(change, Decimal(str(expected["change"])))
+    return row.started_on + timedelta(days=int(row.expected["measure_after_days"]))
+
+
+def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] | None:
+    """The outcome once `started_on + measure_after_days` has passed, else None."""
+    return measure_many(session, [row], as_of).get(row.id)
+
+
+def measure_many(session: Session, rows: Sequence[Intervention], as_of: date) -> dict[str, dict[str, Any]]:
+    """The outcomes of every due intervention among `rows` (by id), in a fixed number of statements whatever the
+    number of rows: one per metric type (ARR, renewals, usage windows; health scores per day without a snapshot)."""
+    due = [(row, on) for row in rows if (on := measured_on(row)) is not None and on <= as_of]
+    if not due:
+        return {}
+    wanted: dict[str, set[tuple[str, date, date]]] = defaultdict(set)  # metric → (customer, since, on)
+    for row, on in due:
+        assert row.started_on is not None  # noqa: S101 - measured_on is None otherwise
+        for day in (row.started_on, on):
+            wanted[row.expected["metric"]].add((row.customer_id, row.started_on, day))
+    values = _metric_values(session, wanted)
+    result = {}
+    for row, on in due:
+        metric, start = row.expected["metric"], row.started_on
+        assert start is not None  # noqa: S101
+        before, after = values[(metric, row.customer_id, start, start)], values[(metric, row.customer_id, start, on)]
+        change = change_of(before, after, row.expected["unit"])
+        result[row.id] = _outcome(on, before, after, change, Decimal(str(row.expected["change"])))
+    return result
+
+
+Key = tuple[str, str, date, date]  # (metric, customer, since, on)
+
+
+def _metric_values(session: Session, wanted: dict[str, set[tuple[str, date, date]]]) -> dict[Key, Decimal | None]:
+    """`metric_value` of every (metric, customer, since, on), one statement per metric type."""
+    values: dict[Key, Decimal | None] = {}
+    arr = wanted.get("arr", set())
+    cents = ledger_service.arr_on(session, {(c, on) for c, _, on in arr})
+    values.update({("arr", c, since, on): from_cents(cents[(c, on)]) for c, since, on in arr})
+    health = wanted.get("health_score", set())
+    scores = health_service.scores_on(session, {(c, on) for c, _, on in health})
+    for c, since, on in health:
+        score = scores.get((c, on))
+        values[("health_score", c, since, on)] = None if score is None else Decimal(str(score))
+    renewal = wanted.get("renewal", set())
+    if renewal:
+        closed: dict[str, list[date]] = defaultdict(list)
+        stmt = select(Renewal.customer_id, Renewal.closed_on).where(
+            Renewal.customer_id.in_(sorted({c for c, _, _ in renewal})),
+            Renewal.status == "renewed",
+            Renewal.closed_on <= max(on for _, _, on in renewal),
+        )
+        for customer_id, closed_on in session.execute(stmt):
+            if closed_on is not None:
+                closed[customer_id].append(closed_on)
+        for c, since, on in renewal:
+            renewed = any(since < day <= on for day in closed[c])
+            values[("renewal", c, since, on)] = Decimal(1 if renewed and on > since else 0)
+    usage = [
+        (metric, c, since, on) for metric, points in wanted.items() if metric not in SPECIAL for c, since, on in points
+    ]
+    sums = health_service.usage_sums(session, {(c, metric, on) for metric, c, _, on in usage}, USAGE_WINDOW_DAYS)
+    values.update({(metric, c, since, on): sums[(c, metric, on)] for metric, c, since, on in usage})
+    return values
+
+
+def _outcome(
+    measured_on: date, before: Decimal | None, after: Decimal | None, change: Decimal | None, target: Decimal
+) -> dict[str, Any]:
+    met = target_met(change, target)
     return {
         "measured_on": measured_on.isoformat(),
         "before": _json_number(before),

@@ -7,17 +7,17 @@ outcome rate, smoothed toward 50 % so that two lucky results do not outrank fort
 health lift over same-band peers.
 """
 
-from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Date, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import formulas
 from app.customers import service as customers_service
 from app.interventions import context as context_capture
+from app.interventions import outcome as outcome_measure
 from app.interventions import service as interventions_service
 from app.interventions.schemas import Candidate, Evidence, RecommendationOut
 from app.models import Intervention
@@ -34,38 +34,64 @@ PLAYBOOK: dict[str, list[tuple[str, str]]] = {
     "expansion": [("social_proof", "expansion_review"), ("social_proof", "qbr")],
 }
 PRIOR_RATE, PRIOR_WEIGHT = Decimal("0.5"), Decimal(5)
-HISTORY_LIMIT = 200
+HISTORY_LIMIT = 200  # the latest measured interventions per situation that the evidence reads
 
 
-def _same_situation(row: Intervention, situation: Situation) -> bool:
-    return (row.context or {}).get("situation") == situation
+def _in_situation(situation: Situation) -> list[ColumnElement[bool]]:
+    return [
+        Intervention.started_on.is_not(None),
+        Intervention.status != "cancelled",
+        Intervention.context["situation"].as_string() == situation,
+    ]
+
+
+def _due_by(session: Session, today: date) -> ColumnElement[bool]:
+    """started_on + measure_after_days ≤ today, in the database's own date arithmetic."""
+    days = Intervention.expected["measure_after_days"].as_integer()
+    if session.get_bind().dialect.name == "postgresql":
+        due: ColumnElement[bool] = Intervention.started_on + days <= today
+        return due
+    return func.date(Intervention.started_on, func.printf("+%d days", days), type_=Date) <= today
 
 
 def _evidence(session: Session, situation: Situation, today: date) -> dict[tuple[str, str], Evidence]:
-    """Outcome rate and health lift of past interventions per (framework, type), in this situation."""
-    rows = [
-        r
-        for r in session.scalars(
+    """Outcome rate and health lift per (framework, type) of the interventions started in this situation,
+    however old: the latest HISTORY_LIMIT measured ones (a stored or manual outcome, or due by `today`)."""
+    totals = {
+        (framework, kind): count
+        for framework, kind, count in session.execute(
+            select(Intervention.framework, Intervention.type, func.count())
+            .where(*_in_situation(situation))
+            .group_by(Intervention.framework, Intervention.type)
+        )
+    }
+    measured = or_(
+        Intervention.outcome.is_not(None), Intervention.outcome_override.is_not(None), _due_by(session, today)
+    )
+    rows = list(
+        session.scalars(
             select(Intervention)
-            .where(Intervention.started_on.is_not(None))
-            .order_by(Intervention.started_on.desc())
+            .where(*_in_situation(situation), measured)
+            .order_by(Intervention.started_on.desc(), Intervention.id.desc())
             .limit(HISTORY_LIMIT)
         )
-        if r.status != "cancelled" and _same_situation(r, situation)
-    ]
+    )
+    due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], today)
     deltas = interventions_service.health_deltas(session, rows, today)
-    grouped: dict[tuple[str, str], list[Intervention]] = defaultdict(list)
+    grouped: dict[tuple[str, str], list[Intervention]] = {key: [] for key in totals}
     for row in rows:
-        grouped[(row.framework, row.type)].append(row)
+        grouped.setdefault((row.framework, row.type), []).append(row)
     evidence = {}
     for key, members in grouped.items():
         outcomes = [
-            o.get("met") for o in (m.outcome_override or m.outcome or {} for m in members) if o.get("met") is not None
+            o.get("met")
+            for o in (m.outcome_override or m.outcome or due.get(m.id) or {} for m in members)
+            if o.get("met") is not None
         ]
         lifts = [lift for m in members if m.id in deltas and (lift := formulas.health_lift(*deltas[m.id])) is not None]
         met = sum(1 for o in outcomes if o)
         evidence[key] = Evidence(
-            interventions=len(members),
+            interventions=totals.get(key, len(members)),
             measured=len(outcomes),
             met=met,
             outcome_rate=Decimal(met) / len(outcomes) if outcomes else None,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +40,9 @@ TRANSITIONS = {
     "complete": ({"in_progress"}, "completed"),
     "cancel": ({"planned", "in_progress"}, "cancelled"),
 }
+
+
+MEASURE_PAGE = 1_000  # the measure job measures this many interventions per set of statements
 
 
 def today() -> date:
@@ -236,8 +240,9 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
     )
 
 
-def outcome_view(session: Session, row: Intervention, as_of: date) -> OutcomeOut | None:
-    """The manual outcome, else the stored measurement, else a measurement computed now if it is due."""
+def outcome_view(row: Intervention, due: dict[str, dict[str, Any]]) -> OutcomeOut | None:
+    """The manual outcome, else the stored measurement, else the measurement computed now if it is due (`due`:
+    measure_many's answer for the page)."""
     if row.outcome_override:
         manual = row.outcome_override
         measured = row.outcome or {}
@@ -250,7 +255,7 @@ def outcome_view(session: Session, row: Intervention, as_of: date) -> OutcomeOut
             source="manual",
             note=manual["note"],
         )
-    stored = row.outcome or outcome_measure.measure(session, row, as_of)
+    stored = row.outcome or due.get(row.id)
     return OutcomeOut(**stored, source="measured") if stored else None
 
 
@@ -263,6 +268,7 @@ def build_views(
     computed = attributions(session, {r.customer_id for r in rows}, as_of)
     hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
     linked = context_capture.linked_costs(session, {r.id for r in rows})
+    due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], as_of)
     views = []
     for row in rows:
         impact = impact_view(row, computed.get(row.id))
@@ -286,7 +292,7 @@ def build_views(
                 attribution_days=row.attribution_days,
                 at_risk=row.at_risk,
                 context=row.context,
-                outcome=outcome_view(session, row, as_of),
+                outcome=outcome_view(row, due),
                 impact=impact,
                 cost=cost,
                 roi=formulas.roi(impact.attributed_revenue, cost) if impact else None,
@@ -319,16 +325,18 @@ def list_interventions(session: Session, query: InterventionListQuery) -> Page[I
 def measure_due(session: Session, as_of: date) -> int:
     """Store the outcome of every started intervention whose measurement date has passed (the measure job)."""
     rows = session.scalars(
-        select(Intervention).where(
-            Intervention.started_on.is_not(None), Intervention.status != "cancelled", Intervention.outcome.is_(None)
-        )
-    )
+        select(Intervention)
+        .where(Intervention.started_on.is_not(None), Intervention.status != "cancelled", Intervention.outcome.is_(None))
+        .order_by(Intervention.id)
+    ).all()
     stored = 0
-    for row in rows:
-        result = outcome_measure.measure(session, row, as_of)
-        if result is not None:
-            row.outcome = result
-            stored += 1
+    for first in range(0, len(rows), MEASURE_PAGE):
+        page = rows[first : first + MEASURE_PAGE]
+        due = outcome_measure.measure_many(session, page, as_of)
+        for row in page:
+            if row.id in due:
+                row.outcome = due[row.id]
+                stored += 1
     session.flush()
     return stored
 
@@ -337,17 +345,20 @@ def measure_due(session: Session, as_of: date) -> int:
 
 
 class _HealthCache:
-    """Health scores of many customers on a few dates, computed once per date (point in time)."""
+    """Every customer's health score on a few dates, read once per date within a request: the day's stored
+    snapshots when it has any, else point in time."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.spec = health_service.current_model(session)
         self.by_day: dict[date, dict[str, float | None]] = {}
+        self.first: list[dict[str, datetime]] | None = None
 
     def scores(self, day: date) -> dict[str, float | None]:
         if day not in self.by_day:
-            health = health_service.compute_health(self.session, as_of=day, customers=None, spec=self.spec)
-            self.by_day[day] = {cid: h.score for cid, h in health.items()}
+            if self.first is None:  # one scan of the history per request; each day then reads only its windows
+                self.first = health_service.first_seen(self.session, self.spec)
+            self.by_day[day] = health_service.book_scores(self.session, day, spec=self.spec, first=self.first)
         return self.by_day[day]
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.health import queries
+from app.health import service as health_service
 from tests.health.usage_books import AS_OF, MODEL, random_usage_book
 
 
@@ -25,3 +26,38 @@ class TestModelRaws:
                     empty_window.update(component.name for value in raw.values() if value is None)
                 assert seats == queries.latest_values(session, kind="seats", where=None, as_of=as_of, customers=subset)
         assert {"nps", "any_survey", "csat", "utilisation"} <= empty_window
+
+
+class TestPointRaws:
+    """`point_raws` reads every component of many (customer, day) points at once: `model_raws`' values."""
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_equal_model_raws_day_by_day(self, session: Session, seed: int) -> None:
+        customers = random_usage_book(session, seed)
+        days = (AS_OF, AS_OF - timedelta(days=4), AS_OF + timedelta(days=3))
+        points = [(c, day) for day in days for c in customers[seed % 2 :: 2]]
+        raws, seats = queries.point_raws(session, MODEL.components, points, seats=True)
+        for day in days:
+            wanted = [c for c in customers[seed % 2 :: 2]]
+            expected, expected_seats = queries.model_raws(
+                session, MODEL.components, as_of=day, customers=wanted, seats=True
+            )
+            index = {c: n for n, (c, d) in enumerate(points) if d == day}
+            for component, raw, want in zip(MODEL.components, raws, expected, strict=True):
+                assert {c: raw[n] for c, n in index.items() if n in raw} == want, component.name
+            assert {c: seats[n] for c, n in index.items() if n in seats} == expected_seats
+
+
+class TestWindowedWithFirstSeen:
+    """Given when each customer first had each component's events, each day reads only the windows: same health."""
+
+    @pytest.mark.parametrize("seed", range(4))
+    def test_same_health_as_reading_all_history(self, session: Session, seed: int) -> None:
+        random_usage_book(session, seed)
+        spec = health_service.ModelSpec(version=2, model=MODEL, default=False)
+        first = health_service.first_seen(session, spec)
+        for days in (0, -4, 3, -40, -200):
+            as_of = AS_OF + timedelta(days=days)
+            full = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec)
+            windowed = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
+            assert windowed == full, as_of

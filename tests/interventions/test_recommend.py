@@ -1,8 +1,12 @@
 """Recommendations: the customer's situation, ranked by the company's own measured history."""
 
+from datetime import timedelta
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.interventions import service as interventions_service
+from app.models import Intervention
 from app.usage.schemas import UsageEventIn
 from tests.books import ESCALATIONS, logins_component
 from tests.builders import make_health_model, make_intervention, post_revenue, post_usage, revenue, usage_event
@@ -95,6 +99,54 @@ class TestRecommendation:
             "avg_health_lift": first["evidence"]["avg_health_lift"],
         }
         assert [c["type"] for c in ranked] == ["health_check", "executive_alignment", "win_back"]
+
+    def test_an_old_measured_intervention_counts_behind_200_newer_unmeasured(
+        self, client: TestClient, session: Session
+    ) -> None:
+        setup(session)
+        paying(session, "h-old")
+        post_usage(session, *logins("h-old", 1, "2025-06"))
+        make_intervention(
+            session,
+            id="old",
+            customer="h-old",
+            type="health_check",
+            reason="risk",
+            started_on="2025-06-20",
+            expected={"metric": "arr", "change": 0, "unit": "absolute", "measure_after_days": 30},
+        )
+        # 200 newer at-risk interventions still inside their 365-day measurement window.
+        newer = {"metric": "arr", "change": 0, "unit": "absolute", "measure_after_days": 365}
+        today = interventions_service.today()
+        session.add_all(
+            Intervention(
+                id=f"new{n:03d}",
+                customer_id="red",
+                type="win_back",
+                framework="loss_aversion",
+                reason="risk",
+                status="in_progress",
+                started_on=today - timedelta(days=n % 100),
+                window_end=today + timedelta(days=90),
+                attribution_days=90,
+                expected=newer,
+                at_risk=True,
+                context={"situation": "at_risk", "band": "red"},
+            )
+            for n in range(200)
+        )
+        session.commit()
+        ranked = {c["type"]: c for c in recommendation(client, "red")["recommendations"]}
+        # The old health check was due on 20 July 2025, never stored: measured now, ARR 1,000 → 1,000, met.
+        assert ranked["health_check"]["evidence"] | {"avg_health_lift": None} == {
+            "interventions": 1,
+            "measured": 1,
+            "met": 1,
+            "outcome_rate": 1.0,
+            "avg_health_lift": None,
+        }
+        assert ranked["win_back"]["evidence"]["interventions"] == 200
+        assert ranked["win_back"]["evidence"]["measured"] == 0
 
     def test_unknown_customer_is_404(self, client: TestClient) -> None:
         assert client.get("/v1/customers/ghost/recommendation").status_code == 404

@@ -3,11 +3,12 @@
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from tests.books import spec_attribution_ledger
+from tests.books import logins_component, spec_attribution_ledger
 from tests.builders import (
     make_cost,
     make_health_model,
     make_intervention,
+    make_snapshot,
     make_team_member,
     post_usage,
     usage_event,
@@ -119,6 +120,30 @@ class TestRoi:
         # Baseline (10 − 20) / 2 = −5; lift 30 − (−5) = 35. Logins 5 → 8 is +60 % ≥ the expected +20 %: met.
         assert (row["avg_health_delta"], row["baseline_health_delta"], row["health_lift"]) == (30, -5, 35)
         assert (row["measured"], row["outcome_rate"]) == (1, 1.0)
+
+    def test_health_deltas_read_the_days_stored_snapshots(self, client: TestClient, session: Session) -> None:
+        model = {"components": [logins_component(weight=1)]}
+        make_health_model(session, **model)
+        logins = {"a": (5, 8), "b": (5, 6), "c": (6, 4), "d": (9, 9)}  # (February, March), as above
+        events = [
+            usage_event(c, "login", f"2026-0{m}-{10 + n:02d}T12:00:00Z", id=f"{c}-{m}-{n}")
+            for c, counts in logins.items()
+            for m, count in zip((2, 3), counts, strict=True)
+            for n in range(count)
+        ]
+        post_usage(session, *events)
+        session.commit()
+        expected = {"metric": "login", "change": 20, "unit": "percent", "measure_after_days": 30}
+        body = intervention("iv", "a", "2026-03-01", at_risk=False, expected=expected)
+        assert client.post("/v1/interventions", json=body).status_code == 201
+        # Snapshots of 31 March whose scores differ from the point-in-time ones (80, 60, 40, 90): they win.
+        for customer, score in {"a": 100.0, "b": 70.0, "c": 50.0, "d": 90.0}.items():
+            make_snapshot(session, customer=customer, day="2026-03-31", score=score)
+        session.commit()
+        [row] = client.get("/v1/metrics/roi?start=2026-03-01&end=2026-03-31").json()["rows"]
+        # 1 March has no snapshot: point in time, a 50, b 50, c 60. 31 March from the snapshots: a 50 → 100 (+50);
+        # yellow peers b 50 → 70 (+20), c 60 → 50 (−10): baseline (20 − 10) / 2 = 5; lift 50 − 5 = 45.
+        assert (row["avg_health_delta"], row["baseline_health_delta"], row["health_lift"]) == (50, 5, 45)
 
     def test_unknown_group_and_parameters_are_422(self, client: TestClient) -> None:
         assert client.get("/v1/metrics/roi?start=2026-04-01&end=2026-04-30&group_by=colour").status_code == 422
