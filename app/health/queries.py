@@ -89,15 +89,8 @@ def component_raw(
         return {cid: (value if occurred >= start else None) for cid, (value, occurred) in latest.items()}
     result: dict[str, Decimal | None] = {}
     for customer_id, count, measure in session.execute(_window_stmt(component, as_of, customers)):
-        if component.aggregate == "count":
-            result[customer_id] = Decimal(count)
-        elif component.aggregate == "distinct":
-            result[customer_id] = Decimal(measure)
-        elif component.aggregate == "sum":
-            result[customer_id] = from_micros(measure) if count else Decimal(0)
-        else:  # avg
-            total = from_micros(measure)
-            result[customer_id] = total / count if count and total is not None else None
+        distinct = component.aggregate == "distinct"
+        result[customer_id] = Decimal(measure) if distinct else windowed_raw(component.aggregate, count, measure)
     return result
 
 
@@ -152,6 +145,17 @@ def _customers_filter(customers: Sequence[str] | None) -> list[Any]:
     return [] if customers is None else [UsageEvent.customer_id.in_(customers)]
 
 
+def windowed_raw(aggregate: str, count: int, measure: Any) -> Decimal | None:
+    """A count, sum or avg component's raw value from its window's event count and summed millionths (SPEC §6):
+    an empty window is 0 for count and sum, and no data (None) for avg."""
+    if aggregate == "count":
+        return Decimal(count)
+    if aggregate == "sum":
+        return from_micros(measure) if count else Decimal(0)
+    total = from_micros(measure)
+    return total / count if count and total is not None else None
+
+
 def _windowed_raws(
     session: Session,
     components: Sequence[ComponentIn],
@@ -193,15 +197,10 @@ def _windowed_raws(
             ever, count, measure = row[1 + 3 * position : 4 + 3 * position]
             if not ever:
                 continue
-            if c.aggregate == "count":
-                raws[i][customer_id] = Decimal(count)
-            elif c.aggregate == "distinct":
+            if c.aggregate == "distinct":
                 distinct_ever[i].append(customer_id)
-            elif c.aggregate == "sum":
-                raws[i][customer_id] = from_micros(measure) if count else Decimal(0)
-            else:  # avg
-                total = from_micros(measure)
-                raws[i][customer_id] = total / count if count and total is not None else None
+            else:
+                raws[i][customer_id] = windowed_raw(c.aggregate, count, measure)
     if first is not None:
         _empty_windows(windowed, first, end, raws, distinct_ever)
     for i, ever in distinct_ever.items():
@@ -424,15 +423,10 @@ def _point_windowed(
             ever, count, measure = row[1 + 3 * position : 4 + 3 * position]
             if not ever:
                 continue
-            if c.aggregate == "count":
-                raws[i][n] = Decimal(count)
-            elif c.aggregate == "distinct":
+            if c.aggregate == "distinct":
                 distinct_ever[i].append(n)
-            elif c.aggregate == "sum":
-                raws[i][n] = from_micros(measure) if count else Decimal(0)
-            else:  # avg
-                total = from_micros(measure)
-                raws[i][n] = total / count if count and total is not None else None
+            else:
+                raws[i][n] = windowed_raw(c.aggregate, count, measure)
     for i, ever in distinct_ever.items():
         c = components[i]
         assert c.property is not None  # noqa: S101 - the schema requires it
