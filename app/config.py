@@ -107,6 +107,8 @@ class Settings(BaseSettings):
     # Churn probability per health band until enough churns exist to fit on (SPEC §6); README explains them.
     churn_defaults: dict[str, float] = Field(default_factory=lambda: {"red": 0.30, "yellow": 0.10, "green": 0.03})
     churn_min_churns: int = 30
+    # Matched controls (SPEC §9): a pool of control customers is used for incremental ROI from this many customers.
+    min_controls: int = Field(30, ge=1)
     # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
     csm_ratios: Annotated[dict[str, int], NoDecode] = Field(default_factory=lambda: dict(DEFAULT_CSM_RATIOS))
     # The tier the staffing model staffs customers without a tier as (SPEC §13): they still need a CSM.

@@ -103,6 +103,8 @@ Arm = Literal["treatment", "holdout"]
 # What an experiment may stratify by: a customer's attribute, or its band and at-risk flag on the enrollment day.
 StratumKey = Literal["band", "tier", "segment", "stage", "at_risk"]
 ExperimentStatus = Literal["running", "ready", "underpowered"]
+# Where an incremental ROI figure's counterfactual came from (SPEC §9); mixed: a row whose units differ.
+RoiMethod = Literal["holdout", "matched", "model", "mixed"]
 
 # --- metrics ----------------------------------------------------------------------------------------------------
 

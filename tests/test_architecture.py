@@ -58,6 +58,13 @@ READ_SIDE_ALLOWLIST = {
     ("app.interventions.service", "InterventionOut"),  # the type build_views returns (a row annotation)
     # Health lift: each intervention's point-in-time health change against same-band peers.
     ("app.interventions.service", "health_deltas"),
+    # Incremental ROI (SPEC §9): the impacts of a set of interventions (naive and against controls), a row's
+    # totals and interval over them, and the defaults and method text the metric's meta repeats.
+    ("app.interventions.service", "impacts"),
+    ("app.interventions.service", "Incremental"),
+    ("app.interventions.service", "row_figures"),
+    ("app.interventions.service", "MIN_CONTROLS"),
+    ("app.interventions.service", "BOOTSTRAP"),
     # Revenue at risk applies the fitted churn model, which the health feature fits and stores.
     ("app.health.service", "latest_churn_fit"),
 }
@@ -246,6 +253,9 @@ class TestArchitecture:
             tree = ast.parse((APP.parent / Path(*module.split("."))).with_suffix(".py").read_text())
             defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
             defined |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+            defined |= {
+                t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+            }
             assert name in defined, (module, name)
 
 

@@ -1,11 +1,12 @@
 """Health model versions, point-in-time health scores, snapshots and history (SPEC §6)."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import numpy as np
 from sqlalchemy import Select, Table, and_, func, select
 from sqlalchemy.orm import Session
 
@@ -329,3 +330,111 @@ def list_health_history(session: Session, customer_id: str, query: HealthHistory
     rows = session.scalars(stmt.order_by(HealthSnapshot.snapshot_date).limit(query.limit + 1)).all()
     items = [HealthSnapshotOut.model_validate(r) for r in rows]
     return make_page(items, query.limit, key=lambda r: [r.snapshot_date.isoformat()])
+
+
+# --- The whole book on many days: what the ROI baseline and matched controls read ------------------------------
+# A customer's score on a day is its latest stored snapshot taken on that day or in the CARRY_DAYS before (the
+# snapshot job runs weekly, so a weekly snapshot stands for the days until the next one, as experiments'
+# eligibility reads it); a (customer, day) without one gets its point-in-time score, all such pairs in one
+# set-based pass (`scores_on`). A few statements whatever the number of days or customers.
+
+CARRY_DAYS = 6  # a snapshot stands for its own day and the 6 days after it (a weekly snapshot covers the week)
+
+# Band codes in the `bands` arrays.
+NO_BAND, RED, YELLOW, GREEN = 0, 1, 2, 3
+BAND_CODES = {"red": RED, "yellow": YELLOW, "green": GREEN}
+
+
+@dataclass(frozen=True)
+class BookHealth:
+    """Scores of every customer (rows, in id order) on each requested day (columns); NaN: no score."""
+
+    customers: list[str]
+    index: dict[str, int]
+    days: dict[date, int]
+    scores: np.ndarray
+    red_below: float
+    green_from: float
+
+    def score(self, day: date) -> np.ndarray:
+        """Every customer's score on `day` (NaN: none)."""
+        return self.scores[:, self.days[day]]
+
+    def band(self, day: date) -> np.ndarray:
+        """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by the model's thresholds."""
+        return band_codes(self.score(day), red_below=self.red_below, green_from=self.green_from)
+
+
+def band_codes(scores: np.ndarray, *, red_below: float, green_from: float) -> np.ndarray:
+    """`formulas.band_of` over an array: red below `red_below`, green from `green_from`, yellow between."""
+    codes = np.full(scores.shape, NO_BAND, dtype=np.int8)
+    scored = ~np.isnan(scores)
+    codes[scored & (scores < red_below)] = RED
+    codes[scored & (scores >= red_below) & (scores < green_from)] = YELLOW
+    codes[scored & (scores >= green_from)] = GREEN
+    return codes
+
+
+def customer_ids(session: Session) -> list[str]:
+    """Every customer id, in id order: the rows of a `BookHealth` (and of the ledger's arrays)."""
+    return list(session.scalars(select(Customer.id).order_by(Customer.id)))
+
+
+def book_health(
+    session: Session,
+    days: Iterable[date],
+    *,
+    customers: Sequence[str] | None = None,
+    spec: ModelSpec | None = None,
+) -> BookHealth:
+    """Every customer's score on each of `days` (see the module docstring for which score)."""
+    ids = list(customers) if customers is not None else customer_ids(session)
+    index = {cid: n for n, cid in enumerate(ids)}
+    wanted = sorted(set(days))
+    columns = {day: n for n, day in enumerate(wanted)}
+    scores = np.full((len(ids), len(wanted)), np.nan)
+    covered = np.zeros((len(ids), len(wanted)), dtype=bool)
+    model = spec or current_model(session)
+    if wanted and ids:
+        _from_snapshots(session, wanted, index, scores, covered)
+        missing = np.argwhere(~covered)
+        if len(missing):
+            pairs = {(ids[row], wanted[col]) for row, col in missing}
+            found = scores_on(session, pairs, spec=model)
+            for row, col in missing:
+                value = found.get((ids[row], wanted[col]))
+                if value is not None:
+                    scores[row, col] = value
+    bands = model.model.bands
+    return BookHealth(ids, index, columns, scores, bands.red_below, bands.green_from)
+
+
+def _from_snapshots(
+    session: Session, wanted: list[date], index: dict[str, int], scores: np.ndarray, covered: np.ndarray
+) -> None:
+    """Fill the (customer, day) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
+    stmt = select(HealthSnapshot.customer_id, HealthSnapshot.snapshot_date, HealthSnapshot.score).where(
+        HealthSnapshot.snapshot_date >= wanted[0] - timedelta(days=CARRY_DAYS),
+        HealthSnapshot.snapshot_date <= wanted[-1],
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return
+    snapshot_days = sorted({day for _, day, _ in rows})
+    slot = {day: n for n, day in enumerate(snapshot_days)}
+    taken = np.zeros((len(index), len(snapshot_days)), dtype=bool)
+    values = np.full((len(index), len(snapshot_days)), np.nan)
+    known = [(index[c], slot[d], np.nan if s is None else s) for c, d, s in rows if c in index]
+    if known:
+        at_row, at_slot, score = (np.array(column) for column in zip(*known, strict=True))
+        taken[at_row, at_slot] = True
+        values[at_row, at_slot] = score
+    ordinals = np.array([d.toordinal() for d in snapshot_days])
+    for col, day in enumerate(wanted):
+        # The snapshot days that may stand for `day`, latest first: the latest one a customer has wins.
+        lo = np.searchsorted(ordinals, day.toordinal() - CARRY_DAYS, side="left")
+        hi = np.searchsorted(ordinals, day.toordinal(), side="right")
+        for s in range(hi - 1, lo - 1, -1):
+            fill = taken[:, s] & ~covered[:, col]
+            scores[fill, col] = values[fill, s]
+            covered[fill, col] = True

@@ -27,6 +27,15 @@ class Window:
     started_on: date
     window_end: date
     at_risk: bool
+    type: str = ""
+    framework: str = ""
+    band: str | None = None  # the band captured at start (the context)
+    score: float | None = None  # the health score captured at start
+
+    @property
+    def days(self) -> int:
+        """The attribution window's length in days."""
+        return (self.window_end - self.started_on).days
 
     def contains(self, day: date) -> bool:
         """Whether `day` falls inside the window (the start day in, the end day out)."""

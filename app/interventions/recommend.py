@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from app import formulas
 from app.customers import service as customers_service
 from app.interventions import context as context_capture
+from app.interventions import lift as health_lift
 from app.interventions import outcome as outcome_measure
-from app.interventions import service as interventions_service
 from app.interventions.schemas import Candidate, Evidence, RecommendationOut
 from app.models import Intervention
 from app.types import Situation
@@ -77,7 +77,7 @@ def _evidence(session: Session, situation: Situation, today: date) -> dict[tuple
         )
     )
     due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], today)
-    deltas = interventions_service.health_deltas(session, rows, today)
+    deltas = health_lift.health_deltas(session, rows, today)
     grouped: dict[tuple[str, str], list[Intervention]] = {key: [] for key in totals}
     for row in rows:
         grouped.setdefault((row.framework, row.type), []).append(row)

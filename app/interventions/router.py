@@ -28,8 +28,19 @@ router = APIRouter(prefix="/interventions", tags=["interventions"])
 WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 
+def _views(request: Request, session: Any, rows: list[Any]) -> list[InterventionOut]:
+    settings = request.app.state.settings
+    return service.build_views(
+        session,
+        rows,
+        settings.default_hourly_cost,
+        min_controls=settings.min_controls,
+        churn_defaults=settings.churn_defaults,
+    )
+
+
 def _view(request: Request, session: Any, row: Any) -> InterventionOut:
-    return service.build_views(session, [row], request.app.state.settings.default_hourly_cost)[0]
+    return _views(request, session, [row])[0]
 
 
 @router.post("", status_code=201, responses=problem_responses(401, 403, 409, 422))
@@ -49,7 +60,7 @@ def list_interventions(
 ) -> Any:
     """Interventions with their outcome, impact and ROI; filters, cursor pages, CSV."""
     page = service.list_interventions(session, query)
-    views = service.build_views(session, page.items, request.app.state.settings.default_hourly_cost)
+    views = _views(request, session, list(page.items))
     if wants_csv(request, query.format):
         return csv_response(views, InterventionOut, next_cursor=page.next_cursor, filename="interventions.csv")
     return Page[InterventionOut](items=views, next_cursor=page.next_cursor)

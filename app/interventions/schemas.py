@@ -10,7 +10,7 @@ from app.errors import worded
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import IsoDate, Number, QueryIn, Ratio, StrictIn, Text
-from app.types import Framework, InterventionStatus, RecordId, Situation
+from app.types import Framework, InterventionStatus, RecordId, RoiMethod, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
 # adoption_campaign, expansion_review) or another word of your own.
@@ -224,6 +224,31 @@ class ImpactOut(BaseModel):
     )
     episode: list[str] = Field(default_factory=list, description="At-risk interventions sharing its retained ARR.")
     note: str | None = Field(None, description="The manual override's note; null when computed.")
+    incremental_retained_arr: Money | None = Field(
+        None,
+        description="Churn revenue prevented against a counterfactual (SPEC §9): its share of a × (p − c), a the ARR "
+        "at start, p the control churn rate, c 1 if the customer churned; negative when it churned; 0 when not at "
+        "risk; capped once per rescue year; currency units. Null for a manual impact.",
+    )
+    incremental_expanded_arr: Money | None = Field(
+        None,
+        description="Credited expansion minus its share of a × e, e the controls' expansion per starting ARR; "
+        "currency units. Null for a manual impact.",
+    )
+    incremental_revenue: Money | None = Field(
+        None, description="incremental_retained_arr + incremental_expanded_arr, in currency units."
+    )
+    roi_incremental: Number | None = Field(
+        None, description="(incremental_revenue − cost) / cost; null without a cost or for a manual impact."
+    )
+    method: RoiMethod | None = Field(
+        None,
+        description="Where the counterfactual came from: holdout (its experiment's holdout arm), matched (peers in "
+        "the same band × tier with no intervention, pooled by start month), or model (churn probability at start).",
+    )
+    control_customers: int | None = Field(
+        None, description="Distinct customers in the control pool it used (0 under model); null for a manual impact."
+    )
 
 
 class InterventionOut(BaseModel):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +17,14 @@ from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
 from app.experiments import service as experiments
-from app.health import service as health_service
 from app.interventions import context as context_capture
+from app.interventions import incremental
 from app.interventions import outcome as outcome_measure
 from app.interventions.impact import Attribution, Window, attribute
+from app.interventions.incremental import Incremental as Incremental  # noqa: PLC0414 - re-exported for the read side
+from app.interventions.incremental import RowFigures as RowFigures  # noqa: PLC0414 - re-exported for the read side
+from app.interventions.incremental import row_figures as row_figures  # noqa: PLC0414 - re-exported for the read side
+from app.interventions.lift import health_deltas as health_deltas  # noqa: PLC0414 - re-exported for the read side
 from app.interventions.schemas import (
     ImpactOut,
     ImpactOverrideIn,
@@ -180,16 +186,61 @@ def window_of(row: Intervention) -> Window | None:
     """The attribution window of a started, not cancelled intervention."""
     if row.started_on is None or row.window_end is None or row.status == "cancelled":
         return None
-    return Window(row.id, row.customer_id, row.started_on, row.window_end, bool(row.at_risk))
+    context = row.context or {}
+    return Window(
+        row.id,
+        row.customer_id,
+        row.started_on,
+        row.window_end,
+        bool(row.at_risk),
+        type=row.type,
+        framework=row.framework,
+        band=context.get("band"),
+        score=context.get("health_score"),
+    )
 
 
-def attributions(session: Session, customer_ids: set[str], as_of: date) -> dict[str, Attribution]:
-    """Computed attribution of every started intervention of these customers (episodes span all of them)."""
+@dataclass(frozen=True)
+class Impacts:
+    """Naive attribution and incremental figures of every started intervention of some customers."""
+
+    naive: dict[str, Attribution]
+    incremental: incremental.Incremental
+
+
+MIN_CONTROLS = 30  # SPEC §9's default for CSROI_MIN_CONTROLS
+BOOTSTRAP = (
+    f"percentile bootstrap, {incremental.RESAMPLES:,} resamples of treated episodes and of control customers within "
+    f"each pool (pools above {incremental.EXACT_POOL} customers: the resampled sums' normal limit); null under "
+    f"{incremental.MIN_EPISODES} episodes"
+)
+CHURN_DEFAULTS = {"red": 0.30, "yellow": 0.10, "green": 0.03}  # SPEC §6's defaults for CSROI_CHURN_DEFAULTS
+
+
+def impacts(
+    session: Session,
+    customer_ids: set[str],
+    as_of: date,
+    *,
+    min_controls: int = MIN_CONTROLS,
+    churn_defaults: Mapping[str, float] | None = None,
+) -> Impacts:
+    """Attribution (SPEC §5) and incremental figures (SPEC §9) of every started intervention of these customers
+    (episodes and caps span all of a customer's interventions)."""
     if not customer_ids:
-        return {}
+        return Impacts({}, incremental.Incremental())
     rows = session.scalars(select(Intervention).where(Intervention.customer_id.in_(sorted(customer_ids))))
     windows = [w for w in (window_of(r) for r in rows) if w is not None]
-    return attribute(session, windows, as_of)
+    naive = attribute(session, windows, as_of)
+    found = incremental.measure(
+        session,
+        windows,
+        naive,
+        as_of,
+        min_controls=min_controls,
+        churn_defaults=churn_defaults if churn_defaults is not None else CHURN_DEFAULTS,
+    )
+    return Impacts(naive, found)
 
 
 def hourly_costs(session: Session, owners: set[str]) -> dict[str, Decimal]:
@@ -208,7 +259,9 @@ def intervention_cost(
     return formulas.intervention_cost(row.hours, rate, row.direct_cost, linked.get(row.id, Decimal(0)))
 
 
-def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | None:
+def impact_view(
+    row: Intervention, computed: Attribution | None, cost: Decimal, found: incremental.Incremental
+) -> ImpactOut | None:
     """The impact as shown: the manual override when there is one, else the computed attribution."""
     window_start, window_end = row.started_on, row.window_end
     if row.impact_override:
@@ -228,6 +281,19 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
         return None
     retained = from_cents(computed.retained_cents) or Decimal(0)
     expanded = from_cents(computed.expanded_cents) or Decimal(0)
+    share = found.shares.get(row.id)
+    extra = {}
+    if share is not None:
+        unit = found.units[share.unit]
+        revenue = from_cents(share.retained_cents + share.expanded_cents) or Decimal(0)
+        extra = {
+            "incremental_retained_arr": from_cents(share.retained_cents),
+            "incremental_expanded_arr": from_cents(share.expanded_cents),
+            "incremental_revenue": revenue,
+            "roi_incremental": formulas.roi(revenue, cost),
+            "method": share.method,
+            "control_customers": len(found.pools[unit.pool].customers) if unit.pool else 0,
+        }
     return ImpactOut(
         retained_arr=retained,
         expanded_arr=expanded,
@@ -237,6 +303,7 @@ def impact_view(row: Intervention, computed: Attribution | None) -> ImpactOut | 
         window_start=window_start,
         window_end=window_end,
         episode=computed.episode,
+        **extra,
     )
 
 
@@ -260,19 +327,29 @@ def outcome_view(row: Intervention, due: dict[str, dict[str, Any]]) -> OutcomeOu
 
 
 def build_views(
-    session: Session, rows: list[Intervention], default_hourly: Decimal, *, as_of: date | None = None
+    session: Session,
+    rows: list[Intervention],
+    default_hourly: Decimal,
+    *,
+    as_of: date | None = None,
+    min_controls: int = MIN_CONTROLS,
+    churn_defaults: Mapping[str, float] | None = None,
+    computed: Impacts | None = None,
 ) -> list[InterventionOut]:
     """Read views of interventions as of `as_of` (default today), their impacts computed together (episodes and
-    splits need all of them)."""
+    splits need all of them; `computed`: `impacts`' answer when the caller needs it too)."""
     as_of = as_of or today()
-    computed = attributions(session, {r.customer_id for r in rows}, as_of)
+    if computed is None:
+        computed = impacts(
+            session, {r.customer_id for r in rows}, as_of, min_controls=min_controls, churn_defaults=churn_defaults
+        )
     hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
     linked = context_capture.linked_costs(session, {r.id for r in rows})
     due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], as_of)
     views = []
     for row in rows:
-        impact = impact_view(row, computed.get(row.id))
         cost = intervention_cost(row, hourly, default_hourly, linked)
+        impact = impact_view(row, computed.naive.get(row.id), cost, computed.incremental)
         views.append(
             InterventionOut(
                 id=row.id,
@@ -339,65 +416,3 @@ def measure_due(session: Session, as_of: date) -> int:
                 stored += 1
     session.flush()
     return stored
-
-
-# --- Health lift (SPEC §5), read by recommendations and by the ROI metric -----------------------------------
-
-
-class _HealthCache:
-    """Every customer's health score on a few dates, read once per date within a request: the day's stored
-    snapshots when it has any, else point in time."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.spec = health_service.current_model(session)
-        self.by_day: dict[date, dict[str, float | None]] = {}
-        self.first: list[dict[str, datetime]] | None = None
-
-    def scores(self, day: date) -> dict[str, float | None]:
-        if day not in self.by_day:
-            if self.first is None:  # one scan of the history per request; each day then reads only its windows
-                self.first = health_service.first_seen(self.session, self.spec)
-            self.by_day[day] = health_service.book_scores(self.session, day, spec=self.spec, first=self.first)
-        return self.by_day[day]
-
-
-def _mean(values: list[Decimal]) -> Decimal | None:
-    return formulas.mean(values)
-
-
-def health_deltas(session: Session, rows: list[Intervention], today: date) -> dict[str, tuple[Decimal, Decimal | None]]:
-    """Per measured intervention: its health change, and the mean change of same-band peers without one."""
-    cache = _HealthCache(session)
-    all_started = session.execute(
-        select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
-            Intervention.started_on.is_not(None)
-        )
-    )
-    windows = list(all_started)
-    bands = cache.spec.model.bands
-    result: dict[str, tuple[Decimal, Decimal | None]] = {}
-    for row in rows:
-        if row.started_on is None:
-            continue
-        measured_on = row.started_on + timedelta(days=int(row.expected["measure_after_days"]))
-        if measured_on > today:
-            continue
-        before, after = cache.scores(row.started_on), cache.scores(measured_on)
-        own_before, own_after = before.get(row.customer_id), after.get(row.customer_id)
-        if own_before is None or own_after is None:
-            continue
-        band = (row.context or {}).get("band")
-        # Peers: customers with no intervention window overlapping this one.
-        start = row.started_on
-        busy = {c for c, s, e in windows if s is not None and s <= measured_on and (e is None or e >= start)}
-        peers = [
-            Decimal(str(after[c])) - Decimal(str(b))
-            for c, b in before.items()
-            if c not in busy
-            and b is not None
-            and after.get(c) is not None
-            and formulas.band_of(b, red_below=bands.red_below, green_from=bands.green_from) == band
-        ]
-        result[row.id] = (Decimal(str(own_after)) - Decimal(str(own_before)), formulas.mean(peers))
-    return result

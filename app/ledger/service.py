@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -225,3 +226,79 @@ def list_movements(session: Session, query: MovementQuery) -> Page[MovementOut]:
     return make_page(
         items, query.limit, key=lambda m: [m.effective_date.isoformat(), m.customer, m.type, m.product or ""]
     )
+
+
+# --- The ledger as arrays: ARR and expansion of many customers on many days at once ---------------------------
+# The changes are read once, as step functions per customer: cumulative sums in (customer, date) order, looked up
+# by binary search. What matched controls need: ARR at the start and end of thousands of windows, and the
+# expansion inside them, without a statement per window. Same definition as arr_as_of: the sum of the changes
+# dated on or before the day.
+
+_SPAN = 1 << 22  # day ordinals are below this (year 9999 is 3,652,059): customer * _SPAN + day is one sort key
+
+
+@dataclass(frozen=True)
+class LedgerSeries:
+    """Per customer (rows of `index`), its changes' cumulative ARR and cumulative expansion, by date."""
+
+    index: dict[str, int]
+    keys: np.ndarray  # customer row * _SPAN + day ordinal, ascending, one per (customer, day) with a change
+    arr: np.ndarray  # cents of ARR after that day's changes
+    expanded: np.ndarray  # cents of upsell + cross-sell up to and including that day
+
+    def _lookup(self, rows: np.ndarray, days: np.ndarray, values: np.ndarray) -> np.ndarray:
+        wanted = rows.astype(np.int64) * _SPAN + days
+        at = np.searchsorted(self.keys, wanted, side="right") - 1
+        found = at >= 0
+        found[found] &= self.keys[at[found]] // _SPAN == rows[found]
+        result = np.zeros(len(rows), dtype=np.int64)
+        result[found] = values[at[found]]
+        return result
+
+    def arr_on(self, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Cents of ARR of customer `rows[i]` on day ordinal `days[i]` (0 before its first change)."""
+        return self._lookup(rows, days, self.arr)
+
+    def expansion_between(self, rows: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Cents of upsell + cross-sell of customer `rows[i]` dated in [first[i], last[i]] (ordinals; 0 if empty)."""
+        upto = self._lookup(rows, last, self.expanded)
+        before = self._lookup(rows, first - 1, self.expanded)
+        return np.where(last >= first, upto - before, 0)
+
+
+def ledger_series(session: Session, customers: Sequence[str]) -> LedgerSeries:
+    """The changes of every customer in `customers` (their row is their position), in one grouped statement."""
+    index = {cid: n for n, cid in enumerate(customers)}
+    expansion = func.sum(case((ArrChange.movement_type.in_(EXPANSION), ArrChange.delta_cents), else_=0))
+    stmt = (
+        select(ArrChange.customer_id, ArrChange.effective_date, func.sum(ArrChange.delta_cents), expansion)
+        .group_by(ArrChange.customer_id, ArrChange.effective_date)
+        .order_by(ArrChange.customer_id, ArrChange.effective_date)
+    )
+    rows = [
+        (index[c], d.toordinal(), int(delta), int(grown or 0))
+        for c, d, delta, grown in session.execute(stmt)
+        if c in index
+    ]
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return LedgerSeries(index, empty, empty, empty)
+    customer, day, delta, grown = (np.array(column, dtype=np.int64) for column in zip(*rows, strict=True))
+    keys = customer * _SPAN + day
+    order = np.argsort(keys, kind="stable")
+    keys, customer, delta, grown = keys[order], customer[order], delta[order], grown[order]
+    return LedgerSeries(index, keys, _cumulative(customer, delta), _cumulative(customer, grown))
+
+
+def _cumulative(customer: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sums of `values` that restart at each new customer (rows sorted by customer)."""
+    total = np.cumsum(values)
+    starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+    offset = np.repeat(total[starts] - values[starts], np.diff(np.r_[starts, len(values)]))
+    running: np.ndarray = total - offset
+    return running
+
+
+def ordinal(day: date) -> int:
+    """A date as the ordinal the arrays use."""
+    return day.toordinal()

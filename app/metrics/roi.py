@@ -5,7 +5,7 @@ Attribution comes from app.interventions (one definition for the intervention vi
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -20,22 +20,38 @@ from app.metrics.schemas import MetricAnswer, RoiQuery, RoiRow, metric_meta
 from app.models import Cost, Customer, Intervention
 
 
-def cs_cost(session: Session, start: date, end: date, cs_teams: Sequence[str]) -> Decimal:
-    """Σ cost of the CS teams over every calendar month [start, end] touches (SPEC §3 CS cost)."""
-    months = months_touched(start, end)
-    total = session.scalar(
-        select(func.sum(Cost.amount)).where(
-            Cost.team.in_(list(cs_teams)), Cost.month >= months[0], Cost.month <= months[-1]
+def cs_costs(session: Session, periods: Sequence[Period], cs_teams: Sequence[str]) -> dict[Period, Decimal]:
+    """`cs_cost` of each period, from one grouped statement over the months they touch."""
+    if not periods:
+        return {}
+    touched = {period: months_touched(period.start, period.end) for period in periods}
+    first, last = min(m[0] for m in touched.values()), max(m[-1] for m in touched.values())
+    by_month = {
+        month: amount
+        for month, amount in session.execute(
+            select(Cost.month, func.sum(Cost.amount))
+            .where(Cost.team.in_(list(cs_teams)), Cost.month >= first, Cost.month <= last)
+            .group_by(Cost.month)
         )
-    )
-    return total or Decimal(0)
+    }
+    return {
+        period: sum((by_month.get(month, Decimal(0)) or Decimal(0) for month in months), Decimal(0))
+        for period, months in touched.items()
+    }
 
 
 def roi(
-    session: Session, query: RoiQuery, *, cs_teams: Sequence[str], default_hourly: Decimal, today: date | None = None
+    session: Session,
+    query: RoiQuery,
+    *,
+    cs_teams: Sequence[str],
+    default_hourly: Decimal,
+    min_controls: int = interventions_service.MIN_CONTROLS,
+    churn_defaults: Mapping[str, float] | None = None,
+    today: date | None = None,
 ) -> MetricAnswer[RoiRow]:
     """ROI rows per period (and group) of the interventions started in it, as of `today` (the route passes the
-    request's date; default: the current UTC date)."""
+    request's date; default: the current UTC date): naive (SPEC §5) and incremental (SPEC §9) figures."""
     today = today or utcnow().date()
     periods = split_periods(query.start, query.end, query.interval)
     group_column = {"type": Intervention.type, "framework": Intervention.framework, "owner": Intervention.owner}.get(
@@ -50,8 +66,15 @@ def roi(
     )
     found = [(row, group if query.group_by else None) for row, group in session.execute(stmt)]
     started = [r for r, _ in found]
-    views = {v.id: v for v in interventions_service.build_views(session, started, default_hourly, as_of=today)}
+    computed = interventions_service.impacts(
+        session, {r.customer_id for r in started}, today, min_controls=min_controls, churn_defaults=churn_defaults
+    )
+    views = {
+        v.id: v
+        for v in interventions_service.build_views(session, started, default_hourly, as_of=today, computed=computed)
+    }
     deltas = interventions_service.health_deltas(session, started, today)
+    costs = cs_costs(session, periods, cs_teams) if query.group_by is None else {}
     rows: list[RoiRow] = []
     for period in periods:
         members: dict[str | None, list[str]] = defaultdict(list)
@@ -61,12 +84,26 @@ def roi(
         if query.group_by is None:
             members.setdefault(None, [])
         for group in sorted(members, key=lambda g: (g is None, g or "")):
-            cost = cs_cost(session, period.start, period.end, cs_teams) if query.group_by is None else None
-            rows.append(_row(period, group, [views[i] for i in members[group]], deltas, cost))
+            cost = costs[period] if query.group_by is None else None
+            rows.append(
+                _row(
+                    period,
+                    group,
+                    [views[i] for i in members[group]],
+                    deltas=deltas,
+                    period_cost=cost,
+                    found=computed.incremental,
+                    seed=query.seed,
+                )
+            )
     return MetricAnswer[RoiRow](
         rows=rows,
         meta=metric_meta(
-            query, cost="CS cost of the months touched" if query.group_by is None else "the group's intervention cost"
+            query,
+            cost="CS cost of the months touched" if query.group_by is None else "the group's intervention cost",
+            seed=query.seed,
+            min_controls=min_controls,
+            bootstrap=interventions_service.BOOTSTRAP,
         ),
     )
 
@@ -75,8 +112,11 @@ def _row(
     period: Period,
     group: str | None,
     views: list[interventions_service.InterventionOut],
+    *,
     deltas: dict[str, tuple[Decimal, Decimal | None]],
     period_cost: Decimal | None,
+    found: interventions_service.Incremental,
+    seed: int,
 ) -> RoiRow:
     outcomes = [v.outcome.met for v in views if v.outcome is not None and v.outcome.met is not None]
     retained = sum((v.impact.retained_arr for v in views if v.impact), Decimal(0))
@@ -85,6 +125,9 @@ def _row(
     own = [deltas[v.id][0] for v in views if v.id in deltas]
     baseline = [b for v in views if v.id in deltas and (b := deltas[v.id][1]) is not None]
     avg, base = formulas.mean(own), formulas.mean(baseline)
+    counted = interventions_service.row_figures(
+        found, [v.id for v in views if v.impact and v.impact.attribution == "computed"], cost, seed=seed
+    )
     return RoiRow(
         period_start=period.start,
         period_end=period.end,
@@ -100,4 +143,13 @@ def _row(
         avg_health_delta=avg,
         baseline_health_delta=base,
         health_lift=formulas.health_lift(avg, base),
+        incremental_retained_arr=counted.retained,
+        incremental_expanded_arr=counted.expanded,
+        incremental_revenue=counted.revenue,
+        roi_incremental=counted.roi,
+        roi_incremental_low=counted.low,
+        roi_incremental_high=counted.high,
+        method=counted.method,
+        treated_episodes=counted.treated_episodes,
+        control_customers=counted.control_customers,
     )

@@ -78,6 +78,8 @@ def get_roi(
         query,
         cs_teams=settings.cs_teams,
         default_hourly=settings.default_hourly_cost,
+        min_controls=settings.min_controls,
+        churn_defaults=settings.churn_defaults,
         today=utcnow().date(),
     )
     return respond(request, query, answer, "roi.csv")

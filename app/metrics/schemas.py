@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from app.money import MoneyTotal
 from app.schemas import Fte, IsoDate, Number, QueryIn, Ratio
-from app.types import ChurnMethod, CustomerGroup, Interval, InterventionGroup, ResponseFormat
+from app.types import ChurnMethod, CustomerGroup, Interval, InterventionGroup, ResponseFormat, RoiMethod
 
 MAX_RANGE_DAYS = 366 * 20
 
@@ -216,6 +216,14 @@ class RoiQuery(MetricQuery):
     group_by: CustomerGroup | InterventionGroup | None = Field(  # type: ignore[assignment]
         None, description="type, framework, owner, or a customer attribute."
     )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,
+        description="Seed of the bootstrap behind roi_incremental_low/high: the same data and seed give the same "
+        "interval (SPEC §9).",
+        examples=[0],
+    )
 
 
 class RoiRow(MetricRow):
@@ -248,6 +256,35 @@ class RoiRow(MetricRow):
     health_lift: Number | None = Field(
         description="Health lift = avg_health_delta − baseline_health_delta, in points; null when either is null."
     )
+    incremental_retained_arr: MoneyTotal = Field(
+        description="Churn revenue prevented against a counterfactual: Σ a × (p − c) over the treated at-risk "
+        "episodes (a: ARR at start, p: the control churn rate, c: 1 if it churned), capped once per rescue year; "
+        "negative when treated customers churned more than their controls; currency units (SPEC §9)."
+    )
+    incremental_expanded_arr: MoneyTotal = Field(
+        description="Credited expansion minus what the controls' expansion rate predicts (Σ a × e); currency units."
+    )
+    incremental_revenue: MoneyTotal = Field(
+        description="incremental_retained_arr + incremental_expanded_arr, in currency units (2 decimals)."
+    )
+    roi_incremental: Ratio | None = Field(
+        description="(incremental_revenue − cost) / cost with the row's cost: the ROI a CFO can sign; null at zero "
+        "cost."
+    )
+    roi_incremental_low: Ratio | None = Field(
+        description="2.5th percentile of roi_incremental over 1,000 bootstrap resamples of treated episodes and "
+        "control customers (seeded by meta.seed); null with fewer than 10 treated episodes."
+    )
+    roi_incremental_high: Ratio | None = Field(description="97.5th percentile of the same bootstrap; null likewise.")
+    method: RoiMethod | None = Field(
+        description="The counterfactual every treated episode of the row used: holdout, matched or model; mixed "
+        "when they differ; null without episodes."
+    )
+    treated_episodes: int = Field(
+        description="Treated units: at-risk episodes (interventions on one customer within one window count once) "
+        "plus non-at-risk interventions."
+    )
+    control_customers: int = Field(description="Distinct customers in the control pools the row's episodes used.")
 
 
 class RetentionQuery(MetricQuery):

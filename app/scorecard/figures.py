@@ -52,6 +52,7 @@ CATALOGUE: tuple[tuple[str, str, FigureKind], ...] = (
     ("financial", "cost_per_1k_12m_avg", "number"),
     ("financial", "cost_per_1k_ttm", "number"),
     ("financial", "roi", "number"),
+    ("financial", "roi_naive", "number"),
     ("financial", "clv", "money"),
     ("customer", "nps", "number"),
     ("customer", "csat", "number"),
@@ -98,6 +99,7 @@ class Context:
     churn_defaults: dict[str, float]
     default_hourly_cost: Decimal
     gross_margin: Decimal
+    min_controls: int
 
 
 def month_query(first_day: date) -> MetricQuery:
@@ -146,11 +148,18 @@ def _roi(session: Session, ctx: Context) -> Figures:
     program's ROI (their attributed revenue against the month's CS cost)."""
     query = RoiQuery(start=ctx.month.start, end=ctx.month.end)
     answer = roi_metric.roi(
-        session, query, cs_teams=ctx.cs_teams, default_hourly=ctx.default_hourly_cost, today=utcnow().date()
+        session,
+        query,
+        cs_teams=ctx.cs_teams,
+        default_hourly=ctx.default_hourly_cost,
+        min_controls=ctx.min_controls,
+        churn_defaults=ctx.churn_defaults,
+        today=utcnow().date(),
     )
     row = answer.rows[0]
     return {
-        "roi": row.roi,
+        "roi": row.roi_incremental,
+        "roi_naive": row.roi,
         "outcome_rate": row.outcome_rate,
         "health_lift": row.health_lift,
         "interventions_started": Decimal(row.interventions),
@@ -236,6 +245,7 @@ def month_figures(session: Session, first_day: date, *, settings: Settings) -> F
         churn_defaults=settings.churn_defaults,
         default_hourly_cost=settings.default_hourly_cost,
         gross_margin=settings.gross_margin,
+        min_controls=settings.min_controls,
     )
     figures: Figures = {}
     for source in SOURCES:

@@ -1,0 +1,510 @@
+"""Incremental ROI (SPEC §9): what the interventions earned against what the same customers would have done anyway.
+
+Each *treated unit* is an at-risk episode (SPEC §5: at-risk interventions of a customer that start within the first
+one's window) or a non-at-risk intervention on its own. Its counterfactual comes from the first of:
+
+1. `holdout`: its first intervention belongs to an experiment (SPEC §9): the experiment's holdout arm, each
+   holdout customer's window of the unit's length starting on its enrollment day;
+2. `matched`: a *pool* of control windows. Units of one stratum (band at start × tier), one window length and one
+   at-risk flag whose starts fall in one calendar month share a pool: for each distinct start day s, every other
+   customer that on s pays, is at risk (or not) by SPEC §5's rule, is in the stratum, and has no intervention that
+   is not cancelled whose window overlaps [s, s + L). Used with at least `min_controls` distinct customers;
+3. `model`: the churn probability at the start (fitted model, else the band's default) scaled to the window,
+   1 − (1 − p90)^(L/90), and no expansion.
+
+`p` (churned share of starting ARR) and `e` (expansion per starting ARR) are ARR-weighted over the pool's windows.
+Per unit: incremental retained = a × (p − c) (at-risk units only), expected expansion = a × e, each to the cent,
+half to even; the retained figure is capped per rescue year like the naive one (negatives uncut), then both are
+split among the unit's interventions as SPEC §5 splits them.
+
+Everything is read in a fixed number of statements (interventions, customers, renewals, the ledger, snapshots,
+experiments) and computed on arrays: no statement per unit, day or customer.
+"""
+
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import formulas
+from app.health import service as health_service
+from app.interventions.impact import Attribution, Window, allocate, cap_credits, rescue_years, risk_episodes
+from app.ledger import service as ledger_service
+from app.models import Customer, Experiment, ExperimentAssignment, Intervention, Renewal
+from app.money import from_cents, to_cents
+from app.types import RoiMethod
+
+RENEWAL_HORIZON_DAYS = 90  # SPEC §5: yellow with a renewal due within 90 days is at risk
+RESAMPLES = 1_000
+MIN_EPISODES = 10  # fewer treated units than this: no interval (SPEC §9)
+EXACT_POOL = 500  # control pools up to this many customers are resampled exactly; larger ones by their normal limit
+BIG = 1 << 40
+
+
+@dataclass
+class Unit:
+    """A treated episode (or non-at-risk intervention): its windows, ARR at start and what happened."""
+
+    windows: list[Window]
+    arr_cents: int = 0  # a: ARR on the day before the first start
+    churned: bool = False  # c: ARR 0 on the window's last day (or today while open)
+    expansion_cents: int = 0  # the expansion credited to its windows (SPEC §5)
+    method: RoiMethod = "model"
+    pool: tuple[object, ...] | None = None
+    p: Decimal = Decimal(0)  # control churn rate
+    e: Decimal = Decimal(0)  # control expansion rate
+
+    @property
+    def first(self) -> Window:
+        return self.windows[0]
+
+    @property
+    def at_risk(self) -> bool:
+        return self.first.at_risk
+
+
+@dataclass
+class Pool:
+    """A pool's control windows, summed per control customer (the bootstrap resamples customers, whose windows are
+    not independent of each other)."""
+
+    method: RoiMethod
+    customers: np.ndarray  # customer rows
+    start_cents: np.ndarray  # Σ ARR at start of each customer's windows
+    churned_cents: np.ndarray  # Σ ARR at start of its windows that churned
+    expansion_cents: np.ndarray  # Σ expansion inside its windows
+
+    @property
+    def p(self) -> Decimal:
+        return _rate(int(self.churned_cents.sum()), int(self.start_cents.sum()))
+
+    @property
+    def e(self) -> Decimal:
+        return _rate(int(self.expansion_cents.sum()), int(self.start_cents.sum()))
+
+
+def _rate(part: int, whole: int) -> Decimal:
+    return Decimal(part) / Decimal(whole) if whole else Decimal(0)
+
+
+@dataclass(frozen=True)
+class Share:
+    """One intervention's incremental figures, in cents, and where its counterfactual came from."""
+
+    retained_cents: int
+    expanded_cents: int  # credited − its part of a × e
+    credited_cents: int  # the expansion credited to it (SPEC §5)
+    method: RoiMethod
+    unit: str  # the unit's first intervention id
+
+
+@dataclass
+class Incremental:
+    """Every intervention's share, and the units and pools behind them (for row totals and intervals)."""
+
+    shares: dict[str, Share] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
+    pools: dict[tuple[object, ...], Pool] = field(default_factory=dict)
+    customers: list[str] = field(default_factory=list)
+
+
+def measure(
+    session: Session,
+    windows: Sequence[Window],
+    attributions: Mapping[str, Attribution],
+    today: date,
+    *,
+    min_controls: int,
+    churn_defaults: Mapping[str, float],
+) -> Incremental:
+    """Incremental shares of every window (the caller's windows: all started interventions of its customers)."""
+    found = Incremental()
+    if not windows:
+        return found
+    units = _units(windows)
+    found.customers = health_service.customer_ids(session)
+    rows = {cid: n for n, cid in enumerate(found.customers)}
+    ledger = ledger_service.ledger_series(session, found.customers)
+    _outcomes(units, ledger, rows, attributions, today)
+    _holdout(session, units, ledger=ledger, rows=rows, found=found, today=today)
+    _matched(session, units, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
+    _model(session, units, churn_defaults)
+    found.units = {u.first.id: u for u in units}
+    found.shares = _shares(units, attributions)
+    return found
+
+
+def _units(windows: Sequence[Window]) -> list[Unit]:
+    by_customer: dict[str, list[Window]] = defaultdict(list)
+    for window in windows:
+        by_customer[window.customer_id].append(window)
+    units: list[Unit] = []
+    for customer_windows in by_customer.values():
+        units.extend(Unit(episode) for episode in risk_episodes(customer_windows))
+        units.extend(Unit([w]) for w in sorted(customer_windows, key=lambda w: (w.started_on, w.id)) if not w.at_risk)
+    return units
+
+
+def _last_seen(start: np.ndarray, days: np.ndarray, today: date) -> np.ndarray:
+    """Ordinal of each window's last day, or today while it is open."""
+    last: np.ndarray = np.minimum(start + days - 1, today.toordinal())
+    return last
+
+
+def _outcomes(
+    units: list[Unit],
+    ledger: ledger_service.LedgerSeries,
+    rows: Mapping[str, int],
+    attributions: Mapping[str, Attribution],
+    today: date,
+) -> None:
+    """a, c and the credited expansion of every unit, from the ledger's arrays."""
+    if not units:
+        return
+    customer = np.array([rows.get(u.first.customer_id, -1) for u in units], dtype=np.int64)
+    start = np.array([u.first.started_on.toordinal() for u in units], dtype=np.int64)
+    days = np.array([u.first.days for u in units], dtype=np.int64)
+    at_start = ledger.arr_on(customer, start - 1)
+    at_end = ledger.arr_on(customer, _last_seen(start, days, today))
+    for n, unit in enumerate(units):
+        unit.arr_cents, unit.churned = int(at_start[n]), bool(at_end[n] <= 0)
+        unit.expansion_cents = sum(attributions[w.id].expanded_cents for w in unit.windows if w.id in attributions)
+
+
+def _control_windows(
+    ledger: ledger_service.LedgerSeries, customer: np.ndarray, start: np.ndarray, days: np.ndarray, today: date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ARR at start, whether churned, and expansion inside, of control windows (customer rows, start ordinals)."""
+    last = _last_seen(start, days, today)
+    a = ledger.arr_on(customer, start - 1)
+    churned = ledger.arr_on(customer, last) <= 0
+    expanded = ledger.expansion_between(customer, start, last)
+    return a, churned, expanded
+
+
+def _pool(method: RoiMethod, customer: np.ndarray, a: np.ndarray, churned: np.ndarray, x: np.ndarray) -> Pool:
+    """Sum control windows per customer (only windows with ARR at start: the rest weigh nothing)."""
+    paying = a > 0
+    customer, a, churned, x = customer[paying], a[paying], churned[paying], x[paying]
+    ids, inverse = np.unique(customer, return_inverse=True)
+    return Pool(
+        method,
+        ids,
+        np.bincount(inverse, weights=a, minlength=len(ids)).astype(np.int64),
+        np.bincount(inverse, weights=a * churned, minlength=len(ids)).astype(np.int64),
+        np.bincount(inverse, weights=x, minlength=len(ids)).astype(np.int64),
+    )
+
+
+def _holdout(
+    session: Session,
+    units: list[Unit],
+    *,
+    ledger: ledger_service.LedgerSeries,
+    rows: Mapping[str, int],
+    found: Incremental,
+    today: date,
+) -> None:
+    """Units whose first intervention belongs to an experiment: the holdout arm is their control (SPEC §9)."""
+    customers = sorted({u.first.customer_id for u in units})
+    if not customers:
+        return
+    e, a = Experiment, ExperimentAssignment
+    enrolled = session.execute(
+        select(a.customer_id, a.enrolled_on, e.id, e.play_type, e.play_framework, e.ends_on, e.stopped_on)
+        .join(e, e.id == a.experiment_id)
+        .where(a.customer_id.in_(customers))
+    ).all()
+    if not enrolled:
+        return
+    belongs: dict[str, list[tuple[date, str, str, str, date]]] = defaultdict(list)
+    for customer_id, enrolled_on, experiment_id, play_type, play_framework, ends_on, stopped_on in enrolled:
+        last = min(ends_on, stopped_on - timedelta(days=1)) if stopped_on else ends_on
+        belongs[customer_id].append((enrolled_on, experiment_id, play_type, play_framework, last))
+    chosen: dict[int, str] = {}
+    for n, unit in enumerate(units):
+        first = unit.first
+        for enrolled_on, experiment_id, play_type, play_framework, last in sorted(belongs[first.customer_id]):
+            if (first.type, first.framework) == (play_type, play_framework) and enrolled_on <= first.started_on <= last:
+                chosen[n] = experiment_id
+                break
+    if not chosen:
+        return
+    holdouts = session.execute(
+        select(a.experiment_id, a.customer_id, a.enrolled_on).where(
+            a.experiment_id.in_(sorted(set(chosen.values()))), a.arm == "holdout"
+        )
+    ).all()
+    arm: dict[str, list[tuple[str, date]]] = defaultdict(list)
+    for experiment_id, customer_id, enrolled_on in holdouts:
+        arm[experiment_id].append((customer_id, enrolled_on))
+    for n, experiment_id in chosen.items():
+        unit = units[n]
+        key: tuple[object, ...] = ("holdout", experiment_id, unit.first.days)
+        if key not in found.pools:
+            members = [(rows[c], d.toordinal()) for c, d in arm[experiment_id] if c in rows]
+            customer = np.array([m[0] for m in members], dtype=np.int64)
+            start = np.array([m[1] for m in members], dtype=np.int64)
+            days = np.full(len(members), unit.first.days, dtype=np.int64)
+            found.pools[key] = _pool("holdout", customer, *_control_windows(ledger, customer, start, days, today))
+        if len(found.pools[key].customers):
+            unit.method, unit.pool = "holdout", key
+
+
+@dataclass(frozen=True)
+class _Book:
+    """What eligibility reads on any day, as arrays over every customer."""
+
+    tiers: np.ndarray  # tier code per customer row
+    tier_codes: dict[str | None, int]
+    busy_customer: np.ndarray  # per window of an intervention that is not cancelled: customer row
+    busy_start: np.ndarray  # its start ordinal
+    busy_end: np.ndarray  # its end ordinal (first day after)
+    renewal_customer: np.ndarray
+    renewal_due: np.ndarray
+    renewal_closed: np.ndarray  # ordinal of the day it closed; BIG while open
+
+
+def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
+    tier_of = {cid: tier for cid, tier in session.execute(select(Customer.id, Customer.tier))}
+    codes: dict[str | None, int] = {}
+    tiers = np.array([codes.setdefault(tier_of.get(c), len(codes)) for c in customers], dtype=np.int64)
+    busy = [
+        (rows[c], s.toordinal(), e.toordinal())
+        for c, s, e in session.execute(
+            select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
+                Intervention.started_on.is_not(None),
+                Intervention.window_end.is_not(None),
+                Intervention.status != "cancelled",
+            )
+        )
+        if c in rows and s is not None and e is not None
+    ]
+    renewals = [
+        (rows[c], due.toordinal(), BIG if status == "open" or closed is None else closed.toordinal())
+        for c, due, status, closed in session.execute(
+            select(Renewal.customer_id, Renewal.due_date, Renewal.status, Renewal.closed_on)
+        )
+        if c in rows
+    ]
+
+    def columns(found: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        first, second, third = (np.array(c, dtype=np.int64) for c in zip(*found, strict=True))
+        return first, second, third
+
+    return _Book(tiers, codes, *columns(busy), *columns(renewals))
+
+
+def _eligible(
+    book: _Book, health: health_service.BookHealth, day: date, days: int, *, band: str | None, tier: int, at_risk: bool
+) -> np.ndarray:
+    """Customers that on `day` are in the stratum, at risk (or not) by SPEC §5's rule, and have no intervention
+    window overlapping [day, day + days). Paying is checked on the windows' ARR at start."""
+    s = day.toordinal()
+    codes = health.band(day)
+    soon = np.zeros(len(codes), dtype=bool)
+    due = (book.renewal_due >= s) & (book.renewal_due <= s + RENEWAL_HORIZON_DAYS) & (book.renewal_closed >= s)
+    soon[book.renewal_customer[due]] = True
+    risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
+    busy = np.zeros(len(codes), dtype=bool)
+    busy[book.busy_customer[(book.busy_start < s + days) & (book.busy_end > s)]] = True
+    wanted = health_service.BAND_CODES.get(band or "", health_service.NO_BAND)
+    eligible: np.ndarray = (codes == wanted) & (book.tiers == tier) & (risky == at_risk) & ~busy
+    return eligible
+
+
+def _matched(
+    session: Session,
+    units: list[Unit],
+    *,
+    ledger: ledger_service.LedgerSeries,
+    rows: Mapping[str, int],
+    found: Incremental,
+    today: date,
+    min_controls: int,
+) -> None:
+    """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules")."""
+    waiting = [u for u in units if u.pool is None and u.first.band is not None]
+    if not waiting:
+        return
+    book = _book(session, found.customers, rows)
+    health = health_service.book_health(session, {u.first.started_on for u in waiting}, customers=found.customers)
+    tier_of = {c: int(book.tiers[n]) for c, n in rows.items()}
+    pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
+    for unit in waiting:
+        first = unit.first
+        month = first.started_on.strftime("%Y-%m")
+        pools[("matched", first.at_risk, first.band, tier_of[first.customer_id], first.days, month)].append(unit)
+    for key, members in pools.items():
+        _, at_risk, band, tier, days, _ = key
+        assert isinstance(days, int)  # noqa: S101 - the key's shape, for the type checker
+        assert isinstance(tier, int)  # noqa: S101
+        assert isinstance(at_risk, bool)  # noqa: S101
+        parts = []
+        for day in sorted({u.first.started_on for u in members}):
+            customers = np.flatnonzero(
+                _eligible(
+                    book, health, day, days, band=band if isinstance(band, str) else None, tier=tier, at_risk=at_risk
+                )
+            )
+            parts.append((customers, np.full(len(customers), day.toordinal(), dtype=np.int64)))
+        customer = np.concatenate([c for c, _ in parts])
+        start = np.concatenate([s for _, s in parts])
+        pool = _pool(
+            "matched", customer, *_control_windows(ledger, customer, start, np.full(len(customer), days), today)
+        )
+        if len(pool.customers) >= min_controls:
+            found.pools[key] = pool
+            for unit in members:
+                unit.method, unit.pool = "matched", key
+
+
+def _model(session: Session, units: list[Unit], churn_defaults: Mapping[str, float]) -> None:
+    """The units without a pool: the churn probability at start, scaled to the window; no expected expansion."""
+    fit = health_service.latest_churn_fit(session)
+    for unit in units:
+        if unit.pool is not None:
+            continue
+        first = unit.first
+        p90 = formulas.churn_probability(first.score, first.band, fit=fit, defaults=churn_defaults)
+        unit.method = "model"
+        unit.p = formulas.window_churn_probability(Decimal(str(p90 or 0)), first.days)
+        unit.e = Decimal(0)
+
+
+def _shares(units: list[Unit], attributions: Mapping[str, Attribution]) -> dict[str, Share]:
+    """Each unit's a × (p − c) (capped per rescue year) and a × e, split among its interventions (SPEC §9)."""
+    shares: dict[str, Share] = {}
+    by_customer: dict[str, list[Unit]] = defaultdict(list)
+    for unit in units:
+        by_customer[unit.first.customer_id].append(unit)
+    for customer_units in by_customer.values():
+        episodes = [u for u in customer_units if u.at_risk]
+        retained = [_retained_cents(u) for u in episodes]
+        capped: dict[int, int] = {}
+        for year in rescue_years([u.windows for u in episodes]):
+            cap = episodes[year[0]].arr_cents
+            for index, cents in zip(year, cap_credits([retained[i] for i in year], cap), strict=True):
+                capped[id(episodes[index])] = cents
+        for unit in customer_units:
+            expected = to_cents(formulas.expected_expansion(from_cents(unit.arr_cents) or Decimal(0), unit.e))
+            parts = len(unit.windows)
+            kept = allocate(capped.get(id(unit), 0), parts)
+            foreseen = allocate(expected, parts)
+            for window, kept_cents, foreseen_cents in zip(unit.windows, kept, foreseen, strict=True):
+                credited = attributions[window.id].expanded_cents if window.id in attributions else 0
+                shares[window.id] = Share(kept_cents, credited - foreseen_cents, credited, unit.method, unit.first.id)
+    return shares
+
+
+def _retained_cents(unit: Unit) -> int:
+    """a × (p − c) to the cent, half to even (SPEC §9)."""
+    return to_cents(formulas.incremental_retained(from_cents(unit.arr_cents) or Decimal(0), unit.p, unit.churned))
+
+
+# --- Row totals and their interval -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowFigures:
+    """The incremental fields of one ROI row (SPEC §9)."""
+
+    retained: Decimal
+    expanded: Decimal
+    revenue: Decimal
+    roi: Decimal | None
+    low: Decimal | None
+    high: Decimal | None
+    method: RoiMethod | None
+    treated_episodes: int
+    control_customers: int
+
+
+def row_figures(found: Incremental, intervention_ids: Iterable[str], cost: Decimal, *, seed: int) -> RowFigures:
+    """Totals over a row's interventions, the method they used, and the seeded bootstrap interval of its ROI."""
+    ids = [i for i in intervention_ids if i in found.shares]
+    retained = sum(found.shares[i].retained_cents for i in ids)
+    expanded = sum(found.shares[i].expanded_cents for i in ids)
+    revenue = from_cents(retained + expanded) or Decimal(0)
+    methods = {found.shares[i].method for i in ids}
+    members: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        members[found.shares[i].unit].append(i)
+    pools = [key for u in members if (key := found.units[u].pool) is not None]
+    customers = np.unique(np.concatenate([found.pools[k].customers for k in set(pools)])) if pools else np.zeros(0)
+    low, high = _interval(found, members, cost, seed=seed) if len(members) >= MIN_EPISODES else (None, None)
+    return RowFigures(
+        retained=from_cents(retained) or Decimal(0),
+        expanded=from_cents(expanded) or Decimal(0),
+        revenue=revenue,
+        roi=formulas.roi(revenue, cost),
+        low=low,
+        high=high,
+        method=None if not methods else (methods.pop() if len(methods) == 1 else "mixed"),
+        treated_episodes=len(members),
+        control_customers=len(customers),
+    )
+
+
+def _generator(seed: int, *key: object) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(repr(key).encode())])
+
+
+def _pool_draws(found: Incremental, key: tuple[object, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """RESAMPLES bootstrap values of the pool's p and e: control customers resampled with replacement (exactly up
+    to EXACT_POOL customers; above, from the normal limit of the resampled sums, which is what the bootstrap
+    converges to and costs nothing)."""
+    pool = found.pools[key]
+    rng = _generator(seed, "pool", key)
+    stats = np.stack([pool.start_cents, pool.churned_cents, pool.expansion_cents]).astype(float)
+    n = stats.shape[1]
+    if n <= EXACT_POOL:
+        counts = rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES)
+        sums = counts @ stats.T
+    else:
+        sums = rng.multivariate_normal(stats.sum(axis=1), np.cov(stats) * n, size=RESAMPLES, method="cholesky")
+    whole = np.where(sums[:, 0] > 0, sums[:, 0], np.nan)
+    return sums[:, 1] / whole, sums[:, 2] / whole
+
+
+def _interval(
+    found: Incremental, members: Mapping[str, list[str]], cost: Decimal, *, seed: int
+) -> tuple[Decimal | None, Decimal | None]:
+    """2.5th and 97.5th percentiles of the row's ROI over resampled treated units and control pools (SPEC §9).
+
+    The resamples use the uncapped unit figures (the cap binds only on repeated rescues of one customer).
+    """
+    if cost <= 0:
+        return None, None
+    keys = sorted(members)
+    units = [found.units[k] for k in keys]
+    share = np.array([len(members[k]) / len(found.units[k].windows) for k in keys])
+    a = np.array([u.arr_cents for u in units], dtype=float) * share
+    churned = np.array([u.churned for u in units], dtype=float)
+    at_risk = np.array([u.at_risk for u in units], dtype=float)
+    credited = np.array([sum(found.shares[i].credited_cents for i in members[k]) for k in keys], dtype=float)
+    p = np.tile(np.array([float(u.p) for u in units]), (RESAMPLES, 1))
+    e = np.tile(np.array([float(u.e) for u in units]), (RESAMPLES, 1))
+    for key in {u.pool for u in units} - {None}:
+        assert key is not None  # noqa: S101
+        draws_p, draws_e = _pool_draws(found, key, seed)
+        columns = [n for n, u in enumerate(units) if u.pool == key]
+        p[:, columns], e[:, columns] = draws_p[:, None], draws_e[:, None]
+    rng = _generator(seed, "units", tuple(keys))
+    counts = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=RESAMPLES)
+    value = (counts * (at_risk * a * (p - churned) + credited - a * e)).sum(axis=1) / 100
+    roi = (value - float(cost)) / float(cost)
+    roi = roi[~np.isnan(roi)]
+    if not len(roi):
+        return None, None
+    low, high = np.percentile(roi, [2.5, 97.5])
+    return Decimal(f"{low:.6f}"), Decimal(f"{high:.6f}")
