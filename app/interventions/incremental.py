@@ -253,8 +253,9 @@ def _holdout(
             start = np.array([m[1] for m in members], dtype=np.int64)
             days = np.full(len(members), unit.first.days, dtype=np.int64)
             found.pools[key] = _pool("holdout", customer, *_control_windows(ledger, customer, start, days, today))
-        if len(found.pools[key].customers):
-            unit.method, unit.pool = "holdout", key
+        pool = found.pools[key]
+        if len(pool.customers):
+            unit.method, unit.pool, unit.p, unit.e = "holdout", key, pool.p, pool.e
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def _matched(
         if len(pool.customers) >= min_controls:
             found.pools[key] = pool
             for unit in members:
-                unit.method, unit.pool = "matched", key
+                unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
 
 
 def _model(session: Session, units: list[Unit], churn_defaults: Mapping[str, float]) -> None:
