@@ -1,5 +1,6 @@
 """Health model versions, point-in-time health scores, snapshots and history (SPEC §6)."""
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -338,6 +339,7 @@ def list_health_history(session: Session, customer_id: str, query: HealthHistory
 # eligibility reads it); a (customer, day) without one gets its point-in-time score, all such pairs in one
 # set-based pass (`scores_on`). A few statements whatever the number of days or customers.
 
+POINTS_CHUNK = 5_000  # (customer, day) points per point-in-time pass: well inside PostgreSQL's 65,535 parameters
 CARRY_DAYS = 6  # a snapshot stands for its own day and the 6 days after it (a weekly snapshot covers the week)
 
 # Band codes in the `bands` arrays.
@@ -397,11 +399,12 @@ def book_health(
     model = spec or current_model(session)
     if wanted and ids:
         _from_snapshots(session, wanted, index, scores, covered)
+        _whole_days(session, wanted, ids, model, scores=scores, covered=covered)
         missing = np.argwhere(~covered)
-        if len(missing):
-            pairs = {(ids[row], wanted[col]) for row, col in missing}
-            found = scores_on(session, pairs, spec=model)
-            for row, col in missing:
+        for first in range(0, len(missing), POINTS_CHUNK):
+            chunk = missing[first : first + POINTS_CHUNK]
+            found = scores_on(session, {(ids[row], wanted[col]) for row, col in chunk}, spec=model)
+            for row, col in chunk:
                 value = found.get((ids[row], wanted[col]))
                 if value is not None:
                     scores[row, col] = value
@@ -409,26 +412,55 @@ def book_health(
     return BookHealth(ids, index, columns, scores, bands.red_below, bands.green_from)
 
 
+def _whole_days(
+    session: Session, wanted: list[date], ids: list[str], spec: ModelSpec, *, scores: np.ndarray, covered: np.ndarray
+) -> None:
+    """Days no snapshot covers at all (a book that never ran the snapshot job): the whole book point in time, each
+    day reading only the model's windows (`first_seen` once). A statement or two per such day: run the snapshot
+    job (POST /v1/health/snapshots) to make these reads a single one."""
+    bare = [col for col in range(len(wanted)) if not covered[:, col].any()]
+    if not bare:
+        return
+    first = first_seen(session, spec)
+    for col in bare:
+        health = compute_health(session, as_of=wanted[col], customers=None, spec=spec, first=first)
+        column = np.array([np.nan if (h := health.get(cid)) is None or h.score is None else h.score for cid in ids])
+        scores[:, col] = column
+        covered[:, col] = True
+
+
+def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, tuple[list[str], list[float | None]]]:
+    """Stored snapshots from `first` to `last`, one row per day with its customers and scores as two arrays (a
+    year of weekly snapshots of 10,000 customers is 52 rows to read, not 520,000)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    aggregate = func.array_agg if postgres else func.json_group_array
+    stmt = (
+        select(HealthSnapshot.snapshot_date, aggregate(HealthSnapshot.customer_id), aggregate(HealthSnapshot.score))
+        .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
+        .group_by(HealthSnapshot.snapshot_date)
+    )
+    found: dict[date, tuple[list[str], list[float | None]]] = {}
+    for day, ids, day_scores in session.execute(stmt):
+        found[day] = (ids, day_scores) if postgres else (json.loads(ids), json.loads(day_scores))
+    return found
+
+
 def _from_snapshots(
     session: Session, wanted: list[date], index: dict[str, int], scores: np.ndarray, covered: np.ndarray
 ) -> None:
     """Fill the (customer, day) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
-    stmt = select(HealthSnapshot.customer_id, HealthSnapshot.snapshot_date, HealthSnapshot.score).where(
-        HealthSnapshot.snapshot_date >= wanted[0] - timedelta(days=CARRY_DAYS),
-        HealthSnapshot.snapshot_date <= wanted[-1],
-    )
-    rows = session.execute(stmt).all()
-    if not rows:
+    by_day = _snapshot_columns(session, wanted[0] - timedelta(days=CARRY_DAYS), wanted[-1])
+    if not by_day:
         return
-    snapshot_days = sorted({day for _, day, _ in rows})
-    slot = {day: n for n, day in enumerate(snapshot_days)}
+    snapshot_days = sorted(by_day)
     taken = np.zeros((len(index), len(snapshot_days)), dtype=bool)
     values = np.full((len(index), len(snapshot_days)), np.nan)
-    known = [(index[c], slot[d], np.nan if s is None else s) for c, d, s in rows if c in index]
-    if known:
-        at_row, at_slot, score = (np.array(column) for column in zip(*known, strict=True))
-        taken[at_row, at_slot] = True
-        values[at_row, at_slot] = score
+    for slot, day in enumerate(snapshot_days):
+        ids, day_scores = by_day[day]
+        rows = np.array([index.get(cid, -1) for cid in ids], dtype=np.int64)
+        known = rows >= 0
+        taken[rows[known], slot] = True
+        values[rows[known], slot] = np.array(day_scores, dtype=float)[known]
     ordinals = np.array([d.toordinal() for d in snapshot_days])
     for col, day in enumerate(wanted):
         # The snapshot days that may stand for `day`, latest first: the latest one a customer has wins.

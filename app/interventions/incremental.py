@@ -112,6 +112,7 @@ class Incremental:
     units: dict[str, Unit] = field(default_factory=dict)
     pools: dict[tuple[object, ...], Pool] = field(default_factory=dict)
     customers: list[str] = field(default_factory=list)
+    draws: dict[tuple[tuple[object, ...], int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def measure(
@@ -464,6 +465,8 @@ def _pool_draws(found: Incremental, key: tuple[object, ...], seed: int) -> tuple
     """RESAMPLES bootstrap values of the pool's p and e: control customers resampled with replacement (exactly up
     to EXACT_POOL customers; above, from the normal limit of the resampled sums, which is what the bootstrap
     converges to and costs nothing)."""
+    if (key, seed) in found.draws:
+        return found.draws[(key, seed)]
     pool = found.pools[key]
     rng = _generator(seed, "pool", key)
     stats = np.stack([pool.start_cents, pool.churned_cents, pool.expansion_cents]).astype(float)
@@ -472,9 +475,10 @@ def _pool_draws(found: Incremental, key: tuple[object, ...], seed: int) -> tuple
         counts = rng.multinomial(n, np.full(n, 1 / n), size=RESAMPLES)
         sums = counts @ stats.T
     else:
-        sums = rng.multivariate_normal(stats.sum(axis=1), np.cov(stats) * n, size=RESAMPLES, method="cholesky")
+        sums = rng.multivariate_normal(stats.sum(axis=1), np.cov(stats) * n, size=RESAMPLES, method="eigh")
     whole = np.where(sums[:, 0] > 0, sums[:, 0], np.nan)
-    return sums[:, 1] / whole, sums[:, 2] / whole
+    found.draws[(key, seed)] = (sums[:, 1] / whole, sums[:, 2] / whole)
+    return found.draws[(key, seed)]
 
 
 def _interval(
