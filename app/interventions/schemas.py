@@ -271,6 +271,11 @@ class InterventionOut(BaseModel):
     direct_cost: Money = Field(description="Out-of-pocket cost in currency units (2 decimals).")
     expected: dict[str, Any] = Field(description="The expected outcome: metric, change, unit, measure_after_days.")
     attribution_days: int = Field(description="Length of the attribution window in days.")
+    override_holdout: bool = Field(
+        False,
+        description="True when it was recorded for a customer in an experiment's holdout on purpose "
+        "(override_holdout on create): it contaminates that experiment and is counted in its result.",
+    )
     at_risk: bool | None = Field(
         description="Whether it counts as a rescue (earns retained ARR): set explicitly, or red band, or yellow "
         "with a renewal due within 90 days at the start; null while planned without an explicit value."

@@ -367,6 +367,7 @@ def build_views(
                 direct_cost=row.direct_cost,
                 expected=row.expected,
                 attribution_days=row.attribution_days,
+                override_holdout=bool(row.override_holdout),
                 at_risk=row.at_risk,
                 context=row.context,
                 outcome=outcome_view(row, due),

@@ -65,6 +65,22 @@ class TestRoi:
         assert (row["cost"], row["roi"]) == (15000, 3.0)
         # Every expected "ARR changes by ≥ 0" was measured 60 days on and met.
         assert (row["measured"], row["outcome_rate"]) == (4, 1.0)
+        # Incremental (SPEC §9): nobody has health data, so no band at start, no matched pool and no churn
+        # probability: the model method with p = 0 credits none of the 50,000 as prevented churn (a × (0 − 0) = 0).
+        # Expansion: rd's 10,000 − a × e with e = 0 → 10,000. ROI = (10,000 − 15,000) / 15,000 = −0.333333.
+        assert (row["incremental_retained_arr"], row["incremental_expanded_arr"], row["incremental_revenue"]) == (
+            0,
+            10000,
+            10000,
+        )
+        assert (row["roi_incremental"], row["method"], row["treated_episodes"], row["control_customers"]) == (
+            -0.333333,
+            "model",
+            4,
+            0,
+        )
+        # Four units are under the 10 an interval needs.
+        assert (row["roi_incremental_low"], row["roi_incremental_high"]) == (None, None)
 
     def test_grouped_by_framework_uses_each_groups_intervention_cost(
         self, client: TestClient, session: Session
