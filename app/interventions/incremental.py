@@ -306,11 +306,26 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
     return _Book(tiers, codes, *columns(busy), *columns(renewals))
 
 
-def _eligible(
-    book: _Book, health: health_service.BookHealth, day: date, days: int, *, band: str | None, tier: int, at_risk: bool
-) -> np.ndarray:
-    """Customers that on `day` are in the stratum, at risk (or not) by SPEC §5's rule, and have no intervention
-    window overlapping [day, day + days). Paying is checked on the windows' ARR at start."""
+@dataclass(frozen=True)
+class _Candidates:
+    """Customers eligible on one day for one window length and at-risk flag, sorted by stratum (band × tier)."""
+
+    customers: np.ndarray
+    strata: np.ndarray
+
+    def of(self, stratum: int) -> np.ndarray:
+        """The candidates in `stratum`."""
+        lo, hi = np.searchsorted(self.strata, [stratum, stratum + 1])
+        found: np.ndarray = self.customers[lo:hi]
+        return found
+
+
+def _candidates(
+    book: _Book, health: health_service.BookHealth, day: date, days: int, *, at_risk: bool, tiers: int
+) -> _Candidates:
+    """Customers that on `day` have a band, are at risk (or not) by SPEC §5's rule (red, or yellow with a renewal
+    due within 90 days that was still open that day), and have no intervention window (not cancelled)
+    overlapping [day, day + days); by stratum. Paying is checked on the windows' ARR at start."""
     s = day.toordinal()
     codes = health.band(day)
     soon = np.zeros(len(codes), dtype=bool)
@@ -319,9 +334,10 @@ def _eligible(
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
     busy = np.zeros(len(codes), dtype=bool)
     busy[book.busy_customer[(book.busy_start < s + days) & (book.busy_end > s)]] = True
-    wanted = health_service.BAND_CODES.get(band or "", health_service.NO_BAND)
-    eligible: np.ndarray = (codes == wanted) & (book.tiers == tier) & (risky == at_risk) & ~busy
-    return eligible
+    customers = np.flatnonzero((codes != health_service.NO_BAND) & (risky == at_risk) & ~busy)
+    strata = codes[customers].astype(np.int64) * tiers + book.tiers[customers]
+    order = np.argsort(strata, kind="stable")
+    return _Candidates(customers[order], strata[order])
 
 
 def _matched(
@@ -346,18 +362,19 @@ def _matched(
         first = unit.first
         month = first.started_on.strftime("%Y-%m")
         pools[("matched", first.at_risk, first.band, tier_of[first.customer_id], first.days, month)].append(unit)
+    tiers = len(book.tier_codes)
+    candidates: dict[tuple[date, int, bool], _Candidates] = {}
     for key, members in pools.items():
         _, at_risk, band, tier, days, _ = key
         assert isinstance(days, int)  # noqa: S101 - the key's shape, for the type checker
         assert isinstance(tier, int)  # noqa: S101
         assert isinstance(at_risk, bool)  # noqa: S101
+        stratum = health_service.BAND_CODES.get(band if isinstance(band, str) else "", 0) * tiers + tier
         parts = []
         for day in sorted({u.first.started_on for u in members}):
-            customers = np.flatnonzero(
-                _eligible(
-                    book, health, day, days, band=band if isinstance(band, str) else None, tier=tier, at_risk=at_risk
-                )
-            )
+            if (day, days, at_risk) not in candidates:
+                candidates[(day, days, at_risk)] = _candidates(book, health, day, days, at_risk=at_risk, tiers=tiers)
+            customers = candidates[(day, days, at_risk)].of(stratum)
             parts.append((customers, np.full(len(customers), day.toordinal(), dtype=np.int64)))
         customer = np.concatenate([c for c, _ in parts])
         start = np.concatenate([s for _, s in parts])
