@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
+from app.audit.router import router as audit_router
 from app.batch import BatchLimitMiddleware
 from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         experiments_router,
         staffing_router,
         scorecard_router,
+        audit_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:

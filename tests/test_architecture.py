@@ -43,7 +43,18 @@ PLUMBING = {
     "app.types",
 }
 TABLE_PACKAGES = {"app.models"}
-FEATURES = {"costs", "customers", "experiments", "health", "interventions", "keys", "ledger", "renewals", "usage"}
+FEATURES = {
+    "audit",
+    "costs",
+    "customers",
+    "experiments",
+    "health",
+    "interventions",
+    "keys",
+    "ledger",
+    "renewals",
+    "usage",
+}
 READ_SIDE = {"metrics", "scorecard"}
 EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops"}
 
