@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.db
+from app.migrate import refuse_data_loss
 
 revision: str = "79889c815587"
 down_revision: str | None = "6016d84e70e8"
