@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import demo as demo_book
 from app import importer
 from app import migrate as migrations
+from app.audit import service as audit_service
 from app.config import get_settings
 from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
 from app.errors import AppError, NotFound
@@ -98,6 +99,7 @@ def serve(
     with _session() as session:
         if keys_service.count_active_keys(session) == 0:
             created = keys_service.create_key(session, name="initial admin", scopes=[Scope.admin])
+            _audit_key(session, "key.create", created.id, after={"name": created.name, "scopes": created.scopes})
             session.commit()
             typer.echo(
                 f"No API key existed, so csroi created an admin key. It is shown only this once:\n\n"
@@ -125,6 +127,7 @@ def keys_create(
     """Create a key: the key alone on stdout (shown once), details on stderr."""
     with _session() as session:
         created = keys_service.create_key(session, name=name, scopes=scope)
+        _audit_key(session, "key.create", created.id, after={"name": created.name, "scopes": created.scopes})
         session.commit()
     err.print(f"created key {created.id} '{created.name}' with scopes {', '.join(created.scopes)}")
     typer.echo(created.secret)
@@ -153,12 +156,19 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id from `c
     """Revoke a key; requests with it get 401 from then on."""
     with _session() as session:
         try:
-            keys_service.revoke_key(session, key_id)
+            row = keys_service.revoke_key(session, key_id)
         except NotFound:
             err.print(f"no key with id {key_id}")
             raise typer.Exit(1) from None
+        revoked = row.revoked_at.isoformat() if row.revoked_at else None
+        _audit_key(session, "key.revoke", key_id, after={"name": row.name, "revoked_at": revoked})
         session.commit()
     err.print(f"revoked key {key_id}")
+
+
+def _audit_key(session: Session, action: str, key_id: int, *, after: dict[str, object]) -> None:
+    """Keys are made and revoked from the command line: the audit log says so (never the secret)."""
+    audit_service.record(session, audit_service.COMMAND_LINE, action, f"key/{key_id}", after=after)
 
 
 @health_cli.command("snapshot")

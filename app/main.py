@@ -1,6 +1,11 @@
 """The FastAPI application: create_app() wires settings, database, routers, middleware and errors."""
 
+import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +19,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import __version__, ops
+from app.audit.router import router as audit_router
 from app.batch import BatchLimitMiddleware
 from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
@@ -120,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         experiments_router,
         staffing_router,
         scorecard_router,
+        audit_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:
@@ -149,8 +156,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+PARENT_POLL_SECONDS = 1.0
+
+
+def _exit_with_parent() -> None:
+    """In a worker process of `csroi serve --workers N`: stop (SIGTERM to itself, so uvicorn shuts down cleanly)
+    when the supervising parent dies, even by `kill -9`, instead of serving on as an orphan that holds the port."""
+    if multiprocessing.parent_process() is None:
+        return  # one process: nothing supervises it
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def serve_app() -> FastAPI:
-    """uvicorn's factory for `csroi serve`: logging configured once per worker process."""
+    """uvicorn's factory for `csroi serve`: logging configured once per worker process, which exits with its
+    parent."""
+    _exit_with_parent()
     settings = get_settings()
     json_logs = settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
     configure_logging(settings.log_level, json=json_logs)

@@ -43,7 +43,18 @@ PLUMBING = {
     "app.types",
 }
 TABLE_PACKAGES = {"app.models"}
-FEATURES = {"costs", "customers", "experiments", "health", "interventions", "keys", "ledger", "renewals", "usage"}
+FEATURES = {
+    "audit",
+    "costs",
+    "customers",
+    "experiments",
+    "health",
+    "interventions",
+    "keys",
+    "ledger",
+    "renewals",
+    "usage",
+}
 READ_SIDE = {"metrics", "scorecard"}
 EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops"}
 
@@ -65,6 +76,9 @@ READ_SIDE_ALLOWLIST = {
     ("app.interventions.service", "row_figures"),
     ("app.interventions.service", "MIN_CONTROLS"),
     ("app.interventions.service", "BOOTSTRAP"),
+    # Closing a month and setting targets are audited writes (SPEC §11): the audit log records them.
+    ("app.audit.service", "ActorDep"),
+    ("app.audit.service", "record"),
     # Revenue at risk applies the fitted churn model, which the health feature fits and stores.
     ("app.health.service", "latest_churn_fit"),
 }

@@ -1,6 +1,15 @@
 """The csroi command: keys, migrate, serve's first-run key, openapi."""
 
+import contextlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -111,3 +120,71 @@ def test_interventions_measure_stores_due_outcomes(cli_db: str) -> None:
     assert result.exit_code == 0, result.output
     assert "measured 1 intervention(s)" in result.stderr
     assert "measured 0" in runner.invoke(cli.cli, ["interventions", "measure"]).stderr
+
+
+def test_serve_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """`csroi serve --workers 2`, then `kill -9` of the parent only: the workers stop within seconds instead of
+    serving on as orphans that hold the port (issue 10, defect 9)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "CSROI_LOG_LEVEL": "WARNING"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    argv = ["csroi", "serve", "--port", str(port), "--workers", "2"]
+    code = f"import sys; from app.cli import main; sys.argv = {argv!r}; main()"
+    parent = subprocess.Popen(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _answers(port):
+            time.sleep(0.2)
+        assert _answers(port), "the server never answered"
+        workers = _children(parent.pid)
+        assert len(workers) >= 2, workers
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "orphan workers kept serving"
+        assert not _answers(port)
+    finally:
+        for pid in _children(parent.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose command line marks them as multiprocessing children, started by `pid` (read from /proc
+    before the parent dies: afterwards they are re-parented)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == pid and b"multiprocessing-fork" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

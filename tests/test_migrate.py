@@ -61,3 +61,87 @@ def test_models_match_migrations(empty_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+# --- Downgrades never drop data silently; the arr_month rollup is rebuilt on the way back up --------------------
+
+
+def _book(url: str) -> None:
+    """Two customers with a ledger (through the service functions, as the API writes it)."""
+    from app.db import make_sessionmaker  # noqa: PLC0415 - only these tests write through the services
+    from tests.builders import post_revenue, revenue  # noqa: PLC0415
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            post_revenue(
+                session,
+                revenue("a", "2026-01-10", 1200),
+                revenue("a", "2026-03-05", 1800),
+                revenue("b", "2026-02-01", 600),
+                revenue("b", "2026-04-01", 0),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_refuses_to_drop_stored_data(empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(migrate.ALLOW_DATA_LOSS, raising=False)
+    migrate.upgrade(empty_url)
+    _book(empty_url)
+    with pytest.raises(migrate.DataLossRefused) as refused:
+        migrate.downgrade(empty_url, "base")
+    # The first step that drops data stops it (later steps run first when going down: revenue_event before
+    # customer), naming what would be lost and how to go ahead; the data is all there.
+    assert "4 rows of revenue_event" in str(refused.value)
+    assert migrate.ALLOW_DATA_LOSS in str(refused.value)
+    assert _rows(empty_url, "SELECT count(*) FROM revenue_event") == [(4,)]
+    assert _rows(empty_url, "SELECT count(*) FROM customer") == [(2,)]
+    # An explicit permission goes ahead.
+    migrate.downgrade(empty_url, "base", allow_data_loss=True)
+    assert _tables(empty_url) == set()
+
+
+def test_downgrade_of_empty_tables_needs_no_permission(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    migrate.downgrade(empty_url, "base")
+    assert _tables(empty_url) == set()
+
+
+def test_the_environment_variable_allows_it(empty_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    migrate.upgrade(empty_url)
+    _book(empty_url)
+    monkeypatch.setenv(migrate.ALLOW_DATA_LOSS, "true")
+    migrate.downgrade(empty_url, "base")
+    assert _tables(empty_url) == set()
+
+
+def test_arr_month_is_rebuilt_after_a_downgrade_and_upgrade(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    _book(empty_url)
+    query = "SELECT customer_id, month, opening_cents, delta_cents, new, upsell, churn FROM arr_month ORDER BY 1, 2"
+    before = _rows(empty_url, query)
+    # a: new 1,200 in January, upsell 600 in March; b: new 600 in February, churn 600 in April.
+    assert len(before) == 4
+    arr_month = next(r for r in _revisions() if "arr_month" in _migration_file(r))
+    down_to = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision(arr_month).down_revision
+    assert isinstance(down_to, str)
+    migrate.downgrade(empty_url, down_to)  # arr_month is derived: no permission needed
+    assert "arr_month" not in _tables(empty_url)
+    migrate.upgrade(empty_url)
+    assert _rows(empty_url, query) == before
+
+
+def _migration_file(revision: str) -> str:
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    return str(script.get_revision(revision).path)

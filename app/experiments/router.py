@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from app.audit import service as audit
 from app.auth import ReadAuth, WriteAuth
 from app.config import SettingsDep
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
@@ -36,10 +37,17 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
     responses={201: {"model": ExperimentOut, "description": "Created"}, **problem_responses(401, 403, 409, 422)},
 )
 def put_experiment(
-    _auth: WriteAuth, experiment_id: IdPath, body: ExperimentIn, session: WriteSessionDep, response: Response
+    _auth: WriteAuth,
+    experiment_id: IdPath,
+    body: ExperimentIn,
+    session: WriteSessionDep,
+    response: Response,
+    actor: audit.ActorDep,
 ) -> Any:
     """Create or replace an experiment (201 when created); its design is fixed once customers are enrolled."""
+    before = service.find_view(session, experiment_id)
     view, created = service.put_experiment(session, experiment_id, body)
+    audit.record(session, actor, "experiment.put", f"experiment/{experiment_id}", before=before, after=view)
     session.commit()
     response.status_code = 201 if created else 200
     return view
@@ -64,20 +72,31 @@ def get_experiment(_auth: ReadAuth, experiment_id: IdPath, session: SessionDep) 
 
 @router.post("/{experiment_id}/stop", responses=WRITE_ERRORS)
 def stop_experiment(
-    _auth: WriteAuth, experiment_id: IdPath, query: Annotated[StopQuery, Query()], session: WriteSessionDep
+    _auth: WriteAuth,
+    experiment_id: IdPath,
+    query: Annotated[StopQuery, Query()],
+    session: WriteSessionDep,
+    actor: audit.ActorDep,
 ) -> ExperimentOut:
     """Stop the experiment on `?on=` (default today): no more enrollment, and its holdout is free from that day."""
+    before = service.find_view(session, experiment_id)
     view = service.stop_experiment(session, experiment_id, query.on or service.today())
+    audit.record(session, actor, "experiment.stop", f"experiment/{experiment_id}", before=before, after=view)
     session.commit()
     return view
 
 
 @router.post("/{experiment_id}/assign", responses=WRITE_ERRORS)
 def assign(
-    _auth: WriteAuth, experiment_id: IdPath, query: Annotated[AssignQuery, Query()], session: WriteSessionDep
+    _auth: WriteAuth,
+    experiment_id: IdPath,
+    query: Annotated[AssignQuery, Query()],
+    session: WriteSessionDep,
+    actor: audit.ActorDep,
 ) -> AssignResult:
     """Enroll every customer eligible on `?as_of=` (default today) not enrolled yet; earlier assignments never move."""
     found = service.assign(session, experiment_id, as_of=query.as_of or service.today())
+    audit.record(session, actor, "experiment.assign", f"experiment/{experiment_id}", after=found)
     session.commit()
     return found
 

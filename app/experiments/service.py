@@ -111,6 +111,12 @@ def get_experiment(session: Session, experiment_id: str) -> Experiment:
     return records.get_record(session, Experiment, experiment_id)
 
 
+def find_view(session: Session, experiment_id: str) -> ExperimentOut | None:
+    """The experiment's read view, or None when there is none."""
+    row = session.get(Experiment, experiment_id)
+    return None if row is None else views(session, [row])[0]
+
+
 def put_experiment(session: Session, experiment_id: str, body: ExperimentIn) -> tuple[ExperimentOut, bool]:
     """Create or replace an experiment; True when created. Its design is fixed once a customer is enrolled (409)."""
     records.record_row(body, experiment_id, whole=True)  # the body's id, if any, must equal the path's

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from app.audit import service as audit
 from app.auth import AdminAuth, ReadAuth
 from app.config import SettingsDep
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
@@ -33,9 +34,13 @@ def get_health_model(_auth: AdminAuth, session: SessionDep) -> HealthModelOut:
 
 
 @router.put("/health-model", tags=["health"], responses=problem_responses(401, 403, 409, 422))
-def put_health_model(_auth: AdminAuth, body: HealthModelIn, session: WriteSessionDep) -> HealthModelOut:
+def put_health_model(
+    _auth: AdminAuth, body: HealthModelIn, session: WriteSessionDep, actor: audit.ActorDep
+) -> HealthModelOut:
     """Store a new health model version; it scores every read and snapshot from now on."""
+    before = service.get_health_model(session)
     result = service.put_health_model(session, body)
+    audit.record(session, actor, "health_model.put", f"health_model/{result.version}", before=before, after=result)
     session.commit()
     return result
 

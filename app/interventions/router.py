@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from app.audit import service as audit
 from app.auth import ReadAuth, WriteAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep
@@ -124,10 +125,18 @@ for _move in ("start", "complete", "cancel"):
 
 @router.put("/{intervention_id}/outcome", responses=WRITE_ERRORS)
 def put_outcome(
-    _auth: WriteAuth, request: Request, intervention_id: IdPath, body: OutcomeOverrideIn, session: WriteSessionDep
+    _auth: WriteAuth,
+    request: Request,
+    intervention_id: IdPath,
+    body: OutcomeOverrideIn,
+    session: WriteSessionDep,
+    actor: audit.ActorDep,
 ) -> InterventionOut:
     """Record a manual outcome note (and override)."""
+    before = service.get_intervention(session, intervention_id).outcome_override
     row = service.set_outcome_override(session, intervention_id, body)
+    obj = f"intervention/{intervention_id}/outcome"
+    audit.record(session, actor, "intervention.outcome.put", obj, before=before, after=row.outcome_override)
     view = _view(request, session, row)
     session.commit()
     return view
@@ -135,10 +144,18 @@ def put_outcome(
 
 @router.put("/{intervention_id}/impact", responses=WRITE_ERRORS)
 def put_impact(
-    _auth: WriteAuth, request: Request, intervention_id: IdPath, body: ImpactOverrideIn, session: WriteSessionDep
+    _auth: WriteAuth,
+    request: Request,
+    intervention_id: IdPath,
+    body: ImpactOverrideIn,
+    session: WriteSessionDep,
+    actor: audit.ActorDep,
 ) -> InterventionOut:
     """Override the computed impact with a note; it then reports `attribution: manual`."""
+    before = service.get_intervention(session, intervention_id).impact_override
     row = service.set_impact_override(session, intervention_id, body)
+    obj = f"intervention/{intervention_id}/impact"
+    audit.record(session, actor, "intervention.impact.put", obj, before=before, after=row.impact_override)
     view = _view(request, session, row)
     session.commit()
     return view

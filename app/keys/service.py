@@ -16,7 +16,7 @@ from app.models import ApiKey
 
 KEY_PREFIX = "csroi_"
 # last_used_at is for humans auditing keys; writing it on every request would make reads write.
-LAST_USED_RESOLUTION = timedelta(minutes=5)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class Scope(StrEnum):
@@ -81,8 +81,12 @@ def authenticate(session: Session, secret: str) -> ApiKey | None:
     return row
 
 
-def touch_key(session: Session, row: ApiKey) -> None:
-    """Record that a key was used, at most once per LAST_USED_RESOLUTION."""
+def touch_key(session: Session, row: ApiKey) -> bool:
+    """Record that a key was used, at most once per LAST_USED_RESOLUTION (SPEC §11); True when it wrote."""
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+    if row.last_used_at is not None and now - row.last_used_at <= LAST_USED_RESOLUTION:
+        return False
+    # Only if no other request of the same minute wrote it first: one UPDATE, no read-modify-write race.
+    stale = ApiKey.last_used_at.is_(None) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION)
+    session.execute(update(ApiKey).where(ApiKey.id == row.id, stale).values(last_used_at=now))
+    return True

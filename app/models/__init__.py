@@ -7,6 +7,7 @@ from app.db import Base
 from app.models.api_key import ApiKey
 from app.models.arr_change import ArrChange
 from app.models.arr_month import ArrMonth
+from app.models.audit_entry import AuditEntry
 from app.models.churn_model import ChurnModel
 from app.models.closed_month import ClosedMonth
 from app.models.cost import Cost
@@ -27,6 +28,7 @@ __all__ = [
     "ApiKey",
     "ArrChange",
     "ArrMonth",
+    "AuditEntry",
     "Base",
     "ChurnModel",
     "ClosedMonth",

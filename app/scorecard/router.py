@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.audit import service as audit
 from app.auth import AdminAuth, ReadAuth, WriteAuth
 from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_response, csv_text, wants_csv
 from app.db import MetricSessionDep, SessionDep, WriteSessionDep
@@ -72,9 +73,12 @@ def get_scorecard(
     tags=["scorecard"],
     responses=problem_responses(401, 403, 409, 422),
 )
-def close_scorecard(_auth: AdminAuth, request: Request, month: MonthPath, session: WriteSessionDep) -> Any:
+def close_scorecard(
+    _auth: AdminAuth, request: Request, month: MonthPath, session: WriteSessionDep, actor: audit.ActorDep
+) -> Any:
     """Freeze an ended month's scorecard: later reads return these figures and list restatements (409 if closed)."""
     card = service.close_month(session, month, **_settings(request))
+    audit.record(session, actor, "scorecard.close", f"scorecard/{month}", after=card)
     session.commit()
     return card
 
@@ -86,10 +90,17 @@ def close_scorecard(_auth: AdminAuth, request: Request, month: MonthPath, sessio
     responses={201: {"model": TargetOut, "description": "Created"}, **problem_responses(401, 403, 422)},
 )
 def put_target(
-    _auth: WriteAuth, metric: MetricPath, body: TargetIn, session: WriteSessionDep, response: Response
+    _auth: WriteAuth,
+    metric: MetricPath,
+    body: TargetIn,
+    session: WriteSessionDep,
+    response: Response,
+    actor: audit.ActorDep,
 ) -> Any:
     """Set a scorecard metric's target and direction (201 when created)."""
+    before = service.get_target(session, metric)
     target, created = service.put_target(session, metric, body)
+    audit.record(session, actor, "target.put", f"target/{metric}", before=before, after=target)
     session.commit()
     response.status_code = 201 if created else 200
     return target
@@ -114,8 +125,10 @@ def list_targets(
 @router.delete(
     "/targets/{metric}", status_code=204, tags=["scorecard"], responses=problem_responses(401, 403, 404, 422)
 )
-def delete_target(_auth: WriteAuth, metric: MetricPath, session: WriteSessionDep) -> Response:
+def delete_target(_auth: WriteAuth, metric: MetricPath, session: WriteSessionDep, actor: audit.ActorDep) -> Response:
     """Remove a scorecard metric's target (its status becomes null)."""
+    before = service.get_target(session, metric)
     service.delete_target(session, metric)
+    audit.record(session, actor, "target.delete", f"target/{metric}", before=before)
     session.commit()
     return Response(status_code=204)

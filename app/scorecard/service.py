@@ -59,6 +59,12 @@ def list_targets(session: Session) -> TargetList:
     return TargetList(items=[_target_out(t) for t in session.scalars(select(Target).order_by(Target.metric))])
 
 
+def get_target(session: Session, metric: str) -> TargetOut | None:
+    """A metric's target, or None."""
+    row = session.get(Target, metric)
+    return None if row is None else _target_out(row)
+
+
 def delete_target(session: Session, metric: str) -> None:
     """Remove a metric's target (its status becomes null)."""
     _check_metric(metric)

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import app.db
 import app.money
+from app.migrate import refuse_data_loss
 
 revision: str = "b1cabc2aae94"
 down_revision: str | None = None
@@ -90,6 +91,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "b1cabc2aae94",
+        {
+            "customer": "SELECT count(*) FROM customer",
+            "team_member": "SELECT count(*) FROM team_member",
+            "api_key": "SELECT count(*) FROM api_key",
+        },
+    )
     with op.batch_alter_table("team_member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_team_member_role"))
 

@@ -12,6 +12,7 @@ from alembic import op
 
 import app.db
 import app.money
+from app.migrate import refuse_data_loss
 
 revision: str = "0a52fc6c6b2b"
 down_revision: str | None = "b1cabc2aae94"
@@ -60,6 +61,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "0a52fc6c6b2b",
+        {
+            "revenue_event": "SELECT count(*) FROM revenue_event",
+        },
+    )
     with op.batch_alter_table("revenue_event", schema=None) as batch_op:
         batch_op.drop_index("ix_revenue_event_ledger_key")
 

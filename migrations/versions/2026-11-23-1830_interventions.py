@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 import app.db
 import app.money
+from app.migrate import refuse_data_loss
 
 revision: str = "b7a8b80442fb"
 down_revision: str | None = "0a52fc6c6b2b"
@@ -99,6 +100,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "b7a8b80442fb",
+        {
+            "intervention": "SELECT count(*) FROM intervention",
+        },
+    )
     with op.batch_alter_table("intervention", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intervention_type"))
         batch_op.drop_index(batch_op.f("ix_intervention_status"))

@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.db
+from app.migrate import refuse_data_loss
 
 revision: str = "8fdac5a9d59e"
 down_revision: str | None = "b7a8b80442fb"
@@ -82,6 +83,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "8fdac5a9d59e",
+        {
+            "usage_event": "SELECT count(*) FROM usage_event",
+            "health_snapshot": "SELECT count(*) FROM health_snapshot",
+            "health_model": "SELECT count(*) FROM health_model",
+            "churn_model": "SELECT count(*) FROM churn_model",
+        },
+    )
     with op.batch_alter_table("usage_event", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_event_customer_id_kind_occurred_at")
 

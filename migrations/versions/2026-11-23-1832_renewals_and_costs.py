@@ -12,6 +12,7 @@ from alembic import op
 
 import app.db
 import app.money
+from app.migrate import refuse_data_loss
 
 revision: str = "15173cdb7dd5"
 down_revision: str | None = "8fdac5a9d59e"
@@ -80,6 +81,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "15173cdb7dd5",
+        {
+            "renewal": "SELECT count(*) FROM renewal",
+            "cost": "SELECT count(*) FROM cost",
+        },
+    )
     with op.batch_alter_table("renewal", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_renewal_due_date"))
         batch_op.drop_index(batch_op.f("ix_renewal_customer_id"))

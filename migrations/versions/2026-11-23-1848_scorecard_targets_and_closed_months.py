@@ -12,6 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.db
+from app.migrate import refuse_data_loss
 
 revision: str = "fa6b502667c5"
 down_revision: str | None = "15173cdb7dd5"
@@ -46,5 +47,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "fa6b502667c5",
+        {
+            "target": "SELECT count(*) FROM target",
+            "closed_month": "SELECT count(*) FROM closed_month",
+        },
+    )
     op.drop_table("target")
     op.drop_table("closed_month")

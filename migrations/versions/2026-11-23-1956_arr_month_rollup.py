@@ -1,6 +1,7 @@
 """arr_month: arr_change summed per customer and calendar month, kept by rebuild_ledger (retention reads it)
 
-No backfill: there is no production data yet; rebuilding a customer's ledger fills its rows.
+The upgrade fills it from arr_change (the same sums the ledger's rebuild writes), so a database that already
+holds a ledger reads the same retention and scorecard before and after; the downgrade drops only derived rows.
 
 Revision ID: 1be05c34a631
 Revises: fa6b502667c5
@@ -34,6 +35,31 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("arr_month_customer_id_fkey")),
         sa.PrimaryKeyConstraint("customer_id", "month", name=op.f("arr_month_pkey")),
     )
+    month = (
+        "CAST(date_trunc('month', effective_date) AS DATE)"
+        if op.get_bind().dialect.name == "postgresql"
+        else "date(effective_date, 'start of month')"
+    )
+    op.execute(BACKFILL.format(month=month))
+
+
+# Every customer's changes summed per calendar month, with the ARR before each month (frozen here as it was when
+# this revision was written: a migration never imports the code that later revisions may change).
+BACKFILL = """
+INSERT INTO arr_month (customer_id, month, opening_cents, delta_cents, new, reactivation, upsell, cross_sell,
+                       downsell, churn)
+SELECT customer_id, month,
+       CAST(SUM(SUM(delta_cents)) OVER (PARTITION BY customer_id ORDER BY month) - SUM(delta_cents) AS BIGINT),
+       CAST(SUM(delta_cents) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'new' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'reactivation' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'upsell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'cross_sell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'downsell' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT),
+       CAST(SUM(CASE WHEN movement_type = 'churn' THEN ABS(delta_cents) ELSE 0 END) AS BIGINT)
+FROM (SELECT customer_id, {month} AS month, delta_cents, movement_type FROM arr_change) changes
+GROUP BY customer_id, month
+"""
 
 
 def downgrade() -> None:

@@ -14,6 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import app.db
+from app.migrate import refuse_data_loss
 
 revision: str = "6016d84e70e8"
 down_revision: str | None = "1be05c34a631"
@@ -84,6 +85,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    refuse_data_loss(
+        "6016d84e70e8",
+        {
+            "experiment": "SELECT count(*) FROM experiment",
+            "experiment_assignment": "SELECT count(*) FROM experiment_assignment",
+            "intervention.override_holdout": "SELECT count(*) FROM intervention WHERE override_holdout IS NOT NULL",
+        },
+    )
     with op.batch_alter_table("intervention", schema=None) as batch_op:
         batch_op.drop_column("override_holdout")
 
