@@ -4,15 +4,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.auth import IngestAuth, ReadAuth
+from app.audit import service as audit
+from app.auth import AdminAuth, IngestAuth, ReadAuth
 from app.batch import UpsertResult
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.customers import service, views
+from app.customers import erasure, service, views
 from app.customers.schemas import (
     CustomerBatchIn,
     CustomerIn,
     CustomerListQuery,
     CustomerOut,
+    ErasureOut,
     TeamMemberBatchIn,
     TeamMemberIn,
     TeamMemberListQuery,
@@ -50,6 +52,23 @@ def post_customers_batch(_auth: IngestAuth, body: CustomerBatchIn, session: Writ
     result = service.upsert_customers(session, body.customers)
     session.commit()
     return result
+
+
+@router.delete(
+    "/customers/{customer_id}",
+    response_model=ErasureOut,
+    tags=["customers"],
+    responses=problem_responses(401, 403, 404, 422),
+)
+def erase_customer(_auth: AdminAuth, customer_id: IdPath, session: WriteSessionDep, actor: audit.ActorDep) -> Any:
+    """Erase a customer and every row about it in one transaction (SPEC §11): revenue and usage events, the ledger,
+    renewals, interventions, snapshots and assignments; costs keep their amount and lose the link. The audit log
+    keeps only a SHA-256 of the id."""
+    erased = erasure.erase_customer(session, customer_id)
+    obj = f"customer/sha256:{erasure.id_digest(customer_id)}"
+    audit.record(session, actor, "customer.erase", obj, after=erased.model_dump(exclude={"customer"}))
+    session.commit()
+    return erased
 
 
 @router.get(

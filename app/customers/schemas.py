@@ -226,3 +226,21 @@ class TeamMemberListQuery(ListQuery):
 
     role: Role | None = Field(None, description="Only members with this role.", examples=["csm"])
     active_on: IsoDate | None = Field(None, description="Only members employed on this date.")
+
+
+class ErasureOut(BaseModel):
+    """What `DELETE /v1/customers/{id}` removed (SPEC §11)."""
+
+    customer: str = Field(description="The erased customer's id (the audit log keeps only its SHA-256).")
+    revenue_events: int = Field(description="Revenue events deleted.")
+    ledger_changes: int = Field(description="Derived ARR changes deleted (the ledger rebuilt without the customer).")
+    ledger_months: int = Field(description="Derived monthly ARR rows deleted.")
+    usage_events: int = Field(description="Usage events deleted.")
+    renewals: int = Field(description="Renewals deleted.")
+    interventions: int = Field(description="Interventions deleted.")
+    health_snapshots: int = Field(description="Health snapshots deleted.")
+    experiment_assignments: int = Field(description="Experiment assignments deleted.")
+    costs_unlinked: int = Field(
+        description="Cost records kept (their amount still counts) but no longer linked to the customer or to its "
+        "interventions."
+    )
