@@ -3,20 +3,23 @@
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from app.audit import service as audit
 from app.auth import ReadAuth, WriteAuth
+from app.batch import UpsertResult
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
 from app.interventions import recommend, service
 from app.interventions.schemas import (
     ImpactOverrideIn,
+    InterventionBatchIn,
     InterventionIn,
     InterventionListQuery,
     InterventionOut,
     InterventionPatch,
+    InterventionRecordIn,
     OutcomeOverrideIn,
     RecommendationOut,
     RecommendationQuery,
@@ -65,6 +68,35 @@ def list_interventions(
     if wants_csv(request, query.format):
         return csv_response(views, InterventionOut, next_cursor=page.next_cursor, filename="interventions.csv")
     return Page[InterventionOut](items=views, next_cursor=page.next_cursor)
+
+
+@router.post("/batch", responses=problem_responses(401, 403, 409, 413, 422))
+def post_interventions_batch(_auth: WriteAuth, body: InterventionBatchIn, session: WriteSessionDep) -> UpsertResult:
+    """Upsert up to 10,000 interventions by id, all or nothing (SPEC §11: interventions are records)."""
+    result = service.upsert_interventions(session, body.interventions)
+    session.commit()
+    return result
+
+
+@router.put(
+    "/{intervention_id}",
+    response_model=InterventionOut,
+    responses={201: {"model": InterventionOut, "description": "Created"}, **problem_responses(401, 403, 409, 422)},
+)
+def put_intervention(
+    _auth: WriteAuth,
+    request: Request,
+    intervention_id: IdPath,
+    body: InterventionRecordIn,
+    session: WriteSessionDep,
+    response: Response,
+) -> Any:
+    """Create (201) or update (200) an intervention by your id; the status moves only along the lifecycle (409)."""
+    row, created = service.upsert_intervention(session, intervention_id, body)
+    view = _view(request, session, row)
+    session.commit()
+    response.status_code = 201 if created else 200
+    return view
 
 
 @router.post("/measure", responses=problem_responses(401, 403, 422))

@@ -6,10 +6,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.batch import BatchItems
 from app.errors import worded
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Number, QueryIn, Ratio, StrictIn, Text
+from app.schemas import IsoDate, Number, QueryIn, Ratio, RecordIn, StrictIn, Text
 from app.types import Framework, InterventionStatus, RecordId, RoiMethod, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
@@ -115,6 +116,116 @@ class InterventionIn(StrictIn):
         if self.started_on is not None and self.status != "in_progress":
             raise ValueError("started_on goes with status in_progress (or POST …/start later)")
         return self
+
+
+class InterventionRecordIn(RecordIn):
+    """`PUT /v1/interventions/{id}`: the whole intervention as your CRM has it (SPEC §11: interventions are records).
+
+    A new id is created (an unknown customer becomes a stub); a known one is updated. The status may only move
+    along the lifecycle (planned → in_progress → completed; planned or in_progress → cancelled), applying the same
+    moves as the transition routes; any other change of status is a 409, and so is changing what is fixed once
+    started (customer, started_on, attribution_days, at_risk).
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": "cus-0001",
+                    "type": "qbr",
+                    "framework": "social_proof",
+                    "reason": "Quarterly review with the sponsor.",
+                    "status": "in_progress",
+                    "started_on": "2026-03-02",
+                    "hours": 4,
+                    "expected": {"metric": "arr", "change": 10, "unit": "percent", "measure_after_days": 90},
+                }
+            ]
+        }
+    )
+
+    customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
+    type: InterventionType = Field(description="What is done, e.g. qbr, win_back, or your own lowercase_word.")
+    framework: Framework = Field(description="The behavioural lever it relies on.")
+    owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="Why it is done, 1 to 2000 characters."
+    )
+    status: InterventionStatus = Field(
+        "planned", description="planned (default), in_progress, completed or cancelled; moves only along the lifecycle."
+    )
+    planned_on: IsoDate | None = Field(None, description="Day it is planned for, or null.")
+    started_on: IsoDate | None = Field(
+        None, description="Day it started (in_progress or completed; default today when it starts now)."
+    )
+    completed_on: IsoDate | None = Field(None, description="Day it completed (status completed; default today).")
+    cancelled_on: IsoDate | None = Field(None, description="Day it was cancelled (status cancelled; default today).")
+    hours: Hours = Field(Decimal(0), description="Hours spent, up to 2 decimals.")
+    direct_cost: NonNegativeMoney = Field(Decimal(0), description="Out-of-pocket cost in currency units.")
+    expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
+    at_risk: bool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
+    attribution_days: int = Field(90, ge=1, le=730, description="Attribution window in days (default 90).")
+    override_holdout: bool = Field(
+        False, description="Record it even for a holdout customer of an experiment of this play (counted)."
+    )
+
+    @model_validator(mode="after")
+    def _dates_match_the_status(self) -> "InterventionRecordIn":
+        if self.started_on is not None and self.status not in ("in_progress", "completed"):
+            raise ValueError("started_on goes with status in_progress or completed")
+        if self.completed_on is not None and self.status != "completed":
+            raise ValueError("completed_on goes with status completed")
+        if self.cancelled_on is not None and self.status != "cancelled":
+            raise ValueError("cancelled_on goes with status cancelled")
+        return self
+
+
+class InterventionBatchItem(InterventionRecordIn):
+    """An intervention in a batch: `id` is required."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "iv-crm-1",
+                    "customer": "cus-0001",
+                    "type": "qbr",
+                    "framework": "social_proof",
+                    "reason": "Quarterly review.",
+                    "expected": {"metric": "arr", "change": 10, "unit": "percent", "measure_after_days": 90},
+                }
+            ]
+        }
+    )
+
+    id: RecordId = Field(description="Your id for the intervention; a known id updates it.")
+
+
+class InterventionBatchIn(StrictIn):
+    """`POST /v1/interventions/batch` body."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "interventions": [
+                        {
+                            "id": "iv-crm-1",
+                            "customer": "cus-0001",
+                            "type": "qbr",
+                            "framework": "social_proof",
+                            "reason": "Quarterly review.",
+                            "expected": {"metric": "arr", "change": 10, "unit": "percent", "measure_after_days": 90},
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    interventions: BatchItems[InterventionBatchItem] = Field(
+        description="1 to 10,000 interventions (more is a 413), all or nothing; a repeated id updates the first."
+    )
 
 
 class InterventionPatch(StrictIn):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import formulas, records
+from app.batch import UpsertResult
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
@@ -31,6 +32,7 @@ from app.interventions.schemas import (
     InterventionIn,
     InterventionListQuery,
     InterventionPatch,
+    InterventionRecordIn,
     OutcomeOut,
     OutcomeOverrideIn,
     TransitionIn,
@@ -112,6 +114,103 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
         _start(session, row, body.started_on or today())
     session.flush()
     return row
+
+
+def upsert_intervention(
+    session: Session, intervention_id: str, body: InterventionRecordIn
+) -> tuple[Intervention, bool]:
+    """Create or update an intervention by id (SPEC §11); True when created. See `InterventionRecordIn`."""
+    records.record_row(body, intervention_id, whole=True)  # the body's id, if any, must equal the path's
+    row = session.get(Intervention, intervention_id)
+    if row is None:
+        records.ensure_customers(session, [body.customer])
+        return _create_record(session, intervention_id, body), True
+    _update_record(session, row, body)
+    return row, False
+
+
+def upsert_interventions(session: Session, items: Sequence[InterventionRecordIn]) -> UpsertResult:
+    """`upsert_intervention` for a batch, in id order (a stable lock order), all or nothing."""
+    records.ensure_customers(session, sorted({item.customer for item in items}))
+    created = updated = 0
+    for item in sorted(items, key=lambda i: i.id or ""):
+        assert item.id is not None  # noqa: S101 - a batch item's id is required
+        _, new = upsert_intervention(session, item.id, item)
+        created, updated = created + new, updated + (not new)
+    return UpsertResult(created=created, updated=updated)
+
+
+_RECORD_FIELDS = ("type", "framework", "owner", "reason", "planned_on", "hours", "direct_cost", "attribution_days")
+
+
+def _create_record(session: Session, intervention_id: str, body: InterventionRecordIn) -> Intervention:
+    """Create it as POST would, then move it to the body's status along the lifecycle."""
+    starts = body.status in ("in_progress", "completed")
+    fields = body.model_dump(include={*_RECORD_FIELDS, "customer", "expected", "at_risk", "override_holdout"})
+    created = InterventionIn.model_validate(
+        {
+            **fields,
+            "id": intervention_id,
+            "status": "in_progress" if starts else "planned",
+            "started_on": body.started_on,
+        }
+    )
+    row = create_intervention(session, created)
+    _move_to(session, row, body)
+    return row
+
+
+def _update_record(session: Session, row: Intervention, body: InterventionRecordIn) -> None:
+    """Replace the editable fields; refuse (409) what is fixed, then move the status along the lifecycle."""
+    fixed = {
+        "customer": (row.customer_id, body.customer),
+        "attribution_days": (row.attribution_days, body.attribution_days) if row.started_on else (0, 0),
+        "at_risk": (row.at_risk_override, body.at_risk) if row.started_on else (None, None),
+        "started_on": (row.started_on, body.started_on) if row.started_on and body.started_on else (None, None),
+    }
+    for name, (stored, sent) in fixed.items():
+        if stored != sent:
+            raise Conflict(
+                f"{name} is fixed once the intervention exists or has started (stored {stored}, sent {sent}).",
+                field=name,
+            )
+    for name in _RECORD_FIELDS:
+        setattr(row, name, getattr(body, name))
+    expected = body.expected.model_dump(mode="json")
+    if expected != row.expected:
+        row.expected, row.outcome = expected, None  # a new expectation is measured afresh
+    if row.started_on is None:
+        row.at_risk_override = body.at_risk
+    row.override_holdout = row.override_holdout or body.override_holdout or None
+    _move_to(session, row, body)
+
+
+# The moves that take a status to another, in order (SPEC §5): anything else is a 409.
+_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("planned", "in_progress"): ("start",),
+    ("planned", "completed"): ("start", "complete"),
+    ("in_progress", "completed"): ("complete",),
+    ("planned", "cancelled"): ("cancel",),
+    ("in_progress", "cancelled"): ("cancel",),
+}
+
+
+def _move_to(session: Session, row: Intervention, body: InterventionRecordIn) -> None:
+    if row.status == body.status:
+        return
+    path = _PATHS.get((row.status, body.status))
+    if path is None:
+        raise Conflict(
+            f"Cannot move an intervention from {row.status} to {body.status}.",
+            status_now=row.status,
+            status_sent=body.status,
+        )
+    for move in path:
+        day = {"start": body.started_on, "complete": body.completed_on, "cancel": body.cancelled_on}[move]
+        transition(session, row.id, move, TransitionIn.model_validate({f"{_DAY_FIELD[move]}": day}))
+
+
+_DAY_FIELD = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}
 
 
 def update_intervention(session: Session, intervention_id: str, patch: InterventionPatch) -> Intervention:
