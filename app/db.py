@@ -1,14 +1,18 @@
 """Database plumbing: declarative base, engines for SQLite and PostgreSQL, per-request sessions."""
 
-from collections.abc import Iterator
+import random
+import time as clock
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -25,6 +29,16 @@ NAMING_CONVENTION = {
 
 # Execution option that asks for a write transaction: BEGIN IMMEDIATE on SQLite (ENGINEERING.md pitfall 10).
 WRITE_OPTION = "csroi_write"
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction lost a race and was rolled back, and
+# running it again is expected to succeed (PostgreSQL docs, "Serialization Failure Handling").
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS = 4
+RETRY_BASE_SECONDS = 0.02
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = structlog.get_logger("csroi.db")
 
 
 class Base(DeclarativeBase):
@@ -136,6 +150,43 @@ def get_write_session(session: Annotated[Session, Depends(get_session)]) -> Sess
     """The request's session, its transaction opened for writing (BEGIN IMMEDIATE on SQLite)."""
     session.connection(execution_options={WRITE_OPTION: True})
     return session
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, wrapped by SQLAlchemy or raised by psycopg itself; None otherwise."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def commit_retrying(
+    session: Session, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run `work(session, ...)` and commit; a deadlock or serialization failure reruns the whole transaction.
+
+    SPEC §13: concurrent writers never see a 500. Sorting by id (app.batch) makes deadlocks rare, not impossible
+    (two batches still lock customers and their events in two phases), so the loser is rolled back and run again,
+    at most WRITE_ATTEMPTS times, after a jittered, growing pause that lets the winner commit. Write routes call
+    this as their one service call, before answering: no response has started, so a rerun is invisible to the
+    client. The work must be a function of the database alone (it is, for every service), as it may run twice.
+    """
+    attempt = 1
+    while True:
+        try:
+            result = work(session, *args, **kwargs)
+            session.commit()
+        except Exception as exc:
+            code = sqlstate(exc)
+            if code not in RETRYABLE_SQLSTATES or attempt == WRITE_ATTEMPTS:
+                raise
+            session.rollback()
+            pause = random.uniform(0.5, 1.5) * RETRY_BASE_SECONDS * 2 ** (attempt - 1)  # noqa: S311 - not a secret
+            log.warning("transaction_retry", sqlstate=code, attempt=attempt, pause_ms=round(pause * 1000, 1))
+            clock.sleep(pause)
+            session.connection(execution_options={WRITE_OPTION: True})
+            attempt += 1
+        else:
+            return result
 
 
 def set_local_work_mem(session: Session, work_mem: str | None) -> None:

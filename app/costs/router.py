@@ -9,7 +9,7 @@ from app.batch import UpsertResult
 from app.costs import service
 from app.costs.schemas import CostBatchIn, CostIn, CostListQuery, CostOut
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.db import SessionDep, WriteSessionDep
+from app.db import SessionDep, WriteSessionDep, commit_retrying
 from app.errors import problem_responses
 from app.pagination import Page
 from app.types import IdPath
@@ -25,8 +25,7 @@ WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
 )
 def put_cost(_auth: IngestAuth, cost_id: IdPath, body: CostIn, session: WriteSessionDep, response: Response) -> Any:
     """Create or replace a cost by its id (201 when created); every field is replaced."""
-    cost, created = service.put_cost(session, cost_id, body)
-    session.commit()
+    cost, created = commit_retrying(session, service.put_cost, cost_id, body)
     response.status_code = 201 if created else 200
     return cost
 
@@ -34,9 +33,7 @@ def put_cost(_auth: IngestAuth, cost_id: IdPath, body: CostIn, session: WriteSes
 @router.post("/batch", responses=WRITE_ERRORS)
 def post_costs_batch(_auth: IngestAuth, body: CostBatchIn, session: WriteSessionDep) -> UpsertResult:
     """Create or replace up to 10,000 costs at once, all or nothing."""
-    result = service.upsert_costs(session, body.costs)
-    session.commit()
-    return result
+    return commit_retrying(session, service.upsert_costs, body.costs)
 
 
 @router.get("/{cost_id}", response_model=CostOut, responses=problem_responses(401, 403, 404, 422))

@@ -20,7 +20,7 @@ from app.customers.schemas import (
     TeamMemberListQuery,
     TeamMemberOut,
 )
-from app.db import SessionDep, WriteSessionDep, utcnow
+from app.db import SessionDep, WriteSessionDep, commit_retrying, utcnow
 from app.errors import problem_responses
 from app.pagination import Page
 from app.types import IdPath
@@ -40,8 +40,7 @@ def put_customer(
     _auth: IngestAuth, customer_id: IdPath, body: CustomerIn, session: WriteSessionDep, response: Response
 ) -> Any:
     """Create or update a customer by its CRM id (201 when created)."""
-    customer, created = service.put_customer(session, customer_id, body)
-    session.commit()
+    customer, created = commit_retrying(session, service.put_customer, customer_id, body)
     response.status_code = 201 if created else 200
     return views.customer_views(session, [customer], today=utcnow().date())[0]
 
@@ -49,9 +48,7 @@ def put_customer(
 @router.post("/customers/batch", tags=["customers"], responses=WRITE_ERRORS)
 def post_customers_batch(_auth: IngestAuth, body: CustomerBatchIn, session: WriteSessionDep) -> UpsertResult:
     """Upsert up to 10,000 customers at once, all or nothing."""
-    result = service.upsert_customers(session, body.customers)
-    session.commit()
-    return result
+    return commit_retrying(session, service.upsert_customers, body.customers)
 
 
 @router.delete(
@@ -108,8 +105,7 @@ def put_team_member(
     _auth: IngestAuth, member_id: IdPath, body: TeamMemberIn, session: WriteSessionDep, response: Response
 ) -> Any:
     """Create or update a team member by id (201 when created)."""
-    member, created = service.put_team_member(session, member_id, body)
-    session.commit()
+    member, created = commit_retrying(session, service.put_team_member, member_id, body)
     response.status_code = 201 if created else 200
     return member
 
@@ -117,9 +113,7 @@ def put_team_member(
 @router.post("/team-members/batch", tags=["team"], responses=WRITE_ERRORS)
 def post_team_members_batch(_auth: IngestAuth, body: TeamMemberBatchIn, session: WriteSessionDep) -> UpsertResult:
     """Upsert up to 10,000 team members at once, all or nothing."""
-    result = service.upsert_team_members(session, body.team_members)
-    session.commit()
-    return result
+    return commit_retrying(session, service.upsert_team_members, body.team_members)
 
 
 @router.get(

@@ -3,10 +3,10 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, text
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
-from app import records
+from app import batch, records
 from app.batch import LOOKUP_CHUNK
 from app.db import utcnow
 from app.errors import Conflict
@@ -37,6 +37,19 @@ def _stored_contents(session: Session, ids: list[str]) -> dict[str, EventKey]:
     return found
 
 
+def _conflict(ids: Sequence[str]) -> Conflict:
+    ordered = sorted(set(ids))
+    return Conflict(
+        f"{len(ordered)} event id(s) were already used with different content; events are immutable, so post a "
+        "correction under a new id (same customer, product and date: the one received last wins).",
+        ids=ordered,
+    )
+
+
+def _event_content(event: RevenueEventIn) -> EventKey:
+    return _content(event.customer, event.product, event.effective_date, to_cents(event.arr))
+
+
 def _split_new_and_duplicates(session: Session, events: Sequence[RevenueEventIn]) -> tuple[list[RevenueEventIn], int]:
     """New events in arrival order, and how many were duplicates; Conflict when an id's content differs."""
     seen: dict[str, EventKey] = _stored_contents(session, list(dict.fromkeys(e.id for e in events)))
@@ -44,7 +57,7 @@ def _split_new_and_duplicates(session: Session, events: Sequence[RevenueEventIn]
     duplicates = 0
     conflicts: list[str] = []
     for event in events:
-        content = _content(event.customer, event.product, event.effective_date, to_cents(event.arr))
+        content = _event_content(event)
         known = seen.get(event.id)
         if known is None:
             seen[event.id] = content
@@ -54,12 +67,7 @@ def _split_new_and_duplicates(session: Session, events: Sequence[RevenueEventIn]
         else:
             conflicts.append(event.id)
     if conflicts:
-        ids = sorted(set(conflicts))
-        raise Conflict(
-            f"{len(ids)} event id(s) were already used with different content; events are immutable, so post a "
-            "correction under a new id (same customer, product and date: the one received last wins).",
-            ids=ids,
-        )
+        raise _conflict(conflicts)
     return fresh, duplicates
 
 
@@ -67,39 +75,63 @@ def _lock_customers(session: Session, customer_ids: list[str]) -> None:
     """Serialise ledger rebuilds per customer on PostgreSQL (SQLite already has one writer at a time).
 
     Two concurrent batches for one customer would otherwise each rebuild its ledger without seeing the
-    other's uncommitted events; the later commit would then drop the earlier batch's movements.
+    other's uncommitted events; the later commit would then drop the earlier batch's movements. Taken in id
+    order (no deadlock between two batches) and as FOR NO KEY UPDATE, which conflicts with itself but not with
+    the KEY SHARE locks of foreign-key checks: renewals, costs and usage events naming the customer don't wait.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(Customer.id).where(Customer.id.in_(sorted(customer_ids))).order_by(Customer.id).with_for_update()
-        )
+        stmt = select(Customer.id).where(Customer.id.in_(sorted(customer_ids))).order_by(Customer.id)
+        session.execute(stmt.with_for_update(key_share=True))
+
+
+def _insert_events(session: Session, events: Sequence[RevenueEventIn]) -> int:
+    """Insert the events whose id is still free; how many this statement inserted.
+
+    Inserted in arrival order, so `seq` increases with it: the last received wins (SPEC §3). Not sorted by id:
+    the customers' row locks, taken in id order before this, already serialise two batches naming one event.
+    """
+    now = utcnow()
+    rows = [
+        {
+            "id": e.id,
+            "customer_id": e.customer,
+            "product": e.product,
+            "effective_date": e.effective_date,
+            "arr": e.arr,
+            "received_at": now,
+        }
+        for e in events
+    ]
+    return batch.insert_new(session, RevenueEvent.__table__, rows)  # type: ignore[arg-type]
 
 
 def ingest_revenue_events(session: Session, events: Sequence[RevenueEventIn]) -> EventBatchResult:
-    """Store new events (duplicates counted, conflicts refused) and rebuild the touched customers' ledgers."""
+    """Store new events (duplicates counted, conflicts refused) and rebuild the touched customers' ledgers.
+
+    A batch racing an identical one (a client's retry) answers `duplicates`, never 409 (SPEC §13): the insert
+    skips ids a concurrent batch committed since the look-up, and then the batch's new events are compared with
+    what is stored once more: the same content is a duplicate, other content still a Conflict.
+    """
     fresh, duplicates = _split_new_and_duplicates(session, events)
-    if fresh:
-        customer_ids = list(dict.fromkeys(e.customer for e in fresh))
-        records.ensure_customers(session, customer_ids)
-        _lock_customers(session, customer_ids)
-        now = utcnow()
-        # Inserted in arrival order, so `seq` increases with it: the last received wins (SPEC §3).
-        session.execute(
-            insert(RevenueEvent),
-            [
-                {
-                    "id": e.id,
-                    "customer_id": e.customer,
-                    "product": e.product,
-                    "effective_date": e.effective_date,
-                    "arr": e.arr,
-                    "received_at": now,
-                }
-                for e in fresh
-            ],
-        )
+    if not fresh:
+        return EventBatchResult(accepted=0, duplicates=duplicates)
+    customer_ids = sorted({e.customer for e in fresh})
+    records.ensure_customers(session, customer_ids)
+    _lock_customers(session, customer_ids)
+    accepted = _insert_events(session, fresh)
+    if accepted < len(fresh):
+        _check_stored(session, fresh)
+    if accepted:
         rebuild_ledger(session, customer_ids)
-    return EventBatchResult(accepted=len(fresh), duplicates=duplicates)
+    return EventBatchResult(accepted=accepted, duplicates=duplicates + len(fresh) - accepted)
+
+
+def _check_stored(session: Session, events: Sequence[RevenueEventIn]) -> None:
+    """Conflict naming the events stored (by a concurrent batch) with content other than this batch's."""
+    stored = _stored_contents(session, [e.id for e in events])
+    conflicts = [e.id for e in events if stored.get(e.id) != _event_content(e)]
+    if conflicts:
+        raise _conflict(conflicts)
 
 
 # Derives every ARR change of the given customers from their events, in one set-based statement.

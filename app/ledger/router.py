@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.auth import IngestAuth, ReadAuth
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.db import SessionDep, WriteSessionDep, utcnow
+from app.db import SessionDep, WriteSessionDep, commit_retrying, utcnow
 from app.errors import problem_responses
 from app.ledger import ingest, service
 from app.ledger.schemas import (
@@ -26,9 +26,7 @@ router = APIRouter(tags=["revenue"])
 @router.post("/revenue-events", responses=problem_responses(401, 403, 409, 413, 422))
 def post_revenue_events(_auth: IngestAuth, body: RevenueEventBatchIn, session: WriteSessionDep) -> EventBatchResult:
     """Post up to 10,000 revenue events, all or nothing; re-posted ids are counted as duplicates."""
-    result = ingest.ingest_revenue_events(session, body.events)
-    session.commit()
-    return result
+    return commit_retrying(session, ingest.ingest_revenue_events, body.events)
 
 
 @router.get(

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.db import SessionDep, WriteSessionDep
+from app.db import SessionDep, WriteSessionDep, commit_retrying
 from app.errors import problem_responses
 from app.pagination import Page
 from app.renewals import service
@@ -27,8 +27,7 @@ def put_renewal(
     _auth: IngestAuth, renewal_id: IdPath, body: RenewalIn, session: WriteSessionDep, response: Response
 ) -> Any:
     """Create or replace a renewal by its CRM id (201 when created); every field is replaced."""
-    renewal, created = service.put_renewal(session, renewal_id, body)
-    session.commit()
+    renewal, created = commit_retrying(session, service.put_renewal, renewal_id, body)
     response.status_code = 201 if created else 200
     return renewal
 
@@ -36,9 +35,7 @@ def put_renewal(
 @router.post("/batch", responses=WRITE_ERRORS)
 def post_renewals_batch(_auth: IngestAuth, body: RenewalBatchIn, session: WriteSessionDep) -> UpsertResult:
     """Create or replace up to 10,000 renewals at once, all or nothing."""
-    result = service.upsert_renewals(session, body.renewals)
-    session.commit()
-    return result
+    return commit_retrying(session, service.upsert_renewals, body.renewals)
 
 
 @router.get("/{renewal_id}", response_model=RenewalOut, responses=problem_responses(401, 403, 404, 422))

@@ -8,7 +8,7 @@ from pydantic import WithJsonSchema
 
 from app.auth import IngestAuth
 from app.config import SettingsDep
-from app.db import WriteSessionDep
+from app.db import WriteSessionDep, commit_retrying
 from app.errors import problem_responses
 from app.usage import service
 from app.usage.schemas import EventBatchResult, UsageEventBatchIn
@@ -26,9 +26,8 @@ def post_events(
     _auth: IngestAuth, body: EventBatchBody, session: WriteSessionDep, settings: SettingsDep
 ) -> EventBatchResult:
     """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates."""
-    result = service.ingest_usage_events(session, service.parse_events(body, max_items=settings.max_batch_items))
-    session.commit()
-    return result
+    rows = service.parse_events(body, max_items=settings.max_batch_items)
+    return commit_retrying(session, service.ingest_usage_events, rows)
 
 
 def usage_batch_schemas() -> dict[str, Any]:

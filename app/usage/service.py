@@ -177,14 +177,16 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             for row in rows:
                 copy.write_row(row)
         # Stub customers first (SPEC §2): the foreign key needs them, and ON CONFLICT makes it one statement.
+        # Both inserts go in id order, so two batches naming the same new ids lock them in the same order
+        # instead of deadlocking (issue 10); ON CONFLICT waits for a racing insert and then skips it.
         cur.execute(
-            f"INSERT INTO customer (id, created_at, updated_at) SELECT DISTINCT customer_id, %s, %s FROM {_STAGE}"  # noqa: S608
-            " ON CONFLICT (id) DO NOTHING",
+            f"INSERT INTO customer (id, created_at, updated_at) SELECT DISTINCT customer_id, %s, %s"  # noqa: S608
+            f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
             (now, now),
         )
         cur.execute(
             f"INSERT INTO usage_event ({_COLUMNS}, received_at) SELECT id, customer_id, kind, occurred_at, value,"  # noqa: S608
-            f" properties::jsonb, content_hash, %s FROM {_STAGE} ON CONFLICT (id) DO NOTHING",
+            f" properties::jsonb, content_hash, %s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
             (now,),
         )
         accepted: int = cur.rowcount

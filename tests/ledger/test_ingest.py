@@ -4,13 +4,15 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from app.ledger import service
-from app.ledger.schemas import MovementQuery
+from app.errors import Conflict
+from app.ledger import ingest, service
+from app.ledger.schemas import MovementQuery, RevenueEventIn
 from app.models import ArrChange
 from tests.builders import clear_ledger, post_revenue, revenue
 
@@ -87,6 +89,42 @@ class TestClassification:
         session.execute(delete(ArrChange).where(ArrChange.customer_id == "b"))  # tamper with b's ledger
         post_revenue(session, revenue("a", "2025-02-01", 1100))
         assert movements(session, customer="b") == []
+
+
+def lose_the_race_to(monkeypatch: pytest.MonkeyPatch, *winners: RevenueEventIn) -> None:
+    """The next batch finds `winners` stored between its look-up and its insert, as when a concurrent batch
+    commits them in that moment (on PostgreSQL it does so while this one waits for the customers' locks).
+    """
+    lock = ingest._lock_customers
+    pending = [list(winners)]
+
+    def commit_winners_then_lock(session: Session, customer_ids: list[str]) -> None:
+        if pending:
+            post_revenue(session, *pending.pop())
+        lock(session, customer_ids)
+
+    monkeypatch.setattr(ingest, "_lock_customers", commit_winners_then_lock)
+
+
+class TestRacingBatches:
+    """SPEC §13: a batch that loses a race to an identical one answers duplicates, never 409."""
+
+    def test_events_stored_by_a_racing_batch_are_duplicates(
+        self, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        raced, fresh = revenue("a", "2025-01-01", 1000, id="e1"), revenue("a", "2025-02-01", 1500, id="e2")
+        lose_the_race_to(monkeypatch, raced)
+        result = post_revenue(session, raced, fresh)
+        assert (result.accepted, result.duplicates) == (1, 1)
+        assert [m[1] for m in movements(session)] == ["new", "upsell"]
+
+    def test_a_racing_event_with_other_content_is_still_a_conflict(
+        self, session: Session, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        lose_the_race_to(monkeypatch, revenue("a", "2025-01-01", 1000, id="e1"))
+        with pytest.raises(Conflict) as raised:
+            post_revenue(session, revenue("a", "2025-01-01", 999, id="e1"), revenue("a", "2025-02-01", 1, id="e2"))
+        assert raised.value.extra["ids"] == ["e1"]
 
 
 class TestArr:
