@@ -28,9 +28,9 @@ def test_unknown_route_is_404_problem(client: TestClient) -> None:
 
 
 def test_405_lists_every_method_of_the_path(client: TestClient) -> None:
-    response = client.delete("/v1/customers/acme")
+    response = client.patch("/v1/customers/acme")
     assert_problem(response, 405)
-    assert response.headers["allow"] == "GET, HEAD, PUT"
+    assert response.headers["allow"] == "DELETE, GET, HEAD, PUT"
 
 
 def test_malformed_json_is_422_problem(client: TestClient) -> None:

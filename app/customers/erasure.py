@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, Executable, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import records
+from app.audit import service as audit
 from app.customers.schemas import ErasureOut
 from app.models import (
     ArrChange,
@@ -33,8 +34,9 @@ def id_digest(customer_id: str) -> str:
     return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
-def erase_customer(session: Session, customer_id: str) -> ErasureOut:
-    """Delete the customer and every row about it (NotFound when there is none); the caller commits."""
+def erase_customer(session: Session, customer_id: str, *, actor: audit.Actor) -> ErasureOut:
+    """Delete the customer and every row about it (NotFound when there is none), and record the erasure in the
+    audit log under a digest of the id; the caller commits."""
     records.get_record(session, Customer, customer_id)
     interventions = list(session.scalars(select(Intervention.id).where(Intervention.customer_id == customer_id)))
     linked = Cost.customer_id == customer_id
@@ -56,7 +58,10 @@ def erase_customer(session: Session, customer_id: str) -> ErasureOut:
         "revenue_events": gone(RevenueEvent),
     }
     session.execute(delete(Customer).where(Customer.id == customer_id))
-    return ErasureOut(customer=customer_id, costs_unlinked=unlinked, **counts)
+    erased = ErasureOut(customer=customer_id, costs_unlinked=unlinked, **counts)
+    obj = f"customer/sha256:{id_digest(customer_id)}"
+    audit.record(session, actor, "customer.erase", obj, after=erased.model_dump(exclude={"customer"}))
+    return erased
 
 
 def _count(session: Session, statement: Executable) -> int:

@@ -61,11 +61,7 @@ def erase_customer(_auth: AdminAuth, customer_id: IdPath, session: WriteSessionD
     """Erase a customer and every row about it in one transaction (SPEC §11): revenue and usage events, the ledger,
     renewals, interventions, snapshots and assignments; costs keep their amount and lose the link. The audit log
     keeps only a SHA-256 of the id."""
-    erased = erasure.erase_customer(session, customer_id)
-    obj = f"customer/sha256:{erasure.id_digest(customer_id)}"
-    audit.record(session, actor, "customer.erase", obj, after=erased.model_dump(exclude={"customer"}))
-    session.commit()
-    return erased
+    return commit_retrying(session, erasure.erase_customer, customer_id, actor=actor)
 
 
 @router.get(
