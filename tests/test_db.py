@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from structlog.processors import format_exc_info
+from structlog.testing import capture_logs
 
-from app.db import get_metric_session, make_engine, make_sessionmaker, set_local_work_mem
+from app.db import SessionDep, get_metric_session, make_engine, make_sessionmaker, set_local_work_mem
+from app.logs import add_request_id
 from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
 from app.metrics.staffing_router import router as staffing_router
@@ -125,3 +128,25 @@ class TestMetricSession:
         ]
         assert len(reads) >= 9
         assert [r.path for r in reads if not _depends_on(r, get_metric_session)] == []
+
+
+class TestLogsCarryNoCustomerData:
+    """Issue 10: an unhandled database error is logged with its SQL and the request id, never its bound values."""
+
+    def test_engines_hide_bound_parameters(self, engine: Engine) -> None:
+        assert engine.hide_parameters
+
+    def test_unhandled_error_log(self, app: FastAPI, client: TestClient) -> None:
+        @app.get("/v1/boom-sql")
+        def boom(session: SessionDep, who: str) -> None:  # a filter value, as a list route binds it
+            session.execute(text("SELECT name FROM no_such_table WHERE name = :name"), {"name": who})
+
+        with capture_logs(processors=[add_request_id, format_exc_info]) as logs:
+            response = client.get("/v1/boom-sql", params={"who": "Secret Customer Ltd"})
+        assert response.status_code == 500
+        (line,) = [entry for entry in logs if entry["event"] == "unhandled error"]
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert "no_such_table" in line["exception"]  # the SQL is kept: it is what a maintainer needs
+        assert "SQL parameters hidden" in line["exception"]
+        assert "Secret Customer Ltd" not in str(logs)
+        assert "Secret Customer Ltd" not in response.text
