@@ -53,6 +53,17 @@ def parse_default_tier(value: object) -> str:
     return tier
 
 
+def parse_currency(value: object) -> str:
+    """An ISO 4217 code such as USD or EUR (any case); anything else stops the service at start.
+
+    Every answer that carries money names this currency (SPEC §11), so it must be a code a reader can look up.
+    """
+    code = str(value).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"CSROI_CURRENCY: {value!r} is not a three-letter ISO 4217 code such as USD or EUR")
+    return code
+
+
 # PostgreSQL memory units (case-sensitive there too) and work_mem's bounds in kB: 64kB .. 2147483647kB.
 WORK_MEM_PATTERN = re.compile(r"^(\d{1,10})(kB|MB|GB)$")
 WORK_MEM_KB = {"kB": 1, "MB": 1024, "GB": 1024 * 1024}
@@ -94,6 +105,7 @@ class Settings(BaseSettings):
         default="sqlite:///./csroi.db",
         validation_alias=AliasChoices("DATABASE_URL", "CSROI_DATABASE_URL"),
     )
+    # The one reporting currency of every money amount (SPEC §2); answers name it in `meta.currency` (§11).
     currency: str = "USD"
     migrate_on_start: bool = True
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -123,6 +135,7 @@ class Settings(BaseSettings):
     _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)
     _default_tier = field_validator("default_tier", mode="before")(parse_default_tier)
     _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
+    _currency = field_validator("currency", mode="before")(parse_currency)
 
 
 @lru_cache

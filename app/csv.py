@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,9 +29,25 @@ def wants_csv(request: Request, fmt: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
+# OWASP "CSV Injection": a spreadsheet reads a cell that starts with one of these as a formula
+# (`=HYPERLINK(...)`, `+1+2`, `@SUM(A1)`); a leading single quote makes it plain text again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell that is only a number (`-0.25`, `+3`) is data, not a formula: it stays a number in the spreadsheet.
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?", re.ASCII)
+
+
+def neutralise(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet runs as a formula: a leading `'` when it would start one."""
+    if text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, str):  # text from a client: names, labels, notes, ids
+        return neutralise(value)
     if isinstance(value, Decimal):
         exponent = value.as_tuple().exponent
         if isinstance(exponent, int) and exponent < -6:  # a ratio: as many places as the JSON answer
@@ -44,7 +61,10 @@ def _cell(value: Any) -> Any:
 
 
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
-    """Rows as CSV text with a header line; nested values as compact JSON."""
+    """Rows as CSV text with a header line; nested values as compact JSON; text cells neutralised as formulas.
+
+    Numbers (money, ratios, counts) are written as numbers, negative ones included; only text is prefixed.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)

@@ -122,6 +122,9 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url` with the pragmas and options csroi relies on."""
+    # A database error's text lists the statement's bound parameters: customer names, notes, filter values.
+    # That text reaches the unhandled-error log (never the answer); hide them, the SQL and request id remain.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         _install_sqlite_hooks(engine)

@@ -199,12 +199,27 @@ _HTTP_TITLES = {
 }
 
 
+# FastAPI answers 400 when Python's JSON parser fails on a body other than by a syntax error (that one is a 422):
+# bytes that are not UTF-8 (or UTF-16/32) text, nesting deeper than the parser recurses, or an integer of more
+# than 4,300 digits. Declared on every operation with a body (declare_json_body_responses).
+_UNREADABLE_BODY: dict[type[Exception], str] = {
+    UnicodeDecodeError: "The body is not UTF-8 text: send JSON encoded as UTF-8.",
+    RecursionError: "The body's JSON nests too deeply to read.",
+    ValueError: "The body's JSON has a number too long to read (more than 4,300 digits).",
+}
+BAD_BODY_DESCRIPTION = (
+    "The body cannot be read as JSON: it is not UTF-8 text, nests too deeply, or has a number of thousands of digits"
+)
+
+
 async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, exc)  # registered for this type only
     title, slug = _HTTP_TITLES.get(exc.status_code, ("Error", "http"))
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     if exc.status_code == 404 and detail is None:
         detail = f"No route {request.url.path}."
+    if exc.status_code == 400 and exc.__cause__ is not None:  # FastAPI's own words name no cause
+        detail = next((words for kind, words in _UNREADABLE_BODY.items() if isinstance(exc.__cause__, kind)), detail)
     return problem_response(exc.status_code, title, slug, detail, headers=dict(exc.headers or {}))
 
 
@@ -283,17 +298,17 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def declare_json_body_responses(schema: dict[str, Any]) -> None:
-    """Add the 415 problem (body not sent as JSON) to every operation of an OpenAPI document that takes a body."""
-    (response,) = problem_responses(415).values()
+    """Add the problems of a body FastAPI cannot read to every operation of an OpenAPI document that takes one:
+    400 (not readable as JSON text: see _UNREADABLE_BODY) and 415 (not sent as JSON)."""
+    added = problem_responses(400, 415)
+    added[400] = {**added[400], "description": BAD_BODY_DESCRIPTION}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "requestBody" not in operation:
                 continue
-            responses = list(operation.get("responses", {}).items())
-            at = next(
-                (i for i, (code, _) in enumerate(responses) if code.isdigit() and int(code) > 415), len(responses)
-            )
-            operation["responses"] = dict([*responses[:at], ("415", response), *responses[at:]])
+            responses = {**operation.get("responses", {}), **{str(code): r for code, r in added.items()}}
+            # In status order, as FastAPI writes them ("default" and ranges such as "4XX" last).
+            operation["responses"] = dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
 
 
 def problem_schemas() -> dict[str, Any]:

@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.routes import route_template
 
 
-def _add_request_id(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def add_request_id(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: the request id of the request being served, on every line logged for it."""
     request_id = correlation_id.get()
     if request_id:
         event.setdefault("request_id", request_id)
@@ -24,7 +25,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        _add_request_id,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

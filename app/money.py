@@ -4,6 +4,7 @@ SQLite stores NUMERIC as a float (ENGINEERING.md pitfall 8), so every money colu
 cents; sums in SQL stay exact on both databases and are turned back into Decimal at the edge.
 """
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,7 +18,20 @@ CENT = Decimal("0.01")
 # One amount is below a trillion: its cents (< 1e14) fit a signed 64-bit column, and SQL sums of ~90,000
 # maximal amounts still do (2^63 ≈ 9.2e18). Real ARR figures are many orders of magnitude smaller.
 MAX_MONEY = Decimal("1e12")
-_MONEY_PATTERN = worded(r"^-?\d+(\.\d{1,2})?$", "an amount is a number or a decimal string, at most two decimals")
+# A decimal string: optional minus, at most 12 digits before the point once leading zeros are dropped (so below
+# 10^12), at most two after it besides trailing zeros (a spreadsheet's "100.000"); spaces around it are ignored.
+# The OpenAPI document shows these patterns and the parser applies the signed one, so the document and the
+# service accept the same strings (tests/test_money.py checks the other two against the parser).
+_DIGITS = r"0*\d{1,12}(\.\d{1,2}0*)?"
+_SIGNED_PATTERN = worded(
+    rf"^ *-?{_DIGITS} *$", "an amount is a number or a decimal string below 1,000,000,000,000, at most two decimals"
+)
+_UNSIGNED_PATTERN = worded(rf"^ *{_DIGITS} *$", "an amount is 0 or more, below 1,000,000,000,000, at most two decimals")
+# Above zero: a non-zero digit before the point, or a non-zero cent after it.
+_POSITIVE_PATTERN = worded(
+    r"^ *0*([1-9]\d{0,11}(\.\d{1,2}0*)?|0\.(0[1-9]|[1-9]\d?)0*) *$",
+    "an amount is above 0, below 1,000,000,000,000, at most two decimals",
+)
 
 
 def _parse_money(value: Any) -> Decimal:
@@ -26,6 +40,8 @@ def _parse_money(value: Any) -> Decimal:
         raise ValueError("money must be a number or a decimal string")
     if isinstance(value, float):
         value = repr(value)  # the shortest text that round-trips: 0.1 stays "0.1", not 0.1000000000000000055
+    elif isinstance(value, str) and not re.fullmatch(_SIGNED_PATTERN, value, re.ASCII):  # \d as in JSON Schema
+        raise ValueError("money is a decimal string such as 1234.50: digits, at most two decimals, no exponent")
     if isinstance(value, int | str | Decimal):
         try:
             amount = Decimal(str(value).strip())
@@ -47,25 +63,69 @@ def money_json(amount: Decimal) -> float:
     return float(amount.quantize(CENT))
 
 
-_MONEY_SCHEMA = {
-    "anyOf": [{"type": "number"}, {"type": "string", "pattern": _MONEY_PATTERN}],
-    "description": "An exact amount: a JSON number or a decimal string, at most two decimals.",
-}
+def _money_schema(pattern: str, words: str, **bounds: float) -> dict[str, Any]:
+    """The input schema of an amount: a JSON number in cents within `bounds`, or a decimal string."""
+    number = {"type": "number", "multipleOf": 0.01, **bounds}
+    return {"anyOf": [number, {"type": "string", "pattern": pattern}], "description": words}
+
+
+_MAX = float(MAX_MONEY)
+_SERIALIZED = WithJsonSchema({"type": "number"}, mode="serialization")
+_AS_JSON = PlainSerializer(money_json, return_type=float, when_used="json")
 
 Money = Annotated[
     Decimal,
     BeforeValidator(_parse_money),
-    PlainSerializer(money_json, return_type=float, when_used="json"),
-    WithJsonSchema(_MONEY_SCHEMA, mode="validation"),
-    WithJsonSchema({"type": "number"}, mode="serialization"),
+    _AS_JSON,
+    WithJsonSchema(
+        _money_schema(
+            _SIGNED_PATTERN,
+            "An exact amount: a JSON number or a decimal string, at most two decimals, above -10^12 and below 10^12.",
+            exclusiveMinimum=-_MAX,
+            exclusiveMaximum=_MAX,
+        ),
+        mode="validation",
+    ),
+    _SERIALIZED,
 ]
 # A money total in an answer. It renders like Money (a JSON number rounded to cents) but skips Money's input
 # bound of one amount: a sum of many valid amounts may pass it, and a report must not fail on that.
 MoneyTotal = Annotated[
     Decimal, PlainSerializer(money_json, return_type=float, when_used="json"), WithJsonSchema({"type": "number"})
 ]
-NonNegativeMoney = Annotated[Money, Field(ge=0)]
-PositiveMoney = Annotated[Money, Field(gt=0)]
+# Field(ge=...) would vanish from the document under Money's own schema: each variant states its bound itself.
+NonNegativeMoney = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    Field(ge=0),
+    _AS_JSON,
+    WithJsonSchema(
+        _money_schema(
+            _UNSIGNED_PATTERN,
+            "An exact amount of 0 or more: a JSON number or a decimal string, at most two decimals, below 10^12.",
+            minimum=0,
+            exclusiveMaximum=_MAX,
+        ),
+        mode="validation",
+    ),
+    _SERIALIZED,
+]
+PositiveMoney = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    Field(gt=0),
+    _AS_JSON,
+    WithJsonSchema(
+        _money_schema(
+            _POSITIVE_PATTERN,
+            "An exact amount above 0: a JSON number or a decimal string, at most two decimals, below 10^12.",
+            exclusiveMinimum=0,
+            exclusiveMaximum=_MAX,
+        ),
+        mode="validation",
+    ),
+    _SERIALIZED,
+]
 
 
 def to_cents(amount: Decimal) -> int:

@@ -1,4 +1,4 @@
-"""Opaque keyset cursors and the `{"items", "next_cursor"}` page shape (SPEC §2)."""
+"""Opaque keyset cursors and the `{"items", "next_cursor", "meta"}` page shape (SPEC §2, §11)."""
 
 import base64
 import binascii
@@ -25,6 +25,27 @@ class Page(BaseModel, Generic[T]):
     )
 
 
+class PageMeta(BaseModel):
+    """What holds for every item of the page."""
+
+    currency: str = Field(
+        description="ISO 4217 code of every money amount in the items (the service's one reporting currency, "
+        "setting CSROI_CURRENCY), e.g. USD.",
+        examples=["USD"],
+    )
+
+
+class PageOut(Page[T], Generic[T]):
+    """One page of a list as answered: the items, the cursor to the next page, and `meta` (the currency)."""
+
+    meta: PageMeta = Field(description="What holds for every item: the currency of its money amounts.")
+
+
+def page_out(page: Page[T], currency: str) -> PageOut[T]:
+    """The page as a list route answers it, with `meta.currency` (SPEC §11)."""
+    return PageOut[Any](items=page.items, next_cursor=page.next_cursor, meta=PageMeta(currency=currency))
+
+
 def encode_cursor(key: list[Any]) -> str:
     """The sort key of the last row, as an opaque URL-safe token."""
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
@@ -36,7 +57,9 @@ def decode_cursor(token: str) -> list[Any]:
         key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValueError("cursor is not one this service issued") from None
-    if not isinstance(key, list) or not key:
+    # Every key this service issues is a list of strings (ids, ISO dates): anything else was forged or damaged,
+    # and a NUL character would reach PostgreSQL as a driver error.
+    if not isinstance(key, list) or not key or not all(isinstance(k, str) and "\x00" not in k for k in key):
         raise ValueError("cursor is not one this service issued")
     return key
 

@@ -26,3 +26,16 @@ class TestMetricsWorkMem:
         monkeypatch.setenv("CSROI_METRICS_WORK_MEM", "")
         assert Settings().metrics_work_mem is None
         assert parse_work_mem(None) is None
+
+
+class TestCurrency:
+    """CSROI_CURRENCY: the one reporting currency, named in every answer that carries money (SPEC §11)."""
+
+    @pytest.mark.parametrize(("value", "code"), [("USD", "USD"), ("eur", "EUR"), (" chf ", "CHF")])
+    def test_an_iso_code_in_any_case(self, value: str, code: str) -> None:
+        assert Settings(currency=value).currency == code
+
+    @pytest.mark.parametrize("value", ["", "US", "US Dollar", "$", "USD,EUR", "U5D"])
+    def test_refuses_anything_else(self, value: str) -> None:
+        with pytest.raises(ValidationError, match="CSROI_CURRENCY"):
+            Settings(currency=value)

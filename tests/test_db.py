@@ -18,13 +18,16 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from structlog.processors import format_exc_info
+from structlog.testing import capture_logs
 
 from app import db
 from app.costs import router as costs_router
 from app.customers import router as customers_router
-from app.db import commit_retrying, get_metric_session, make_engine, make_sessionmaker, set_local_work_mem
+from app.db import SessionDep, commit_retrying, get_metric_session, make_engine, make_sessionmaker, set_local_work_mem
 from app.errors import Conflict
 from app.ledger import router as ledger_router
+from app.logs import add_request_id
 from app.metrics.health_router import router as health_metrics_router
 from app.metrics.router import router as metrics_router
 from app.metrics.staffing_router import router as staffing_router
@@ -255,3 +258,25 @@ class TestCommitRetrying:
         modules = [costs_router, customers_router, ledger_router, renewals_router, usage_router]
         assert [m.__name__ for m in modules if "session.commit()" in inspect.getsource(m)] == []
         assert all("commit_retrying(" in inspect.getsource(m) for m in modules)
+
+
+class TestLogsCarryNoCustomerData:
+    """Issue 10: an unhandled database error is logged with its SQL and the request id, never its bound values."""
+
+    def test_engines_hide_bound_parameters(self, engine: Engine) -> None:
+        assert engine.hide_parameters
+
+    def test_unhandled_error_log(self, app: FastAPI, client: TestClient) -> None:
+        @app.get("/v1/boom-sql")
+        def boom(session: SessionDep, who: str) -> None:  # a filter value, as a list route binds it
+            session.execute(text("SELECT name FROM no_such_table WHERE name = :name"), {"name": who})
+
+        with capture_logs(processors=[add_request_id, format_exc_info]) as logs:
+            response = client.get("/v1/boom-sql", params={"who": "Secret Customer Ltd"})
+        assert response.status_code == 500
+        (line,) = [entry for entry in logs if entry["event"] == "unhandled error"]
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert "no_such_table" in line["exception"]  # the SQL is kept: it is what a maintainer needs
+        assert "SQL parameters hidden" in line["exception"]
+        assert "Secret Customer Ltd" not in str(logs)
+        assert "Secret Customer Ltd" not in response.text

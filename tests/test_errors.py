@@ -175,6 +175,28 @@ def test_every_operation_with_a_body_declares_the_415(app: FastAPI) -> None:
         assert "415" in operation["responses"], operation["operationId"]
 
 
+def test_every_operation_with_a_body_declares_the_400(app: FastAPI) -> None:
+    operations = [op for ops in app.openapi()["paths"].values() for op in ops.values() if "requestBody" in op]
+    for operation in operations:
+        declared = operation["responses"].get("400", {})
+        assert "not UTF-8" in declared.get("description", ""), operation["operationId"]
+        assert PROBLEM in declared["content"], operation["operationId"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "detail"),
+    [
+        (b'{"name": "Caf\xe9"}', "The body is not UTF-8 text: send JSON encoded as UTF-8."),
+        (b'{"attributes": ' + b"[" * 5000 + b"]" * 5000 + b"}", "The body's JSON nests too deeply to read."),
+        (b'{"attributes": {"x": ' + b"9" * 5000 + b"}}", "The body's JSON has a number too long to read"),
+    ],
+)
+def test_a_body_python_cannot_read_is_a_400_that_says_why(client: TestClient, payload: bytes, detail: str) -> None:
+    """Issue 10: the 400 is declared in the OpenAPI document and says what is wrong with the bytes."""
+    response = client.put("/v1/customers/acme", content=payload, headers={"content-type": "application/json"})
+    assert assert_problem(response, 400)["detail"].startswith(detail)
+
+
 # A malformed id, month or name says what is allowed in words, never as a regular expression (the OpenAPI
 # document still publishes the `pattern`).
 def _patterns(node: object) -> set[str]:

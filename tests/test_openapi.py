@@ -6,6 +6,7 @@ Regenerate it with `csroi openapi --output openapi/openapi.json`.
 import importlib
 import json
 import pkgutil
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 import app
 from app.main import create_app
+from app.schemas import DATE_PATTERN
 
 
 def test_committed_openapi_matches_the_app(repo_root: Path) -> None:
@@ -166,3 +168,107 @@ def test_metric_parameter_examples_make_a_working_request(client: TestClient) ->
         assert {"start", "end"} <= set(query), path
         response = client.get(path, params=query)
         assert response.status_code == 200, (path, query, response.json())
+
+
+# --- the document states the constraints the service enforces (issue 10) ------------------------------------------
+
+
+def _input_schemas(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, schema) for every schema node a request can send: parameters and bodies, references followed."""
+    seen: set[str] = set()
+
+    def walk(node: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, where)
+        if not isinstance(node, dict):
+            return
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                yield from walk(document["components"]["schemas"][name], name)
+            return
+        yield where, node
+        for key, value in node.items():
+            yield from walk(value, f"{where}.{key}")
+
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            yield from walk(parameter["schema"], f"{method} {path} {parameter['name']}")
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        yield from walk(body, f"{method} {path} body")
+
+
+def test_every_input_date_states_its_bounds() -> None:
+    document = _document()
+    dates = [(where, node) for where, node in _input_schemas(document) if node.get("format") == "date"]
+    assert len(dates) >= 30
+    assert [where for where, node in dates if node.get("pattern") != DATE_PATTERN] == []
+    assert all(re.fullmatch(DATE_PATTERN, day) for day in ("1900-01-01", "9998-12-31"))
+    assert not any(re.fullmatch(DATE_PATTERN, day) for day in ("1899-12-31", "9999-01-01"))
+
+
+def _money_options(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(where, number option, string option) of every money input: a number or a decimal string."""
+    found = []
+    for where, node in _input_schemas(document):
+        options = node.get("anyOf", [])
+        numbers = [o for o in options if o.get("type") == "number" and "multipleOf" in o]
+        strings = [o for o in options if o.get("type") == "string" and "pattern" in o]
+        if numbers and strings:
+            found.append((where, numbers[0], strings[0]))
+    return found
+
+
+def test_every_money_input_states_cents_and_its_limit() -> None:
+    money = _money_options(_document())
+    assert len(money) >= 10
+    for where, number, _ in money:
+        assert number["multipleOf"] == 0.01, where
+        assert number["exclusiveMaximum"] == 1e12, where
+        assert number.get("minimum") == 0 or number.get("exclusiveMinimum") in (0, -1e12), where
+
+
+def test_arr_up_for_renewal_is_above_zero_in_the_document() -> None:
+    schema = _document()["components"]["schemas"]["RenewalIn"]["properties"]["arr_up_for_renewal"]
+    number, text = schema["anyOf"]
+    assert number["exclusiveMinimum"] == 0
+    assert re.fullmatch(text["pattern"], "0.01")
+    assert not re.fullmatch(text["pattern"], "0.00")
+
+
+def test_record_bodies_say_their_id_must_equal_the_path() -> None:
+    document = _document()
+    checked = 0
+    for method, path, operation in _operations(document):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if method != "put" or "$ref" not in body:
+            continue
+        properties = _resolve(document, body).get("properties", {})
+        if "id" in properties:
+            assert "must equal the id in the path" in properties["id"]["description"], path
+            checked += 1
+    assert checked >= 5
+
+
+def test_booleans_in_bodies_are_json_booleans_only() -> None:
+    """Strict booleans: the document's `type: boolean` is all the service accepts (no 0/1, no "true")."""
+    flags = [where for where, node in _input_schemas(_document()) if node.get("type") == "boolean"]
+    assert len(flags) >= 4  # at_risk, override_holdout, met, per_seat, eligibility.at_risk
+
+
+def test_lists_and_metrics_declare_meta_currency() -> None:
+    document = _document()
+    schemas = document["components"]["schemas"]
+    pages = [name for name in schemas if name.startswith("PageOut_")]
+    assert len(pages) >= 9
+    for name in pages:
+        assert "meta" in schemas[name]["required"], name
+    assert schemas["PageMeta"]["required"] == ["currency"]
+    assert "currency" in schemas["ScorecardOut"]["properties"]["meta"]["description"]
+    assert "currency" in schemas["TargetList"]["properties"]["meta"]["description"]
+    for _, path, operation in _operations(document):
+        if path.startswith("/v1/metrics/"):
+            answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            assert "`currency`" in _resolve(document, answer)["properties"]["meta"]["description"], path

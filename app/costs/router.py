@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
+from app.config import get_app_settings
 from app.costs import service
 from app.costs.schemas import CostBatchIn, CostIn, CostListQuery, CostOut
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep, commit_retrying
 from app.errors import problem_responses
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter(prefix="/costs", tags=["costs"])
@@ -42,11 +43,11 @@ def get_cost(_auth: ReadAuth, cost_id: IdPath, session: SessionDep) -> Any:
     return service.get_cost(session, cost_id)
 
 
-@router.get("", response_model=Page[CostOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
+@router.get("", response_model=PageOut[CostOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
 def list_costs(_auth: ReadAuth, request: Request, query: Annotated[CostListQuery, Query()], session: SessionDep) -> Any:
     """Costs in id order, one cursor page at a time (JSON or CSV)."""
     page = service.list_costs(session, query)
     if wants_csv(request, query.format):
         rows = [CostOut.model_validate(r) for r in page.items]
         return csv_response(rows, CostOut, next_cursor=page.next_cursor, filename="costs.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)

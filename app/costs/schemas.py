@@ -10,7 +10,7 @@ from app.batch import BatchItems
 from app.errors import worded
 from app.money import NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import RecordIn, StrictIn, Text
+from app.schemas import Filter, RecordIn, StrictIn, Text
 from app.types import Category, Motion, RecordId, Team
 
 # SPEC §3: sales and marketing acquire, account management expands, every other team retains.
@@ -170,7 +170,7 @@ class CostListQuery(ListQuery):
     )
     team: Team | None = Field(None, description="Only costs of this team.")
     motion: Motion | None = Field(None, description="Only costs of this motion.")
-    customer: str | None = Field(None, description="Only costs linked to this customer (customer id).")
+    customer: Filter | None = Field(None, description="Only costs linked to this customer (customer id).")
 
     @model_validator(mode="after")
     def _range_in_order(self) -> "CostListQuery":

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.audit import service as audit
 from app.auth import AdminAuth, IngestAuth, ReadAuth
 from app.batch import UpsertResult
+from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.customers import erasure, service, views
 from app.customers.schemas import (
@@ -22,7 +23,7 @@ from app.customers.schemas import (
 )
 from app.db import SessionDep, WriteSessionDep, commit_retrying, utcnow
 from app.errors import problem_responses
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter()
@@ -77,7 +78,7 @@ def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> A
 
 @router.get(
     "/customers",
-    response_model=Page[CustomerOut],
+    response_model=PageOut[CustomerOut],
     tags=["customers"],
     responses={**CSV_RESPONSE, **READ_ERRORS},
 )
@@ -88,7 +89,7 @@ def list_customers(
     page = views.list_customer_views(session, query, today=utcnow().date())
     if wants_csv(request, query.format):
         return csv_response(page.items, CustomerOut, next_cursor=page.next_cursor, filename="customers.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)
 
 
 @router.put(
@@ -125,7 +126,7 @@ def get_team_member(_auth: ReadAuth, member_id: IdPath, session: SessionDep) -> 
 
 @router.get(
     "/team-members",
-    response_model=Page[TeamMemberOut],
+    response_model=PageOut[TeamMemberOut],
     tags=["team"],
     responses={**CSV_RESPONSE, **READ_ERRORS},
 )
@@ -137,4 +138,4 @@ def list_team_members(
     if wants_csv(request, query.format):
         rows = [TeamMemberOut.model_validate(m) for m in page.items]
         return csv_response(rows, TeamMemberOut, next_cursor=page.next_cursor, filename="team-members.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)

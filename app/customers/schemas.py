@@ -9,13 +9,14 @@ from app.batch import BatchItems
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Label, RecordIn, StrictIn, Text
+from app.schemas import Filter, IsoDate, JsonObject, Label, RecordIn, StrictIn, Text
 from app.types import Band, RecordId, Role, Stage, Tier
 
 Email = Annotated[
     str,
     StringConstraints(
-        max_length=320, pattern=worded(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address looks like name@example.com")
+        max_length=320,
+        pattern=worded(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", "an email address looks like name@example.com"),
     ),
 ]
 
@@ -51,7 +52,11 @@ class CustomerIn(RecordIn):
         "customers one CSM covers in staffing. Null: staffed as the default tier.",
     )
     csm: RecordId | None = Field(None, description="Team member id of the customer's CSM; metrics can group by it.")
-    attributes: dict[str, Any] | None = Field(None, description="Free JSON from the CRM, stored and returned as sent.")
+    attributes: JsonObject | None = Field(
+        None,
+        description="Free JSON from the CRM, stored and returned as sent; no NaN or Infinity (1e999 reads as "
+        "Infinity) and no NUL character, which the databases cannot store as sent.",
+    )
 
 
 class CustomerBatchItem(CustomerIn):
@@ -122,11 +127,11 @@ class CustomerOut(BaseModel):
 class CustomerListQuery(ListQuery):
     """Filters of `GET /v1/customers`."""
 
-    segment: str | None = Field(None, description="Only customers with this segment.", examples=["mid_market"])
-    region: str | None = Field(None, description="Only customers with this region.")
-    industry: str | None = Field(None, description="Only customers with this industry.")
+    segment: Filter | None = Field(None, description="Only customers with this segment.", examples=["mid_market"])
+    region: Filter | None = Field(None, description="Only customers with this region.")
+    industry: Filter | None = Field(None, description="Only customers with this industry.")
     tier: Tier | None = Field(None, description="Only customers with this coverage tier.")
-    csm: str | None = Field(None, description="Only customers of this CSM (team member id).")
+    csm: Filter | None = Field(None, description="Only customers of this CSM (team member id).")
     band: Band | None = Field(None, description="Health band of the latest snapshot.")
 
 

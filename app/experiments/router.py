@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.audit import service as audit
 from app.auth import ReadAuth, WriteAuth
-from app.config import SettingsDep
+from app.config import SettingsDep, get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
@@ -23,7 +23,7 @@ from app.experiments.schemas import (
     ResultQuery,
     StopQuery,
 )
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -53,7 +53,7 @@ def put_experiment(
     return view
 
 
-@router.get("", response_model=Page[ExperimentOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
+@router.get("", response_model=PageOut[ExperimentOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
 def list_experiments(
     _auth: ReadAuth, request: Request, query: Annotated[ExperimentListQuery, Query()], session: SessionDep
 ) -> Any:
@@ -61,7 +61,7 @@ def list_experiments(
     page = service.list_experiments(session, query)
     if wants_csv(request, query.format):
         return csv_response(page.items, ExperimentOut, next_cursor=page.next_cursor, filename="experiments.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)
 
 
 @router.get("/{experiment_id}", responses=READ_ERRORS)
@@ -103,7 +103,7 @@ def assign(
 
 @router.get(
     "/{experiment_id}/assignments",
-    response_model=Page[AssignmentOut],
+    response_model=PageOut[AssignmentOut],
     responses={**CSV_RESPONSE, **READ_ERRORS},
 )
 def list_assignments(
@@ -119,7 +119,7 @@ def list_assignments(
     if wants_csv(request, query.format):
         name = f"{experiment_id}-{query.arm or 'assignments'}.csv"
         return csv_response(page.items, AssignmentOut, next_cursor=page.next_cursor, filename=name)
-    return page
+    return page_out(page, get_app_settings(request).currency)
 
 
 @router.get("/{experiment_id}/result", responses=READ_ERRORS)

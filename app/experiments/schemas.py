@@ -4,12 +4,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, field_validator, model_validator
 
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Label, Number, QueryIn, Ratio, RecordIn, StrictIn
+from app.schemas import NO_NUL, IsoDate, Label, Number, QueryIn, Ratio, RecordIn, StrictIn
 from app.types import Arm, Band, ExperimentStatus, Framework, Stage, StratumKey, Tier
 
 # The same words as an intervention's type: the play is matched against interventions by type and framework.
@@ -19,6 +19,7 @@ _SNAKE = worded(
 )
 PlayType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=_SNAKE)]
 DEFAULT_STRATA: list[StratumKey] = ["band", "tier"]
+Hypothesis = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=NO_NUL)]
 
 
 class PlayIn(StrictIn):
@@ -56,7 +57,7 @@ class EligibilityIn(StrictIn):
         description="Only customers in this lifecycle stage (SPEC §3) on the enrollment day. Omitted or null: any "
         "stage.",
     )
-    at_risk: bool | None = Field(
+    at_risk: StrictBool | None = Field(
         None,
         description="true: only customers at risk on the enrollment day (latest snapshot red, or yellow with an "
         "open renewal due within 90 days; no snapshot is not at risk); false: only those not at risk. Omitted or "
@@ -92,7 +93,7 @@ class ExperimentIn(RecordIn):
     )
 
     name: Label = Field(description="A short human name, 1 to 100 characters; may change at any time.")
-    hypothesis: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
+    hypothesis: Hypothesis | None = Field(
         None,
         description="What the play should achieve, in words, up to 2000 characters; null when not given. May "
         "change at any time.",

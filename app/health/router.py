@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 
 from app.audit import service as audit
 from app.auth import AdminAuth, ReadAuth
-from app.config import SettingsDep
+from app.config import SettingsDep, get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep, utcnow
 from app.errors import problem_responses
@@ -21,7 +21,7 @@ from app.health.schemas import (
     SnapshotQuery,
     SnapshotResult,
 )
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter()
@@ -60,7 +60,7 @@ def get_customer_health(
 
 @router.get(
     "/customers/{customer_id}/health/history",
-    response_model=Page[HealthSnapshotOut],
+    response_model=PageOut[HealthSnapshotOut],
     tags=["health"],
     responses={**CSV_RESPONSE, **problem_responses(401, 403, 404, 422)},
 )
@@ -75,7 +75,7 @@ def get_health_history(
     page = service.list_health_history(session, customer_id, query)
     if wants_csv(request, query.format):
         return csv_response(page.items, HealthSnapshotOut, next_cursor=page.next_cursor, filename="health.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)
 
 
 @router.post("/health/snapshots", tags=["health"], responses=problem_responses(401, 403, 422))

@@ -3,11 +3,11 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from app.errors import worded
 from app.pagination import ListQuery
-from app.schemas import IsoDate, QueryIn, StrictIn
+from app.schemas import NO_NUL, IsoDate, QueryIn, StrictIn
 from app.types import Aggregate, Band, UsageKind
 
 _NAME = worded(
@@ -16,7 +16,7 @@ _NAME = worded(
 _PROPERTY_NAME = worded(r"^[A-Za-z0-9_\-]+$", "a property name is letters, digits, _ and - (no spaces or dots)")
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NAME)]
 PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PROPERTY_NAME)]
-PropertyValue = Annotated[str, StringConstraints(max_length=255)]
+PropertyValue = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
@@ -35,7 +35,7 @@ class ComponentIn(StrictIn):
     )
     property: PropertyName | None = Field(None, description="The property counted by `distinct`.")
     window_days: int = Field(ge=1, le=3660, description="Days ending with as_of: as_of - window_days < d ≤ as_of.")
-    per_seat: bool = Field(False, description="Divide by the latest `seats` value up to as_of.")
+    per_seat: StrictBool = Field(False, description="Divide by the latest `seats` value up to as_of.")
     bad: Finite = Field(description="Raw value scoring 0.")
     good: Finite = Field(description="Raw value scoring 100; bad > good means lower is better.")
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.audit import service as audit
 from app.auth import ReadAuth, WriteAuth
 from app.batch import UpsertResult
+from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep
 from app.errors import problem_responses
@@ -25,7 +26,7 @@ from app.interventions.schemas import (
     RecommendationQuery,
     TransitionIn,
 )
-from app.pagination import Page
+from app.pagination import Page, PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter(prefix="/interventions", tags=["interventions"])
@@ -58,7 +59,7 @@ def create_intervention(
     return view
 
 
-@router.get("", response_model=Page[InterventionOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
+@router.get("", response_model=PageOut[InterventionOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
 def list_interventions(
     _auth: ReadAuth, request: Request, query: Annotated[InterventionListQuery, Query()], session: SessionDep
 ) -> Any:
@@ -67,7 +68,9 @@ def list_interventions(
     views = _views(request, session, list(page.items))
     if wants_csv(request, query.format):
         return csv_response(views, InterventionOut, next_cursor=page.next_cursor, filename="interventions.csv")
-    return Page[InterventionOut](items=views, next_cursor=page.next_cursor)
+    return page_out(
+        Page[InterventionOut](items=views, next_cursor=page.next_cursor), get_app_settings(request).currency
+    )
 
 
 @router.post("/batch", responses=problem_responses(401, 403, 409, 413, 422))
@@ -149,8 +152,8 @@ def _transition(move: str) -> Callable[..., InterventionOut]:
 
 
 for _move in ("start", "complete", "cancel"):
-    # The body is optional, and FastAPI answers an undecodable optional body with a 400.
-    router.post(f"/{{intervention_id}}/{_move}", responses=problem_responses(400, 401, 403, 404, 409, 422))(
+    # The 400 of an undecodable body is declared with every body's (app.errors.declare_json_body_responses).
+    router.post(f"/{{intervention_id}}/{_move}", responses=problem_responses(401, 403, 404, 409, 422))(
         _transition(_move)
     )
 

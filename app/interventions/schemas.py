@@ -4,13 +4,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from app.batch import BatchItems
 from app.errors import worded
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Number, QueryIn, Ratio, RecordIn, StrictIn, Text
+from app.schemas import Filter, IsoDate, LongText, Number, QueryIn, Ratio, RecordIn, StrictIn, Text
 from app.types import Framework, InterventionStatus, RecordId, RoiMethod, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
@@ -22,6 +22,9 @@ _SNAKE = worded(
 InterventionType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=_SNAKE)]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_SNAKE)]
 Hours = Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2)]
+# A metric's value as a person reads it off a report. Bounded: 1e400 is a valid decimal, but the answer's JSON
+# number cannot hold it and would silently show null instead of what was sent.
+MetricValue = Annotated[Decimal, Field(ge=-(10**15), le=10**15)]
 
 
 class ExpectedIn(StrictIn):
@@ -83,9 +86,7 @@ class InterventionIn(StrictIn):
     )
     framework: Framework = Field(description="The behavioural lever it relies on; ROI and recommendations group by it.")
     owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="Why it is done, 1 to 2000 characters."
-    )
+    reason: LongText = Field(description="Why it is done, 1 to 2000 characters.")
     status: Literal["planned", "in_progress"] = Field(
         "planned", description="planned (default), or in_progress to start it now (context captured at once)."
     )
@@ -98,14 +99,16 @@ class InterventionIn(StrictIn):
         Decimal(0), description="Out-of-pocket cost (travel, gifts…) in currency units (2 decimals); added to `cost`."
     )
     expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
-    at_risk: bool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
+    at_risk: StrictBool | None = Field(
+        None, description="true or false to set it explicitly; otherwise derived from health and renewals."
+    )
     attribution_days: int = Field(
         90,
         ge=1,
         le=730,
         description="Days after the start during which ARR kept or added is credited to it (default 90).",
     )
-    override_holdout: bool = Field(
+    override_holdout: StrictBool = Field(
         False,
         description="Record it even though the customer is in the holdout of an experiment of this play (otherwise "
         "a 409); counted as contamination in the experiment's result.",
@@ -148,9 +151,7 @@ class InterventionRecordIn(RecordIn):
     type: InterventionType = Field(description="What is done, e.g. qbr, win_back, or your own lowercase_word.")
     framework: Framework = Field(description="The behavioural lever it relies on.")
     owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="Why it is done, 1 to 2000 characters."
-    )
+    reason: LongText = Field(description="Why it is done, 1 to 2000 characters.")
     status: InterventionStatus = Field(
         "planned", description="planned (default), in_progress, completed or cancelled; moves only along the lifecycle."
     )
@@ -163,9 +164,9 @@ class InterventionRecordIn(RecordIn):
     hours: Hours = Field(Decimal(0), description="Hours spent, up to 2 decimals.")
     direct_cost: NonNegativeMoney = Field(Decimal(0), description="Out-of-pocket cost in currency units.")
     expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
-    at_risk: bool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
+    at_risk: StrictBool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
     attribution_days: int = Field(90, ge=1, le=730, description="Attribution window in days (default 90).")
-    override_holdout: bool = Field(
+    override_holdout: StrictBool = Field(
         False, description="Record it even for a holdout customer of an experiment of this play (counted)."
     )
 
@@ -238,9 +239,7 @@ class InterventionPatch(StrictIn):
     type: InterventionType | None = Field(None, description="New type; omitted keeps it.")
     framework: Framework | None = Field(None, description="New framework; omitted keeps it.")
     owner: RecordId | None = Field(None, description="New owner (team member id); omitted keeps it.")
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] | None = Field(
-        None, description="New reason; omitted keeps it."
-    )
+    reason: LongText | None = Field(None, description="New reason; omitted keeps it.")
     planned_on: IsoDate | None = Field(None, description="New planned day; omitted keeps it.")
     hours: Hours | None = Field(None, description="Hours spent so far (replaces the stored value).")
     direct_cost: NonNegativeMoney | None = Field(
@@ -272,12 +271,16 @@ class OutcomeOverrideIn(StrictIn):
         }
     )
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="Why the outcome is set by hand, 1 to 2000 characters."
+    note: LongText = Field(description="Why the outcome is set by hand, 1 to 2000 characters.")
+    met: StrictBool | None = Field(
+        None, description="Whether the expected change was reached (true or false, not 0 or 1); null when unknown."
     )
-    met: bool | None = Field(None, description="Whether the expected change was reached; null when unknown.")
-    before: Decimal | None = Field(None, description="The metric's value at the start, in its own unit.")
-    after: Decimal | None = Field(None, description="The metric's value at measurement, in its own unit.")
+    before: MetricValue | None = Field(
+        None, description="The metric's value at the start, in its own unit, within ±10^15; null when unknown."
+    )
+    after: MetricValue | None = Field(
+        None, description="The metric's value at measurement, in its own unit, within ±10^15; null when unknown."
+    )
 
 
 class ImpactOverrideIn(StrictIn):
@@ -291,9 +294,7 @@ class ImpactOverrideIn(StrictIn):
         }
     )
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="Why the impact is set by hand, 1 to 2000 characters."
-    )
+    note: LongText = Field(description="Why the impact is set by hand, 1 to 2000 characters.")
     retained_arr: NonNegativeMoney = Field(
         Decimal(0), description="ARR credited as kept, in currency units (2 decimals); default 0."
     )
@@ -412,13 +413,13 @@ class InterventionOut(BaseModel):
 class InterventionListQuery(ListQuery):
     """Filters of `GET /v1/interventions`."""
 
-    customer: str | None = Field(None, description="Only this customer's interventions (customer id).")
+    customer: Filter | None = Field(None, description="Only this customer's interventions (customer id).")
     status: InterventionStatus | None = Field(
         None, description="Only interventions with this status.", examples=["in_progress"]
     )
-    type: str | None = Field(None, description="Only interventions of this type.")
+    type: Filter | None = Field(None, description="Only interventions of this type.")
     framework: Framework | None = Field(None, description="Only interventions with this framework.")
-    owner: str | None = Field(None, description="Only interventions owned by this team member (id).")
+    owner: Filter | None = Field(None, description="Only interventions owned by this team member (id).")
     started_from: IsoDate | None = Field(
         None, description="Only interventions started on or after this day.", examples=["2026-01-01"]
     )
@@ -468,6 +469,6 @@ class RecommendationOut(BaseModel):
 class RecommendationQuery(QueryIn):
     """`?as_of=` (default today); unknown parameters are refused."""
 
-    as_of: date | None = Field(
+    as_of: IsoDate | None = Field(
         None, description="Day to judge the customer on; default today, UTC.", examples=["2026-03-31"]
     )

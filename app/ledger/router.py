@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.auth import IngestAuth, ReadAuth
+from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep, commit_retrying, utcnow
 from app.errors import problem_responses
@@ -17,7 +18,7 @@ from app.ledger.schemas import (
     MovementQuery,
     RevenueEventBatchIn,
 )
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.types import IdPath
 
 router = APIRouter(tags=["revenue"])
@@ -30,7 +31,7 @@ def post_revenue_events(_auth: IngestAuth, body: RevenueEventBatchIn, session: W
 
 
 @router.get(
-    "/movements", response_model=Page[MovementOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)}
+    "/movements", response_model=PageOut[MovementOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 )
 def list_movements(
     _auth: ReadAuth, request: Request, query: Annotated[MovementQuery, Query()], session: SessionDep
@@ -39,7 +40,7 @@ def list_movements(
     page = service.list_movements(session, query)
     if wants_csv(request, query.format):
         return csv_response(page.items, MovementOut, next_cursor=page.next_cursor, filename="movements.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)
 
 
 @router.get("/customers/{customer_id}/arr", responses=problem_responses(401, 403, 404, 422))

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.batch import BatchItems, EventCounts
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, Label, QueryIn, StrictIn
+from app.schemas import Filter, IsoDate, Label, QueryIn, StrictIn
 from app.types import MovementType, RecordId
 
 
@@ -81,8 +81,8 @@ class MovementQuery(ListQuery):
     start: IsoDate | None = Field(None, description="First effective date (inclusive).", examples=["2026-01-01"])
     end: IsoDate | None = Field(None, description="Last effective date (inclusive).", examples=["2026-12-31"])
     type: MovementType | None = Field(None, description="Only movements of this type.", examples=["churn"])
-    customer: str | None = Field(None, description="Only this customer's movements (customer id).")
-    product: str | None = Field(None, description="Only this product's part of each movement.")
+    customer: Filter | None = Field(None, description="Only this customer's movements (customer id).")
+    product: Filter | None = Field(None, description="Only this product's part of each movement.")
 
     @model_validator(mode="after")
     def _range_in_order(self) -> "MovementQuery":

@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import Request, Response
 
+from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_text, wants_csv
 from app.errors import problem_responses
 from app.metrics.schemas import MetricAnswer, MetricQuery
@@ -15,8 +16,12 @@ METRIC_RESPONSES = {**CSV_RESPONSE, **problem_responses(401, 403, 422)}
 def respond(
     request: Request, query: MetricQuery, answer: MetricAnswer[Any], filename: str
 ) -> MetricAnswer[Any] | Response:
-    """The answer itself for JSON; for CSV one line per row, columns in the row schema's order."""
+    """The answer itself for JSON, `meta.currency` added; for CSV one line per row, columns in the row schema's order.
+
+    The currency is added here, at the edge that holds the settings, so metric services stay free of them.
+    """
     if not wants_csv(request, query.format):
+        answer.meta["currency"] = get_app_settings(request).currency
         return answer
     row_type = type(answer.rows[0]) if answer.rows else None
     columns = list(row_type.model_fields) if row_type else ["period_start", "period_end", "group"]

@@ -48,8 +48,9 @@ class MetricAnswer(BaseModel, Generic[R]):
 
     rows: list[R] = Field(description="One row per period and group, in period then group order.")
     meta: dict[str, Any] = Field(
-        description="The query as understood (start, end, interval, group_by) plus the metric's own notes "
-        "(e.g. trend, cs_teams, allocation)."
+        description="The query as understood (start, end, interval, group_by), `currency` (ISO 4217 code of every "
+        "money figure in the rows: setting CSROI_CURRENCY, e.g. USD), plus the metric's own notes (e.g. trend, "
+        "cs_teams, allocation)."
     )
 
 

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.auth import IngestAuth, ReadAuth
 from app.batch import UpsertResult
+from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, WriteSessionDep, commit_retrying
 from app.errors import problem_responses
-from app.pagination import Page
+from app.pagination import PageOut, page_out
 from app.renewals import service
 from app.renewals.schemas import RenewalBatchIn, RenewalIn, RenewalListQuery, RenewalOut
 from app.types import IdPath
@@ -44,7 +45,7 @@ def get_renewal(_auth: ReadAuth, renewal_id: IdPath, session: SessionDep) -> Any
     return service.get_renewal(session, renewal_id)
 
 
-@router.get("", response_model=Page[RenewalOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
+@router.get("", response_model=PageOut[RenewalOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
 def list_renewals(
     _auth: ReadAuth, request: Request, query: Annotated[RenewalListQuery, Query()], session: SessionDep
 ) -> Any:
@@ -53,4 +54,4 @@ def list_renewals(
     if wants_csv(request, query.format):
         rows = [RenewalOut.model_validate(r) for r in page.items]
         return csv_response(rows, RenewalOut, next_cursor=page.next_cursor, filename="renewals.csv")
-    return page
+    return page_out(page, get_app_settings(request).currency)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from app.batch import BatchItems
 from app.money import NonNegativeMoney, PositiveMoney
 from app.pagination import ListQuery
-from app.schemas import IsoDate, RecordIn, StrictIn
+from app.schemas import Filter, IsoDate, RecordIn, StrictIn
 from app.types import RecordId, RenewalStatus
 
 
@@ -153,7 +153,7 @@ class RenewalOut(BaseModel):
 class RenewalListQuery(ListQuery):
     """Filters of `GET /v1/renewals` (date bounds inclusive)."""
 
-    customer: str | None = Field(None, description="Only this customer's renewals (customer id).")
+    customer: Filter | None = Field(None, description="Only this customer's renewals (customer id).")
     status: RenewalStatus | None = Field(None, description="Only renewals with this status.", examples=["open"])
     due_from: IsoDate | None = Field(
         None, description="Only renewals due on or after this day.", examples=["2026-01-01"]

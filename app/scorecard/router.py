@@ -116,7 +116,7 @@ def list_targets(
     _auth: ReadAuth, request: Request, query: Annotated[TargetListQuery, Query()], session: SessionDep
 ) -> Any:
     """Every scorecard target (JSON or CSV)."""
-    targets = service.list_targets(session)
+    targets = service.list_targets(session, currency=request.app.state.settings.currency)
     if wants_csv(request, query.format):
         return csv_response(targets.items, TargetOut, filename="targets.csv")
     return targets

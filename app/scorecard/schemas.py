@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from app.errors import worded
+from app.pagination import PageMeta
 from app.schemas import QueryIn, StrictIn
 from app.types import Direction, Quadrant, ResponseFormat, TargetStatus
 
@@ -90,6 +91,7 @@ class TargetList(BaseModel):
 
     items: list[TargetOut] = Field(description="Every stored target.")
     next_cursor: None = Field(None, description="Always null: one page holds every target.")
+    meta: PageMeta = Field(description="What holds for every item: the currency of the money targets.")
 
 
 class ScorecardQuery(BaseModel):
@@ -142,6 +144,15 @@ class Restatement(BaseModel):
     current_value: Figure | None = Field(description="The same figure computed from today's data.")
 
 
+class ScorecardMeta(BaseModel):
+    """What holds for every figure of the card."""
+
+    currency: str = Field(
+        description="ISO 4217 code of the money figures (churned and expansion ARR, CS cost, CLV, ARR per band…: "
+        "setting CSROI_CURRENCY), e.g. USD; cost per 1K renewed is in this currency per 1,000 of it."
+    )
+
+
 class ScorecardOut(BaseModel):
     """The monthly balanced scorecard; a closed month shows its frozen figures and what has been restated since."""
 
@@ -152,6 +163,7 @@ class ScorecardOut(BaseModel):
     restated: list[Restatement] = Field(
         description="For a closed month, frozen figures that later data has changed; empty otherwise."
     )
+    meta: ScorecardMeta = Field(description="What holds for every figure: the currency of the money figures.")
 
 
 class TargetListQuery(QueryIn):

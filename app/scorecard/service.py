@@ -12,8 +12,18 @@ from app.db import utcnow
 from app.errors import Conflict, NotFound, Unprocessable
 from app.metrics.periods import add_months, month_end
 from app.models import ClosedMonth, Target
+from app.pagination import PageMeta
 from app.scorecard.figures import CATALOGUE, METRICS, Figures, month_figures
-from app.scorecard.schemas import Entry, Quadrants, Restatement, ScorecardOut, TargetIn, TargetList, TargetOut
+from app.scorecard.schemas import (
+    Entry,
+    Quadrants,
+    Restatement,
+    ScorecardMeta,
+    ScorecardOut,
+    TargetIn,
+    TargetList,
+    TargetOut,
+)
 from app.types import TargetStatus
 
 QUADRANTS = ("financial", "customer", "process", "people")
@@ -54,9 +64,10 @@ def put_target(session: Session, metric: str, body: TargetIn) -> tuple[TargetOut
     return _target_out(row), created
 
 
-def list_targets(session: Session) -> TargetList:
-    """Every target, by metric name."""
-    return TargetList(items=[_target_out(t) for t in session.scalars(select(Target).order_by(Target.metric))])
+def list_targets(session: Session, *, currency: str) -> TargetList:
+    """Every target, by metric name; `currency` is that of the money targets (CSROI_CURRENCY)."""
+    items = [_target_out(t) for t in session.scalars(select(Target).order_by(Target.metric))]
+    return TargetList(items=items, next_cursor=None, meta=PageMeta(currency=currency))
 
 
 def get_target(session: Session, metric: str) -> TargetOut | None:
@@ -138,12 +149,24 @@ def _restated(frozen: dict[str, list[Entry]], fresh: dict[str, list[Entry]]) -> 
     ]
 
 
+def _meta(settings: Settings) -> ScorecardMeta:
+    """What holds for every figure of the card: its currency."""
+    return ScorecardMeta(currency=settings.currency)
+
+
 def get_scorecard(session: Session, month: str, *, settings: Settings) -> ScorecardOut:
     """The month's scorecard: fresh figures, or for a closed month the frozen ones plus what has been restated."""
     fresh = _fresh(session, first_day(month), settings=settings)
     closed = session.get(ClosedMonth, month)
     if closed is None:
-        return ScorecardOut(month=month, closed=False, closed_at=None, quadrants=Quadrants(**fresh), restated=[])
+        return ScorecardOut(
+            month=month,
+            closed=False,
+            closed_at=None,
+            quadrants=Quadrants(**fresh),
+            restated=[],
+            meta=_meta(settings),
+        )
     frozen = _thawed(closed.figures)
     return ScorecardOut(
         month=month,
@@ -151,6 +174,7 @@ def get_scorecard(session: Session, month: str, *, settings: Settings) -> Scorec
         closed_at=closed.closed_at,
         quadrants=Quadrants(**frozen),
         restated=_restated(frozen, fresh),
+        meta=_meta(settings),
     )
 
 
@@ -167,4 +191,11 @@ def close_month(session: Session, month: str, *, settings: Settings) -> Scorecar
     row = ClosedMonth(month=month, closed_at=utcnow(), figures=_frozen_json(fresh))
     session.add(row)
     session.flush()
-    return ScorecardOut(month=month, closed=True, closed_at=row.closed_at, quadrants=Quadrants(**fresh), restated=[])
+    return ScorecardOut(
+        month=month,
+        closed=True,
+        closed_at=row.closed_at,
+        quadrants=Quadrants(**fresh),
+        restated=[],
+        meta=_meta(settings),
+    )

@@ -144,6 +144,14 @@ class TestOutcomeImpactCost:
         assert got["impact"]["retained_arr"] == 5000
         assert got["impact"]["note"] == "shared credit"
 
+    @pytest.mark.parametrize("value", ["1e400", 1e300, "-1e16"])
+    def test_a_manual_value_no_answer_can_show_is_422(self, acme: TestClient, value: object) -> None:
+        """Issue 10: such a value used to be stored and answered as null."""
+        acme.post("/v1/interventions", json=body(status="in_progress", started_on="2026-02-01"))
+        response = acme.put("/v1/interventions/iv1/outcome", json={"note": "n", "before": value, "after": 1})
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["errors"]] == [["body", "before"]]
+
     def test_cost_and_roi(self, acme: TestClient) -> None:
         acme.put("/v1/team-members/jo", json={"role": "csm", "hourly_cost": "80.00"})
         got = acme.post(
