@@ -34,13 +34,14 @@ _POSITIVE_PATTERN = worded(
 )
 
 
-def _parse_money(value: Any) -> Decimal:
-    """Accept a JSON number or a decimal string with at most two decimals; never a float's noise."""
+def _parse_money(value: Any, pattern: str = _SIGNED_PATTERN) -> Decimal:
+    """Accept a JSON number or a decimal string with at most two decimals; never a float's noise. A string must
+    match `pattern`, the one the variant's OpenAPI schema shows (so "-0.00" is no unsigned amount)."""
     if isinstance(value, bool) or value is None:
         raise ValueError("money must be a number or a decimal string")
     if isinstance(value, float):
         value = repr(value)  # the shortest text that round-trips: 0.1 stays "0.1", not 0.1000000000000000055
-    elif isinstance(value, str) and not re.fullmatch(_SIGNED_PATTERN, value, re.ASCII):  # \d as in JSON Schema
+    elif isinstance(value, str) and not re.fullmatch(pattern, value, re.ASCII):  # \d as in JSON Schema
         raise ValueError("money is a decimal string such as 1234.50: digits, at most two decimals, no exponent")
     if isinstance(value, int | str | Decimal):
         try:
@@ -96,7 +97,7 @@ MoneyTotal = Annotated[
 # Field(ge=...) would vanish from the document under Money's own schema: each variant states its bound itself.
 NonNegativeMoney = Annotated[
     Decimal,
-    BeforeValidator(_parse_money),
+    BeforeValidator(lambda value: _parse_money(value, _UNSIGNED_PATTERN)),
     Field(ge=0),
     _AS_JSON,
     WithJsonSchema(
@@ -112,7 +113,7 @@ NonNegativeMoney = Annotated[
 ]
 PositiveMoney = Annotated[
     Decimal,
-    BeforeValidator(_parse_money),
+    BeforeValidator(lambda value: _parse_money(value, _POSITIVE_PATTERN)),
     Field(gt=0),
     _AS_JSON,
     WithJsonSchema(

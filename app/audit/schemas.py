@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.pagination import ListQuery
+from app.schemas import Filter
 
 
 class AuditEntryOut(BaseModel):
@@ -24,5 +25,5 @@ class AuditEntryOut(BaseModel):
 class AuditQuery(ListQuery):
     """The log, newest first, with optional filters."""
 
-    action: str | None = Field(None, max_length=60, description="Only this action.", examples=["target.put"])
+    action: Filter | None = Field(None, max_length=60, description="Only this action.", examples=["target.put"])
     key_id: int | None = Field(None, description="Only writes by this key.", examples=[1])

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.schemas import AuditEntryOut, AuditQuery
+from app.errors import Unprocessable
 from app.models import AuditEntry
 from app.pagination import Page, make_page
 
@@ -60,9 +61,14 @@ def list_entries(session: Session, query: AuditQuery) -> Page[AuditEntryOut]:
         stmt = stmt.where(AuditEntry.key_id == query.key_id)
     after = query.after()
     if after:
+        if not after[0].isdigit():
+            raise Unprocessable(
+                "The cursor is not one this list issued.",
+                [{"loc": ["query", "cursor"], "msg": "not an audit cursor", "type": "value_error"}],
+            )
         stmt = stmt.where(AuditEntry.id < int(after[0]))
     rows = list(session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(query.limit + 1)))
-    page = make_page(rows, query.limit, key=lambda r: [r.id])
+    page = make_page(rows, query.limit, key=lambda r: [str(r.id)])
     return Page[AuditEntryOut](
         items=[AuditEntryOut.model_validate(r, from_attributes=True) for r in page.items],
         next_cursor=page.next_cursor,

@@ -78,3 +78,11 @@ class TestLastUsed:
         used = session.scalars(select(ApiKey.last_used_at).where(ApiKey.name == "test")).all()
         assert used
         assert all(u is not None for u in used)
+
+
+def test_a_cursor_of_another_list_is_422(client: TestClient) -> None:
+    other = client.get("/v1/customers?limit=1")  # any list's cursor shape: a forged or foreign one is refused
+    assert other.status_code == 200
+    from app.pagination import encode_cursor  # noqa: PLC0415
+
+    assert client.get(f"/v1/audit?cursor={encode_cursor(['acme'])}").status_code == 422
