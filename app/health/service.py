@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
@@ -285,6 +286,7 @@ def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
     """Compute every customer's health on `day` set-based and store it, replacing that day's snapshot."""
     spec = current_model(session)
     results = compute_health(session, as_of=day, customers=None, spec=spec)
+    forget_snapshot_reads(session)
     now = utcnow()
     rows = [
         {
@@ -364,7 +366,12 @@ class BookHealth:
 
     def band(self, day: date) -> np.ndarray:
         """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by the model's thresholds."""
-        return band_codes(self.score(day), red_below=self.red_below, green_from=self.green_from)
+        return self.bands[:, self.days[day]]
+
+    @cached_property
+    def bands(self) -> np.ndarray:
+        """The band codes of every (customer, day), computed once."""
+        return band_codes(self.scores, red_below=self.red_below, green_from=self.green_from)
 
 
 def band_codes(scores: np.ndarray, *, red_below: float, green_from: float) -> np.ndarray:
@@ -382,15 +389,9 @@ def customer_ids(session: Session) -> list[str]:
     return list(session.scalars(select(Customer.id).order_by(Customer.id)))
 
 
-def book_health(
-    session: Session,
-    days: Iterable[date],
-    *,
-    customers: Sequence[str] | None = None,
-    spec: ModelSpec | None = None,
-) -> BookHealth:
-    """Every customer's score on each of `days` (see the module docstring for which score)."""
-    ids = list(customers) if customers is not None else customer_ids(session)
+def book_health(session: Session, days: Iterable[date], *, spec: ModelSpec | None = None) -> BookHealth:
+    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score)."""
+    ids = customer_ids(session)
     index = {cid: n for n, cid in enumerate(ids)}
     wanted = sorted(set(days))
     columns = {day: n for n, day in enumerate(wanted)}
@@ -429,20 +430,41 @@ def _whole_days(
         covered[:, col] = True
 
 
-def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, tuple[list[str], list[float | None]]]:
-    """Stored snapshots from `first` to `last`, one row per day with its customers and scores as two arrays (a
-    year of weekly snapshots of 10,000 customers is 52 rows to read, not 520,000)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    aggregate = func.array_agg if postgres else func.json_group_array
-    stmt = (
-        select(HealthSnapshot.snapshot_date, aggregate(HealthSnapshot.customer_id), aggregate(HealthSnapshot.score))
-        .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
-        .group_by(HealthSnapshot.snapshot_date)
-    )
-    found: dict[date, tuple[list[str], list[float | None]]] = {}
-    for day, ids, day_scores in session.execute(stmt):
-        found[day] = (ids, day_scores) if postgres else (json.loads(ids), json.loads(day_scores))
-    return found
+def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, tuple[np.ndarray, np.ndarray]]:
+    """Stored snapshots from `first` to `last`, one row per day: each customer's position in `customer_ids` order
+    and its score, as two arrays (a year of weekly snapshots of 10,000 customers is 52 rows of numbers to read,
+    not 520,000 rows with an id each)."""
+    # One request may ask twice (the ROI baseline, then its controls): days already read come from the session.
+    cache: dict[date, tuple[np.ndarray, np.ndarray]] = session.info.setdefault(_SNAPSHOT_CACHE, {})
+    ranges: list[tuple[date, date]] = session.info.setdefault(_SNAPSHOT_RANGES, [])
+    if not any(a <= first and last <= b for a, b in ranges):
+        postgres = session.get_bind().dialect.name == "postgresql"
+        aggregate = func.array_agg if postgres else func.json_group_array
+        # The same order as customer_ids' ORDER BY id, in the database's own collation.
+        ranked = select(Customer.id, (func.row_number().over(order_by=Customer.id) - 1).label("rn")).subquery()
+        known = sorted(d for d in cache if first <= d <= last)
+        stmt = (
+            select(HealthSnapshot.snapshot_date, aggregate(ranked.c.rn), aggregate(HealthSnapshot.score))
+            .join(ranked, ranked.c.id == HealthSnapshot.customer_id)
+            .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
+            .group_by(HealthSnapshot.snapshot_date)
+        )
+        if known:
+            stmt = stmt.where(HealthSnapshot.snapshot_date.not_in(known))
+        for day, positions, day_scores in session.execute(stmt):
+            rows, values = (positions, day_scores) if postgres else (json.loads(positions), json.loads(day_scores))
+            cache[day] = (np.array(rows, dtype=np.int64), np.array(values, dtype=float))
+        ranges.append((first, last))
+    return {day: columns for day, columns in cache.items() if first <= day <= last}
+
+
+_SNAPSHOT_CACHE, _SNAPSHOT_RANGES = "csroi.snapshot_columns", "csroi.snapshot_ranges"
+
+
+def forget_snapshot_reads(session: Session) -> None:
+    """Drop what `_snapshot_columns` kept for this session (a write of snapshots makes it stale)."""
+    session.info.pop(_SNAPSHOT_CACHE, None)
+    session.info.pop(_SNAPSHOT_RANGES, None)
 
 
 def _from_snapshots(
@@ -456,11 +478,9 @@ def _from_snapshots(
     taken = np.zeros((len(index), len(snapshot_days)), dtype=bool)
     values = np.full((len(index), len(snapshot_days)), np.nan)
     for slot, day in enumerate(snapshot_days):
-        ids, day_scores = by_day[day]
-        rows = np.array([index.get(cid, -1) for cid in ids], dtype=np.int64)
-        known = rows >= 0
-        taken[rows[known], slot] = True
-        values[rows[known], slot] = np.array(day_scores, dtype=float)[known]
+        rows, day_scores = by_day[day]
+        taken[rows, slot] = True
+        values[rows, slot] = day_scores  # a null score reads as NaN: no score
     ordinals = np.array([d.toordinal() for d in snapshot_days])
     for col, day in enumerate(wanted):
         # The snapshot days that may stand for `day`, latest first: the latest one a customer has wins.

@@ -122,8 +122,11 @@ def _episode_retained(episode: list[Window], arr: dict[tuple[str, date], int], t
     return min(at_start, at_end) if at_end > 0 else 0
 
 
-def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[str, Attribution]:
-    """Retained and expanded cents for every window, as of `today` (open windows count what happened so far)."""
+def attribute(
+    session: Session, windows: Sequence[Window], today: date, *, series: ledger.LedgerSeries | None = None
+) -> dict[str, Attribution]:
+    """Retained and expanded cents for every window, as of `today` (open windows count what happened so far);
+    `series`: the ledger's arrays when the caller has read them (else ARR is read with one statement)."""
     result = {w.id: Attribution(final=today >= w.window_end) for w in windows}
     by_customer: dict[str, list[Window]] = defaultdict(list)
     for window in windows:
@@ -132,7 +135,7 @@ def attribute(session: Session, windows: Sequence[Window], today: date) -> dict[
     episodes = [e for eps in per_customer for e in eps]
     points = {(e[0].customer_id, _before(e[0])) for e in episodes}
     points |= {(e[0].customer_id, _last_seen(e[0], today)) for e in episodes}
-    arr = ledger.arr_on(session, points)
+    arr = series.arr_at(points) if series is not None else ledger.arr_on(session, points)
     for customer_episodes in per_customer:
         retained = [_episode_retained(e, arr, today) for e in customer_episodes]
         for year in rescue_years(customer_episodes):

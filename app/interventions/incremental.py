@@ -43,7 +43,7 @@ from app.types import RoiMethod
 RENEWAL_HORIZON_DAYS = 90  # SPEC §5: yellow with a renewal due within 90 days is at risk
 RESAMPLES = 1_000
 MIN_EPISODES = 10  # fewer treated units than this: no interval (SPEC §9)
-EXACT_POOL = 500  # control pools up to this many customers are resampled exactly; larger ones by their normal limit
+EXACT_POOL = 100  # control pools up to this many customers are resampled exactly; larger ones by their normal limit
 BIG = 1 << 40
 
 
@@ -115,6 +115,20 @@ class Incremental:
     draws: dict[tuple[tuple[object, ...], int], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Book:
+    """Every customer (in id order) and the ledger of all of them as arrays: read once per request."""
+
+    customers: list[str]
+    ledger: ledger_service.LedgerSeries
+
+
+def read_book(session: Session) -> Book:
+    """The customers and their ledger, two statements."""
+    customers = health_service.customer_ids(session)
+    return Book(customers, ledger_service.ledger_series(session, customers))
+
+
 def measure(
     session: Session,
     windows: Sequence[Window],
@@ -123,15 +137,17 @@ def measure(
     *,
     min_controls: int,
     churn_defaults: Mapping[str, float],
+    book: Book | None = None,
 ) -> Incremental:
     """Incremental shares of every window (the caller's windows: all started interventions of its customers)."""
     found = Incremental()
     if not windows:
         return found
     units = _units(windows)
-    found.customers = health_service.customer_ids(session)
+    book = book or read_book(session)
+    found.customers = book.customers
     rows = {cid: n for n, cid in enumerate(found.customers)}
-    ledger = ledger_service.ledger_series(session, found.customers)
+    ledger = book.ledger
     _outcomes(units, ledger, rows, attributions, today)
     _holdout(session, units, ledger=ledger, rows=rows, found=found, today=today)
     _matched(session, units, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
@@ -355,7 +371,7 @@ def _matched(
     if not waiting:
         return
     book = _book(session, found.customers, rows)
-    health = health_service.book_health(session, {u.first.started_on for u in waiting}, customers=found.customers)
+    health = health_service.book_health(session, {u.first.started_on for u in waiting})
     tier_of = {c: int(book.tiers[n]) for c, n in rows.items()}
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:

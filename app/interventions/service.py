@@ -330,12 +330,14 @@ def impacts(
         return Impacts({}, incremental.Incremental())
     rows = session.scalars(select(Intervention).where(Intervention.customer_id.in_(sorted(customer_ids))))
     windows = [w for w in (window_of(r) for r in rows) if w is not None]
-    naive = attribute(session, windows, as_of)
+    book = incremental.read_book(session)  # the whole book's ledger as arrays: attribution and controls read it
+    naive = attribute(session, windows, as_of, series=book.ledger)
     found = incremental.measure(
         session,
         windows,
         naive,
         as_of,
+        book=book,
         min_controls=min_controls,
         churn_defaults=churn_defaults if churn_defaults is not None else CHURN_DEFAULTS,
     )

@@ -255,6 +255,14 @@ class LedgerSeries:
         result[found] = values[at[found]]
         return result
 
+    def arr_at(self, points: set[tuple[str, date]]) -> dict[tuple[str, date], int]:
+        """Cents of ARR of each (customer, day) pair (`arr_on`'s answer, without a statement)."""
+        ordered = sorted(points)
+        rows = np.array([self.index.get(c, -1) for c, _ in ordered], dtype=np.int64)
+        days = np.array([d.toordinal() for _, d in ordered], dtype=np.int64)
+        found = self.arr_on(rows, days) if ordered else np.zeros(0, dtype=np.int64)
+        return {point: int(cents) for point, cents in zip(ordered, found, strict=True)}
+
     def arr_on(self, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Cents of ARR of customer `rows[i]` on day ordinal `days[i]` (0 before its first change)."""
         return self._lookup(rows, days, self.arr)
