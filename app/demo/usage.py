@@ -62,6 +62,12 @@ def _ticket(w: Writer, day: date, lvl: float, n: int) -> Iterator[dict[str, Any]
         yield w.event("survey_response", day, value=csat, hours=100, survey="csat")
 
 
+def _recovered(plan: Plan, day: date) -> bool:
+    """The week a saved customer is back to its baseline: its CSM asks how it is going (an NPS answer)."""
+    back = plan.turn + timedelta(days=DIP_DAYS) if plan.saved and plan.turn else None
+    return back is not None and back <= day < back + timedelta(days=7)
+
+
 def _week(w: Writer, day: date, week: int) -> Iterator[dict[str, Any]]:
     """One week of a paying customer's events."""
     rng, seats, lvl = w.rng, w.plan.seats, level(w.plan, day, w.paid_from)
@@ -77,7 +83,7 @@ def _week(w: Writer, day: date, week: int) -> Iterator[dict[str, Any]]:
         yield w.event("feature_used", day + timedelta(days=rng.randint(0, 6)), feature=rng.choice(breadth))
     if rng.random() < 0.12 + 0.3 * max(0.0, 1 - lvl):
         yield from _ticket(w, day + timedelta(days=rng.randint(0, 4)), lvl, week)
-    if week % 13 == int(w.plan.id[-1]) % 13:
+    if week % 13 == int(w.plan.id[-1]) % 13 or _recovered(w.plan, day):
         nps = min(10, max(0, round(2 + 8 * min(1.0, lvl) + rng.gauss(0, 1.2))))
         yield w.event("survey_response", day + timedelta(days=3), value=nps, survey="nps")
 
