@@ -195,8 +195,8 @@ class Loader:
         self.summary.experiment = (
             f"experiment {experiment.EXPERIMENT_ID} ({book_plan.SAVE_PLAY}, {experiment.FRAMEWORK}, "
             f"{trial.starts_on} to {trial.ends_on}): {arms['treatment'].customers + arms['holdout'].customers} "
-            f"at-risk customers enrolled, {arms['holdout'].customers} held out ({trial.held_back} save plays held "
-            f"back, so {trial.switched} customers only the play would have saved were not); result {found.status}"
+            f"at-risk customers enrolled, {arms['holdout'].customers} held out; save plays held back: "
+            f"{trial.held_back} ({trial.switched} for customers only the play would have saved); result {found.status}"
         )
 
 
