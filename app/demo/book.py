@@ -17,13 +17,17 @@ TIERS = {
 }
 ARR_RANGE = {"smb": (3_000, 15_000), "mid_market": (20_000, 60_000), "enterprise": (80_000, 250_000)}
 SEAT_RANGE = {"smb": (2, 6), "mid_market": (5, 12), "enterprise": (12, 30)}
-CHURN_ODDS = {"smb": 0.30, "mid_market": 0.15, "enterprise": 0.07}
+# Odds that one of a customer's renewals is threatened: engagement falls for 3 to 5 months before it.
+RISK_ODDS = {"smb": 0.60, "mid_market": 0.35, "enterprise": 0.20}
+# An at-risk customer churns at that renewal with these odds: after the save play, and without it (the holdout).
+CHURN_WITH_PLAY, CHURN_WITHOUT_PLAY = 0.40, 0.75
 REGIONS = (("na", 0.45), ("emea", 0.35), ("apac", 0.15), ("latam", 0.05))
 INDUSTRIES = ("software", "fintech", "healthcare", "retail", "manufacturing", "education", "logistics")
 NAME_A = "Acme Globex Initech Umbrella Hooli Stark Wayne Vandelay Tyrell Cyberdyne Soylent Wonka Oscorp".split()
 NAME_B = "Labs Systems Health Foods Logistics Capital Works Analytics Retail Energy Robotics Media Cloud".split()
 MAIN, ADDON = "platform", "analytics"
 USAGE_DAYS = 212  # usage history: the 6 months of snapshots plus the 30-day windows before the first one
+SAVE_PLAY = "health_check"  # the save play CSMs run most, and the play the demo's holdout experiment tests
 
 
 @dataclass
@@ -40,6 +44,15 @@ class Play:
     days: int  # how long the play runs before it is completed
     # Explicit, as a CSM would set it: only save plays are at risk (a brand-new customer scores red at first).
     at_risk: bool
+    expansion: date | None = None  # a social-proof play's upsell or cross-sell: no play if that never happens
+
+
+@dataclass
+class Ending:
+    """A customer's revenue events and renewals from its threatened renewal on, in one of the two endings."""
+
+    events: list[dict[str, Any]]
+    renewals: list[dict[str, Any]]
 
 
 @dataclass
@@ -54,8 +67,14 @@ class Plan:
     seats: int
     engagement: float
     paying: list[tuple[date, date | None]] = field(default_factory=list)
-    risk: tuple[date, date] | None = None  # engagement falls over this span (to churn, or until saved)
-    saved: bool = False
+    # Engagement falls from the first day; the second is the renewal at stake (churned, or renewed if saved).
+    risk: tuple[date, date] | None = None
+    # Both endings look alike until here (after the save play), then a saved customer recovers and the others fall.
+    turn: date | None = None
+    saved: bool = False  # the ending as loaded: the save play's (the loader may switch to the holdout's)
+    saved_alone: bool = False  # the ending without the save play, for a customer in the experiment's holdout
+    # By `saved`, when the two endings differ and the renewal at stake is in the book (not for one after it).
+    endings: dict[bool, Ending] = field(default_factory=dict)
     boost_from: date | None = None  # a habit play that worked: engagement rises from this day
     expansions: list[date] = field(default_factory=list)
     plays: list[Play] = field(default_factory=list)
@@ -67,6 +86,7 @@ class Book:
 
     start: date
     end: date
+    usage_end: date  # the last day of usage: yesterday, so what is measured today sees real data
     team: list[dict[str, Any]] = field(default_factory=list)
     customers: list[dict[str, Any]] = field(default_factory=list)
     revenue: list[dict[str, Any]] = field(default_factory=list)

@@ -5,7 +5,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from app.demo.book import ADDON, ARR_RANGE, CHURN_ODDS, MAIN, Book, Plan, anniversary, money
+from app.demo.book import (
+    ADDON,
+    ARR_RANGE,
+    CHURN_WITH_PLAY,
+    CHURN_WITHOUT_PLAY,
+    MAIN,
+    RISK_ODDS,
+    Book,
+    Ending,
+    Plan,
+    anniversary,
+    money,
+)
 
 
 @dataclass
@@ -73,58 +85,87 @@ def _churn(deal: Contract, due: date, closed_on: date) -> None:
             deal.set(due, product, 0)
 
 
-def live(rng: random.Random, book: Book, plan: Plan) -> Contract:
-    """Write the customer's events and renewals from its land date to the end of the window."""
-    deal = Contract(plan, {})
-    deal.set(plan.land, MAIN, rng.uniform(*ARR_RANGE[plan.segment]))
+TURN = timedelta(days=55)  # from the start of the risk: the save play has started (red since about day 40)
+
+
+def _threaten(rng: random.Random, plan: Plan, due: date) -> None:
+    """The renewal due on `due` is at risk: engagement falls from 90 to 140 days before; one draw decides both
+    endings, so a customer the play does not save would not have been saved without it either."""
+    start = due - timedelta(days=rng.randint(90, 140))
+    luck = rng.random()
+    plan.risk, plan.turn = (start, due), start + TURN
+    plan.saved, plan.saved_alone = luck >= CHURN_WITH_PLAY, luck >= CHURN_WITHOUT_PLAY
+
+
+def _lost(deal: Contract, due: date, closed_on: date) -> Ending:
+    """The ending of a customer saved only by the play, without it: churned at the renewal, no comeback."""
+    lost = Contract(deal.plan, dict(deal.products), list(deal.events), list(deal.renewals))
+    _churn(lost, due, closed_on)
+    return Ending(lost.events[len(deal.events) :], lost.renewals[len(deal.renewals) :])
+
+
+def _terms(rng: random.Random, book: Book, deal: Contract, risk_at: date | None) -> tuple[int, int] | None:
+    """Write the customer's terms to the end of the window; where the two endings part, the position in its events
+    and renewals (None when they do not)."""
+    plan, fork = deal.plan, None
     contract, term = plan.land, 1
-    dues = [anniversary(plan.land, k) for k in (1, 2) if anniversary(plan.land, k) <= book.end]
-    churn_at = rng.choice(dues) if dues and rng.random() < CHURN_ODDS[plan.segment] else None
     while True:
         due = anniversary(contract, term)
         _mid_term(rng, deal, anniversary(contract, term - 1) + timedelta(days=rng.randint(90, 300)), min(due, book.end))
         if due > book.end:
             deal.renewal(due, deal.total(), "open")
             plan.paying.append((contract, None))
-            return deal
+            return fork
         closed_on = due - timedelta(days=rng.randint(0, 20))
-        if due != churn_at:
+        if due != risk_at or plan.saved:
+            if due == risk_at and not plan.saved_alone:
+                plan.endings[False] = _lost(deal, due, closed_on)
+                fork = (len(deal.events), len(deal.renewals))
             _renew(rng, deal, due, closed_on)
             term += 1
             continue
         _churn(deal, due, closed_on)
         plan.paying.append((contract, due))
-        plan.risk = (due - timedelta(days=rng.randint(90, 140)), due)
         comeback = due + timedelta(days=rng.randint(90, 240))
         # Three in ten churned customers come back; the first that can always does, so even a small book
         # shows every movement type.
         if (rng.random() < 0.3 or not book.comebacks) and comeback <= book.end - timedelta(days=20):
             book.comebacks += 1
             deal.set(comeback, MAIN, rng.uniform(*ARR_RANGE[plan.segment]) * 0.8)
-            contract, term, churn_at = comeback, 1, None
+            contract, term, risk_at = comeback, 1, None
             continue
-        return deal
+        return fork
 
 
-def mark_risk(rng: random.Random, book: Book, plan: Plan) -> None:
-    """Some paying customers wobble: a few recover (saved), a few head for a renewal after the window."""
+def live(rng: random.Random, book: Book, plan: Plan) -> Contract:
+    """Write the customer's events and renewals from its land date to the end of the window, with the save play's
+    ending; a customer saved only by the play also gets the other ending (`plan.endings`)."""
+    deal = Contract(plan, {})
+    deal.set(plan.land, MAIN, rng.uniform(*ARR_RANGE[plan.segment]))
+    dues = [anniversary(plan.land, k) for k in (1, 2) if anniversary(plan.land, k) <= book.end]
+    risk_at = rng.choice(dues) if dues and rng.random() < RISK_ODDS[plan.segment] else None
+    if risk_at is not None:
+        _threaten(rng, plan, risk_at)
+    fork = _terms(rng, book, deal, risk_at)
+    if fork is not None:
+        plan.endings[True] = Ending(deal.events[fork[0] :], deal.renewals[fork[1] :])
+    return deal
+
+
+def mark_risk(rng: random.Random, book: Book, plan: Plan, deal: Contract) -> None:
+    """Some paying customers are at risk ahead of their open renewal, due in the four months after the window
+    (revenue at risk): their usage tells the story to yesterday, the renewal is still open."""
     if plan.risk is not None or plan.paying[-1][1] is not None:
         return
-    since = max(plan.land + timedelta(days=60), book.end - timedelta(days=170))
-    if since > book.end - timedelta(days=60):
-        return
-    roll = rng.random()
-    if roll < 0.10:
-        start = since + timedelta(days=rng.randint(0, 40))
-        plan.risk, plan.saved = (start, start + timedelta(days=rng.randint(50, 70))), True
-    elif roll < 0.18:
-        plan.risk = (book.end - timedelta(days=rng.randint(50, 90)), book.end + timedelta(days=rng.randint(30, 120)))
+    due = date.fromisoformat(deal.renewals[-1]["due_date"])
+    if due <= book.end + timedelta(days=120) and rng.random() < RISK_ODDS[plan.segment] / 2:
+        _threaten(rng, plan, due)
 
 
 def build_revenue(book: Book, rng: random.Random) -> None:
     """Revenue events and renewals for every planned customer."""
     for plan in book.plans:
         deal = live(rng, book, plan)
-        mark_risk(rng, book, plan)
+        mark_risk(rng, book, plan, deal)
         book.revenue.extend(deal.events)
         book.renewals.extend(deal.renewals)

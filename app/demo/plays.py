@@ -4,7 +4,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from app.demo.book import USAGE_DAYS, Book, Plan, Play, money
+from app.demo.book import SAVE_PLAY, USAGE_DAYS, Book, Plan, Play, money
 from app.metrics.periods import add_months
 
 HOURS_PER_MONTH = 160
@@ -42,8 +42,8 @@ def _hours(rng: random.Random, low: int, high: int) -> Decimal:
 def _loss_aversion(rng: random.Random, plan: Plan) -> Play:
     """An at-risk save play owned by the CSM, started once the decline shows."""
     assert plan.risk is not None  # noqa: S101 - only called for plans with a risk span
-    start = plan.risk[0] + timedelta(days=rng.randint(25, 35))  # when the dip is deep enough to show red
-    kind = rng.choice(("health_check", "win_back", "executive_alignment"))
+    start = plan.risk[0] + timedelta(days=rng.randint(35, 45))  # once the dip shows: red, and before the turn
+    kind = rng.choices((SAVE_PLAY, "win_back", "executive_alignment"), weights=(0.6, 0.2, 0.2))[0]
     return Play("loss_aversion", kind, plan.csm, start, "Logins falling and escalations open ahead of the renewal",
                 {"metric": "health_score", "change": 10, "unit": "points", "measure_after_days": 60},
                 _hours(rng, 4, 14), rng.randint(14, 40), at_risk=True)  # fmt: skip
@@ -54,7 +54,7 @@ def plan_plays(book: Book, rng: random.Random) -> None:
     since = book.end - timedelta(days=USAGE_DAYS - 30)
     onboarding = book.members("onboarding")
     for plan in book.plans:
-        if plan.risk and since <= plan.risk[0] + timedelta(days=15) <= book.end:
+        if plan.risk and since <= plan.risk[0] + timedelta(days=40) <= book.end:
             plan.plays.append(_loss_aversion(rng, plan))
         if since <= plan.land <= book.end - timedelta(days=5):
             plan.plays.append(
@@ -80,5 +80,5 @@ def plan_plays(book: Book, rng: random.Random) -> None:
                     Play("social_proof", rng.choice(("expansion_review", "qbr")), plan.csm, start,
                          "Seats nearly full: show peers' results with the analytics add-on",
                          {"metric": "arr", "change": 10, "unit": "percent", "measure_after_days": 90},
-                         _hours(rng, 2, 8), 14, at_risk=False)
+                         _hours(rng, 2, 8), 14, at_risk=False, expansion=day)
                 )  # fmt: skip

@@ -116,14 +116,22 @@ def first_paid(session: Session, customer_id: str, as_of: date) -> date | None:
     return ledger_facts(session, [customer_id], as_of).get(customer_id, NO_FACTS).first_paid_on
 
 
+# Pairs per statement of arr_on: SQLite allows at most 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+ARR_ON_PAIRS = 250
+
+
 def arr_on(session: Session, points: set[tuple[str, date]]) -> dict[tuple[str, date], int]:
-    """Cents of total ARR of each (customer, date) pair; one query however many pairs."""
-    if not points:
-        return {}
-    rows = [select(literal(c, String).label("customer_id"), literal(d, Date).label("on_date")) for c, d in points]
-    wanted = (union_all(*rows) if len(rows) > 1 else rows[0]).cte("wanted")
-    stmt = arr_as_of(wanted.c.on_date, dates=wanted, keys=[wanted.c.on_date], customer=wanted.c.customer_id)
-    found = {(r.customer_id, r.on_date): int(r.arr_cents) for r in session.execute(stmt)}
+    """Cents of total ARR of each (customer, date) pair; one query per 250 pairs."""
+    found: dict[tuple[str, date], int] = {}
+    ordered = sorted(points)
+    for first in range(0, len(ordered), ARR_ON_PAIRS):
+        rows = [
+            select(literal(c, String).label("customer_id"), literal(d, Date).label("on_date"))
+            for c, d in ordered[first : first + ARR_ON_PAIRS]
+        ]
+        wanted = (union_all(*rows) if len(rows) > 1 else rows[0]).cte("wanted")
+        stmt = arr_as_of(wanted.c.on_date, dates=wanted, keys=[wanted.c.on_date], customer=wanted.c.customer_id)
+        found.update({(r.customer_id, r.on_date): int(r.arr_cents) for r in session.execute(stmt)})
     return {point: found.get(point, 0) for point in points}
 
 

@@ -18,7 +18,7 @@ from app.metrics.renewals import cost_of_renewals, renewals
 from app.metrics.retention import retention
 from app.metrics.roi import roi
 from app.metrics.schemas import MetricQuery, RetentionQuery, RoiQuery
-from app.models import ArrChange, HealthSnapshot, Intervention
+from app.models import ArrChange, ExperimentAssignment, HealthSnapshot, Intervention
 from app.scorecard import service as scorecard_service
 
 TODAY = date(2026, 5, 12)
@@ -28,10 +28,14 @@ runner = CliRunner()
 
 
 def figures(session: Session) -> list[str]:
-    """Last year's monthly retention rows and the last month's renewals: a fingerprint of the book."""
+    """Last year's monthly retention rows, the last month's renewals, the experiment's assignments and the
+    interventions: a fingerprint of the book."""
     query = RetentionQuery(start=date(2025, 5, 1), end=date(2026, 4, 30), interval="month")
     rows = [r.model_dump_json() for r in retention(session, query).rows]
-    return rows + [r.model_dump_json() for r in renewals(session, MetricQuery(**LAST_MONTH)).rows]
+    rows += [r.model_dump_json() for r in renewals(session, MetricQuery(**LAST_MONTH)).rows]
+    assigned = select(ExperimentAssignment.customer_id, ExperimentAssignment.arm, ExperimentAssignment.enrolled_on)
+    plays = select(Intervention.id, Intervention.type, Intervention.started_on, Intervention.status)
+    return [*rows, *(str(sorted(map(tuple, session.execute(stmt)))) for stmt in (assigned, plays))]
 
 
 class TestLoadDemo:
@@ -92,7 +96,7 @@ class TestLoadDemo:
                 loads.append(figures(session))
             savepoint.rollback()
         assert loads[0] == loads[1]
-        assert len(loads[0]) == 13
+        assert len(loads[0]) == 15
 
     def test_another_seed_is_another_book(self) -> None:
         first, again = (build_book(seed=1, customers=50, today=TODAY) for _ in range(2))
