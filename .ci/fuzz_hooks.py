@@ -20,7 +20,8 @@ CROSS_FIELD_RULES: dict[str, str] = {
     # An opaque token the service issued (`next_cursor`); the schema can only say "string", and any string the
     # service did not issue is refused rather than read as the first page (docs/conventions.md, lists).
     r"cursor is not one this service issued|not a cursor of this list|not an audit cursor": "cursor",
-    # A date range must run forwards, and a metric range is at most 20 years (SPEC §2 metric routes).
+    # A date range must run forwards, and a metric range spans at most 20 years (app.metrics.schemas: a bound on
+    # the periods one request may ask for); JSON Schema cannot relate `end` to `start`.
     r"end is before start|the range is limited to 20 years|(\w+)_to is before \1_from": "range order",
     r"ends_on is before starts_on|ended_on is before started_on": "range order",
     # `PUT /{id}` with an `id` in the body: it must equal the path's (docs/conventions.md, records).
@@ -32,7 +33,7 @@ CROSS_FIELD_RULES: dict[str, str] = {
     ),
     # An intervention's dates follow its status, and `points` measure the health score only (SPEC §5).
     r"(started_on|completed_on|cancelled_on) goes with status": "intervention status",
-    r"completed_on is before started_on|before started_on": "intervention dates",
+    r"before started_on": "intervention dates",  # completing before the stored start (SPEC §5)
     r"unit `points` is for metric health_score": "intervention expected",
     # A health component scores 100 × (raw − bad) / (good − bad): bad = good would divide by zero (SPEC §6).
     r"bad and good must differ|a distinct aggregate needs `property`|`property` is only read by the distinct": (
