@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -46,6 +46,7 @@ from app.metrics.staffing_router import router as staffing_router
 from app.metrics.unit_economics_router import router as unit_economics_router
 from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
+from app.schemas import PLAIN_JSON_SCHEMAS, single_valued_query
 from app.scorecard.router import router as scorecard_router
 from app.usage.router import router as usage_router
 from app.usage.router import usage_batch_schemas
@@ -75,7 +76,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {})
         # FastAPI lists its schemas by name; the event batch body's (see app.usage.router) joins them in order.
-        generated = {**components.get("schemas", {}), **usage_batch_schemas()}
+        generated = {**components.get("schemas", {}), **usage_batch_schemas(), **PLAIN_JSON_SCHEMAS}
         components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
         declare_json_body_responses(schema)
         prefill_examples(schema)
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:
-        app.include_router(router, prefix=prefix)
+        app.include_router(router, prefix=prefix, dependencies=[Depends(single_valued_query)] if prefix else None)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)
 

@@ -2,22 +2,29 @@
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic_core import core_schema
 
-from app.errors import worded
+from app.errors import pattern_words, worded
 from app.types import RecordId
 
 # PostgreSQL's text and jsonb cannot hold the NUL character (U+0000): a NUL reaching the database is a driver
@@ -25,7 +32,14 @@ from app.types import RecordId
 # the same 422 naming the field, and the OpenAPI document says so.
 NO_NUL = worded(r"^[^\x00]*$", "text must not contain the NUL character (U+0000)")
 
-Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+# Text that must say something: at least one character besides whitespace (and no NUL). Pydantic strips the
+# whitespace around text first (Unicode White_Space), so " " or a lone U+00A0 would be empty: the document says so
+# with the characters spelled out, since \s differs between regex engines.
+_BLANK = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK = worded(
+    rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$", "text must not be blank nor contain the NUL character (U+0000)"
+)
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)]
 # An exact decimal that is a JSON number on the wire (Pydantic would emit a string; ENGINEERING.md pitfall 3).
 Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 RATIO_PLACES = Decimal("0.000001")
@@ -43,7 +57,7 @@ Fte = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="js
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500, pattern=NO_NUL)]
 # A reason or a note: 1 to 2000 characters.
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NOT_BLANK)]
 # A free-text query filter (`?segment=`, `?product=`, `?customer=`…): any text the column could hold, so no NUL.
 Filter = Annotated[str, StringConstraints(pattern=NO_NUL)]
 
@@ -74,8 +88,87 @@ def storable_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# storable_json's rule in the OpenAPI document, at every depth: a JSON value whose strings and keys hold no NUL.
+# `app.main` adds it to the document's components. (A number with a fraction or exponent beyond a double, such as
+# 1e999, reads as Infinity and is refused too; JSON Schema cannot tell it from a long integer, which is kept.)
+PLAIN_JSON_SCHEMAS: dict[str, Any] = {
+    "PlainJson": {
+        "description": "Any JSON value that both databases store as sent: no NUL character (U+0000) in a string "
+        "or a key at any depth, and no number such as 1e999 that reads as Infinity.",
+        "anyOf": [
+            {"type": "null"},
+            {"type": "boolean"},
+            {"type": "number"},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": {"$ref": "#/components/schemas/PlainJson"}},
+            {"$ref": "#/components/schemas/PlainJsonObject"},
+        ],
+    },
+    "PlainJsonObject": {
+        "description": "A JSON object of PlainJson values whose keys hold no NUL character.",
+        "type": "object",
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": {"$ref": "#/components/schemas/PlainJson"},
+    },
+}
+
 # A free JSON object from a CRM or a tracker (customer attributes, event properties), stored as sent.
-JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(storable_json),
+    # In `allOf`: Pydantic resolves a bare `$ref` beside a description against its own definitions, and fails.
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/PlainJsonObject"}]}, mode="validation"),
+]
+
+
+def json_number(value: Any) -> Any:
+    """A body's number as sent: refuse true, false and text, which Pydantic's lax mode would read as numbers."""
+    # Pydantic's lax mode reads `true` as 1 and "60" as 60: a typo'd body would silently store a number the client
+    # never sent. A body's number is a JSON number, as its schema says (docs/conventions.md).
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number, not true, false or text")
+    return value
+
+
+# A whole number or a real number in a body (a query's numbers arrive as text and use plain int). In an optional
+# field, put the bounds before the validator (`Annotated[int, Field(ge=1), BeforeValidator(json_number)] | None`):
+# after it, Pydantic cannot show them in the document.
+JsonInt = Annotated[int, BeforeValidator(json_number)]
+JsonFloat = Annotated[float, BeforeValidator(json_number), Field(allow_inf_nan=False)]
+
+
+@dataclass(frozen=True)
+class DecimalText:
+    """An exact decimal input's text form: a string must match `pattern`, the one its OpenAPI schema shows.
+
+    Pydantic reads a Decimal from any text Python's Decimal reads ("1e3", "+.5", " 2 "), and its schema says only
+    `string`. With this annotation the document and the service accept the same strings: digits, an optional minus
+    and point, spaces around, no exponent; `pattern` also bounds the digits, and `places` the decimals of both a
+    string and a number (`multipleOf`). Put it after the Field constraints it joins.
+    """
+
+    pattern: str
+    places: int | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        """Check text against the pattern before Pydantic reads the Decimal."""
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def _check(self, value: Any) -> Any:
+        # \d as in JSON Schema (ASCII), not Python's Unicode digits.
+        if isinstance(value, str) and not re.fullmatch(self.pattern, value, re.ASCII):
+            raise ValueError(pattern_words(self.pattern) or "not a decimal string such as 12.5")
+        return value
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler) -> Any:
+        """Show the pattern on the string branch and the decimals on the number branch."""
+        json_schema = handler(schema)
+        for branch in json_schema.get("anyOf", []):
+            if branch.get("type") == "string":
+                branch["pattern"] = self.pattern
+            elif branch.get("type") == "number" and self.places is not None:
+                branch["multipleOf"] = float(Decimal(1).scaleb(-self.places))
+        return json_schema
 
 
 class StrictIn(BaseModel):
@@ -115,6 +208,34 @@ DATE_PATTERN = worded(
 IsoDate = Annotated[
     date, BeforeValidator(_iso_date), Field(json_schema_extra={"format": "date", "pattern": DATE_PATTERN})
 ]
+
+
+def omit_null(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` for an optional field that may be omitted but not sent as null: drop the null branch."""
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+    if schema.get("default", ...) is None:
+        del schema["default"]
+
+
+def single_valued_query(request: Request) -> None:
+    """Refuse a query parameter given more than once: every one takes a single value, and which copy would count
+    (Starlette keeps the last) is a guess the service should not make silently."""
+    seen: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        seen.setdefault(name, []).append(value)
+    repeated = [(name, values) for name, values in seen.items() if len(values) > 1]
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"type": "value_error", "loc": ("query", name), "msg": "given more than once; send it once",
+                 "input": values}
+                for name, values in repeated
+            ]
+        )  # fmt: skip
 
 
 class QueryIn(BaseModel):

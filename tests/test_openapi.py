@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 import app
 from app.main import create_app
+from app.money import Money, NonNegativeMoney, PositiveMoney
 from app.schemas import DATE_PATTERN
 
 
@@ -211,14 +212,36 @@ def test_every_input_date_states_its_bounds() -> None:
 
 def _money_options(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(where, number option, string option) of every money input: a number or a decimal string."""
+    money_patterns = {
+        option["pattern"]
+        for money in (Money, NonNegativeMoney, PositiveMoney)
+        for option in TypeAdapter(money).json_schema()["anyOf"]
+        if option["type"] == "string"
+    }
     found = []
     for where, node in _input_schemas(document):
         options = node.get("anyOf", [])
         numbers = [o for o in options if o.get("type") == "number" and "multipleOf" in o]
-        strings = [o for o in options if o.get("type") == "string" and "pattern" in o]
+        strings = [o for o in options if o.get("type") == "string" and o.get("pattern") in money_patterns]
         if numbers and strings:
             found.append((where, numbers[0], strings[0]))
     return found
+
+
+def test_every_number_that_also_takes_text_says_which_text() -> None:
+    """A number or a string (money, hours, a target…): the string option has the pattern the service applies.
+
+    Schemathesis found `"change": ""` refused with a 422 while the document allowed any string.
+    """
+    decimals = 0
+    for where, node in _input_schemas(_document()):
+        options = node.get("anyOf", [])
+        if where != "PlainJson" and any(o.get("type") == "number" for o in options):  # free JSON takes any text
+            for text in (o for o in options if o.get("type") == "string"):
+                assert "pattern" in text, where
+                assert not re.search(text["pattern"], ""), where
+                decimals += 1
+    assert decimals >= 15
 
 
 def test_every_money_input_states_cents_and_its_limit() -> None:
@@ -272,3 +295,31 @@ def test_lists_and_metrics_declare_meta_currency() -> None:
         if path.startswith("/v1/metrics/"):
             answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
             assert "`currency`" in _resolve(document, answer)["properties"]["meta"]["description"], path
+
+
+def test_a_target_path_lists_the_scorecard_metrics() -> None:
+    """Schemathesis sent `PUT /v1/targets/000…` and got a 422 the document did not foretell: it lists the names."""
+    from app.scorecard.figures import METRICS  # noqa: PLC0415
+
+    for method in ("put", "delete"):
+        [metric] = [p for p in _document()["paths"]["/v1/targets/{metric}"][method]["parameters"] if p["in"] == "path"]
+        assert metric["schema"]["enum"] == sorted(METRICS)
+
+
+def test_free_json_says_no_nul_at_any_depth() -> None:
+    """`attributes` and `properties` refuse a NUL anywhere inside: the document says so with a recursive schema."""
+    document = _document()
+    schemas = document["components"]["schemas"]
+    plain = schemas["PlainJsonObject"]
+    assert plain["propertyNames"]["pattern"] == "^[^\\x00]*$"
+    assert plain["additionalProperties"] == {"$ref": "#/components/schemas/PlainJson"}
+    assert {"$ref": "#/components/schemas/PlainJsonObject"} in schemas["PlainJson"]["anyOf"]
+    attributes = json.dumps(schemas["CustomerIn"]["properties"]["attributes"])
+    assert "#/components/schemas/PlainJsonObject" in attributes
+    assert "#/components/schemas/PlainJsonObject" in json.dumps(schemas["UsageEventIn"]["properties"]["properties"])
+
+
+def test_a_where_key_pattern_binds_every_key() -> None:
+    """`patternProperties` alone leaves other keys free in JSON Schema; the service refuses them."""
+    where = _document()["components"]["schemas"]["ComponentIn"]["properties"]["where"]["anyOf"][0]
+    assert where["propertyNames"]["pattern"] == next(iter(where["patternProperties"]))

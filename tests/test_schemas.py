@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from app.schemas import DATE_PATTERN, IsoDate
 from tests.test_errors import assert_problem
@@ -277,3 +277,131 @@ def test_a_date_is_accepted_exactly_when_the_document_allows_it(text: str) -> No
     except ValidationError:
         accepted = False
     assert accepted == (real_day and bool(re.fullmatch(DATE_PATTERN, text, re.ASCII)))
+
+
+# --- issue 10, .ci/fuzz: the document and the service accept the same inputs ------------------------------------
+
+
+def _number_leaves(value: Any, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """The path of every number inside a JSON value, except inside free JSON (attributes, properties, where)."""
+    if isinstance(value, dict):
+        return [
+            leaf
+            for key, item in value.items()
+            if key not in ("attributes", "properties", "where")
+            for leaf in _number_leaves(item, (*at, key))
+        ]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in _number_leaves(item, (*at, index))]
+    return [at] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+class TestJsonNumbers:
+    """A body's number is a JSON number: Pydantic's lax mode read `"red_below": false` as 0 and stored it."""
+
+    @pytest.mark.parametrize("lookalike", [True, False])
+    def test_every_number_of_every_body_example(self, app: FastAPI, client: TestClient, lookalike: bool) -> None:
+        checked, wrong = 0, []
+        for method, path, operation in _operations(app):
+            examples = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("examples")
+            for example in (e["value"] for e in (examples or {}).values()):
+                for leaf in _number_leaves(example):
+                    response = client.request(
+                        method.upper(), _url(path, operation), json=_replaced(example, leaf, lookalike)
+                    )
+                    checked += 1
+                    if response.status_code != 422 or not _named(response.json()["errors"], ["body", *leaf]):
+                        wrong.append(f"{method} {path} {leaf}: {response.status_code} {response.text[:200]}")
+        assert checked >= 20
+        assert not wrong, "\n".join(wrong)
+
+    @pytest.mark.parametrize(
+        ("body", "loc"),
+        [
+            ({"bands": {"red_below": "40"}}, ["body", "bands", "red_below"]),
+            ({"components": [{"window_days": "30"}]}, ["body", "components", 0, "window_days"]),
+        ],
+    )
+    def test_numbers_as_text_are_422_where_the_document_says_number(
+        self, client: TestClient, body: dict[str, Any], loc: list[str | int]
+    ) -> None:
+        component = {"name": "logins", "weight": 1, "kind": "login", "aggregate": "count", "window_days": 30}
+        sent = {"components": [{**component, "bad": 0, "good": 10, **body.get("components", [{}])[0]}]}
+        sent |= {"bands": body["bands"]} if "bands" in body else {}
+        problem = assert_problem(client.put("/v1/health-model", json=sent), 422)
+        assert loc in [e["loc"] for e in problem["errors"]]
+
+
+def _decimal_types() -> list[tuple[str, Any, str]]:
+    from app.experiments.schemas import HoldoutShare  # noqa: PLC0415
+    from app.interventions.schemas import Change, Hours, MetricValue  # noqa: PLC0415
+    from app.scorecard.schemas import TargetValue  # noqa: PLC0415
+    from app.usage.schemas import EventValue  # noqa: PLC0415
+
+    found = []
+    for name, annotation in [
+        ("hours", Hours),
+        ("metric value", MetricValue),
+        ("change", Change),
+        ("holdout share", HoldoutShare),
+        ("target", TargetValue),
+        ("event value", EventValue),
+    ]:
+        adapter = TypeAdapter(annotation)
+        [text] = [o for o in adapter.json_schema()["anyOf"] if o["type"] == "string"]
+        found.append((name, adapter, text["pattern"]))
+    return found
+
+
+DECIMALS = _decimal_types()
+DECIMAL_TEXT = st.one_of(
+    st.from_regex(r" ?-?[0-9]{0,17}(\.[0-9]{0,8})? ?", fullmatch=True),
+    st.sampled_from(["", "1e3", "+1", ".5", "5.", "1_000", "NaN", "Infinity", "0x10", "１２"]),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+)
+
+
+@pytest.mark.parametrize(("name", "adapter", "pattern"), DECIMALS, ids=[d[0] for d in DECIMALS])
+@given(text=DECIMAL_TEXT)
+def test_a_decimal_string_is_accepted_exactly_when_the_document_allows_it(
+    name: str, adapter: TypeAdapter[Any], pattern: str, text: str
+) -> None:
+    """Schemathesis sent `"change": ""` (and other strings the document allowed) and got a 422: each decimal's
+    string option now has a pattern that states its digits, decimals and bounds, and the service applies it."""
+    try:
+        adapter.validate_python(text)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == bool(re.fullmatch(pattern, text, re.ASCII)), (name, text)
+
+
+class TestQueryParameters:
+    def test_a_parameter_given_twice_is_422_naming_it(self, client: TestClient) -> None:
+        """`?as_of=2026-01-01&as_of=` answered as if only the last (empty, so absent) had been sent."""
+        client.put("/v1/customers/a", json={})
+        problem = assert_problem(client.get("/v1/customers/a/health?as_of=2026-01-01&as_of="), 422)
+        assert problem["errors"][0]["loc"] == ["query", "as_of"]
+        assert "more than once" in problem["errors"][0]["msg"]
+
+    def test_an_empty_parameter_is_still_absent(self, client: TestClient) -> None:
+        assert client.get("/v1/customers?segment=&limit=5").status_code == 200
+
+    @pytest.mark.parametrize("month", ["٢٠٢٦-02", "2026-٠٢", "0000-01"])
+    def test_a_scorecard_month_is_ascii_digits(self, client: TestClient, month: str) -> None:
+        assert client.get(f"/v1/scorecards/{month}").status_code == 422
+
+
+class TestNotBlank:
+    @pytest.mark.parametrize("blank", [" ", "\u00a0", "\u3000\t"])
+    def test_a_blank_name_is_422_as_the_document_says(self, client: TestClient, blank: str) -> None:
+        """Schemathesis sent `"region": "\\u00a0"`: valid for `minLength: 1`, empty once stripped."""
+        from app.schemas import NOT_BLANK  # noqa: PLC0415
+
+        assert not re.fullmatch(NOT_BLANK, blank)
+        problem = assert_problem(client.put("/v1/customers/a", json={"region": blank}), 422)
+        assert problem["errors"][0]["loc"] == ["body", "region"]
+
+    @pytest.mark.parametrize("text", ["\u200bx", "\x1c", "a b"])
+    def test_text_with_something_besides_whitespace_is_kept(self, client: TestClient, text: str) -> None:
+        assert client.put("/v1/customers/a", json={"region": text}).status_code == 201

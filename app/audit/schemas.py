@@ -26,4 +26,7 @@ class AuditQuery(ListQuery):
     """The log, newest first, with optional filters."""
 
     action: Filter | None = Field(None, max_length=60, description="Only this action.", examples=["target.put"])
-    key_id: int | None = Field(None, description="Only writes by this key.", examples=[1])
+    # Bounded by the key id column (a PostgreSQL integer): a larger number was a database error, a 500.
+    key_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Only writes by this key (an id from `csroi keys list`).", examples=[1]
+    )

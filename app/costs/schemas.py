@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from app.batch import BatchItems
-from app.errors import worded
+from app.errors import pattern_words, worded
 from app.money import NonNegativeMoney
 from app.pagination import ListQuery
 from app.schemas import Filter, RecordIn, StrictIn, Text
@@ -16,7 +16,12 @@ from app.types import Category, Motion, RecordId, Team
 # SPEC §3: sales and marketing acquire, account management expands, every other team retains.
 DEFAULT_MOTION: dict[str, Motion] = {"sales": "acquire", "marketing": "acquire", "account_management": "expand"}
 
-_MONTH_PATTERN = worded(r"^\d{4}-(0[1-9]|1[0-2])$", "a month is YYYY-MM, e.g. 2025-10")
+# The months of app.schemas' dates (1900-01 to 9998-12). [0-9], not \d: Python's and Pydantic's \d match any
+# Unicode digit ("٢٠٢٥-10" was read as 2025-10), and year 0000 matched and then failed as a date.
+_MONTH_PATTERN = worded(
+    r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$",
+    "a month is YYYY-MM from 1900-01 to 9998-12, e.g. 2025-10",
+)
 
 
 def _parse_month(value: Any) -> date:
@@ -24,7 +29,7 @@ def _parse_month(value: Any) -> date:
     if isinstance(value, date):
         return value.replace(day=1)
     if not isinstance(value, str) or not re.fullmatch(_MONTH_PATTERN, value):
-        raise ValueError("month must be YYYY-MM, e.g. 2025-10")
+        raise ValueError(pattern_words(_MONTH_PATTERN))
     return date(int(value[:4]), int(value[5:]), 1)
 
 

@@ -16,7 +16,12 @@ Email = Annotated[
     str,
     StringConstraints(
         max_length=320,
-        pattern=worded(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$", "an email address looks like name@example.com"),
+        # No @, space or control character in a part, spelled out: \s means other characters to Pydantic's regex
+        # engine (U+0085, U+00A0) than to JSON Schema's, so the document and the service disagreed on them.
+        pattern=worded(
+            r"^[^@\x00-\x20\x7f-\xa0]+@[^@\x00-\x20\x7f-\xa0]+\.[^@\x00-\x20\x7f-\xa0]+$",
+            "an email address looks like name@example.com",
+        ),
     ),
 ]
 

@@ -9,9 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import NO_NUL, IsoDate, Label, Number, QueryIn, Ratio, RecordIn, StrictIn
+from app.schemas import NO_NUL, DecimalText, IsoDate, JsonInt, Label, Number, QueryIn, Ratio, RecordIn, StrictIn
 from app.types import Arm, Band, ExperimentStatus, Framework, Stage, StratumKey, Tier
 
+# 0.05 to 0.5 with at most six decimals (trailing zeros aside), as text: 0.05…, 0.1… to 0.4…, or 0.5.
+_SHARE_TEXT = worded(
+    r"^ *0*\.(0[5-9][0-9]{0,4}|[1-4][0-9]{0,5}|5)0* *$",
+    "a holdout share is a decimal string from 0.05 to 0.5 with at most six decimals, such as 0.2",
+)
+HoldoutShare = Annotated[
+    Number, Field(ge=Decimal("0.05"), le=Decimal("0.5"), decimal_places=6), DecimalText(_SHARE_TEXT, places=6)
+]
 # The same words as an intervention's type: the play is matched against interventions by type and framework.
 _SNAKE = worded(
     r"^[a-z][a-z0-9_]*$",
@@ -104,17 +112,12 @@ class ExperimentIn(RecordIn):
         description="Who may enroll, judged on the day of each `assign` call (default {}: every paying customer). "
         "May change at any time; a change applies to later `assign` calls only.",
     )
-    holdout_share: Annotated[
-        Number,
-        Field(
-            ge=Decimal("0.05"),
-            le=Decimal("0.5"),
-            decimal_places=6,
-            description="The share of each stratum of newly enrolled customers held out, a plain fraction from "
-            "0.05 to 0.5 with up to 6 decimals (default 0.2 = 20 %): ⌊share × n + ½⌋ of a stratum's n. Fixed once "
-            "customers are enrolled.",
-        ),
-    ] = Decimal("0.2")
+    holdout_share: HoldoutShare = Field(
+        Decimal("0.2"),
+        description="The share of each stratum of newly enrolled customers held out, a plain fraction from "
+        "0.05 to 0.5 with up to 6 decimals (default 0.2 = 20 %): ⌊share × n + ½⌋ of a stratum's n. Fixed once "
+        "customers are enrolled.",
+    )
     stratify_by: list[StratumKey] = Field(
         default=DEFAULT_STRATA,
         max_length=5,
@@ -130,7 +133,7 @@ class ExperimentIn(RecordIn):
         description="Last day customers may be enrolled and the holdout is guarded (inclusive; not before "
         "starts_on). May change at any time."
     )
-    window_days: int = Field(
+    window_days: JsonInt = Field(
         90,
         ge=1,
         le=730,

@@ -1,13 +1,13 @@
 """Health model bodies, health score views and query parameters (SPEC §6)."""
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from app.errors import worded
 from app.pagination import ListQuery
-from app.schemas import NO_NUL, IsoDate, QueryIn, StrictIn
+from app.schemas import NO_NUL, IsoDate, JsonFloat, JsonInt, QueryIn, StrictIn
 from app.types import Aggregate, Band, UsageKind
 
 _NAME = worded(
@@ -17,27 +17,36 @@ _PROPERTY_NAME = worded(r"^[A-Za-z0-9_\-]+$", "a property name is letters, digit
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_NAME)]
 PropertyName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_PROPERTY_NAME)]
 PropertyValue = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _property_names_patterned(schema: dict[str, Any]) -> None:
+    """Name the key pattern in `propertyNames`: Pydantic puts it in `patternProperties` only, which leaves a key
+    that does not match it unconstrained in JSON Schema, while the service refuses such a key."""
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "object":
+            branch.setdefault("propertyNames", {})["pattern"] = _PROPERTY_NAME
 
 
 class ComponentIn(StrictIn):
     """One health component: an aggregate of one kind of event over a window, scored linearly from bad to good."""
 
     name: Name = Field(description="Component name, unique in the model, e.g. `logins`.")
-    weight: Finite = Field(gt=0, description="Relative weight; weights are renormalised over components with data.")
+    weight: JsonFloat = Field(gt=0, description="Relative weight; weights are renormalised over components with data.")
     kind: UsageKind = Field(description="The usage event kind it reads, e.g. `login`.")
     where: dict[PropertyName, PropertyValue] | None = Field(
-        None, description="Equality filters on event properties (string values), e.g. {'survey': 'nps'}."
+        None,
+        description="Equality filters on event properties (string values), e.g. {'survey': 'nps'}.",
+        json_schema_extra=_property_names_patterned,
     )
     aggregate: Aggregate = Field(
         description="How the window's events become one raw value: count, sum / avg / last of `value`, or distinct "
         "values of `property`."
     )
     property: PropertyName | None = Field(None, description="The property counted by `distinct`.")
-    window_days: int = Field(ge=1, le=3660, description="Days ending with as_of: as_of - window_days < d ≤ as_of.")
+    window_days: JsonInt = Field(ge=1, le=3660, description="Days ending with as_of: as_of - window_days < d ≤ as_of.")
     per_seat: StrictBool = Field(False, description="Divide by the latest `seats` value up to as_of.")
-    bad: Finite = Field(description="Raw value scoring 0.")
-    good: Finite = Field(description="Raw value scoring 100; bad > good means lower is better.")
+    bad: JsonFloat = Field(description="Raw value scoring 0.")
+    good: JsonFloat = Field(description="Raw value scoring 100; bad > good means lower is better.")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ComponentIn":
@@ -53,8 +62,8 @@ class ComponentIn(StrictIn):
 class BandsIn(StrictIn):
     """Band thresholds: red < red_below ≤ yellow < green_from ≤ green."""
 
-    red_below: Finite = Field(40, ge=0, le=100, description="Scores below this are red (0..100, default 40).")
-    green_from: Finite = Field(
+    red_below: JsonFloat = Field(40, ge=0, le=100, description="Scores below this are red (0..100, default 40).")
+    green_from: JsonFloat = Field(
         70, ge=0, le=100, description="Scores from this up are green (0..100, default 70); in between is yellow."
     )
 

@@ -328,7 +328,10 @@ def list_health_history(session: Session, customer_id: str, query: HealthHistory
         try:
             last = date.fromisoformat(str(after[0]))
         except ValueError:
-            raise Unprocessable("The cursor does not belong to this list.") from None
+            raise Unprocessable(
+                "The cursor does not belong to this list.",
+                [{"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}],
+            ) from None
         stmt = stmt.where(HealthSnapshot.snapshot_date > last)
     rows = session.scalars(stmt.order_by(HealthSnapshot.snapshot_date).limit(query.limit + 1)).all()
     items = [HealthSnapshotOut.model_validate(r) for r in rows]

@@ -4,13 +4,36 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.batch import BatchItems
 from app.errors import worded
 from app.money import Money, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import Filter, IsoDate, LongText, Number, QueryIn, Ratio, RecordIn, StrictIn, Text
+from app.schemas import (
+    DecimalText,
+    Filter,
+    IsoDate,
+    JsonInt,
+    LongText,
+    Number,
+    QueryIn,
+    Ratio,
+    RecordIn,
+    StrictIn,
+    Text,
+    json_number,
+    omit_null,
+)
 from app.types import Framework, InterventionStatus, RecordId, RoiMethod, Situation
 
 # The SPEC's types (onboarding_call, training, qbr, win_back, health_check, executive_alignment,
@@ -21,10 +44,24 @@ _SNAKE = worded(
 )
 InterventionType = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=_SNAKE)]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=_SNAKE)]
-Hours = Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2)]
+_HOURS_TEXT = worded(
+    r"^ *0*([0-9]{1,5}(\.[0-9]{1,2}0*)?|100000(\.0+)?) *$", "hours are 0 to 100000 with at most two decimals, e.g. 8.5"
+)
+Hours = Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=2), DecimalText(_HOURS_TEXT, places=2)]
 # A metric's value as a person reads it off a report. Bounded: 1e400 is a valid decimal, but the answer's JSON
 # number cannot hold it and would silently show null instead of what was sent.
-MetricValue = Annotated[Decimal, Field(ge=-(10**15), le=10**15)]
+_METRIC_TEXT = worded(
+    r"^ *-?0*([0-9]{1,15}(\.[0-9]+)?|1000000000000000(\.0+)?) *$",
+    "a metric value is a decimal string within ±10^15, such as 42.5 (no exponent)",
+)
+MetricValue = Annotated[Decimal, Field(ge=-(10**15), le=10**15), DecimalText(_METRIC_TEXT)]
+_CHANGE_TEXT = worded(
+    r"^ *-?0*([0-9]{1,9}(\.[0-9]{1,4}0*)?|1000000000(\.0+)?) *$",
+    "a change is a decimal string within ±10^9, at most four decimals, such as -12.5 (no exponent)",
+)
+Change = Annotated[
+    Number, Field(ge=-1_000_000_000, le=1_000_000_000, decimal_places=4), DecimalText(_CHANGE_TEXT, places=4)
+]
 
 
 class ExpectedIn(StrictIn):
@@ -33,13 +70,13 @@ class ExpectedIn(StrictIn):
     metric: MetricName = Field(
         description="What is measured: health_score, arr, renewal, or a usage event kind (its 30-day sum), e.g. login."
     )
-    change: Annotated[Number, Field(ge=-1_000_000_000, le=1_000_000_000, decimal_places=4)] = Field(
+    change: Change = Field(
         description="The change that counts as met, in `unit` (negative for a decrease), up to four decimals."
     )
     unit: Literal["points", "percent", "absolute"] = Field(
         description="points (health_score only), percent of the before value (10 = +10 %), or absolute units."
     )
-    measure_after_days: int = Field(ge=1, le=730, description="Days after started_on when the outcome is measured.")
+    measure_after_days: JsonInt = Field(ge=1, le=730, description="Days after started_on when the outcome is measured.")
 
     @model_validator(mode="after")
     def _points_are_for_health(self) -> "ExpectedIn":
@@ -102,7 +139,7 @@ class InterventionIn(StrictIn):
     at_risk: StrictBool | None = Field(
         None, description="true or false to set it explicitly; otherwise derived from health and renewals."
     )
-    attribution_days: int = Field(
+    attribution_days: JsonInt = Field(
         90,
         ge=1,
         le=730,
@@ -165,7 +202,7 @@ class InterventionRecordIn(RecordIn):
     direct_cost: NonNegativeMoney = Field(Decimal(0), description="Out-of-pocket cost in currency units.")
     expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
     at_risk: StrictBool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
-    attribution_days: int = Field(90, ge=1, le=730, description="Attribution window in days (default 90).")
+    attribution_days: JsonInt = Field(90, ge=1, le=730, description="Attribution window in days (default 90).")
     override_holdout: StrictBool = Field(
         False, description="Record it even for a holdout customer of an experiment of this play (counted)."
     )
@@ -236,17 +273,34 @@ class InterventionPatch(StrictIn):
         json_schema_extra={"examples": [{"hours": 8.5, "direct_cost": 400, "planned_on": "2026-04-15"}]}
     )
 
-    type: InterventionType | None = Field(None, description="New type; omitted keeps it.")
-    framework: Framework | None = Field(None, description="New framework; omitted keeps it.")
-    owner: RecordId | None = Field(None, description="New owner (team member id); omitted keeps it.")
-    reason: LongText | None = Field(None, description="New reason; omitted keeps it.")
-    planned_on: IsoDate | None = Field(None, description="New planned day; omitted keeps it.")
-    hours: Hours | None = Field(None, description="Hours spent so far (replaces the stored value).")
-    direct_cost: NonNegativeMoney | None = Field(
-        None, description="Direct cost in currency units (replaces the stored value)."
+    # Omitted is None here, but these fields cannot be cleared: the document shows no null for them
+    # (`omit_null`) and an explicit null is a 422 naming the field. owner and planned_on may be cleared.
+    type: InterventionType | None = Field(None, description="New type; omitted keeps it.", json_schema_extra=omit_null)
+    framework: Framework | None = Field(
+        None, description="New framework; omitted keeps it.", json_schema_extra=omit_null
     )
-    expected: ExpectedIn | None = Field(None, description="New expected outcome (the whole object).")
-    attribution_days: int | None = Field(None, ge=1, le=730, description="New attribution window in days.")
+    owner: RecordId | None = Field(None, description="New owner (team member id); omitted keeps it, null clears it.")
+    reason: LongText | None = Field(None, description="New reason; omitted keeps it.", json_schema_extra=omit_null)
+    planned_on: IsoDate | None = Field(None, description="New planned day; omitted keeps it, null clears it.")
+    hours: Hours | None = Field(
+        None, description="Hours spent so far (replaces the stored value).", json_schema_extra=omit_null
+    )
+    direct_cost: NonNegativeMoney | None = Field(
+        None, description="Direct cost in currency units (replaces the stored value).", json_schema_extra=omit_null
+    )
+    expected: ExpectedIn | None = Field(
+        None, description="New expected outcome (the whole object).", json_schema_extra=omit_null
+    )
+    attribution_days: Annotated[int, Field(ge=1, le=730), BeforeValidator(json_number)] | None = Field(
+        None, description="New attribution window in days.", json_schema_extra=omit_null
+    )
+
+    @field_validator("type", "framework", "reason", "hours", "direct_cost", "expected", "attribution_days")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be cleared: omit the field to keep its value")
+        return value
 
 
 class TransitionIn(StrictIn):

@@ -219,20 +219,10 @@ def update_intervention(session: Session, intervention_id: str, patch: Intervent
     changes = patch.model_dump(exclude_unset=True)
     if "attribution_days" in changes and row.started_on is not None:
         raise Conflict("attribution_days is fixed once the intervention has started.")
-    for name, value in changes.items():
-        if value is None and name in (
-            "type",
-            "framework",
-            "reason",
-            "hours",
-            "direct_cost",
-            "expected",
-            "attribution_days",
-        ):
-            raise Unprocessable(
-                f"{name} cannot be cleared.", [{"loc": ["body", name], "msg": "may not be null", "type": "value_error"}]
-            )
-        setattr(row, name, value.model_dump(mode="json") if name == "expected" and value is not None else value)
+    if patch.expected is not None:  # stored as JSON, like a created one's (a dict here, its Decimals as numbers)
+        changes["expected"] = patch.expected.model_dump(mode="json")
+    for name, value in changes.items():  # the schema refused null for the fields that cannot be cleared
+        setattr(row, name, value)
     if "expected" in changes:
         row.outcome = None  # a new expectation is measured afresh
     session.flush()

@@ -10,6 +10,7 @@ from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_response, csv_text, wants_
 from app.db import MetricSessionDep, SessionDep, WriteSessionDep
 from app.errors import problem_responses, worded
 from app.scorecard import service
+from app.scorecard.figures import METRICS
 from app.scorecard.schemas import (
     MONTH_PATTERN,
     ScorecardOut,
@@ -28,8 +29,10 @@ MetricPath = Annotated[
     Path(
         max_length=64,
         pattern=worded(r"^[a-z0-9_]+$", "a scorecard metric name is lowercase letters, digits and _, e.g. nrr"),
-        description="A scorecard metric name, e.g. `nrr`.",
+        description="A scorecard metric name, e.g. `nrr`: one of the scorecard's entries (any other is a 422).",
         examples=["nrr"],
+        # The names the service accepts (service._check_metric), so the document lists them rather than `string`.
+        json_schema_extra={"enum": sorted(METRICS)},
     ),
 ]
 

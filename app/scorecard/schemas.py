@@ -1,20 +1,22 @@
 """Scorecard and target shapes (SPEC §7)."""
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from app.errors import worded
+from app.errors import pattern_words, worded
 from app.pagination import PageMeta
 from app.schemas import QueryIn, StrictIn
 from app.types import Direction, Quadrant, ResponseFormat, TargetStatus
 
 # Years 1910–9998: the card looks back up to two years (moving averages, previous month), and every date must
-# stay within app.schemas.MIN_DATE..MAX_DATE.
+# stay within app.schemas.MIN_DATE..MAX_DATE. [0-9], not \d: Pydantic's regex engine reads \d as any Unicode digit
+# (so "٢٠٢٦-02" passed as 2026-02), JSON Schema as 0-9.
 MONTH_PATTERN = worded(
-    r"^(19[1-9]\d|[2-8]\d\d\d|9[0-8]\d\d|99[0-8]\d|999[0-8])-(0[1-9]|1[0-2])$",
+    r"^(19[1-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-(0[1-9]|1[0-2])$",
     "a month is YYYY-MM, e.g. 2026-10 (years 1910 to 9998)",
 )
 TARGET_PLACES = 6
@@ -34,10 +36,19 @@ Figure = Annotated[
 ]
 
 
+# The strings _parse_target reads, as the OpenAPI document shows them: below 10^15 in size, at most six decimals.
+_TARGET_TEXT = worded(
+    r"^ *-?0*[0-9]{1,15}(\.[0-9]{1,6}0*)? *$",
+    "a target is a number or a decimal string below 10^15 in size, at most six decimals, such as 1.05",
+)
+
+
 def _parse_target(value: Any) -> Decimal:
     """A JSON number or a decimal string; finite, below 10^15, at most six decimals (the ratio precision)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError("a target is a number or a decimal string")
+    if isinstance(value, str) and not re.fullmatch(_TARGET_TEXT, value, re.ASCII):
+        raise ValueError(f"{pattern_words(_TARGET_TEXT)} (no exponent)")
     try:
         number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
     except ArithmeticError:
@@ -53,7 +64,20 @@ TargetValue = Annotated[
     Decimal,
     BeforeValidator(_parse_target),
     PlainSerializer(figure_json, return_type=Any, when_used="json"),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]}, mode="validation"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": -float(MAX_TARGET),
+                    "exclusiveMaximum": float(MAX_TARGET),
+                    "multipleOf": float(Decimal(1).scaleb(-TARGET_PLACES)),
+                },
+                {"type": "string", "pattern": _TARGET_TEXT},
+            ]
+        },
+        mode="validation",
+    ),
     WithJsonSchema({"type": "number"}, mode="serialization"),
 ]
 

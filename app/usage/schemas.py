@@ -1,6 +1,7 @@
 """Usage event batch bodies and results."""
 
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, NotRequired
@@ -17,18 +18,26 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from app.batch import BatchItems, EventCounts
-from app.errors import worded
+from app.errors import pattern_words, worded
 from app.schemas import JsonObject, StrictIn
 from app.types import RecordId, UsageKind
 
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
-_VALUE_PATTERN = worded(r"^-?\d+(\.\d{1,6})?$", "a value is a number or a decimal string, at most six decimals")
+# The strings parse_value reads, as the OpenAPI document shows them: below 9 × 10^12 in size (12 digits, or 13
+# starting with 1 to 8, once leading zeros are dropped), at most six decimals besides trailing zeros.
+_VALUE_PATTERN = worded(
+    r"^ *-?0*([0-9]{1,12}|[1-8][0-9]{12})(\.[0-9]{1,6}0*)? *$",
+    "a value is a number or a decimal string below 9,000,000,000,000 in size, at most six decimals",
+)
+_UNIX_TIME = re.compile(r"^\s*[+-]?[0-9]+(\.[0-9]*)?\s*$")
 
 
 def parse_value(value: Any) -> Decimal:
     """A JSON number or a decimal string with at most six decimals, exact (a float through its repr)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ValueError("value must be a number or a decimal string")
+    if isinstance(value, str) and not re.fullmatch(_VALUE_PATTERN, value, re.ASCII):
+        raise ValueError(f"{pattern_words(_VALUE_PATTERN)}, such as 12.5 (no exponent)")
     try:
         amount = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
     except ArithmeticError:
@@ -44,10 +53,32 @@ EventValue = Annotated[
     Decimal,
     BeforeValidator(parse_value),
     WithJsonSchema(
-        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _VALUE_PATTERN}], "default": 1},
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": -float(_MAX_VALUE),
+                    "exclusiveMaximum": float(_MAX_VALUE),
+                    "multipleOf": 0.000001,
+                },
+                {"type": "string", "pattern": _VALUE_PATTERN},
+            ],
+            "default": 1,
+        },
         mode="validation",
     ),
 ]
+
+
+def iso_timestamp(value: Any) -> Any:
+    # Pydantic's lax mode reads 0 or "1700000000" as a Unix timestamp: a tracker sending a number would silently
+    # get 1970 or a guess at its unit. Only ISO 8601 text (or a datetime) is a timestamp here, as the schema says.
+    if not isinstance(value, str | datetime) or (isinstance(value, str) and _UNIX_TIME.match(value)):
+        raise ValueError("a timestamp is ISO 8601 text with an offset, e.g. 2026-03-01T12:00:00Z")
+    return value
+
+
+IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(iso_timestamp)]
 
 
 def canonical_json(value: Any) -> str:
@@ -61,7 +92,7 @@ class UsageEventIn(StrictIn):
     id: RecordId = Field(description="The client's id; re-posting it with the same content is a duplicate.")
     customer: RecordId = Field(description="Customer id; unknown customers are created with only their id.")
     kind: UsageKind = Field(description="login, feature_used, active_users, seats, survey_response, … or any word.")
-    occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with an offset.")
+    occurred_at: IsoTimestamp = Field(description="When it happened, ISO 8601 with an offset.")
     value: EventValue = Field(Decimal(1), description="A number (default 1), at most six decimals.")
     properties: JsonObject = Field(
         default_factory=dict,
@@ -123,7 +154,7 @@ class FastEvent(TypedDict):
     id: RecordId
     customer: RecordId
     kind: UsageKind
-    occurred_at: AwareDatetime
+    occurred_at: AwareDatetime  # lax: `app.usage.service.parse_events` sends non-ISO times through the model
     value: NotRequired[Any]
     properties: NotRequired[dict[str, Any]]
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,3 +87,17 @@ def test_a_cursor_of_another_list_is_422(client: TestClient) -> None:
     from app.pagination import encode_cursor  # noqa: PLC0415
 
     assert client.get(f"/v1/audit?cursor={encode_cursor(['acme'])}").status_code == 422
+
+
+@pytest.mark.parametrize("key_id", ["0", "2147483648", "99999999999999999999"])
+def test_a_key_id_beyond_the_key_column_is_422_not_500(client: TestClient, key_id: str) -> None:
+    """Schemathesis found `?key_id=` beyond PostgreSQL's integer answered 500 (integer out of range)."""
+    response = client.get(f"/v1/audit?key_id={key_id}")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "key_id"]
+
+
+def test_the_largest_key_id_is_a_filter_that_matches_nothing(client: TestClient) -> None:
+    response = client.get("/v1/audit?key_id=2147483647")
+    assert response.status_code == 200
+    assert response.json()["items"] == []

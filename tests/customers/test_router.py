@@ -3,6 +3,7 @@
 import csv
 import io
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -188,3 +189,18 @@ class TestTeamMembers:
         ids = lambda **q: [m["id"] for m in client.get("/v1/team-members", params=q).json()["items"]]  # noqa: E731
         assert ids(role="csm") == ["a", "b"]
         assert ids(role="csm", active_on="2026-01-15") == ["b"]
+
+
+class TestTeamMemberEmail:
+    """Schemathesis sent an email with U+0085 in it: the document's \\s did not match it, Pydantic's did."""
+
+    @pytest.mark.parametrize("email", ["a\u0085b@example.com", "a@exa\u00a0mple.com", "a\x1cb@example.com", "a b@c.d"])
+    def test_space_or_control_characters_are_422(self, client: TestClient, email: str) -> None:
+        response = client.put("/v1/team-members/tm1", json={"email": email})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "email"]
+
+    def test_other_letters_are_kept(self, client: TestClient) -> None:
+        response = client.put("/v1/team-members/tm1", json={"email": "zoë@bücher.de"})
+        assert response.status_code == 201
+        assert response.json()["email"] == "zoë@bücher.de"

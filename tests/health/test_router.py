@@ -216,3 +216,29 @@ class TestSnapshots:
     def test_snapshot_date_is_required(self, client: TestClient) -> None:
         assert client.post("/v1/health/snapshots").status_code == 422
         assert client.post("/v1/health/snapshots", params={"date": "2026-13-01"}).status_code == 422
+
+
+class TestFuzzFindings:
+    """What schemathesis found on the health routes (issue 10, .ci/fuzz)."""
+
+    def test_a_band_threshold_of_false_is_422_not_zero(self, client: TestClient) -> None:
+        """`"red_below": false` was stored as 0 (Pydantic's lax float)."""
+        response = client.put("/v1/health-model", json={**MODEL, "bands": {"red_below": False, "green_from": 70}})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"] == ["body", "bands", "red_below"]
+
+    def test_a_where_key_outside_the_documented_pattern_is_422(self, client: TestClient) -> None:
+        component = {**MODEL["components"][0], "where": {"survey.kind": "nps"}}
+        response = client.put("/v1/health-model", json={**MODEL, "components": [component]})
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"][:4] == ["body", "components", 0, "where"]
+
+    def test_a_cursor_of_another_list_names_the_cursor(self, client: TestClient) -> None:
+        client.put("/v1/customers/c1", json={})
+        from app.pagination import encode_cursor  # noqa: PLC0415
+
+        response = client.get("/v1/customers/c1/health/history", params={"cursor": encode_cursor(["not-a-date"])})
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {"loc": ["query", "cursor"], "msg": "not a cursor of this list", "type": "value_error"}
+        ]

@@ -183,3 +183,48 @@ class TestOutcomeImpactCost:
         acme.post("/v1/interventions", json=body(status="in_progress", started_on="2026-02-01"))
         assert acme.post("/v1/interventions/measure").json() == {"measured": 1}
         assert acme.post("/v1/interventions/measure").json() == {"measured": 0}
+
+
+class TestPatch:
+    """`PATCH /v1/interventions/{id}`, as schemathesis exercised it (issue 10, .ci/fuzz)."""
+
+    def test_a_new_expected_outcome_is_stored_and_measured_afresh(self, acme: TestClient) -> None:
+        """It answered 500 for every body with `expected` (the service called model_dump on a dict)."""
+        acme.post("/v1/interventions", json=body())
+        expected = {"metric": "login", "change": "12.5", "unit": "percent", "measure_after_days": 30}
+        response = acme.patch("/v1/interventions/iv1", json={"expected": expected, "hours": "8.50"})
+        assert response.status_code == 200, response.text
+        got = acme.get("/v1/interventions/iv1").json()
+        assert got["expected"] == {**expected, "change": 12.5}
+        assert got["hours"] == 8.5
+        assert got["outcome"] is None
+
+    @pytest.mark.parametrize("field", ["type", "framework", "reason", "hours", "direct_cost", "expected"])
+    def test_null_for_a_field_that_cannot_be_cleared_is_422_naming_it(self, acme: TestClient, field: str) -> None:
+        acme.post("/v1/interventions", json=body())
+        response = acme.patch("/v1/interventions/iv1", json={field: None})
+        assert response.status_code == 422
+        assert [e["loc"] for e in response.json()["errors"]] == [["body", field]]
+
+    def test_owner_and_planned_on_may_be_cleared(self, acme: TestClient) -> None:
+        acme.post("/v1/interventions", json=body(planned_on="2026-04-01"))
+        response = acme.patch("/v1/interventions/iv1", json={"owner": None, "planned_on": None})
+        assert response.status_code == 200
+        assert response.json()["planned_on"] is None
+
+    @pytest.mark.parametrize(
+        ("patch", "loc"),
+        [
+            ({"expected": {"metric": "arr", "change": "", "unit": "percent", "measure_after_days": 30}}, "change"),
+            ({"expected": {"metric": "arr", "change": "1e3", "unit": "percent", "measure_after_days": 30}}, "change"),
+            ({"expected": {"metric": "arr", "change": 5, "unit": "percent", "measure_after_days": True}}, None),
+            ({"attribution_days": True}, "attribution_days"),
+            ({"attribution_days": "30"}, "attribution_days"),
+            ({"hours": "1e2"}, "hours"),
+        ],
+    )
+    def test_numbers_are_what_the_document_shows(self, acme: TestClient, patch: dict, loc: str | None) -> None:
+        acme.post("/v1/interventions", json=body())
+        response = acme.patch("/v1/interventions/iv1", json=patch)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"][-1] == (loc or "measure_after_days")

@@ -114,3 +114,27 @@ class TestPostEvents:
         batch = [event(f"u{i}", f"c{i % 37}", value=i) for i in range(5000)]
         assert post(client, *batch) == (200, {"accepted": 5000, "duplicates": 0})
         assert session.scalar(select(func.sum(UsageEvent.value))) == Decimal(sum(range(5000)))
+
+
+class TestFuzzFindings:
+    """What schemathesis found on `POST /v1/events` (issue 10, .ci/fuzz)."""
+
+    def test_a_unix_timestamp_is_no_occurred_at(self, client: TestClient, session: Session) -> None:
+        """Pydantic read `"occurred_at": 0` as 1970-01-01 and stored it; the document says ISO 8601 text."""
+        status, body = post(client, event("u1", occurred_at=0), event("u2", occurred_at="1700000000"), event("u3"))
+        assert status == 422
+        locs = [e["loc"] for e in body["errors"]]
+        assert locs == [["body", "events", 0, "occurred_at"], ["body", "events", 1, "occurred_at"]]
+        assert "ISO 8601" in body["errors"][0]["msg"]
+        assert stored(session) == 0
+
+    def test_a_value_beyond_the_documented_bound_is_422(self, client: TestClient) -> None:
+        status, body = post(client, event("u1", value=9007199254740992.0), event("u2", value="9000000000000"))
+        assert status == 422
+        assert [e["loc"][2] for e in body["errors"]] == [0, 1]
+
+    def test_value_text_is_what_the_document_shows(self, client: TestClient, session: Session) -> None:
+        assert post(client, event("u1", value="1e3"), event("u2", value="+5"))[0] == 422
+        assert post(client, event("u3", value=" 8999999999999.500000 "), event("u4", value="-0.000001"))[0] == 200
+        values = session.scalars(select(UsageEvent.value).order_by(UsageEvent.id)).all()
+        assert values == [Decimal("8999999999999.5"), Decimal("-0.000001")]
