@@ -74,7 +74,6 @@ READ_SIDE_ALLOWLIST = {
     ("app.interventions.service", "impacts"),
     ("app.interventions.service", "Incremental"),
     ("app.interventions.service", "row_figures"),
-    ("app.interventions.service", "MIN_CONTROLS"),
     ("app.interventions.service", "BOOTSTRAP"),
     # Closing a month and setting targets are audited writes (SPEC §11): the audit log records them.
     ("app.audit.service", "ActorDep"),

@@ -44,7 +44,7 @@ RENEWAL_HORIZON_DAYS = 90  # SPEC §5: yellow with a renewal due within 90 days 
 RESAMPLES = 1_000
 MIN_EPISODES = 10  # fewer treated units than this: no interval (SPEC §9)
 EXACT_POOL = 100  # control pools up to this many customers are resampled exactly; larger ones by their normal limit
-BIG = 1 << 40
+BIG = 1 << 40  # an ordinal later than any day: a window without an end, a renewal still open
 
 
 @dataclass

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.health import service as health_service
+from app.interventions import incremental
 from app.models import Intervention
 
 
@@ -40,7 +41,7 @@ def health_deltas(
     days = {row.started_on for row, _ in due if row.started_on} | {day for _, day in due}
     health = health_service.book_health(session, days)
     windows = [
-        (health.index[c], s.toordinal(), BIG if e is None else e.toordinal())
+        (health.index[c], s.toordinal(), incremental.BIG if e is None else e.toordinal())
         for c, s, e in session.execute(
             select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
                 Intervention.started_on.is_not(None)
@@ -71,6 +72,3 @@ def health_deltas(
                 continue
             result[row.id] = (Decimal(str(float(own_after))) - Decimal(str(float(own_before))), baseline)
     return result
-
-
-BIG = 1 << 40  # an open-ended window's end

@@ -35,13 +35,15 @@ WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
 
 def _views(request: Request, session: Any, rows: list[Any]) -> list[InterventionOut]:
     settings = request.app.state.settings
-    return service.build_views(
+    as_of = service.today()
+    computed = service.impacts(
         session,
-        rows,
-        settings.default_hourly_cost,
+        {r.customer_id for r in rows},
+        as_of,
         min_controls=settings.min_controls,
         churn_defaults=settings.churn_defaults,
     )
+    return service.build_views(session, rows, settings.default_hourly_cost, as_of=as_of, computed=computed)
 
 
 def _view(request: Request, session: Any, row: Any) -> InterventionOut:

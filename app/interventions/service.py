@@ -206,8 +206,8 @@ def _move_to(session: Session, row: Intervention, body: InterventionRecordIn) ->
             status_sent=body.status,
         )
     for move in path:
-        day = {"start": body.started_on, "complete": body.completed_on, "cancel": body.cancelled_on}[move]
-        transition(session, row.id, move, TransitionIn.model_validate({f"{_DAY_FIELD[move]}": day}))
+        field = _DAY_FIELD[move]
+        transition(session, row.id, move, TransitionIn.model_validate({field: getattr(body, field)}))
 
 
 _DAY_FIELD = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}
@@ -323,13 +323,11 @@ class Impacts:
     incremental: incremental.Incremental
 
 
-MIN_CONTROLS = 30  # SPEC §9's default for CSROI_MIN_CONTROLS
 BOOTSTRAP = (
     f"percentile bootstrap, {incremental.RESAMPLES:,} resamples of treated episodes and of control customers within "
     f"each pool (pools above {incremental.EXACT_POOL} customers: the resampled sums' normal limit); null under "
     f"{incremental.MIN_EPISODES} episodes"
 )
-CHURN_DEFAULTS = {"red": 0.30, "yellow": 0.10, "green": 0.03}  # SPEC §6's defaults for CSROI_CHURN_DEFAULTS
 
 
 def impacts(
@@ -337,11 +335,12 @@ def impacts(
     customer_ids: set[str],
     as_of: date,
     *,
-    min_controls: int = MIN_CONTROLS,
-    churn_defaults: Mapping[str, float] | None = None,
+    min_controls: int,
+    churn_defaults: Mapping[str, float],
 ) -> Impacts:
     """Attribution (SPEC §5) and incremental figures (SPEC §9) of every started intervention of these customers
-    (episodes and caps span all of a customer's interventions)."""
+    (episodes and caps span all of a customer's interventions); the options are the settings
+    CSROI_MIN_CONTROLS and CSROI_CHURN_DEFAULTS."""
     if not customer_ids:
         return Impacts({}, incremental.Incremental())
     windows = started_windows(session, customer_ids)
@@ -354,7 +353,7 @@ def impacts(
         as_of,
         book=book,
         min_controls=min_controls,
-        churn_defaults=churn_defaults if churn_defaults is not None else CHURN_DEFAULTS,
+        churn_defaults=churn_defaults,
     )
     return Impacts(naive, found)
 
@@ -447,18 +446,11 @@ def build_views(
     rows: list[Intervention],
     default_hourly: Decimal,
     *,
-    as_of: date | None = None,
-    min_controls: int = MIN_CONTROLS,
-    churn_defaults: Mapping[str, float] | None = None,
-    computed: Impacts | None = None,
+    as_of: date,
+    computed: Impacts,
 ) -> list[InterventionOut]:
-    """Read views of interventions as of `as_of` (default today), their impacts computed together (episodes and
-    splits need all of them; `computed`: `impacts`' answer when the caller needs it too)."""
-    as_of = as_of or today()
-    if computed is None:
-        computed = impacts(
-            session, {r.customer_id for r in rows}, as_of, min_controls=min_controls, churn_defaults=churn_defaults
-        )
+    """Read views of interventions as of `as_of`, with `impacts`' answer for their customers (episodes and splits
+    need all of a customer's interventions, so the caller computes them once for the whole set)."""
     hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
     linked = context_capture.linked_costs(session, {r.id for r in rows})
     due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], as_of)

@@ -46,8 +46,8 @@ def roi(
     *,
     cs_teams: Sequence[str],
     default_hourly: Decimal,
-    min_controls: int = interventions_service.MIN_CONTROLS,
-    churn_defaults: Mapping[str, float] | None = None,
+    min_controls: int,
+    churn_defaults: Mapping[str, float],
     today: date | None = None,
 ) -> MetricAnswer[RoiRow]:
     """ROI rows per period (and group) of the interventions started in it, as of `today` (the route passes the

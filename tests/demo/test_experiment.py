@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.demo import experiment, load_demo, usage
 from app.demo.book import SAVE_PLAY, Book, Plan
 from app.demo.load import build_book, snapshot_days
@@ -18,6 +19,9 @@ from app.models import ExperimentAssignment, Intervention, UsageEvent
 
 TODAY = date(2026, 5, 12)
 CS_TEAMS = ["customer_success", "onboarding", "renewals"]
+
+# The ROI options the routes take from Settings (CSROI_MIN_CONTROLS, CSROI_CHURN_DEFAULTS), at their defaults.
+ROI_OPTIONS = {"min_controls": Settings().min_controls, "churn_defaults": Settings().churn_defaults}
 
 
 def trial_of(book: Book, seed: int) -> experiment.Trial:
@@ -145,7 +149,9 @@ class TestLoaded:
         summary = load_demo(session_factory, customers=200, today=today)
         with session_factory() as session:
             query = RoiQuery(start=date(2026, 2, 1), end=date(2026, 3, 31), interval="month")
-            february, march = roi(session, query, cs_teams=CS_TEAMS, default_hourly=Decimal(75), today=today).rows
+            february, march = roi(
+                session, query, cs_teams=CS_TEAMS, default_hourly=Decimal(75), today=today, **ROI_OPTIONS
+            ).rows
             last_usage = session.scalar(select(func.max(UsageEvent.occurred_at)))
             stored = session.scalars(select(Intervention.outcome).where(Intervention.outcome.is_not(None))).all()
         assert summary.usage_end == today - timedelta(days=1)

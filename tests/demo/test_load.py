@@ -26,6 +26,9 @@ LAST_MONTH = {"start": date(2026, 4, 1), "end": date(2026, 4, 30)}
 CS_TEAMS = ["customer_success", "onboarding", "renewals"]
 runner = CliRunner()
 
+# The ROI options the routes take from Settings (CSROI_MIN_CONTROLS, CSROI_CHURN_DEFAULTS), at their defaults.
+ROI_OPTIONS = {"min_controls": Settings().min_controls, "churn_defaults": Settings().churn_defaults}
+
 
 def figures(session: Session) -> list[str]:
     """Last year's monthly retention rows, the last month's renewals, the experiment's assignments and the
@@ -62,7 +65,7 @@ class TestLoadDemo:
             renewed = renewals(session, MetricQuery(**LAST_MONTH)).rows[0]
             cost = cost_of_renewals(session, MetricQuery(**LAST_MONTH), cs_teams=CS_TEAMS).rows[0]
             half_year = RoiQuery(start=date(2025, 11, 1), end=date(2026, 4, 30))
-            program = roi(session, half_year, cs_teams=CS_TEAMS, default_hourly=Decimal(75)).rows[0]
+            program = roi(session, half_year, cs_teams=CS_TEAMS, default_hourly=Decimal(75), **ROI_OPTIONS).rows[0]
         assert kept.customers_start > 0
         assert kept.nrr is not None
         assert renewed.due_count > 0
