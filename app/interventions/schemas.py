@@ -85,7 +85,42 @@ class ExpectedIn(StrictIn):
         return self
 
 
-class InterventionIn(StrictIn):
+class InterventionFields(StrictIn):
+    """What every intervention body states, new (POST) or as a record (PUT and batch)."""
+
+    customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
+    type: InterventionType = Field(
+        description="What is done: onboarding_call, training, qbr, win_back, health_check, executive_alignment, "
+        "adoption_campaign, expansion_review, or your own lowercase_word."
+    )
+    framework: Framework = Field(description="The behavioural lever it relies on; ROI and recommendations group by it.")
+    owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
+    reason: LongText = Field(description="Why it is done, 1 to 2000 characters.")
+    planned_on: IsoDate | None = Field(None, description="Day it is planned for, or null.")
+    hours: Hours = Field(
+        Decimal(0), description="Hours spent, up to 2 decimals; priced at the owner's hourly cost into `cost`."
+    )
+    direct_cost: NonNegativeMoney = Field(
+        Decimal(0), description="Out-of-pocket cost (travel, gifts…) in currency units (2 decimals); added to `cost`."
+    )
+    expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
+    at_risk: StrictBool | None = Field(
+        None, description="true or false to set it explicitly; otherwise derived from health and renewals."
+    )
+    attribution_days: JsonInt = Field(
+        90,
+        ge=1,
+        le=730,
+        description="Days after the start during which ARR kept or added is credited to it (default 90).",
+    )
+    override_holdout: StrictBool = Field(
+        False,
+        description="Record it even though the customer is in the holdout of an experiment of this play (otherwise "
+        "a 409); counted as contamination in the experiment's result.",
+    )
+
+
+class InterventionIn(InterventionFields):
     """A new intervention; `status` in_progress starts it at once (context captured on `started_on`)."""
 
     id: RecordId | None = Field(None, description="Your id; one is generated when omitted.")
@@ -116,40 +151,10 @@ class InterventionIn(StrictIn):
         }
     )
 
-    customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
-    type: InterventionType = Field(
-        description="What is done: onboarding_call, training, qbr, win_back, health_check, executive_alignment, "
-        "adoption_campaign, expansion_review, or your own lowercase_word."
-    )
-    framework: Framework = Field(description="The behavioural lever it relies on; ROI and recommendations group by it.")
-    owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
-    reason: LongText = Field(description="Why it is done, 1 to 2000 characters.")
     status: Literal["planned", "in_progress"] = Field(
         "planned", description="planned (default), or in_progress to start it now (context captured at once)."
     )
-    planned_on: IsoDate | None = Field(None, description="Day it is planned for, or null.")
     started_on: IsoDate | None = Field(None, description="With status in_progress; default today.")
-    hours: Hours = Field(
-        Decimal(0), description="Hours spent, up to 2 decimals; priced at the owner's hourly cost into `cost`."
-    )
-    direct_cost: NonNegativeMoney = Field(
-        Decimal(0), description="Out-of-pocket cost (travel, gifts…) in currency units (2 decimals); added to `cost`."
-    )
-    expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
-    at_risk: StrictBool | None = Field(
-        None, description="true or false to set it explicitly; otherwise derived from health and renewals."
-    )
-    attribution_days: JsonInt = Field(
-        90,
-        ge=1,
-        le=730,
-        description="Days after the start during which ARR kept or added is credited to it (default 90).",
-    )
-    override_holdout: StrictBool = Field(
-        False,
-        description="Record it even though the customer is in the holdout of an experiment of this play (otherwise "
-        "a 409); counted as contamination in the experiment's result.",
-    )
 
     @model_validator(mode="after")
     def _start_date_only_when_started(self) -> "InterventionIn":
@@ -158,7 +163,7 @@ class InterventionIn(StrictIn):
         return self
 
 
-class InterventionRecordIn(RecordIn):
+class InterventionRecordIn(RecordIn, InterventionFields):
     """`PUT /v1/interventions/{id}`: the whole intervention as your CRM has it (SPEC §11: interventions are records).
 
     A new id is created (an unknown customer becomes a stub); a known one is updated. The status may only move
@@ -184,28 +189,14 @@ class InterventionRecordIn(RecordIn):
         }
     )
 
-    customer: RecordId = Field(description="Customer id; an unknown one is created with only its id.")
-    type: InterventionType = Field(description="What is done, e.g. qbr, win_back, or your own lowercase_word.")
-    framework: Framework = Field(description="The behavioural lever it relies on.")
-    owner: RecordId | None = Field(None, description="Team member id; their hourly_cost prices `hours`.")
-    reason: LongText = Field(description="Why it is done, 1 to 2000 characters.")
     status: InterventionStatus = Field(
         "planned", description="planned (default), in_progress, completed or cancelled; moves only along the lifecycle."
     )
-    planned_on: IsoDate | None = Field(None, description="Day it is planned for, or null.")
     started_on: IsoDate | None = Field(
         None, description="Day it started (in_progress or completed; default today when it starts now)."
     )
     completed_on: IsoDate | None = Field(None, description="Day it completed (status completed; default today).")
     cancelled_on: IsoDate | None = Field(None, description="Day it was cancelled (status cancelled; default today).")
-    hours: Hours = Field(Decimal(0), description="Hours spent, up to 2 decimals.")
-    direct_cost: NonNegativeMoney = Field(Decimal(0), description="Out-of-pocket cost in currency units.")
-    expected: ExpectedIn = Field(description="The expected outcome, measured measure_after_days after the start.")
-    at_risk: StrictBool | None = Field(None, description="Set explicitly; otherwise derived from health and renewals.")
-    attribution_days: JsonInt = Field(90, ge=1, le=730, description="Attribution window in days (default 90).")
-    override_holdout: StrictBool = Field(
-        False, description="Record it even for a holdout customer of an experiment of this play (counted)."
-    )
 
     @model_validator(mode="after")
     def _dates_match_the_status(self) -> "InterventionRecordIn":
