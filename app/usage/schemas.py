@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
@@ -81,6 +82,26 @@ def iso_timestamp(value: Any) -> Any:
 IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(iso_timestamp)]
 
 
+# SPEC §10: a survey answer's scale by `properties.survey`, whole numbers from low to high (the scales the VoC
+# metric reads: NPS 0-10, CSAT 1-5, CES 1-7). Other surveys are not checked: their scales are the sender's own.
+SURVEY_KIND = "survey_response"
+SURVEY_SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
+
+
+def survey_problem(kind: Any, properties: Any, value: Decimal) -> str | None:
+    """Why `value` is no answer to the survey a survey_response event names (None when it is, or nothing to check)."""
+    if kind != SURVEY_KIND or not isinstance(properties, dict):
+        return None
+    survey = properties.get("survey")
+    scale = SURVEY_SCALES.get(survey) if isinstance(survey, str) else None
+    if scale is None:
+        return None
+    low, high = scale
+    if value != value.to_integral_value() or not low <= value <= high:
+        return f"{survey} answers are whole numbers from {low} to {high}, not {value.normalize():f}"
+    return None
+
+
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: the stored and hashed form of `properties`."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -93,10 +114,16 @@ class UsageEventIn(StrictIn):
     customer: RecordId = Field(description="Customer id; unknown customers are created with only their id.")
     kind: UsageKind = Field(description="login, feature_used, active_users, seats, survey_response, … or any word.")
     occurred_at: IsoTimestamp = Field(description="When it happened, ISO 8601 with an offset.")
-    value: EventValue = Field(Decimal(1), description="A number (default 1), at most six decimals.")
+    # `properties` before `value`: the value's check below reads which survey it answers.
     properties: JsonObject = Field(
         default_factory=dict,
-        description="Free JSON, e.g. {'feature': 'export'}; no NaN or Infinity and no NUL character.",
+        description="Free JSON, e.g. {'feature': 'export'}; no NaN or Infinity and no NUL character. A "
+        "survey_response names its survey in `survey`: nps, csat and ces answers are range-checked (see `value`).",
+    )
+    value: EventValue = Field(
+        Decimal(1),
+        description="A number (default 1), at most six decimals. A survey_response's score: for properties.survey "
+        "nps a whole number 0 to 10, csat 1 to 5, ces 1 to 7 (anything else is a 422 naming the item).",
     )
 
     @field_validator("occurred_at")
@@ -106,6 +133,14 @@ class UsageEventIn(StrictIn):
             return value.astimezone(UTC)
         except OverflowError:
             raise ValueError("occurred_at is out of range in UTC") from None
+
+    @field_validator("value")
+    @classmethod
+    def _survey_scale(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        problem = survey_problem(info.data.get("kind"), info.data.get("properties"), value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class UsageEventBatchIn(StrictIn):

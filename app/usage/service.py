@@ -18,12 +18,14 @@ from app.models import UsageEvent
 from app.types import VALUE_SCALE, to_micros
 from app.usage.schemas import (
     FAST_EVENTS,
+    SURVEY_KIND,
     EventBatchResult,
     FastEvent,
     UsageEventBatchIn,
     UsageEventIn,
     canonical_json,
     parse_value,
+    survey_problem,
 )
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
@@ -70,6 +72,8 @@ def _fast_row(event: FastEvent) -> EventRow:
     else:
         micros = to_micros(parse_value(value))  # the model's own check; ValueError as a 422 would
     properties = event.get("properties")
+    if event["kind"] == SURVEY_KIND and survey_problem(event["kind"], properties, Decimal(micros) / VALUE_SCALE):
+        raise ValueError("a survey answer outside its scale")  # the model names the item and the scale
     text = canonical_json(properties) if properties else "{}"
     if "\\u0000" in text or "\x00" in text:
         raise ValueError("properties must not contain NUL characters")

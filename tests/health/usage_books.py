@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from app.health.schemas import HealthModelIn
+from app.usage.schemas import SURVEY_SCALES
 from tests.builders import make_customers, post_usage, usage_event
 
 AS_OF = date(2026, 3, 10)
@@ -64,6 +65,8 @@ def random_usage_book(session: Session, seed: int) -> list[str]:
         if kind == "feature_used" and rng.random() < 0.85:
             props["feature"] = rng.choice("abcdef")
         value = Decimal(rng.randrange(0, 12_000_000)) / 1_000_000 if rng.random() < 0.6 else Decimal(rng.randrange(3))
+        if kind == "survey_response" and "survey" in props:  # answers stay on their survey's scale (SPEC §10)
+            value = Decimal(rng.randint(*SURVEY_SCALES[props["survey"]]))
         customer = rng.choice(customers[:10])  # the last two customers have no random events
         events.append(usage_event(customer, kind, at, value=value, id=f"e{seed}-{n}", **props))
     # Ties on occurred_at for `last` and seats: the highest id wins.

@@ -43,6 +43,9 @@ BODIES: list[Any] = [
     {"events": [event(properties="text"), event(colour="red"), {"id": "u3"}, event(occurred_at="2026-02-01T09:00:00")]},
     {"events": [event(id="bad id"), event(kind=""), event(customer="a/b"), event(id="x" * 256)]},
     {"events": [event(occurred_at="0001-01-01T00:30:00+01:00")]},  # out of range once in UTC
+    # survey answers: in scale (the fast path), and out of scale (the model names each item's value)
+    {"events": [event(kind="survey_response", value=v, properties={"survey": s}) for s, v in (("nps", 10), ("ces", 1))]},
+    {"events": [event(kind="survey_response", value=v, properties={"survey": s}) for s, v in (("nps", 11), ("csat", 0))]},
     {"events": []},
     {"events": [event()], "extra": 1},
     {"events": "nope"},

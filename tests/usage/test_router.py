@@ -138,3 +138,46 @@ class TestFuzzFindings:
         assert post(client, event("u3", value=" 8999999999999.500000 "), event("u4", value="-0.000001"))[0] == 200
         values = session.scalars(select(UsageEvent.value).order_by(UsageEvent.id)).all()
         assert values == [Decimal("8999999999999.5"), Decimal("-0.000001")]
+
+
+def answer(eid: str, survey: str, value: object, **extra: object) -> dict:
+    return event(eid, kind="survey_response", value=value, properties={"survey": survey}, **extra)
+
+
+class TestSurveyValues:
+    """SPEC §10: survey answers are checked against their survey's scale, all or nothing."""
+
+    def test_every_end_of_each_scale_is_accepted(self, client: TestClient, session: Session) -> None:
+        ends = [("nps", 0), ("nps", 10), ("csat", 1), ("csat", 5), ("ces", 1), ("ces", 7)]
+        items = [answer(f"s{n}", survey, value) for n, (survey, value) in enumerate(ends)]
+        # A whole number written with decimals or as text is still that number.
+        items += [answer("s6", "nps", 9.0), answer("s7", "csat", "4"), answer("s8", "ces", "3.000")]
+        assert post(client, *items) == (200, {"accepted": 9, "duplicates": 0})
+        values = session.scalars(select(UsageEvent.value).order_by(UsageEvent.id))
+        assert list(values) == [0, 10, 1, 5, 1, 7, 9, 4, 3]
+
+    def test_nps_11_and_csat_0_are_422_naming_the_items_and_nothing_is_written(
+        self, client: TestClient, session: Session
+    ) -> None:
+        status, body = post(client, answer("s0", "nps", 9), answer("s1", "nps", 11), answer("s2", "csat", 0))
+        assert status == 422
+        assert [(e["loc"], e["msg"]) for e in body["errors"]] == [
+            (["body", "events", 1, "value"], "Value error, nps answers are whole numbers from 0 to 10, not 11"),
+            (["body", "events", 2, "value"], "Value error, csat answers are whole numbers from 1 to 5, not 0"),
+        ]
+        assert stored(session) == 0
+
+    def test_fractions_negatives_and_the_top_of_other_scales_are_422(self, client: TestClient) -> None:
+        bad = [answer("b0", "nps", 8.5), answer("b1", "nps", -1), answer("b2", "csat", 6), answer("b3", "ces", 8)]
+        bad += [answer("b4", "ces", "0"), answer("b5", "csat", 4.25)]
+        status, body = post(client, *bad)
+        assert status == 422
+        assert [e["loc"][2] for e in body["errors"]] == [0, 1, 2, 3, 4, 5]
+
+    def test_other_kinds_and_other_surveys_are_not_range_checked(self, client: TestClient) -> None:
+        items = [
+            answer("o1", "pulse", 42),  # a survey of the sender's own: its scale is theirs
+            event("o2", kind="login", value=11, properties={"survey": "nps"}),  # not a survey answer
+            event("o3", kind="survey_response", value=99),  # no survey named
+        ]
+        assert post(client, *items) == (200, {"accepted": 3, "duplicates": 0})
