@@ -12,6 +12,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from app.types import TIERS
 
 DEFAULT_CSM_RATIOS = {"high_touch": 25, "low_touch": 100, "tech_touch": 500}
+# Usage kinds whose value is a level (seats held, users active that day) rather than an amount that adds up: an
+# intervention's expected change of one is measured on its `last` value, not on a 30-day sum (SPEC §10).
+DEFAULT_LEVEL_KINDS = ("seats", "active_users")
+_KIND = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+
+
+def parse_level_kinds(value: object) -> list[str]:
+    """`seats,active_users` (or a list) to usage kind names; a name that is no event kind stops the service."""
+    kinds = _split_csv(value)
+    if not isinstance(kinds, list):
+        raise ValueError("CSROI_LEVEL_KINDS must look like seats,active_users")
+    for kind in kinds:
+        if not isinstance(kind, str) or not _KIND.fullmatch(kind) or len(kind) > 100:
+            raise ValueError(f"CSROI_LEVEL_KINDS: {kind!r} is not a usage event kind (letters, digits and _ . : -)")
+    return kinds
 
 
 def parse_csm_ratios(value: object) -> dict[str, int]:
@@ -119,6 +134,8 @@ class Settings(BaseSettings):
     # Churn probability per health band until enough churns exist to fit on (SPEC §6); README explains them.
     churn_defaults: dict[str, float] = Field(default_factory=lambda: {"red": 0.30, "yellow": 0.10, "green": 0.03})
     churn_min_churns: int = 30
+    # Usage kinds an intervention's expected change measures by their latest value by default (SPEC §10).
+    level_kinds: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_LEVEL_KINDS))
     # Matched controls (SPEC §9): a pool of control customers is used for incremental ROI from this many customers.
     min_controls: int = Field(30, ge=1)
     # Customers one CSM can cover, per tier (SPEC §7 staffing model); env form `high_touch=25,low_touch=100`.
@@ -133,6 +150,7 @@ class Settings(BaseSettings):
 
     _split = field_validator("cors_origins", "cs_teams", mode="before")(_split_csv)
     _ratios = field_validator("csm_ratios", mode="before")(parse_csm_ratios)
+    _level_kinds = field_validator("level_kinds", mode="before")(parse_level_kinds)
     _default_tier = field_validator("default_tier", mode="before")(parse_default_tier)
     _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
     _currency = field_validator("currency", mode="before")(parse_currency)

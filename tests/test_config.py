@@ -39,3 +39,23 @@ class TestCurrency:
     def test_refuses_anything_else(self, value: str) -> None:
         with pytest.raises(ValidationError, match="CSROI_CURRENCY"):
             Settings(currency=value)
+
+
+class TestLevelKinds:
+    """CSROI_LEVEL_KINDS: the usage kinds an intervention's expected change measures by their last value (SPEC §10)."""
+
+    def test_defaults_to_seats_and_active_users(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("CSROI_LEVEL_KINDS", raising=False)
+        assert Settings().level_kinds == ["seats", "active_users"]
+
+    def test_a_comma_separated_list_and_empty_for_none(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CSROI_LEVEL_KINDS", " seats, licences ,mau:web ")
+        assert Settings().level_kinds == ["seats", "licences", "mau:web"]
+        monkeypatch.setenv("CSROI_LEVEL_KINDS", "")
+        assert Settings().level_kinds == []
+
+    @pytest.mark.parametrize("value", ["two words", "seats,-x", "é", "a" * 101])
+    def test_refuses_what_is_no_event_kind(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        monkeypatch.setenv("CSROI_LEVEL_KINDS", value)
+        with pytest.raises(ValidationError, match="CSROI_LEVEL_KINDS"):
+            Settings()

@@ -318,16 +318,10 @@ def model_raws(
     return raws, (latest[-1] if seats else {})
 
 
-def window_sums(
-    session: Session, windows: set[tuple[str, str, date]], *, window_days: int
-) -> dict[tuple[str, str, date], Decimal]:
-    """Σ of event values of each (customer, kind, day) window: the `window_days` days ending that day (0 without
-    events), in one statement: the windows as a VALUES list joined to the events."""
-    if not windows:
-        return {}
-    ordered = sorted(windows)
+def _windows_cte(windows: Sequence[tuple[str, str, date]], window_days: int) -> Any:
+    """(customer, kind, day) windows as a VALUES list: n, customer_id, kind, lo (the window's first instant), hi."""
     when = UsageEvent.occurred_at.type
-    wanted = (
+    return (
         values(
             column("n", Integer),
             column("customer_id", String),
@@ -336,11 +330,23 @@ def window_sums(
             column("hi", when),
             name="wanted",
         )
-        .data([(n, c, k, day_end(d) - timedelta(days=window_days), day_end(d)) for n, (c, k, d) in enumerate(ordered)])
+        .data([(n, c, k, day_end(d) - timedelta(days=window_days), day_end(d)) for n, (c, k, d) in enumerate(windows)])
         .cte("wanted")
     )
+
+
+def window_totals(
+    session: Session, windows: set[tuple[str, str, date]], *, window_days: int
+) -> dict[tuple[str, str, date], tuple[int, int | None]]:
+    """The event count and Σ of values (millionths) of each (customer, kind, day) window: the `window_days` days
+    ending that day ((0, None) without events), in one statement: the windows as a VALUES list joined to the events.
+    `windowed_raw` turns a total into a count, sum or avg."""
+    if not windows:
+        return {}
+    ordered = sorted(windows)
+    wanted = _windows_cte(ordered, window_days)
     stmt = (
-        select(wanted.c.n, func.sum(VALUE_MICROS))
+        select(wanted.c.n, func.count(UsageEvent.id), func.sum(VALUE_MICROS))
         .select_from(wanted)
         .join(
             UsageEvent,
@@ -353,8 +359,31 @@ def window_sums(
         )
         .group_by(wanted.c.n)
     )
-    found = {n: from_micros(micros) or Decimal(0) for n, micros in session.execute(stmt)}
-    return {window: found.get(n, Decimal(0)) for n, window in enumerate(ordered)}
+    found = {n: (count, micros) for n, count, micros in session.execute(stmt)}
+    return {window: found.get(n, (0, None)) for n, window in enumerate(ordered)}
+
+
+def latest_upto(session: Session, points: set[tuple[str, str, date]]) -> dict[tuple[str, str, date], Decimal]:
+    """The latest value of each (customer, kind, day): the last event of that kind up to the end of the day, however
+    old (ties: highest id); a point without any such event is missing. One statement: a VALUES list of the points,
+    each looking up its own latest event through the (customer_id, kind, occurred_at) index."""
+    if not points:
+        return {}
+    ordered = sorted(points)
+    wanted = _windows_cte(ordered, 0)
+    latest = (
+        select(VALUE_MICROS)
+        .where(
+            UsageEvent.customer_id == wanted.c.customer_id,
+            UsageEvent.kind == wanted.c.kind,
+            UsageEvent.occurred_at < wanted.c.hi,
+        )
+        .order_by(UsageEvent.occurred_at.desc(), UsageEvent.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    found = {n: from_micros(micros) for n, micros in session.execute(select(wanted.c.n, latest).select_from(wanted))}
+    return {point: value for n, point in enumerate(ordered) if (value := found.get(n)) is not None}
 
 
 def point_raws(

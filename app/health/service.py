@@ -90,20 +90,33 @@ def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: d
     return select(*columns).join(day, same)
 
 
-def usage_sum(session: Session, customer_id: str, kind: str, *, as_of: date, window_days: int) -> Decimal | None:
-    """Σ of the customer's `kind` event values over the `window_days` days ending `as_of` (a sum component, 0
-    without events): how an intervention's expected usage metric is measured (SPEC §5)."""
-    component = ComponentIn(
-        name="outcome", weight=1, kind=kind, aggregate="sum", window_days=window_days, bad=0, good=1
+UsageWindow = tuple[str, str, str, date]  # (customer, kind, aggregate, day)
+
+
+def usage_value(
+    session: Session, customer_id: str, kind: str, *, aggregate: str, as_of: date, window_days: int
+) -> Decimal | None:
+    """A usage kind's value for a customer on `as_of`, by `aggregate`: how an intervention's expected usage metric is
+    measured (SPEC §5, §10). See `usage_values`."""
+    window = (customer_id, kind, aggregate, as_of)
+    return usage_values(session, {window}, window_days=window_days)[window]
+
+
+def usage_values(session: Session, windows: set[UsageWindow], *, window_days: int) -> dict[UsageWindow, Decimal | None]:
+    """`usage_value` of every (customer, kind, aggregate, day), in two statements however many windows.
+
+    sum, count and avg read the `window_days` days ending the day, as a health component does (SPEC §6): an empty
+    window sums and counts 0 and has no average (None). last is the latest value up to the day however old: a level
+    (seats held) stands until a new value is sent; None before the first one.
+    """
+    totals = queries.window_totals(
+        session, {(c, k, d) for c, k, a, d in windows if a != "last"}, window_days=window_days
     )
-    return queries.component_raw(session, component, as_of=as_of, customers=[customer_id]).get(customer_id, Decimal(0))
-
-
-def usage_sums(
-    session: Session, windows: set[tuple[str, str, date]], window_days: int
-) -> dict[tuple[str, str, date], Decimal]:
-    """`usage_sum` of every (customer, kind, day) window, in one statement however many windows."""
-    return queries.window_sums(session, windows, window_days=window_days)
+    latest = queries.latest_upto(session, {(c, k, d) for c, k, a, d in windows if a == "last"})
+    return {
+        (c, k, a, d): latest.get((c, k, d)) if a == "last" else queries.windowed_raw(a, *totals[(c, k, d)])
+        for c, k, a, d in windows
+    }
 
 
 def current_model(session: Session) -> ModelSpec:

@@ -1,7 +1,7 @@
-"""Expected → actual: the outcome measured `measure_after_days` after the start (SPEC §5)."""
+"""Expected → actual: the outcome measured `measure_after_days` after the start (SPEC §5, §10)."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,21 +9,55 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.config import DEFAULT_LEVEL_KINDS
 from app.health import service as health_service
+from app.interventions.schemas import SPECIAL_METRICS, ExpectedIn
 from app.ledger import service as ledger_service
 from app.models import Intervention, Renewal
 from app.money import from_cents
 
 USAGE_WINDOW_DAYS = 30
-SPECIAL = {"arr", "health_score", "renewal"}  # every other expected metric names a usage kind
 
 
-def metric_value(session: Session, customer_id: str, metric: str, on: date, *, since: date) -> Decimal | None:
+def default_aggregate(metric: str, level_kinds: Collection[str]) -> str | None:
+    """How a metric is measured when `expected` names no aggregate (SPEC §10): a usage kind listed in
+    CSROI_LEVEL_KINDS is a level (its last value), any other kind adds up (its 30-day sum); the special metrics
+    have one value per day (None)."""
+    if metric in SPECIAL_METRICS:
+        return None
+    return "last" if metric in level_kinds else "sum"
+
+
+def expected_record(expected: ExpectedIn, level_kinds: Collection[str]) -> dict[str, Any]:
+    """`expected` as stored: with the aggregate a usage metric is measured by, resolved once when it is written, so a
+    later change of CSROI_LEVEL_KINDS never changes how a recorded intervention is measured."""
+    stored = expected.model_dump(mode="json", exclude_none=True)
+    aggregate = expected.aggregate or default_aggregate(expected.metric, level_kinds)
+    if aggregate is not None:
+        stored["aggregate"] = aggregate
+    return stored
+
+
+def aggregate_of(expected: Mapping[str, Any]) -> str | None:
+    """The aggregate a stored expectation is measured by; one stored before aggregates existed names none and is
+    measured by the default rule with the default level kinds (seats, active_users)."""
+    return expected.get("aggregate") or default_aggregate(expected["metric"], DEFAULT_LEVEL_KINDS)
+
+
+def with_aggregate(expected: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored expectation as shown: naming the aggregate it is measured by, when it has one."""
+    aggregate = aggregate_of(expected)
+    return {**expected, "aggregate": aggregate} if aggregate else dict(expected)
+
+
+def metric_value(
+    session: Session, customer_id: str, metric: str, on: date, *, since: date, aggregate: str | None = None
+) -> Decimal | None:
     """The value of an expected metric for a customer on a date (SPEC §5).
 
     health_score: the score that day. arr: ARR that day. renewal: 1 when a renewal of the customer closed
-    renewed after the start (`since`) and by that day, else 0. Any other name is a usage kind: the sum of its
-    event values over the 30 days ending that day (count-like kinds have value 1 per event).
+    renewed after the start (`since`) and by that day, else 0. Any other name is a usage kind, measured by
+    `aggregate` (default: `default_aggregate` with the default level kinds): see `health.usage_values`.
     """
     if metric == "arr":
         return from_cents(ledger_service.total_arr(session, customer_id, on))
@@ -42,7 +76,11 @@ def metric_value(session: Session, customer_id: str, metric: str, on: date, *, s
             )
         )
         return Decimal(1 if renewed and on > since else 0)
-    return health_service.usage_sum(session, customer_id, metric, as_of=on, window_days=USAGE_WINDOW_DAYS)
+    how = aggregate or aggregate_of({"metric": metric})
+    assert how is not None  # noqa: S101 - a usage kind always has one
+    return health_service.usage_value(
+        session, customer_id, metric, aggregate=how, as_of=on, window_days=USAGE_WINDOW_DAYS
+    )
 
 
 def change_of(before: Decimal | None, after: Decimal | None, unit: str) -> Decimal | None:
@@ -80,60 +118,77 @@ def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] 
 
 def measure_many(session: Session, rows: Sequence[Intervention], as_of: date) -> dict[str, dict[str, Any]]:
     """The outcomes of every due intervention among `rows` (by id), in a fixed number of statements whatever the
-    number of rows: one per metric type (ARR, renewals, usage windows; health scores per day without a snapshot)."""
+    number of rows: one per metric type (ARR, renewals, usage windows, latest usage values; health scores per day
+    without a snapshot)."""
     due = [(row, on) for row in rows if (on := measured_on(row)) is not None and on <= as_of]
     if not due:
         return {}
-    wanted: dict[str, set[tuple[str, date, date]]] = defaultdict(set)  # metric → (customer, since, on)
+    wanted: dict[Metric, set[tuple[str, date, date]]] = defaultdict(set)  # (metric, aggregate) → (customer, since, on)
     for row, on in due:
         assert row.started_on is not None  # noqa: S101 - measured_on is None otherwise
         for day in (row.started_on, on):
-            wanted[row.expected["metric"]].add((row.customer_id, row.started_on, day))
+            wanted[_metric(row)].add((row.customer_id, row.started_on, day))
     values = _metric_values(session, wanted)
     result = {}
     for row, on in due:
-        metric, start = row.expected["metric"], row.started_on
+        metric, start = _metric(row), row.started_on
         assert start is not None  # noqa: S101
-        before, after = values[(metric, row.customer_id, start, start)], values[(metric, row.customer_id, start, on)]
+        before, after = values[(*metric, row.customer_id, start, start)], values[(*metric, row.customer_id, start, on)]
         change = change_of(before, after, row.expected["unit"])
         result[row.id] = _outcome(on, before, after, change, Decimal(str(row.expected["change"])))
     return result
 
 
-Key = tuple[str, str, date, date]  # (metric, customer, since, on)
+Metric = tuple[str, str | None]  # (metric, aggregate)
+Key = tuple[str, str | None, str, date, date]  # (metric, aggregate, customer, since, on)
 
 
-def _metric_values(session: Session, wanted: dict[str, set[tuple[str, date, date]]]) -> dict[Key, Decimal | None]:
-    """`metric_value` of every (metric, customer, since, on), one statement per metric type."""
+def _metric(row: Intervention) -> Metric:
+    return row.expected["metric"], aggregate_of(row.expected)
+
+
+def _metric_values(session: Session, wanted: dict[Metric, set[tuple[str, date, date]]]) -> dict[Key, Decimal | None]:
+    """`metric_value` of every (metric, aggregate, customer, since, on), a statement or two per metric type."""
     values: dict[Key, Decimal | None] = {}
-    arr = wanted.get("arr", set())
+    arr = wanted.get(("arr", None), set())
     cents = ledger_service.arr_on(session, {(c, on) for c, _, on in arr})
-    values.update({("arr", c, since, on): from_cents(cents[(c, on)]) for c, since, on in arr})
-    health = wanted.get("health_score", set())
+    values.update({("arr", None, c, since, on): from_cents(cents[(c, on)]) for c, since, on in arr})
+    health = wanted.get(("health_score", None), set())
     scores = health_service.scores_on(session, {(c, on) for c, _, on in health})
     for c, since, on in health:
         score = scores.get((c, on))
-        values[("health_score", c, since, on)] = None if score is None else Decimal(str(score))
-    renewal = wanted.get("renewal", set())
-    if renewal:
-        closed: dict[str, list[date]] = defaultdict(list)
-        stmt = select(Renewal.customer_id, Renewal.closed_on).where(
-            Renewal.customer_id.in_(sorted({c for c, _, _ in renewal})),
-            Renewal.status == "renewed",
-            Renewal.closed_on <= max(on for _, _, on in renewal),
-        )
-        for customer_id, closed_on in session.execute(stmt):
-            if closed_on is not None:
-                closed[customer_id].append(closed_on)
-        for c, since, on in renewal:
-            renewed = any(since < day <= on for day in closed[c])
-            values[("renewal", c, since, on)] = Decimal(1 if renewed and on > since else 0)
+        values[("health_score", None, c, since, on)] = None if score is None else Decimal(str(score))
+    values.update(_renewals(session, wanted.get(("renewal", None), set())))
     usage = [
-        (metric, c, since, on) for metric, points in wanted.items() if metric not in SPECIAL for c, since, on in points
+        (metric, aggregate, c, since, on)
+        for (metric, aggregate), points in wanted.items()
+        if metric not in SPECIAL_METRICS and aggregate is not None
+        for c, since, on in points
     ]
-    sums = health_service.usage_sums(session, {(c, metric, on) for metric, c, _, on in usage}, USAGE_WINDOW_DAYS)
-    values.update({(metric, c, since, on): sums[(c, metric, on)] for metric, c, since, on in usage})
+    found = health_service.usage_values(
+        session, {(c, metric, a, on) for metric, a, c, _, on in usage}, window_days=USAGE_WINDOW_DAYS
+    )
+    values.update({(metric, a, c, since, on): found[(c, metric, a, on)] for metric, a, c, since, on in usage})
     return values
+
+
+def _renewals(session: Session, renewal: set[tuple[str, date, date]]) -> dict[Key, Decimal | None]:
+    """1 for each (customer, since, on) with a renewal closed renewed after `since` and by `on`, else 0."""
+    if not renewal:
+        return {}
+    closed: dict[str, list[date]] = defaultdict(list)
+    stmt = select(Renewal.customer_id, Renewal.closed_on).where(
+        Renewal.customer_id.in_(sorted({c for c, _, _ in renewal})),
+        Renewal.status == "renewed",
+        Renewal.closed_on <= max(on for _, _, on in renewal),
+    )
+    for customer_id, closed_on in session.execute(stmt):
+        if closed_on is not None:
+            closed[customer_id].append(closed_on)
+    return {
+        ("renewal", None, c, since, on): Decimal(1 if any(since < day <= on for day in closed[c]) and on > since else 0)
+        for c, since, on in renewal
+    }
 
 
 def _outcome(

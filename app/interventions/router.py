@@ -55,7 +55,7 @@ def create_intervention(
     _auth: WriteAuth, request: Request, body: InterventionIn, session: WriteSessionDep
 ) -> InterventionOut:
     """Record an intervention: why, what it should change, and (status in_progress) start it now."""
-    row = service.create_intervention(session, body)
+    row = service.create_intervention(session, body, level_kinds=get_app_settings(request).level_kinds)
     view = _view(request, session, row)
     session.commit()
     return view
@@ -76,9 +76,12 @@ def list_interventions(
 
 
 @router.post("/batch", responses=problem_responses(401, 403, 409, 413, 422))
-def post_interventions_batch(_auth: WriteAuth, body: InterventionBatchIn, session: WriteSessionDep) -> UpsertResult:
+def post_interventions_batch(
+    _auth: WriteAuth, request: Request, body: InterventionBatchIn, session: WriteSessionDep
+) -> UpsertResult:
     """Upsert up to 10,000 interventions by id, all or nothing (SPEC §11: interventions are records)."""
-    result = service.upsert_interventions(session, body.interventions)
+    level_kinds = get_app_settings(request).level_kinds
+    result = service.upsert_interventions(session, body.interventions, level_kinds=level_kinds)
     session.commit()
     return result
 
@@ -97,7 +100,8 @@ def put_intervention(
     response: Response,
 ) -> Any:
     """Create (201) or update (200) an intervention by your id; the status moves only along the lifecycle (409)."""
-    row, created = service.upsert_intervention(session, intervention_id, body)
+    level_kinds = get_app_settings(request).level_kinds
+    row, created = service.upsert_intervention(session, intervention_id, body, level_kinds=level_kinds)
     view = _view(request, session, row)
     session.commit()
     response.status_code = 201 if created else 200
@@ -125,7 +129,7 @@ def patch_intervention(
     _auth: WriteAuth, request: Request, intervention_id: IdPath, body: InterventionPatch, session: WriteSessionDep
 ) -> InterventionOut:
     """Edit type, framework, owner, reason, dates, hours, cost or expectation."""
-    row = service.update_intervention(session, intervention_id, body)
+    row = service.update_intervention(session, intervention_id, body, level_kinds=get_app_settings(request).level_kinds)
     view = _view(request, session, row)
     session.commit()
     return view

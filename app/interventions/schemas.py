@@ -64,11 +64,18 @@ Change = Annotated[
 ]
 
 
+# The expected metrics that are not usage kinds (SPEC §5); every other metric names a usage event kind.
+SPECIAL_METRICS = frozenset({"arr", "health_score", "renewal"})
+# How a usage metric's events become one value on a day (SPEC §10 "level-type outcomes").
+OutcomeAggregate = Literal["sum", "count", "avg", "last"]
+
+
 class ExpectedIn(StrictIn):
-    """What the intervention should change: `health_score`, `arr`, `renewal` or a usage kind (30-day sum)."""
+    """What the intervention should change: `health_score`, `arr`, `renewal` or a usage kind (its 30-day aggregate)."""
 
     metric: MetricName = Field(
-        description="What is measured: health_score, arr, renewal, or a usage event kind (its 30-day sum), e.g. login."
+        description="What is measured: health_score, arr, renewal, or a usage event kind (its `aggregate` over the 30 "
+        "days ending each measured day), e.g. login."
     )
     change: Change = Field(
         description="The change that counts as met, in `unit` (negative for a decrease), up to four decimals."
@@ -77,11 +84,21 @@ class ExpectedIn(StrictIn):
         description="points (health_score only), percent of the before value (10 = +10 %), or absolute units."
     )
     measure_after_days: JsonInt = Field(ge=1, le=730, description="Days after started_on when the outcome is measured.")
+    aggregate: OutcomeAggregate | None = Field(
+        None,
+        description="Usage kinds only: how the kind's events become the value of a day. sum of values or count of "
+        "events in the 30 days ending that day, avg of those values (null without any), or last: the latest value "
+        "up to that day, however old (a level such as seats holds until a new value is sent). Omitted: last for the "
+        "kinds in CSROI_LEVEL_KINDS (default seats, active_users), sum for the others; the stored expectation then "
+        "names the aggregate used.",
+    )
 
     @model_validator(mode="after")
     def _points_are_for_health(self) -> "ExpectedIn":
         if self.unit == "points" and self.metric != "health_score":
             raise ValueError("unit `points` is for metric health_score; use percent or absolute")
+        if self.aggregate is not None and self.metric in SPECIAL_METRICS:
+            raise ValueError(f"aggregate is for usage kinds; {self.metric} has one value per day")
         return self
 
 
@@ -184,7 +201,21 @@ class InterventionRecordIn(RecordIn, InterventionFields):
                     "started_on": "2026-03-02",
                     "hours": 4,
                     "expected": {"metric": "arr", "change": 10, "unit": "percent", "measure_after_days": 90},
-                }
+                },
+                {
+                    "customer": "cus-0001",
+                    "type": "expansion_review",
+                    "framework": "commitment_escalation",
+                    "reason": "Every seat in use for two months.",
+                    "planned_on": "2026-04-15",
+                    "expected": {
+                        "metric": "seats",
+                        "change": 10,
+                        "unit": "absolute",
+                        "measure_after_days": 90,
+                        "aggregate": "last",
+                    },
+                },
             ]
         }
     )
@@ -426,7 +457,10 @@ class InterventionOut(BaseModel):
     cancelled_on: date | None = Field(description="Day it was cancelled, or null.")
     hours: Number = Field(description="Hours spent.")
     direct_cost: Money = Field(description="Out-of-pocket cost in currency units (2 decimals).")
-    expected: dict[str, Any] = Field(description="The expected outcome: metric, change, unit, measure_after_days.")
+    expected: dict[str, Any] = Field(
+        description="The expected outcome: metric, change, unit, measure_after_days, and for a usage kind the "
+        "aggregate it is measured by."
+    )
     attribution_days: int = Field(description="Length of the attribution window in days.")
     override_holdout: bool = Field(
         False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import formulas, records
 from app.batch import UpsertResult
+from app.config import DEFAULT_LEVEL_KINDS
 from app.customers import service as customers_service
 from app.db import utcnow
 from app.errors import Conflict, Unprocessable
@@ -71,8 +72,11 @@ def _start(session: Session, row: Intervention, started_on: date) -> None:
     row.at_risk = bool(row.context["at_risk"])
 
 
-def create_intervention(session: Session, body: InterventionIn) -> Intervention:
-    """Record an intervention; with status in_progress it starts at once."""
+def create_intervention(
+    session: Session, body: InterventionIn, *, level_kinds: Collection[str] = DEFAULT_LEVEL_KINDS
+) -> Intervention:
+    """Record an intervention; with status in_progress it starts at once. `level_kinds` (CSROI_LEVEL_KINDS) picks
+    the default aggregate of a usage metric (SPEC §10)."""
     intervention_id = body.id or f"iv_{uuid.uuid4().hex[:16]}"
     if session.get(Intervention, intervention_id) is not None:
         raise Conflict(
@@ -104,7 +108,7 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
         planned_on=body.planned_on,
         hours=body.hours,
         direct_cost=body.direct_cost,
-        expected=body.expected.model_dump(mode="json"),
+        expected=outcome_measure.expected_record(body.expected, level_kinds),
         at_risk_override=body.at_risk,
         attribution_days=body.attribution_days,
         override_holdout=body.override_holdout or None,
@@ -117,25 +121,31 @@ def create_intervention(session: Session, body: InterventionIn) -> Intervention:
 
 
 def upsert_intervention(
-    session: Session, intervention_id: str, body: InterventionRecordIn
+    session: Session,
+    intervention_id: str,
+    body: InterventionRecordIn,
+    *,
+    level_kinds: Collection[str] = DEFAULT_LEVEL_KINDS,
 ) -> tuple[Intervention, bool]:
     """Create or update an intervention by id (SPEC §11); True when created. See `InterventionRecordIn`."""
     records.record_row(body, intervention_id, whole=True)  # the body's id, if any, must equal the path's
     row = session.get(Intervention, intervention_id)
     if row is None:
         records.ensure_customers(session, [body.customer])
-        return _create_record(session, intervention_id, body), True
-    _update_record(session, row, body)
+        return _create_record(session, intervention_id, body, level_kinds), True
+    _update_record(session, row, body, level_kinds)
     return row, False
 
 
-def upsert_interventions(session: Session, items: Sequence[InterventionRecordIn]) -> UpsertResult:
+def upsert_interventions(
+    session: Session, items: Sequence[InterventionRecordIn], *, level_kinds: Collection[str] = DEFAULT_LEVEL_KINDS
+) -> UpsertResult:
     """`upsert_intervention` for a batch, in id order (a stable lock order), all or nothing."""
     records.ensure_customers(session, sorted({item.customer for item in items}))
     created = updated = 0
     for item in sorted(items, key=lambda i: i.id or ""):
         assert item.id is not None  # noqa: S101 - a batch item's id is required
-        _, new = upsert_intervention(session, item.id, item)
+        _, new = upsert_intervention(session, item.id, item, level_kinds=level_kinds)
         created, updated = created + new, updated + (not new)
     return UpsertResult(created=created, updated=updated)
 
@@ -143,7 +153,9 @@ def upsert_interventions(session: Session, items: Sequence[InterventionRecordIn]
 _RECORD_FIELDS = ("type", "framework", "owner", "reason", "planned_on", "hours", "direct_cost", "attribution_days")
 
 
-def _create_record(session: Session, intervention_id: str, body: InterventionRecordIn) -> Intervention:
+def _create_record(
+    session: Session, intervention_id: str, body: InterventionRecordIn, level_kinds: Collection[str]
+) -> Intervention:
     """Create it as POST would, then move it to the body's status along the lifecycle."""
     starts = body.status in ("in_progress", "completed")
     fields = body.model_dump(include={*_RECORD_FIELDS, "customer", "expected", "at_risk", "override_holdout"})
@@ -155,12 +167,14 @@ def _create_record(session: Session, intervention_id: str, body: InterventionRec
             "started_on": body.started_on,
         }
     )
-    row = create_intervention(session, created)
+    row = create_intervention(session, created, level_kinds=level_kinds)
     _move_to(session, row, body)
     return row
 
 
-def _update_record(session: Session, row: Intervention, body: InterventionRecordIn) -> None:
+def _update_record(
+    session: Session, row: Intervention, body: InterventionRecordIn, level_kinds: Collection[str]
+) -> None:
     """Replace the editable fields; refuse (409) what is fixed, then move the status along the lifecycle."""
     fixed = {
         "customer": (row.customer_id, body.customer),
@@ -176,8 +190,8 @@ def _update_record(session: Session, row: Intervention, body: InterventionRecord
             )
     for name in _RECORD_FIELDS:
         setattr(row, name, getattr(body, name))
-    expected = body.expected.model_dump(mode="json")
-    if expected != row.expected:
+    expected = outcome_measure.expected_record(body.expected, level_kinds)
+    if expected != outcome_measure.with_aggregate(row.expected):
         row.expected, row.outcome = expected, None  # a new expectation is measured afresh
     if row.started_on is None:
         row.at_risk_override = body.at_risk
@@ -213,14 +227,20 @@ def _move_to(session: Session, row: Intervention, body: InterventionRecordIn) ->
 _DAY_FIELD = {"start": "started_on", "complete": "completed_on", "cancel": "cancelled_on"}
 
 
-def update_intervention(session: Session, intervention_id: str, patch: InterventionPatch) -> Intervention:
+def update_intervention(
+    session: Session,
+    intervention_id: str,
+    patch: InterventionPatch,
+    *,
+    level_kinds: Collection[str] = DEFAULT_LEVEL_KINDS,
+) -> Intervention:
     """Edit the editable fields; the attribution window is fixed once started."""
     row = get_intervention(session, intervention_id)
     changes = patch.model_dump(exclude_unset=True)
     if "attribution_days" in changes and row.started_on is not None:
         raise Conflict("attribution_days is fixed once the intervention has started.")
     if patch.expected is not None:  # stored as JSON, like a created one's (a dict here, its Decimals as numbers)
-        changes["expected"] = patch.expected.model_dump(mode="json")
+        changes["expected"] = outcome_measure.expected_record(patch.expected, level_kinds)
     for name, value in changes.items():  # the schema refused null for the fields that cannot be cleared
         setattr(row, name, value)
     if "expected" in changes:
@@ -473,7 +493,7 @@ def build_views(
                 cancelled_on=row.cancelled_on,
                 hours=row.hours,
                 direct_cost=row.direct_cost,
-                expected=row.expected,
+                expected=outcome_measure.with_aggregate(row.expected),
                 attribution_days=row.attribution_days,
                 override_holdout=bool(row.override_holdout),
                 at_risk=row.at_risk,

@@ -195,7 +195,7 @@ class TestPatch:
         response = acme.patch("/v1/interventions/iv1", json={"expected": expected, "hours": "8.50"})
         assert response.status_code == 200, response.text
         got = acme.get("/v1/interventions/iv1").json()
-        assert got["expected"] == {**expected, "change": 12.5}
+        assert got["expected"] == {**expected, "change": 12.5, "aggregate": "sum"}  # login adds up (SPEC §10)
         assert got["hours"] == 8.5
         assert got["outcome"] is None
 

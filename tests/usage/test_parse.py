@@ -17,6 +17,10 @@ def event(eid: str = "u1", **extra: Any) -> dict[str, Any]:
     return {"id": eid, "customer": "c1", "kind": "login", "occurred_at": "2026-02-01T09:00:00Z", **extra}
 
 
+def answer(survey: str, value: Any) -> dict[str, Any]:
+    return event(kind="survey_response", value=value, properties={"survey": survey})
+
+
 def by_model(body: Any) -> list[service.EventRow] | list[dict[str, Any]]:
     """What the model says: rows, or its errors with FastAPI's `body` prefix."""
     try:
@@ -44,8 +48,8 @@ BODIES: list[Any] = [
     {"events": [event(id="bad id"), event(kind=""), event(customer="a/b"), event(id="x" * 256)]},
     {"events": [event(occurred_at="0001-01-01T00:30:00+01:00")]},  # out of range once in UTC
     # survey answers: in scale (the fast path), and out of scale (the model names each item's value)
-    {"events": [event(kind="survey_response", value=v, properties={"survey": s}) for s, v in (("nps", 10), ("ces", 1))]},
-    {"events": [event(kind="survey_response", value=v, properties={"survey": s}) for s, v in (("nps", 11), ("csat", 0))]},
+    {"events": [answer(s, v) for s, v in (("nps", 10), ("ces", 1))]},
+    {"events": [answer(s, v) for s, v in (("nps", 11), ("csat", 0))]},
     {"events": []},
     {"events": [event()], "extra": 1},
     {"events": "nope"},
