@@ -35,6 +35,7 @@ from app.costs import service as costs_service
 from app.costs.schemas import CostBatchItem
 from app.customers import service as customers_service
 from app.customers.schemas import CustomerBatchItem, TeamMemberBatchItem
+from app.db import utcnow
 from app.experiments import service as experiments_service
 from app.experiments.schemas import AssignResult, ExperimentIn, ExperimentOut
 from app.health import service as health_service
@@ -196,14 +197,27 @@ def post_usage(session: Session, *events: UsageEventIn) -> UsageBatchResult:
 # health_model, health_snapshot, churn_model
 
 
+# In force for every day a test reads unless told otherwise: tests score days long before the day they run.
+MODEL_EFFECTIVE_FROM = date(2000, 1, 1)
+
+
 def make_health_model(
-    session: Session, *, components: Sequence[Mapping[str, Any]], bands: Mapping[str, Any] | None = None
+    session: Session,
+    *,
+    components: Sequence[Mapping[str, Any]],
+    bands: Mapping[str, Any] | None = None,
+    effective_from: str | date | None = MODEL_EFFECTIVE_FROM,
+    today: str | date | None = None,
 ) -> HealthModelOut:
-    """Store the next health model version."""
+    """Store the next health model version, in force from `effective_from` (None: from `today`, default the real
+    today, as a PUT without one)."""
     body: dict[str, Any] = {"components": list(components)}
     if bands is not None:
         body["bands"] = dict(bands)
-    return health_service.put_health_model(session, HealthModelIn.model_validate(body))
+    if effective_from is not None:
+        body["effective_from"] = str(effective_from)
+    stored_on = _day(today) if today is not None else utcnow().date()
+    return health_service.put_health_model(session, HealthModelIn.model_validate(body), today=stored_on)
 
 
 def make_snapshot(

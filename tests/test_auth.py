@@ -23,7 +23,7 @@ ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/
 def required_scope(method: str, path: str) -> Scope:
     """The scope SPEC §2 gives a route; the health model is admin even to read (issue 4)."""
     if method == "GET":
-        return Scope.admin if path in ("/v1/health-model", "/v1/audit") else Scope.read
+        return Scope.admin if path.startswith("/v1/health-model") or path == "/v1/audit" else Scope.read
     if ADMIN_PATHS.match(path) or (method, path) == ("DELETE", "/v1/customers/{customer_id}"):
         return Scope.admin
     return Scope.write if WRITE_PATHS.match(path) else Scope.ingest

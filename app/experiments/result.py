@@ -81,16 +81,17 @@ def _units(session: Session, experiment: Experiment, as_of: date) -> list[Unit]:
 
 
 def _health_deltas(session: Session, units: list[Unit]) -> None:
-    """Point-in-time health on each unit's two days, computed once per distinct day for the customers needing it."""
+    """Point-in-time health on each unit's two days, computed once per distinct day for the customers needing it,
+    each day by the health model in force on it (SPEC §10)."""
     wanted: dict[date, set[str]] = defaultdict(set)
     for unit in units:
         wanted[unit.enrolled_on].add(unit.customer_id)
         wanted[unit.seen_on].add(unit.customer_id)
-    spec = health.current_model(session)
+    models = health.versions(session)
     scores = {
         day: {
             cid: h.score
-            for cid, h in health.compute_health(session, as_of=day, customers=sorted(ids), spec=spec).items()
+            for cid, h in health.compute_health(session, as_of=day, customers=sorted(ids), spec=models.on(day)).items()
         }
         for day, ids in wanted.items()
     }

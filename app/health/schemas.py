@@ -75,7 +75,7 @@ class BandsIn(StrictIn):
 
 
 class HealthModelIn(StrictIn):
-    """`PUT /v1/health-model` body: the components and optional bands of the next model version."""
+    """`PUT /v1/health-model` body: the components, optional bands and optional first day of the next version."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -113,6 +113,13 @@ class HealthModelIn(StrictIn):
         min_length=1, max_length=50, description="1 to 50 components; the score is their weighted mean."
     )
     bands: BandsIn = Field(default_factory=BandsIn, description="Band thresholds; default red below 40, green from 70.")
+    effective_from: IsoDate | None = Field(
+        None,
+        description="The first day (UTC) this version scores; default the day it is stored. A version is in force "
+        "on a day d when it is the highest version with effective_from <= d. A past day restates history on "
+        "purpose: point-in-time reads and replays of the days from it on then use this version (stored snapshots "
+        "stay until re-run), and the audit log records a `health_model.backdate`. A future day schedules it.",
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> "HealthModelIn":
@@ -130,8 +137,20 @@ class HealthModelOut(HealthModelIn):
     version: int = Field(
         description="Model version: 1 is the built-in default; each PUT stores the next (the first stored is 2)."
     )
-    default: bool = Field(description="True when no model was stored and the built-in default applies.")
+    default: bool = Field(description="True for the built-in default (version 1), which is stored nowhere.")
     created_at: datetime | None = Field(description="When this version was stored (UTC); null for the default.")
+    effective_from: date | None = Field(
+        description="The first day it scores (its PUT's day, or the day the PUT gave); null for the default, which "
+        "is in force before the first stored version."
+    )
+    in_force_until: date | None = Field(
+        description="The last day it is the version in force: the day before a later version took over; null while "
+        "none has. Before effective_from when a later version was stored with an earlier or equal effective_from: "
+        "then it never scores a day."
+    )
+    backdated: bool = Field(
+        description="True when effective_from is before the day it was stored: it restated the days in between."
+    )
 
 
 class ComponentOut(BaseModel):
@@ -164,10 +183,14 @@ class CustomerHealthOut(BaseModel):
     coverage: float = Field(
         description="Share of the model's weight that had data, 0..1 (0.5 = half the weight scored)."
     )
-    model_version: int = Field(description="Health model version used (1: the built-in default).")
+    model_version: int = Field(
+        description="Health model version used (1: the built-in default): the one in force on as_of, or the one asked "
+        "for."
+    )
     components: list[ComponentOut] = Field(description="Each component's raw value, score, weight and contribution.")
     change_30d: float | None = Field(
-        description="score minus the score 30 days before as_of, in points; null when either is missing."
+        description="score minus the score 30 days before as_of, both by model_version (so a model change is not "
+        "a change in the customer), in points; null when either is missing."
     )
     churn_probability: float | None = Field(
         description="Probability of churn as a fraction 0..1 (0.25 = 25 %), from the fitted model or the band "
@@ -175,12 +198,34 @@ class CustomerHealthOut(BaseModel):
     )
 
 
+# A stored model version, as a query parameter (a PostgreSQL integer column bounds it).
+ModelVersion = Annotated[int, Field(ge=1, le=2**31 - 1)]
+_MODEL_VERSION = "A health model version to use instead of the one in force on the day; an unknown one is a 422."
+
+
 class HealthQuery(QueryIn):
-    """`?as_of=` of the health read; unknown parameters are refused."""
+    """`?as_of=&model_version=` of the health read; unknown parameters are refused."""
 
     as_of: IsoDate | None = Field(
         None, description="Day to compute health for (UTC); default today.", examples=["2026-03-31"]
     )
+    model_version: ModelVersion | None = Field(
+        None,
+        description=_MODEL_VERSION + " Both the score and the score 30 days before (change_30d) use it; without it "
+        "both use the version in force on as_of.",
+    )
+
+
+class HealthModelQuery(QueryIn):
+    """`?as_of=` of the health model read."""
+
+    as_of: IsoDate | None = Field(
+        None, description="The day whose model in force is answered (UTC); default today.", examples=["2026-03-31"]
+    )
+
+
+class HealthModelListQuery(ListQuery):
+    """Cursor pages of `GET /v1/health-models`, oldest version first."""
 
 
 class HealthHistoryQuery(ListQuery):
@@ -205,7 +250,10 @@ class HealthSnapshotOut(BaseModel):
     score: float | None = Field(description="Health score 0..100 that day; null without data.")
     band: Band | None = Field(description="red, yellow or green; null without a score.")
     coverage: float = Field(description="Share of the model's weight that had data, 0..1.")
-    model_version: int = Field(description="Health model version used (1: the built-in default).")
+    model_version: int = Field(
+        description="Health model version used (1: the built-in default): the one in force on the day unless the "
+        "snapshot run asked for another."
+    )
     components: list[ComponentOut] = Field(description="Each component's raw value, score, weight and contribution.")
 
 
@@ -216,6 +264,9 @@ class SnapshotQuery(QueryIn):
         description="Day to score every customer for; a snapshot already stored for that day is replaced.",
         examples=["2026-03-31"],
     )
+    model_version: ModelVersion | None = Field(
+        None, description=_MODEL_VERSION + " The snapshots record the version used."
+    )
 
 
 class SnapshotResult(BaseModel):
@@ -223,4 +274,7 @@ class SnapshotResult(BaseModel):
 
     date: Annotated[date, Field(description="The day scored.")]
     customers: int = Field(description="Snapshots stored: one per customer.")
-    model_version: int = Field(description="Health model version used (1: the built-in default).")
+    model_version: int = Field(
+        description="Health model version used (1: the built-in default): the one in force on the day unless the "
+        "snapshot run asked for another."
+    )

@@ -17,32 +17,25 @@ from app.batch import dialect_insert
 from app.db import utcnow
 from app.errors import Unprocessable
 from app.health import queries
-from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
 from app.health.schemas import (
     ComponentIn,
     ComponentOut,
     CustomerHealthOut,
     HealthHistoryQuery,
-    HealthModelIn,
-    HealthModelOut,
     HealthSnapshotOut,
     SnapshotResult,
 )
-from app.models import ChurnModel, Customer, HealthModel, HealthSnapshot
+from app.health.versions import ModelSpec as ModelSpec  # noqa: PLC0414 - re-exported: other features score with it
+from app.health.versions import Versions, load_versions
+from app.health.versions import get_health_model as get_health_model  # noqa: PLC0414 - re-exported for the router
+from app.health.versions import get_health_model_version as get_health_model_version  # noqa: PLC0414 - the router's
+from app.health.versions import list_health_models as list_health_models  # noqa: PLC0414 - re-exported: the router's
+from app.health.versions import put_health_model as put_health_model  # noqa: PLC0414 - re-exported: the router's
+from app.models import ChurnModel, Customer, HealthSnapshot
 from app.pagination import Page, make_page
 
 _UPSERT_CHUNK = 1_000
 K = TypeVar("K", str, int)  # a customer id, or the index of a (customer, day) point
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """The health model in force: its version, components and bands."""
-
-    version: int
-    model: HealthModelIn
-    default: bool
-    created_at: datetime | None = None
 
 
 # One component of a customer's health: name, weight, raw, score, contribution (ComponentOut's fields).
@@ -119,42 +112,20 @@ def usage_values(session: Session, windows: set[UsageWindow], *, window_days: in
     }
 
 
+def versions(session: Session) -> Versions:
+    """Every health model version and when each is in force (SPEC §10), in one statement: read it once for many
+    days (`Versions.on`, `Versions.by_version`)."""
+    return load_versions(session)
+
+
+def model_on(session: Session, day: date) -> ModelSpec:
+    """The health model version in force on `day` (SPEC §10): what a point-in-time read of that day uses."""
+    return load_versions(session).on(day)
+
+
 def current_model(session: Session) -> ModelSpec:
-    """The highest stored model version, or the built-in default (version 1) when none is stored."""
-    row = session.scalars(select(HealthModel).order_by(HealthModel.version.desc()).limit(1)).first()
-    if row is None:
-        return ModelSpec(DEFAULT_VERSION, DEFAULT_MODEL, default=True)
-    model = HealthModelIn.model_validate({"components": row.components, "bands": row.bands})
-    return ModelSpec(row.version, model, default=False, created_at=row.created_at)
-
-
-def _model_out(spec: ModelSpec) -> HealthModelOut:
-    return HealthModelOut(
-        version=spec.version,
-        default=spec.default,
-        created_at=spec.created_at,
-        components=spec.model.components,
-        bands=spec.model.bands,
-    )
-
-
-def get_health_model(session: Session) -> HealthModelOut:
-    """The health model in force."""
-    return _model_out(current_model(session))
-
-
-def put_health_model(session: Session, body: HealthModelIn) -> HealthModelOut:
-    """Store `body` as the next model version (versions are never edited, so old scores stay replayable)."""
-    stored = session.scalar(select(func.max(HealthModel.version))) or DEFAULT_VERSION
-    row = HealthModel(
-        version=max(stored, DEFAULT_VERSION) + 1,
-        components=[c.model_dump(mode="json") for c in body.components],
-        bands=body.bands.model_dump(mode="json"),
-        created_at=utcnow(),
-    )
-    session.add(row)
-    session.flush()
-    return _model_out(ModelSpec(row.version, body, default=False, created_at=row.created_at))
+    """The version in force today (UTC)."""
+    return model_on(session, utcnow().date())
 
 
 def _per_seat(raw: Decimal | None, seats: Decimal | None) -> Decimal | None:
@@ -209,8 +180,9 @@ def compute_health(
 
 
 def health_on(session: Session, customer_id: str, as_of: date, *, spec: ModelSpec | None = None) -> Health:
-    """One customer's health on `as_of` (point in time: events up to that day), by `spec` or the current model."""
-    model = spec or current_model(session)
+    """One customer's health on `as_of` (point in time: events up to that day), by `spec` or the version in force
+    that day."""
+    model = spec or model_on(session, as_of)
     return compute_health(session, as_of=as_of, customers=[customer_id], spec=model)[customer_id]
 
 
@@ -219,8 +191,9 @@ def _snapshot_scores(
 ) -> dict[tuple[str, date], float | None]:
     """Stored snapshot scores on `days` (of `customers`, None: all), keyed by (customer, day), in one statement.
 
-    Any stored snapshot counts: snapshots are computed with the model in force when taken, and the health model
-    has no rule yet for replaying an older version's snapshot under a newer one.
+    A stored snapshot is the record of its day and stands as stored: it was computed with the version in force on
+    that day (or one its run asked for). A version stored later with an earlier effective_from changes the replays
+    of those days, not their snapshots, until the snapshot job is run for them again (SPEC §10).
     """
     if not days:
         return {}
@@ -233,21 +206,38 @@ def _snapshot_scores(
 
 
 def scores_on(
-    session: Session, pairs: set[tuple[str, date]], *, spec: ModelSpec | None = None
+    session: Session,
+    pairs: set[tuple[str, date]],
+    *,
+    spec: ModelSpec | None = None,
+    catalog: Versions | None = None,
 ) -> dict[tuple[str, date], float | None]:
     """The health score of each (customer, day) pair: the stored snapshot of that day when there is one, else the
-    point-in-time score, computed for all the remaining pairs in one set-based pass (`queries.point_raws`)."""
+    point-in-time score by the version in force that day, computed for all the remaining pairs of one version in
+    one set-based pass (`queries.point_raws`): a pass per version in force, not per day. With `spec`, every pair
+    is computed point in time by that version (snapshots of other versions would not answer for it)."""
     if not pairs:
         return {}
+    if spec is not None:
+        return _point_scores(session, sorted(pairs), spec)
     found = _snapshot_scores(session, [d for _, d in pairs], [c for c, _ in pairs])
     result = {pair: found[pair] for pair in pairs if pair in found}
-    points = sorted(pairs - found.keys())
-    if points:
-        model = spec or current_model(session)
-        components = model.model.components
-        raws, seats = queries.point_raws(session, components, points, seats=any(c.per_seat for c in components))
-        result.update({point: _customer_health(n, model, raws, seats).score for n, point in enumerate(points)})
+    rest = pairs - found.keys()
+    if rest:
+        known = catalog or load_versions(session)
+        for version, days in known.by_version({d for _, d in rest}).items():
+            wanted = set(days)
+            result.update(_point_scores(session, sorted(p for p in rest if p[1] in wanted), known.specs[version]))
     return result
+
+
+def _point_scores(
+    session: Session, points: list[tuple[str, date]], spec: ModelSpec
+) -> dict[tuple[str, date], float | None]:
+    """Point-in-time scores of (customer, day) points by one version, in one set-based pass."""
+    components = spec.model.components
+    raws, seats = queries.point_raws(session, components, points, seats=any(c.per_seat for c in components))
+    return {point: _customer_health(n, spec, raws, seats).score for n, point in enumerate(points)}
 
 
 def first_seen(session: Session, spec: ModelSpec) -> list[dict[str, datetime]]:
@@ -272,11 +262,18 @@ def book_scores(
 
 
 def get_customer_health(
-    session: Session, customer_id: str, *, as_of: date, churn_defaults: Mapping[str, float]
+    session: Session,
+    customer_id: str,
+    *,
+    as_of: date,
+    churn_defaults: Mapping[str, float],
+    model_version: int | None = None,
 ) -> CustomerHealthOut:
-    """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`."""
+    """A customer's score, band, coverage, components, 30-day change and churn probability on `as_of`, by the
+    version in force that day or `model_version`; the score 30 days before is by the same version, so that
+    change_30d is the customer's change and not the model's."""
     records.get_record(session, Customer, customer_id)
-    spec = current_model(session)
+    spec = load_versions(session).choose(as_of, model_version)
     now = health_on(session, customer_id, as_of, spec=spec)
     before = compute_health(session, as_of=as_of - timedelta(days=30), customers=[customer_id], spec=spec)
     earlier = before[customer_id].score
@@ -295,9 +292,10 @@ def get_customer_health(
     )
 
 
-def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
-    """Compute every customer's health on `day` set-based and store it, replacing that day's snapshot."""
-    spec = current_model(session)
+def snapshot_health(session: Session, *, day: date, model_version: int | None = None) -> SnapshotResult:
+    """Compute every customer's health on `day` set-based, by the version in force that day (or `model_version`),
+    and store it, replacing that day's snapshot."""
+    spec = load_versions(session).choose(day, model_version)
     results = compute_health(session, as_of=day, customers=None, spec=spec)
     forget_snapshot_reads(session)
     now = utcnow()
@@ -373,15 +371,15 @@ class BookHealth:
     index: dict[str, int]
     days: dict[date, int]
     scores: np.ndarray
-    red_below: float
-    green_from: float
+    red_below: np.ndarray  # per day (column): the thresholds of the version that scored it
+    green_from: np.ndarray
 
     def score(self, day: date) -> np.ndarray:
         """Every customer's score on `day` (NaN: none)."""
         return self.scores[:, self.days[day]]
 
     def band(self, day: date) -> np.ndarray:
-        """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by the model's thresholds."""
+        """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by that day's model's thresholds."""
         return self.bands[:, self.days[day]]
 
     @cached_property
@@ -390,8 +388,9 @@ class BookHealth:
         return band_codes(self.scores, red_below=self.red_below, green_from=self.green_from)
 
 
-def band_codes(scores: np.ndarray, *, red_below: float, green_from: float) -> np.ndarray:
-    """`formulas.band_of` over an array: red below `red_below`, green from `green_from`, yellow between."""
+def band_codes(scores: np.ndarray, *, red_below: float | np.ndarray, green_from: float | np.ndarray) -> np.ndarray:
+    """`formulas.band_of` over an array: red below `red_below`, green from `green_from`, yellow between (thresholds
+    one for all, or one per column)."""
     codes = np.full(scores.shape, NO_BAND, dtype=np.int8)
     scored = ~np.isnan(scores)
     codes[scored & (scores < red_below)] = RED
@@ -406,40 +405,52 @@ def customer_ids(session: Session) -> list[str]:
 
 
 def book_health(session: Session, days: Iterable[date], *, spec: ModelSpec | None = None) -> BookHealth:
-    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score)."""
+    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score), each day
+    by the version in force on it (SPEC §10); with `spec`, every day point in time by that version."""
     ids = customer_ids(session)
     index = {cid: n for n, cid in enumerate(ids)}
     wanted = sorted(set(days))
     columns = {day: n for n, day in enumerate(wanted)}
     scores = np.full((len(ids), len(wanted)), np.nan)
     covered = np.zeros((len(ids), len(wanted)), dtype=bool)
-    model = spec or current_model(session)
+    catalog = load_versions(session)
+    models = [spec or catalog.on(day) for day in wanted]
     if wanted and ids:
-        _from_snapshots(session, wanted, index, scores, covered)
-        _whole_days(session, wanted, ids, model, scores=scores, covered=covered)
+        if spec is None:
+            _from_snapshots(session, wanted, index, scores, covered)
+        _whole_days(session, wanted, ids, models, scores=scores, covered=covered)
         missing = np.argwhere(~covered)
         for first in range(0, len(missing), POINTS_CHUNK):
             chunk = missing[first : first + POINTS_CHUNK]
-            found = scores_on(session, {(ids[row], wanted[col]) for row, col in chunk}, spec=model)
+            found = scores_on(session, {(ids[row], wanted[col]) for row, col in chunk}, catalog=catalog)
             for row, col in chunk:
                 value = found.get((ids[row], wanted[col]))
                 if value is not None:
                     scores[row, col] = value
-    bands = model.model.bands
-    return BookHealth(ids, index, columns, scores, bands.red_below, bands.green_from)
+    red = np.array([m.model.bands.red_below for m in models], dtype=float)
+    green = np.array([m.model.bands.green_from for m in models], dtype=float)
+    return BookHealth(ids, index, columns, scores, red, green)
 
 
 def _whole_days(
-    session: Session, wanted: list[date], ids: list[str], spec: ModelSpec, *, scores: np.ndarray, covered: np.ndarray
+    session: Session,
+    wanted: list[date],
+    ids: list[str],
+    models: list[ModelSpec],
+    *,
+    scores: np.ndarray,
+    covered: np.ndarray,
 ) -> None:
-    """Days no snapshot covers at all (a book that never ran the snapshot job): the whole book point in time, each
-    day reading only the model's windows (`first_seen` once). A statement or two per such day: run the snapshot
-    job (POST /v1/health/snapshots) to make these reads a single one."""
+    """Days no snapshot covers at all (a book that never ran the snapshot job): the whole book point in time by the
+    day's model, each day reading only the model's windows (`first_seen` once per model). A statement or two per
+    such day: run the snapshot job (POST /v1/health/snapshots) to make these reads a single one."""
     bare = [col for col in range(len(wanted)) if not covered[:, col].any()]
-    if not bare:
-        return
-    first = first_seen(session, spec)
+    firsts: dict[int, list[dict[str, datetime]]] = {}
     for col in bare:
+        spec = models[col]
+        if spec.version not in firsts:
+            firsts[spec.version] = first_seen(session, spec)
+        first = firsts[spec.version]
         health = compute_health(session, as_of=wanted[col], customers=None, spec=spec, first=first)
         column = np.array([np.nan if (h := health.get(cid)) is None or h.score is None else h.score for cid in ids])
         scores[:, col] = column

@@ -59,7 +59,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
 
 def _health(session: Session, customer_id: str, as_of: date) -> dict[str, Any]:
     """Score, band and the weakest scored components on `as_of` (point in time: events up to that day)."""
-    spec = health_service.current_model(session)
+    spec = health_service.model_on(session, as_of)  # the version in force on the start day (SPEC §10)
     health = health_service.health_on(session, customer_id, as_of, spec=spec)
     scored = sorted((c for c in health.components if c.score is not None), key=lambda c: (c.score, c.name))
     kinds = {c.name: c.kind for c in spec.model.components}

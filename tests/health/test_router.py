@@ -20,6 +20,7 @@ MODEL = {
          "per_seat": True, "bad": 0, "good": 1},
     ],
     "bands": {"red_below": 50, "green_from": 80},
+    "effective_from": "2026-01-01",  # before every day these tests read (SPEC §10: a model scores from this day on)
 }  # fmt: skip
 
 _n = iter(range(1_000_000))
