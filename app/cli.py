@@ -21,7 +21,7 @@ from app import migrate as migrations
 from app.audit import service as audit_service
 from app.config import get_settings
 from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
-from app.errors import AppError, NotFound
+from app.errors import AppError, NotFound, Unprocessable
 from app.health import churn
 from app.health import service as health_service
 from app.interventions import service as interventions_service
@@ -175,8 +175,12 @@ def _audit_key(session: Session, action: str, key_id: int, *, after: dict[str, o
 def health_snapshot(
     day: Annotated[str, typer.Option("--date", help="Day to snapshot, YYYY-MM-DD (default: today, UTC).")] = "",
     until: Annotated[str, typer.Option(help="Backfill every day from --date to this one, inclusive.")] = "",
+    model_version: Annotated[
+        int | None, typer.Option(min=1, help="Score with this health model version (default: each day's in force).")
+    ] = None,
 ) -> None:
-    """Store every customer's health for a day, or for each day of a range (one commit per day)."""
+    """Store every customer's health for a day, or for each day of a range, each day by the health model in force
+    on it (one commit per day)."""
     try:
         first = date.fromisoformat(day) if day else utcnow().date()
         last = date.fromisoformat(until) if until else first
@@ -187,13 +191,19 @@ def health_snapshot(
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     with _sessions() as maker, Progress(*Progress.get_default_columns(), MofNCompleteColumn(), console=err) as progress:
         task = progress.add_task("health snapshots", total=len(days))
+        used: set[int] = set()
         for current in days:
             with maker() as session:
                 session.connection(execution_options={WRITE_OPTION: True})
-                result = health_service.snapshot_health(session, day=current)
+                try:
+                    result = health_service.snapshot_health(session, day=current, model_version=model_version)
+                except Unprocessable as exc:
+                    raise typer.BadParameter(str(exc)) from None
                 session.commit()
+            used.add(result.model_version)
             progress.update(task, advance=1, description=f"{current}: {result.customers} customers")
-    err.print(f"stored {len(days)} day(s) of health snapshots, model version {result.model_version}")
+    versions = ", ".join(str(v) for v in sorted(used))
+    err.print(f"stored {len(days)} day(s) of health snapshots, model version(s) {versions}")
 
 
 @health_cli.command("fit")

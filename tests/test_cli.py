@@ -9,17 +9,22 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from app import cli
 from app.customers import service as customers_service
 from app.db import make_engine, make_sessionmaker
+from app.health import service as health_service
+from app.health.schemas import HealthModelIn
 from app.interventions import service as interventions_service
 from app.interventions.schemas import InterventionIn
 from app.keys import service as keys_service
+from app.models import HealthSnapshot
 
 runner = CliRunner()
 
@@ -120,6 +125,30 @@ def test_interventions_measure_stores_due_outcomes(cli_db: str) -> None:
     assert result.exit_code == 0, result.output
     assert "measured 1 intervention(s)" in result.stderr
     assert "measured 0" in runner.invoke(cli.cli, ["interventions", "measure"]).stderr
+
+
+def test_health_snapshot_backfills_each_day_by_its_model_in_force(cli_db: str) -> None:
+    """SPEC §10: a backfill of past days scores each by the version in force on it, unless one is asked for."""
+    runner.invoke(cli.cli, ["migrate"])
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
+        customers_service.ensure_customers(session, ["acme"])
+        model = {"components": [{"name": "logins", "weight": 1, "kind": "login", "aggregate": "count",
+                                 "window_days": 30, "bad": 0, "good": 10}], "effective_from": "2026-03-02"}  # fmt: skip
+        health_service.put_health_model(session, HealthModelIn.model_validate(model), today=date(2026, 3, 2))
+        session.commit()
+    result = runner.invoke(cli.cli, ["health", "snapshot", "--date", "2026-03-01", "--until", "2026-03-03"])
+    assert result.exit_code == 0, result.output
+    assert "model version(s) 1, 2" in result.stderr
+    asked = runner.invoke(cli.cli, ["health", "snapshot", "--date", "2026-03-01", "--model-version", "2"])
+    assert asked.exit_code == 0, asked.output
+    with make_sessionmaker(engine)() as session:
+        stored = session.execute(select(HealthSnapshot.snapshot_date, HealthSnapshot.model_version)).all()
+    engine.dispose()
+    assert sorted(stored) == [(date(2026, 3, 1), 2), (date(2026, 3, 2), 2), (date(2026, 3, 3), 2)]
+    unknown = runner.invoke(cli.cli, ["health", "snapshot", "--date", "2026-03-01", "--model-version", "9"])
+    assert unknown.exit_code != 0
+    assert "no health model version 9" in unknown.output
 
 
 def test_serve_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:

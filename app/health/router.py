@@ -71,7 +71,9 @@ def list_health_models(
 @router.get("/health-models/{version}", tags=["health"], responses=problem_responses(401, 403, 404, 422))
 def get_health_model_version(
     _auth: AdminAuth,
-    version: Annotated[int, Path(ge=1, le=2**31 - 1, description="Model version.")],
+    version: Annotated[
+        int, Path(ge=1, le=2**31 - 1, description="Model version (1: the built-in default).", examples=[1])
+    ],
     session: SessionDep,
 ) -> HealthModelOut:
     """One health model version (1: the built-in default), with the days it is in force."""
