@@ -35,6 +35,11 @@ CROSS_FIELD_RULES: dict[str, str] = {
     r"(started_on|completed_on|cancelled_on) goes with status": "intervention status",
     r"before started_on": "intervention dates",  # completing before the stored start (SPEC §5)
     r"unit `points` is for metric health_score": "intervention expected",
+    # `aggregate` reads a usage kind's events; arr, health_score and renewal have one value a day (SPEC §10).
+    r"aggregate is for usage kinds": "intervention expected",
+    # A survey answer's scale follows `properties.survey` of a survey_response (SPEC §10): nps 0-10, csat 1-5,
+    # ces 1-7; the value's schema cannot depend on the kind and a property beside it.
+    r"answers are whole numbers from \d+ to \d+": "survey scale",
     # A health component scores 100 × (raw − bad) / (good − bad): bad = good would divide by zero (SPEC §6).
     r"bad and good must differ|a distinct aggregate needs `property`|`property` is only read by the distinct": (
         "health component"
@@ -47,6 +52,8 @@ CROSS_FIELD_RULES: dict[str, str] = {
     # there, and the route creates no stub (PUT and batch do, SPEC §11). The check would accept only a 404, which
     # says the URL itself is unknown.
     r"unknown customer": "unknown reference",
+    # `?model_version=` names a stored health model version (SPEC §10); the schema can only say "integer ≥ 1".
+    r"no such health model version": "unknown reference",
 }
 _RULES = [(re.compile(pattern), label) for pattern, label in CROSS_FIELD_RULES.items()]
 # Each dropped failure is one line here (in the run's working directory), for .ci/fuzz_summary.py to count.
