@@ -234,10 +234,17 @@ def scores_on(
 def _point_scores(
     session: Session, points: list[tuple[str, date]], spec: ModelSpec
 ) -> dict[tuple[str, date], float | None]:
-    """Point-in-time scores of (customer, day) points by one version, in one set-based pass."""
+    """Point-in-time scores of (customer, day) points by one version, one set-based pass per chunk of points."""
     components = spec.model.components
-    raws, seats = queries.point_raws(session, components, points, seats=any(c.per_seat for c in components))
-    return {point: _customer_health(n, spec, raws, seats).score for n, point in enumerate(points)}
+    # Each point is a VALUES row of 3 + one per window width bind parameters: keep a statement well inside
+    # SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+    size = min(POINTS_CHUNK, POINT_PARAMETERS // (3 + len({c.window_days for c in components})))
+    found: dict[tuple[str, date], float | None] = {}
+    for first in range(0, len(points), size):
+        chunk = points[first : first + size]
+        raws, seats = queries.point_raws(session, components, chunk, seats=any(c.per_seat for c in components))
+        found.update({point: _customer_health(n, spec, raws, seats).score for n, point in enumerate(chunk)})
+    return found
 
 
 def first_seen(session: Session, spec: ModelSpec) -> list[dict[str, datetime]]:
@@ -356,6 +363,7 @@ def list_health_history(session: Session, customer_id: str, query: HealthHistory
 # set-based pass (`scores_on`). A few statements whatever the number of days or customers.
 
 POINTS_CHUNK = 5_000  # (customer, day) points per point-in-time pass: well inside PostgreSQL's 65,535 parameters
+POINT_PARAMETERS = 30_000  # bind parameters of one point-in-time pass at most (SQLite allows 32,766)
 CARRY_DAYS = 6  # a snapshot stands for its own day and the 6 days after it (a weekly snapshot covers the week)
 
 # Band codes in the `bands` arrays.
