@@ -336,3 +336,14 @@ class TestSetBased:
         # 31 March by v3's bands: a 80 is red (below 85); b's stored snapshot 99 stands, green.
         assert (book.score(date(2026, 3, 31))[a], book.band(date(2026, 3, 31))[a]) == (80.0, service.RED)
         assert (book.score(date(2026, 3, 31))[b], book.band(date(2026, 3, 31))[b]) == (99.0, service.GREEN)
+
+    def test_points_go_in_chunks_with_the_same_scores(self, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+        login_book(session)
+        make_health_model(session, **logins(10), effective_from="2026-03-01", today="2026-03-01")
+        pairs = {(c, date(2026, 2, 25) + timedelta(days=n)) for c in "abcd" for n in range(10)}
+        whole = service.scores_on(session, pairs)
+        monkeypatch.setattr(service, "POINTS_CHUNK", 3)  # 40 points: 14 chunks over the two versions
+        with counted(session) as statements:
+            chunked = service.scores_on(session, pairs)
+        assert chunked == whole
+        assert len(statements) > 14
