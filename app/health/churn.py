@@ -1,12 +1,20 @@
-"""Churn probability (SPEC §6): a logistic fit on the company's own snapshots, per-band defaults until then."""
+"""Churn labels and the churn fit (SPEC §6, §10): churn movements, labelled (customer, date) pairs, the logistic.
 
-from collections.abc import Mapping, Sequence
+A *labelled pair* is a customer paying on a day d (ARR > 0), labelled churned when it has a churn movement dated
+after d and on or before d + horizon. `labelled_pairs` is its one definition, as one set-based statement: the
+backtest (`app/health/backtest.py`) and the churn fit below both read their pairs through it.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import Date, Integer, Select, and_, column, select, values
 from sqlalchemy.orm import Session
 
+from app.ledger import service as ledger
 from app.models import ArrChange, ChurnModel, HealthSnapshot
 
 CHURN_HORIZON_DAYS = 90
@@ -22,55 +30,165 @@ class ChurnFit:
     churns: int
 
 
-def fit_churn(pairs: Sequence[tuple[float, bool]], *, min_churns: int) -> ChurnFit | None:
-    """A logistic regression of churned-within-90-days on score; None with fewer than `min_churns` churns."""
-    churns = sum(1 for _, churned in pairs if churned)
-    if churns < min_churns or churns == len(pairs):
-        return None  # too few churns (or no survivors) to say anything better than the defaults
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - heavy import, only when fitting
-
-    model = LogisticRegression()
-    model.fit([[score] for score, _ in pairs], [int(churned) for _, churned in pairs])
-    return ChurnFit(float(model.intercept_[0]), float(model.coef_[0][0]), len(pairs), churns)
-
-
-def labelled_snapshots(
-    session: Session, churn_dates: Mapping[str, Sequence[date]], *, today: date
-) -> list[tuple[float, bool]]:
-    """(score, churned within 90 days) for every scored snapshot whose 90-day outcome is already known."""
-    stmt = select(HealthSnapshot.customer_id, HealthSnapshot.snapshot_date, HealthSnapshot.score).where(
-        HealthSnapshot.score.is_not(None),
-        HealthSnapshot.snapshot_date <= today - timedelta(days=CHURN_HORIZON_DAYS),
+def churn_movements() -> Select[str, date]:
+    """Each churn movement once, as (customer_id, churned_on): a day the customer's total ARR fell to 0 (SPEC §3)."""
+    # A churn is customer-level (total > 0 -> 0) but stored per product: one customer leaving two products on one
+    # day is two rows and one churn, hence DISTINCT. A customer that churns, returns and churns again has two.
+    return (
+        select(ArrChange.customer_id, ArrChange.effective_date.label("churned_on"))
+        .where(ArrChange.movement_type == "churn")
+        .distinct()
     )
-    pairs: list[tuple[float, bool]] = []
-    for customer_id, day, score in session.execute(stmt):
-        if score is None:
-            continue
-        horizon = day + timedelta(days=CHURN_HORIZON_DAYS)
-        churned = any(day < churned_on <= horizon for churned_on in churn_dates.get(customer_id, ()))
-        pairs.append((float(score), churned))
-    return pairs
 
 
 def churn_dates(session: Session) -> dict[str, list[date]]:
-    """Each customer's dates where its total ARR fell to 0: the ledger's churn movements (SPEC §3)."""
-    # A churn is customer-level (total > 0 -> 0) but stored per product: one customer leaving two products
-    # on one day is two rows and one churn, hence DISTINCT.
-    stmt = (
-        select(ArrChange.customer_id, ArrChange.effective_date)
-        .where(ArrChange.movement_type == "churn")
-        .distinct()
-        .order_by(ArrChange.customer_id, ArrChange.effective_date)
-    )
+    """Each customer's churn days (its churn movements), oldest first."""
+    moves = churn_movements().subquery()
     dates: dict[str, list[date]] = {}
-    for customer_id, day in session.execute(stmt):
+    for customer_id, day in session.execute(select(moves).order_by(moves.c.customer_id, moves.c.churned_on)):
         dates.setdefault(customer_id, []).append(day)
     return dates
 
 
+def labelled_pairs(days: Sequence[date], *, horizon_days: int, columns: Sequence[Any] = ()) -> Select[Any]:
+    """The labelled pairs of `days` as ONE statement: every customer paying on each day, with its churn movements.
+
+    Rows are (n, customer_id, churned_on, *columns): n is the day's index in `days`; churned_on is a churn
+    movement dated in (day, day + horizon_days], or null when there is none (a pair with two such churns is two
+    rows); `columns` are read from the customer's stored snapshot of that day (outer-joined: null without one).
+    Ordered by n and customer, so the rows of one pair are adjacent (`collect` merges them).
+    """
+    table = (
+        values(column("n", Integer), column("d", Date), column("until", Date), name="days")
+        .data([(n, day, day + timedelta(days=horizon_days)) for n, day in enumerate(days)])
+        .cte("days")
+    )
+    keys = [table.c.n, table.c.d, table.c.until]
+    paying = ledger.arr_as_of(table.c.d, dates=table, keys=keys, paying_only=True).subquery("paying")
+    moves = churn_movements().subquery("moves")
+    window = and_(
+        moves.c.customer_id == paying.c.customer_id,
+        moves.c.churned_on > paying.c.d,
+        moves.c.churned_on <= paying.c.until,
+    )
+    stmt = select(paying.c.n, paying.c.customer_id, moves.c.churned_on, *columns).select_from(paying)
+    stmt = stmt.outerjoin(moves, window)
+    if columns:
+        same_day = and_(HealthSnapshot.customer_id == paying.c.customer_id, HealthSnapshot.snapshot_date == paying.c.d)
+        stmt = stmt.outerjoin(HealthSnapshot, same_day)
+    return stmt.order_by(paying.c.n, paying.c.customer_id)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Labelled pairs, one per (day, customer), as arrays in (day, customer) order; `columns` as fetched."""
+
+    day: np.ndarray  # the day's index in the days asked for
+    customer: np.ndarray  # customer ids (objects)
+    churned: np.ndarray  # bool: a churn movement in the horizon
+    columns: list[np.ndarray]  # the statement's extra columns (objects)
+    # Every (pair, churn movement) found: the pair's position, the customer, the churn day.
+    churn_pair: np.ndarray
+    churn_customer: np.ndarray
+    churn_day: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def churns(self, keep: np.ndarray | None = None) -> int:
+        """Distinct churn movements among the labels (of the pairs `keep` marks): twice if a customer churned
+        twice, once however many of its pairs precede the same churn (SPEC §10)."""
+        found = np.ones(len(self.churn_pair), dtype=bool) if keep is None else keep[self.churn_pair]
+        return len(set(zip(self.churn_customer[found].tolist(), self.churn_day[found].tolist(), strict=True)))
+
+    def take(self, keep: np.ndarray) -> "Labelled":
+        """Only the pairs `keep` marks (a boolean mask), their churn movements renumbered."""
+        position = np.cumsum(keep) - 1
+        found = keep[self.churn_pair]
+        return Labelled(
+            self.day[keep],
+            self.customer[keep],
+            self.churned[keep],
+            [c[keep] for c in self.columns],
+            position[self.churn_pair[found]],
+            self.churn_customer[found],
+            self.churn_day[found],
+        )
+
+
+def collect(rows: Sequence[Any], width: int) -> Labelled:
+    """`labelled_pairs`' rows (with `width` extra columns) as one entry per pair: rows of one pair merged."""
+    columns = [np.array(c, dtype=object) for c in zip(*rows, strict=True)] if rows else []
+    if not columns:
+        empty = np.array([], dtype=object)
+        return Labelled(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), [empty] * width,
+                        np.array([], dtype=np.int64), empty, empty)  # fmt: skip
+    day, customer, churned_on = columns[0].astype(np.int64), columns[1], columns[2]
+    first = np.ones(len(day), dtype=bool)
+    first[1:] = (day[1:] != day[:-1]) | (customer[1:] != customer[:-1])
+    pair = np.cumsum(first) - 1
+    found = churned_on != None  # noqa: E711 - elementwise over an object array
+    churned = np.zeros(int(first.sum()), dtype=bool)
+    churned[pair[found]] = True
+    extra = [c[first] for c in columns[3:]]
+    return Labelled(day[first], customer[first], churned, extra, pair[found], customer[found], churned_on[found])
+
+
+def snapshot_days(session: Session, *, first: date | None, last: date) -> dict[date, list[int]]:
+    """The days with stored snapshots from `first` (None: the oldest) to `last`, each with the model versions that
+    scored them."""
+    stmt = select(HealthSnapshot.snapshot_date, HealthSnapshot.model_version).where(
+        HealthSnapshot.snapshot_date <= last
+    )
+    if first is not None:
+        stmt = stmt.where(HealthSnapshot.snapshot_date >= first)
+    stmt = stmt.group_by(HealthSnapshot.snapshot_date, HealthSnapshot.model_version)
+    days: dict[date, list[int]] = {}
+    for day, version in session.execute(stmt.order_by(HealthSnapshot.snapshot_date, HealthSnapshot.model_version)):
+        days.setdefault(day, []).append(version)
+    return days
+
+
+@dataclass(frozen=True)
+class LabelledScores:
+    """The churn fit's examples: scores, labels, and the distinct churn movements among them."""
+
+    scores: np.ndarray
+    churned: np.ndarray
+    churns: int
+
+
+def labelled_snapshots(session: Session, *, today: date) -> LabelledScores:
+    """Every scored snapshot of a paying customer whose 90-day outcome is known by `today`, labelled churned when a
+    churn movement follows within 90 days (the labelled pairs of `labelled_pairs`, on the stored snapshot days)."""
+    days = list(snapshot_days(session, first=None, last=today - timedelta(days=CHURN_HORIZON_DAYS)))
+    stmt = labelled_pairs(days, horizon_days=CHURN_HORIZON_DAYS, columns=[HealthSnapshot.score])
+    pairs = collect(session.execute(stmt).all() if days else [], 1)
+    scored = pairs.columns[0] != None  # noqa: E711 - elementwise over an object array
+    kept = pairs.take(scored)
+    return LabelledScores(kept.columns[0].astype(float), kept.churned, kept.churns())
+
+
+def fit_churn(scores: np.ndarray, churned: np.ndarray, *, churns: int, min_churns: int) -> ChurnFit | None:
+    """A logistic regression of churned-within-90-days on score; None with fewer than `min_churns` churns.
+
+    `churns` counts churn movements (SPEC §10), not positive examples: a customer scored daily for the 90 days
+    before it left is 90 positive examples and one churn.
+    """
+    positives = int(np.count_nonzero(churned))
+    if churns < min_churns or positives in (0, len(churned)):
+        return None  # too few churns (or one class only) to say anything better than the defaults
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - heavy import, only when fitting
+
+    model = LogisticRegression()
+    model.fit(np.asarray(scores, dtype=float).reshape(-1, 1), np.asarray(churned, dtype=int))
+    return ChurnFit(float(model.intercept_[0]), float(model.coef_[0][0]), len(churned), churns)
+
+
 def refit(session: Session, *, today: date, min_churns: int) -> ChurnModel | None:
     """Fit on the stored snapshots and churns; store and return the model, or None if too few churns."""
-    fit = fit_churn(labelled_snapshots(session, churn_dates(session), today=today), min_churns=min_churns)
+    examples = labelled_snapshots(session, today=today)
+    fit = fit_churn(examples.scores, examples.churned, churns=examples.churns, min_churns=min_churns)
     if fit is None:
         return None
     row = ChurnModel(intercept=fit.intercept, coefficient=fit.coefficient, examples=fit.examples, churns=fit.churns)
