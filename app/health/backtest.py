@@ -83,6 +83,8 @@ def mondays(start: date, end: date) -> list[date]:
 def labelled_scores(session: Session, *, start: date, end: date, horizon_days: int, version: int | None) -> Pairs:
     """The backtest's pairs: the stored snapshot days in the range with their snapshots' scores; point-in-time scores
     on those days when `version` is given, or on the range's Mondays when it has no snapshot."""
+    if version is not None:
+        model_for(session, end, version=version)  # an unknown version is a 422 even when no date has a pair
     stored = churn.snapshot_days(session, first=start, last=end)
     if stored and version is None:
         return _from_snapshots(session, stored, horizon_days)
@@ -170,8 +172,8 @@ def check_horizon(end: date, horizon_days: int, *, today: date, loc: str) -> Non
 
 
 def decimal(value: float | None) -> Decimal | None:
-    """A float figure as the Decimal a `Ratio` field rounds (None, or NaN, as None)."""
-    return None if value is None or np.isnan(value) else Decimal(value)
+    """A float figure as the Decimal a `Ratio` field rounds, from its shortest repr (0.3, not 0.2999…); NaN as None."""
+    return None if value is None or np.isnan(value) else Decimal(repr(float(value)))
 
 
 def _mean(values: np.ndarray) -> Decimal | None:
