@@ -1,4 +1,4 @@
-"""The csroi command: keys, migrate, serve's first-run key, openapi."""
+"""The csroi command: keys, migrate, serve's first-run key, openapi, the health backtest."""
 
 import contextlib
 import json
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from app.db import make_engine, make_sessionmaker
 from app.interventions import service as interventions_service
 from app.interventions.schemas import InterventionIn
 from app.keys import service as keys_service
+from tests.health.test_backtest import worked_book
 
 runner = CliRunner()
 
@@ -120,6 +122,33 @@ def test_interventions_measure_stores_due_outcomes(cli_db: str) -> None:
     assert result.exit_code == 0, result.output
     assert "measured 1 intervention(s)" in result.stderr
     assert "measured 0" in runner.invoke(cli.cli, ["interventions", "measure"]).stderr
+
+
+def test_health_backtest_prints_tables_or_csv(cli_db: str) -> None:
+    runner.invoke(cli.cli, ["migrate"])
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
+        worked_book(session)  # the backtest tests' hand-worked book: AUC 12.5 / 16
+        session.commit()
+    engine.dispose()
+    dates = ["--start", "2025-03-03", "--end", "2025-03-10"]
+    result = runner.invoke(cli.cli, ["health", "backtest", *dates], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "0.7812" in result.stdout
+    assert "logins_per_seat" in result.stdout
+    as_csv = runner.invoke(cli.cli, ["health", "backtest", *dates, "--csv"])
+    assert as_csv.stdout.splitlines()[:2] == [
+        "kind,group,pairs,churned,min_score,max_score,predicted,observed",
+        "band,red,3,2,15.0,35.0,0.3,0.666667",
+    ]
+    backwards = runner.invoke(cli.cli, ["health", "backtest", "--start", "2025-03-10", "--end", "2025-03-03"])
+    assert backwards.exit_code == 2
+    assert "end is before start" in backwards.output
+    yesterday = date.today() - timedelta(days=1)  # noqa: DTZ011 - a day whose 90 days are not over, whatever the zone
+    recent = ["--start", (yesterday - timedelta(days=30)).isoformat(), "--end", yesterday.isoformat()]
+    not_known = runner.invoke(cli.cli, ["health", "backtest", *recent])
+    assert not_known.exit_code == 1
+    assert "not known yet" in not_known.stderr
 
 
 def test_serve_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from app.csv import CSV_MEDIA_TYPE, CSV_RESPONSE, csv_text, wants_csv
 from app.db import MetricSessionDep, utcnow
 from app.errors import problem_responses
 from app.health import backtest, suggest
-from app.health.backtest_schemas import CALIBRATION_COLUMNS, BacktestOut, BacktestQuery, SuggestIn, SuggestOut
+from app.health.backtest_schemas import CALIBRATION_COLUMNS, BacktestOut, BacktestQuery, BacktestRange, SuggestOut
 
 router = APIRouter(prefix="/health/backtest", tags=["health"])
 
@@ -41,6 +41,8 @@ def get_backtest(
 
 
 @router.post("/suggest", responses=problem_responses(401, 403, 422))
-def post_suggest(_auth: AdminAuth, body: SuggestIn, session: MetricSessionDep, settings: SettingsDep) -> SuggestOut:
+def post_suggest(
+    _auth: AdminAuth, query: Annotated[BacktestRange, Query()], session: MetricSessionDep, settings: SettingsDep
+) -> SuggestOut:
     """Propose model weights and bands learned from the history (time-split logistic regression); stores nothing."""
-    return suggest.suggest(session, body, today=utcnow().date(), min_churns=settings.churn_min_churns)
+    return suggest.suggest(session, query, today=utcnow().date(), min_churns=settings.churn_min_churns)

@@ -1,15 +1,15 @@
-"""The health backtest's query, the suggest body and both answers (SPEC §10).
+"""The health backtest's query and the answers of the backtest and the suggestion (SPEC §10).
 
 Apart from `schemas.py` to keep each under ~400 lines; the backtest reuses the model body (`HealthModelIn`).
 """
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.health.schemas import HealthModelIn
-from app.schemas import IsoDate, QueryIn, Ratio, StrictIn, json_number
+from app.schemas import IsoDate, QueryIn, Ratio
 from app.types import ChurnMethod, ResponseFormat
 
 MAX_RANGE_DAYS = 731  # two years of dates: 52 weekly dates of a 10,000-customer book is 520,000 pairs to label
@@ -24,52 +24,32 @@ _END = (
 _HORIZON = "A pair is labelled churned when a churn movement follows within this many days (1..730, default 90)."
 _VERSION = (
     "Score every pair point in time with this stored health model version (1: the built-in default) instead of "
-    "reading the stored snapshots."
+    "reading the stored snapshots; the proposal of /suggest re-weights this version's components (default: the "
+    "current model's)."
 )
 
 
-def _ordered(start: date, end: date) -> None:
-    if end < start:
-        raise ValueError("end is before start")
-    if (end - start).days > MAX_RANGE_DAYS:
-        raise ValueError(f"the range is limited to {MAX_RANGE_DAYS} days")
-
-
-class BacktestQuery(QueryIn):
-    """`?start=&end=&horizon_days=&model_version=&format=` of the backtest; unknown parameters are refused."""
+class BacktestRange(QueryIn):
+    """`?start=&end=&horizon_days=&model_version=`: the dates to label; unknown parameters are refused."""
 
     start: IsoDate = Field(description=_START, examples=["2026-01-01"])
     end: IsoDate = Field(description=_END, examples=["2026-06-30"])
     horizon_days: int = Field(90, ge=1, le=MAX_HORIZON_DAYS, description=_HORIZON, examples=[90])
     model_version: int | None = Field(None, ge=1, description=_VERSION, examples=[2])
+
+    @model_validator(mode="after")
+    def _range(self) -> "BacktestRange":
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        if (self.end - self.start).days > MAX_RANGE_DAYS:
+            raise ValueError(f"the range is limited to {MAX_RANGE_DAYS} days")
+        return self
+
+
+class BacktestQuery(BacktestRange):
+    """The backtest's query: the range, and `format`."""
+
     format: ResponseFormat | None = Field(None, description="`csv` answers text/csv: the calibration rows.")
-
-    @model_validator(mode="after")
-    def _range(self) -> "BacktestQuery":
-        _ordered(self.start, self.end)
-        return self
-
-
-class SuggestIn(StrictIn):
-    """`POST /v1/health/backtest/suggest` body: the dates to learn from, as the backtest takes them."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"start": "2025-07-01", "end": "2026-06-30", "horizon_days": 90}]}
-    )
-
-    start: IsoDate = Field(description=_START)
-    end: IsoDate = Field(description=_END)
-    horizon_days: Annotated[int, Field(ge=1, le=MAX_HORIZON_DAYS), BeforeValidator(json_number)] = Field(
-        90, description=_HORIZON
-    )
-    model_version: Annotated[int, Field(ge=1), BeforeValidator(json_number)] | None = Field(
-        None, description=_VERSION + " The proposal re-weights this version's components (default: the current model)."
-    )
-
-    @model_validator(mode="after")
-    def _range(self) -> "SuggestIn":
-        _ordered(self.start, self.end)
-        return self
 
 
 class CalibrationRow(BaseModel):

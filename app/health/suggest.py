@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app import formulas
 from app.errors import Unprocessable
 from app.health import backtest
-from app.health.backtest_schemas import SuggestedWeight, SuggestIn, SuggestOut
+from app.health.backtest_schemas import BacktestRange, SuggestedWeight, SuggestOut
 from app.health.schemas import BandsIn, ComponentIn, HealthModelIn
 
 FIT_SHARE = 7  # tenths of the dates, oldest first, that the regression is fitted on; the rest test it
@@ -22,7 +22,7 @@ HUNDREDTHS = 10_000  # the weights add up to 100.00
 
 
 def _refuse(detail: str) -> Unprocessable:
-    return Unprocessable(detail, [{"loc": ["body"], "msg": detail, "type": "value_error"}])
+    return Unprocessable(detail, [{"loc": ["query"], "msg": detail, "type": "value_error"}])
 
 
 def _split(pairs: backtest.Pairs) -> tuple[np.ndarray, np.ndarray]:
@@ -105,12 +105,12 @@ def _split_out(pairs: backtest.Pairs, at: np.ndarray) -> dict[str, object]:
             "churns": pairs.labels.churns(at)}  # fmt: skip
 
 
-def suggest(session: Session, body: SuggestIn, *, today: date, min_churns: int) -> SuggestOut:
+def suggest(session: Session, query: BacktestRange, *, today: date, min_churns: int) -> SuggestOut:
     """A proposed model: the current components re-weighted by a time-split logistic regression, new bands, and the
     test AUC of both side by side (SPEC §10)."""
-    backtest.check_horizon(body.end, body.horizon_days, today=today, loc="body")
+    backtest.check_horizon(query.end, query.horizon_days, today=today, loc="query")
     pairs = backtest.labelled_scores(
-        session, start=body.start, end=body.end, horizon_days=body.horizon_days, version=body.model_version
+        session, start=query.start, end=query.end, horizon_days=query.horizon_days, version=query.model_version
     )
     fit, test = _split(pairs)
     churned = pairs.labels.churned
@@ -121,7 +121,7 @@ def suggest(session: Session, body: SuggestIn, *, today: date, min_churns: int) 
         )
     if churned[test].all() or not churned[test].any():
         raise _refuse("The test dates need both a churned and a retained pair to compare the models; widen the range.")
-    current = backtest.model_for(session, body.end, version=body.model_version)
+    current = backtest.model_for(session, query.end, version=query.model_version)
     components = list(current.model.components)
     x = _features(pairs, components)
     coefficients, why = _coefficients(x[fit], ~churned[fit])

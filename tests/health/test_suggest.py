@@ -18,8 +18,8 @@ from tests.health.backtest_books import SIGNAL_MODEL, signal_book
 URL = "/v1/health/backtest/suggest"
 
 
-def post_suggest(client: TestClient, days: list, **body: Any) -> Any:
-    return client.post(URL, json={"start": days[0].isoformat(), "end": days[-1].isoformat(), **body})
+def post_suggest(client: TestClient, days: list, **params: Any) -> Any:
+    return client.post(URL, params={"start": days[0].isoformat(), "end": days[-1].isoformat(), **params})
 
 
 class TestProposal:
@@ -90,21 +90,25 @@ class TestRefusals:
         assert "two dates" in response.json()["detail"]
 
     @pytest.mark.parametrize(
-        "body",
+        "params",
         [
             {"start": "2025-03-10", "end": "2025-03-03"},
-            {"start": "2025-03-03", "end": "2025-03-10", "horizon_days": "90"},
+            {"start": "2025-03-03", "end": "2025-03-10", "horizon_days": "ninety"},
             {"start": "2025-03-03", "end": "2025-03-10", "horizon_days": 0},
+            {"start": "2025-03-03", "end": "2025-03-10", "model_version": 9},
             {"start": "2025-03-03", "end": "2025-03-10", "extra": 1},
+            {"start": "2025-03-03"},
         ],
     )
-    def test_bad_bodies_are_422(self, client: TestClient, body: dict[str, Any]) -> None:
-        assert client.post(URL, json=body).status_code == 422
+    def test_bad_queries_are_422(self, client: TestClient, params: dict[str, Any]) -> None:
+        response = client.post(URL, params=params)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["loc"][0] == "query"
 
     def test_needs_the_admin_scope(self, anonymous: TestClient, make_key: Callable[..., str]) -> None:
         headers = {"Authorization": f"Bearer {make_key(Scope.read)}"}
-        body = {"start": "2025-03-03", "end": "2025-03-10"}
-        assert anonymous.post(URL, json=body, headers=headers).status_code == 403
+        params = {"start": "2025-03-03", "end": "2025-03-10"}
+        assert anonymous.post(URL, params=params, headers=headers).status_code == 403
 
 
 class TestWeights:
