@@ -12,10 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from app import formulas
+from app.db import JSONType
 from app.errors import Unprocessable
 from app.health import churn
 from app.health import service as health_service
@@ -91,47 +92,55 @@ def labelled_scores(session: Session, *, start: date, end: date, horizon_days: i
     return _point_in_time(session, sorted(stored) or mondays(start, end), horizon_days, version)
 
 
-def _component_score(name: str, positions: dict[int, int]) -> ColumnElement[Any]:
-    """A stored snapshot's score of component `name`: at the component's position in the snapshot's model version
-    (snapshots store components in model order), read only when the name there matches."""
+def _stored_scores(session: Session, width: int) -> ColumnElement[Any]:
+    """A snapshot's component scores in their stored order (the order of its model version's components, as
+    `snapshot_health` writes them), as one JSON array: one function call a row on PostgreSQL, where reading each
+    component apart cost more than the rest of the statement."""
     parts = HealthSnapshot.components
-    return case(
-        *(
-            (
-                and_(HealthSnapshot.model_version == version, parts[(at, "name")].as_string() == name),
-                parts[(at, "score")].as_float(),
-            )
-            for version, at in positions.items()
-        )
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        return func.jsonb_path_query_array(parts, literal_column("'$[*].score'"), type_=JSONType)
+    return func.json_array(*(func.json_extract(parts, f"$[{at}].score") for at in range(width)), type_=JSONType)
 
 
 def _from_snapshots(session: Session, stored: dict[date, list[int]], horizon_days: int) -> Pairs:
     """Pairs and scores in one statement: the labelled pairs of the snapshot days joined to their snapshots."""
     versions = sorted({v for found in stored.values() for v in found}, reverse=True)
     specs = stored_models(session, versions)
-    positions: dict[str, dict[int, int]] = {}
-    for version in versions:  # latest version first: its components lead the list
-        for at, component in enumerate(specs[version].model.components if version in specs else []):
-            positions.setdefault(component.name, {})[version] = at
-    columns = [HealthSnapshot.score, HealthSnapshot.band, *(_component_score(n, p) for n, p in positions.items())]
+    components = {v: [c.name for c in specs[v].model.components] for v in versions if v in specs}
+    names = list(dict.fromkeys(name for found in components.values() for name in found))  # latest version first
+    width = max((len(found) for found in components.values()), default=0)
+    columns = [HealthSnapshot.score, HealthSnapshot.band, HealthSnapshot.model_version, _stored_scores(session, width)]
     days = sorted(stored)
-    rows = session.execute(churn.labelled_pairs(days, horizon_days=horizon_days, columns=columns)).all()
-    labels = churn.collect(rows, len(columns))
+    labels = churn.fetch_labelled(session, days, horizon_days=horizon_days, columns=columns)
     scored = labels.columns[0] != None  # noqa: E711 - elementwise over an object array
     kept = labels.take(scored)
-    parts = np.array(kept.columns[2:], dtype=float).reshape(len(positions), len(kept)).T
+    parts = np.full((len(kept), len(names)), np.nan)
+    for version, found in components.items():
+        at = np.flatnonzero(kept.columns[2] == version)
+        if len(at):
+            columns_of = np.array([names.index(n) for n in found], dtype=np.int64)
+            parts[np.ix_(at, columns_of)] = _score_rows(kept.columns[3][at], len(found))
     return Pairs(
-        days, kept, kept.columns[0].astype(float), kept.columns[1], list(positions), parts,
+        days, kept, kept.columns[0].astype(float), kept.columns[1], names, parts,
         int((~scored).sum()), "snapshots", sorted(versions),
     )  # fmt: skip
+
+
+def _score_rows(rows: np.ndarray, width: int) -> np.ndarray:
+    """Stored component score lists as a matrix of `width` columns (NaN: no data, or no such component stored)."""
+    lists = rows.tolist()
+    if all(len(found) == width for found in lists):
+        return np.array(lists, dtype=float).reshape(len(lists), width)
+    matrix = np.full((len(lists), width), np.nan)  # a snapshot stored with fewer or more parts than its model
+    for row, found in enumerate(lists):
+        matrix[row, : min(width, len(found))] = np.array(found[:width], dtype=float)
+    return matrix
 
 
 def _point_in_time(session: Session, days: list[date], horizon_days: int, version: int | None) -> Pairs:
     """Pairs from one statement, then each date's scores by the model for that date, for the whole book at once
     (`compute_health`: a few statements per date; stored snapshots make the backtest a single read)."""
-    rows = session.execute(churn.labelled_pairs(days, horizon_days=horizon_days)).all() if days else []
-    labels = churn.collect(rows, 0)
+    labels = churn.fetch_labelled(session, days, horizon_days=horizon_days)
     specs = {n: model_for(session, day, version=version) for n, day in enumerate(days) if (labels.day == n).any()}
     names = list(dict.fromkeys(c.name for spec in specs.values() for c in spec.model.components))
     scores = np.full(len(labels), np.nan)

@@ -5,13 +5,14 @@ after d and on or before d + horizon. `labelled_pairs` is its one definition, as
 backtest (`app/health/backtest.py`) and the churn fit below both read their pairs through it.
 """
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Date, Integer, Select, and_, column, select, values
+from sqlalchemy import JSON, Date, Integer, Select, and_, column, func, select, values
 from sqlalchemy.orm import Session
 
 from app.ledger import service as ledger
@@ -56,7 +57,7 @@ def labelled_pairs(days: Sequence[date], *, horizon_days: int, columns: Sequence
     Rows are (n, customer_id, churned_on, *columns): n is the day's index in `days`; churned_on is a churn
     movement dated in (day, day + horizon_days], or null when there is none (a pair with two such churns is two
     rows); `columns` are read from the customer's stored snapshot of that day (outer-joined: null without one).
-    Ordered by n and customer, so the rows of one pair are adjacent (`collect` merges them).
+    `fetch_labelled` runs it and merges the rows of each pair.
     """
     table = (
         values(column("n", Integer), column("d", Date), column("until", Date), name="days")
@@ -76,12 +77,12 @@ def labelled_pairs(days: Sequence[date], *, horizon_days: int, columns: Sequence
     if columns:
         same_day = and_(HealthSnapshot.customer_id == paying.c.customer_id, HealthSnapshot.snapshot_date == paying.c.d)
         stmt = stmt.outerjoin(HealthSnapshot, same_day)
-    return stmt.order_by(paying.c.n, paying.c.customer_id)
+    return stmt
 
 
 @dataclass(frozen=True)
 class Labelled:
-    """Labelled pairs, one per (day, customer), as arrays in (day, customer) order; `columns` as fetched."""
+    """Labelled pairs, one per (day, customer), as arrays ordered by day then customer id; `columns` as fetched."""
 
     day: np.ndarray  # the day's index in the days asked for
     customer: np.ndarray  # customer ids (objects)
@@ -116,22 +117,58 @@ class Labelled:
         )
 
 
-def collect(rows: Sequence[Any], width: int) -> Labelled:
-    """`labelled_pairs`' rows (with `width` extra columns) as one entry per pair: rows of one pair merged."""
-    columns = [np.array(c, dtype=object) for c in zip(*rows, strict=True)] if rows else []
-    if not columns:
+def fetch_labelled(
+    session: Session, days: Sequence[date], *, horizon_days: int, columns: Sequence[Any] = ()
+) -> Labelled:
+    """`labelled_pairs` of `days`, one entry per pair: its rows gathered per day into arrays by the database.
+
+    One row per day travels instead of one per pair (with its churns), still in one statement: building a Python
+    row per pair was most of the cost of a large backtest (`array_agg` on PostgreSQL, `json_group_array` on
+    SQLite; the aggregates of a group see its rows in one order, so the arrays line up).
+    """
+    if not days:
+        return _merge([], len(columns))
+    pairs = labelled_pairs(days, horizon_days=horizon_days, columns=columns).subquery("pairs")
+    postgres = session.get_bind().dialect.name == "postgresql"
+
+    def gather(value: Any) -> Any:
+        if isinstance(value.type, JSON):  # a JSON value per pair: one JSON array of them per day
+            return func.jsonb_agg(value) if postgres else func.json_group_array(func.json(value))
+        return func.array_agg(value) if postgres else func.json_group_array(value)
+
+    stmt = select(pairs.c.n, *(gather(c) for c in list(pairs.c)[1:])).group_by(pairs.c.n)
+    by_day = [(n, arrays if postgres else [json.loads(a) for a in arrays]) for n, *arrays in session.execute(stmt)]
+    return _merge(by_day, len(columns))
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A one-dimensional array of these values, lists among them kept whole (np.array would nest them)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _merge(by_day: list[tuple[int, list[list[Any]]]], width: int) -> Labelled:
+    """Per day (customer ids, churn days, *columns) arrays as one entry per pair, in (day, customer id) order: a
+    pair with several churns in its horizon is churned once, and each of its churns is kept for `churns`."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    churns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    offset = 0
+    for n, arrays in sorted(by_day, key=lambda item: item[0]):
+        customer, churned_on = _objects(arrays[0]), _objects(arrays[1])
+        ids, first, inverse = np.unique(customer, return_index=True, return_inverse=True)
+        found = churned_on != None  # noqa: E711 - elementwise over an object array
+        churned = np.zeros(len(ids), dtype=bool)
+        churned[inverse[found]] = True
+        extra = (_objects(a)[first] for a in arrays[2:])
+        parts.append((np.full(len(ids), n, dtype=np.int64), ids.astype(object), churned, *extra))
+        churns.append((offset + inverse[found], customer[found], churned_on[found]))
+        offset += len(ids)
+    if not parts:
         empty = np.array([], dtype=object)
-        return Labelled(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), [empty] * width,
-                        np.array([], dtype=np.int64), empty, empty)  # fmt: skip
-    day, customer, churned_on = columns[0].astype(np.int64), columns[1], columns[2]
-    first = np.ones(len(day), dtype=bool)
-    first[1:] = (day[1:] != day[:-1]) | (customer[1:] != customer[:-1])
-    pair = np.cumsum(first) - 1
-    found = churned_on != None  # noqa: E711 - elementwise over an object array
-    churned = np.zeros(int(first.sum()), dtype=bool)
-    churned[pair[found]] = True
-    extra = [c[first] for c in columns[3:]]
-    return Labelled(day[first], customer[first], churned, extra, pair[found], customer[found], churned_on[found])
+        parts = [(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), *([empty] * width))]
+        churns = [(np.array([], dtype=np.int64), empty, empty)]
+    column = [np.concatenate(c) for c in zip(*parts, strict=True)]
+    churn = [np.concatenate(c) for c in zip(*churns, strict=True)]
+    return Labelled(column[0], column[1], column[2], column[3:], churn[0], churn[1], churn[2])
 
 
 def snapshot_days(session: Session, *, first: date | None, last: date) -> dict[date, list[int]]:
@@ -162,8 +199,7 @@ def labelled_snapshots(session: Session, *, today: date) -> LabelledScores:
     """Every scored snapshot of a paying customer whose 90-day outcome is known by `today`, labelled churned when a
     churn movement follows within 90 days (the labelled pairs of `labelled_pairs`, on the stored snapshot days)."""
     days = list(snapshot_days(session, first=None, last=today - timedelta(days=CHURN_HORIZON_DAYS)))
-    stmt = labelled_pairs(days, horizon_days=CHURN_HORIZON_DAYS, columns=[HealthSnapshot.score])
-    pairs = collect(session.execute(stmt).all() if days else [], 1)
+    pairs = fetch_labelled(session, days, horizon_days=CHURN_HORIZON_DAYS, columns=[HealthSnapshot.score])
     scored = pairs.columns[0] != None  # noqa: E711 - elementwise over an object array
     kept = pairs.take(scored)
     return LabelledScores(kept.columns[0].astype(float), kept.churned, kept.churns())
