@@ -3,13 +3,13 @@
 
     .venv/bin/python benchmarks/health_snapshot.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --customers 10000 --events 500000
-    .venv/bin/python benchmarks/health_snapshot.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
-        --backtest --customers 10000 --weeks 26
+    .venv/bin/python benchmarks/health_snapshot.py --private --backtest --customers 10000 --weeks 26
 
-Creates a fresh database on that server (dropped afterwards), loads customers and usage events of the default
-model's kinds by COPY, runs the reference SQL once to warm the cache, then times, in one run: the service's
-compute (all components set-based), the service's full snapshot (compute + upsert), and the reference SQL
-below. It checks that every customer's score agrees (to 1e-6) and prints the ratios. A measurement, not a test.
+Creates a fresh database on that server, or on a private cluster with `--private` (dropped afterwards), loads
+customers and usage events of the default model's kinds by COPY, runs the reference SQL once to warm the cache,
+then times, in one run: the service's compute (all components set-based), the service's full snapshot (compute +
+upsert), and the reference SQL below. It checks that every customer's score agrees (to 1e-6) and prints the
+ratios. A measurement, not a test.
 
 `--backtest` loads instead (by COPY) a ledger (new business, churns, a few comebacks) and `--weeks` weekly
 snapshots of every customer, then times `GET /v1/health/backtest` over all of them (in process, through the
@@ -138,18 +138,33 @@ def load(url: str, customers: int, events: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pg", required=True, help="a PostgreSQL server URL (a fresh database is created on it)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pg", help="a PostgreSQL server URL (a fresh database is created on it)")
+    where.add_argument(
+        "--private", action="store_true", help="start a private PostgreSQL 15 cluster (retention.py's) and use it"
+    )
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--backtest", action="store_true", help="benchmark the health backtest instead")
     parser.add_argument("--weeks", type=int, default=26, help="weekly snapshots (--backtest)")
     parser.add_argument("--runs", type=int, default=3, help="timed calls of each (--backtest)")
     args = parser.parse_args()
+    if args.private:
+        from retention import private_cluster  # noqa: PLC0415 - the script beside this one; needs the PG binaries
+
+        with private_cluster() as server:
+            measure(args, make_url(server).set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
+    else:
+        measure(args, args.pg)
+
+
+def measure(args: argparse.Namespace, server: str) -> None:
+    """The chosen benchmark on a fresh database of `server`, dropped afterwards."""
     name = f"csroi_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.pg).set(database=name).render_as_string(hide_password=False)
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         if args.backtest:
             backtest_run(url, args.customers, args.weeks, args.runs)

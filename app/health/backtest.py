@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy import ColumnElement, Float, func, null, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from app import formulas
@@ -93,13 +94,14 @@ def labelled_scores(session: Session, *, start: date, end: date, horizon_days: i
 
 
 def _stored_scores(session: Session, width: int) -> ColumnElement[Any]:
-    """A snapshot's component scores in their stored order (the order of its model version's components, as
-    `snapshot_health` writes them), as one JSON array: one function call a row on PostgreSQL, where reading each
-    component apart cost more than the rest of the statement."""
+    """A snapshot's first `width` component scores in their stored order (the order of its model version's
+    components, as `snapshot_health` writes them), as one array: a float8[] on PostgreSQL (its aggregate per day
+    is a two-dimensional array, read without JSON), a JSON array on SQLite; null where a component had no data."""
     parts = HealthSnapshot.components
+    scores = [parts[(at, "score")].as_float() for at in range(width)]
     if session.get_bind().dialect.name == "postgresql":
-        return func.jsonb_path_query_array(parts, literal_column("'$[*].score'"), type_=JSONType)
-    return func.json_array(*(func.json_extract(parts, f"$[{at}].score") for at in range(width)), type_=JSONType)
+        return postgresql.array(scores) if scores else postgresql.array([null()], type_=Float)
+    return func.json_array(*scores, type_=JSONType)
 
 
 def _from_snapshots(session: Session, stored: dict[date, list[int]], horizon_days: int) -> Pairs:

@@ -12,8 +12,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, Date, Integer, Select, and_, column, func, select, values
+from sqlalchemy import JSON, Date, Integer, Select, and_, column, func, select, type_coerce, values
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from app.ledger import service as ledger
 from app.models import ArrChange, ChurnModel, HealthSnapshot
@@ -132,9 +133,10 @@ def fetch_labelled(
     postgres = session.get_bind().dialect.name == "postgresql"
 
     def gather(value: Any) -> Any:
-        if isinstance(value.type, JSON):  # a JSON value per pair: one JSON array of them per day
-            return func.jsonb_agg(value) if postgres else func.json_group_array(func.json(value))
-        return func.array_agg(value) if postgres else func.json_group_array(value)
+        # The arrays come back as the driver reads them: SQLAlchemy's ARRAY type would walk every element again.
+        if not postgres:
+            return func.json_group_array(func.json(value) if isinstance(value.type, JSON) else value)
+        return type_coerce(func.array_agg(value), NullType())
 
     stmt = select(pairs.c.n, *(gather(c) for c in list(pairs.c)[1:])).group_by(pairs.c.n)
     by_day = [(n, arrays if postgres else [json.loads(a) for a in arrays]) for n, *arrays in session.execute(stmt)]

@@ -322,7 +322,8 @@ class TestAucProperty:
             if len(set(labels)) < 2:
                 assert body["auc"] is None
             else:
-                assert body["auc"] == pytest.approx(roc_auc_score(labels, [-s for s, _ in pairs]), abs=5e-7)
+                # Six decimals, half to even: 63/128 = 0.4921875 is 0.492188 (sklearn's float may sit a hair below).
+                assert body["auc"] == pytest.approx(roc_auc_score(labels, [-s for s, _ in pairs]), abs=6e-7)
             assert body["pairs"] == len(pairs)
             assert body["churns"] == sum(labels)
         finally:
