@@ -12,12 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Float, func, null, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import formulas
-from app.db import JSONType
 from app.errors import Unprocessable
 from app.health import churn
 from app.health import service as health_service
@@ -93,50 +91,35 @@ def labelled_scores(session: Session, *, start: date, end: date, horizon_days: i
     return _point_in_time(session, sorted(stored) or mondays(start, end), horizon_days, version)
 
 
-def _stored_scores(session: Session, width: int) -> ColumnElement[Any]:
-    """A snapshot's first `width` component scores in their stored order (the order of its model version's
-    components, as `snapshot_health` writes them), as one array: a float8[] on PostgreSQL (its aggregate per day
-    is a two-dimensional array, read without JSON), a JSON array on SQLite; null where a component had no data."""
-    parts = HealthSnapshot.components
-    scores = [parts[(at, "score")].as_float() for at in range(width)]
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.array(scores) if scores else postgresql.array([null()], type_=Float)
-    return func.json_array(*scores, type_=JSONType)
-
-
 def _from_snapshots(session: Session, stored: dict[date, list[int]], horizon_days: int) -> Pairs:
-    """Pairs and scores in one statement: the labelled pairs of the snapshot days joined to their snapshots."""
+    """Pairs and scores in one statement: the labelled pairs of the snapshot days joined to their snapshots.
+
+    A snapshot's component scores are read by position: `snapshot_health` stores them in the order of the
+    components of the model version it records.
+    """
     versions = sorted({v for found in stored.values() for v in found}, reverse=True)
     specs = stored_models(session, versions)
     components = {v: [c.name for c in specs[v].model.components] for v in versions if v in specs}
     names = list(dict.fromkeys(name for found in components.values() for name in found))  # latest version first
     width = max((len(found) for found in components.values()), default=0)
-    columns = [HealthSnapshot.score, HealthSnapshot.band, HealthSnapshot.model_version, _stored_scores(session, width)]
+    stored_parts = [HealthSnapshot.components[(at, "score")].as_float() for at in range(width)]
+    numbers = churn.doubles(session, [HealthSnapshot.score, *stored_parts])
+    columns = [HealthSnapshot.band, HealthSnapshot.model_version, numbers]
     days = sorted(stored)
     labels = churn.fetch_labelled(session, days, horizon_days=horizon_days, columns=columns)
-    scored = labels.columns[0] != None  # noqa: E711 - elementwise over an object array
-    kept = labels.take(scored)
+    matrix = labels.columns[2].reshape(len(labels), width + 1)
+    scored = ~np.isnan(matrix[:, 0])
+    kept, matrix = labels.take(scored), matrix[scored]
     parts = np.full((len(kept), len(names)), np.nan)
     for version, found in components.items():
-        at = np.flatnonzero(kept.columns[2] == version)
+        at = np.flatnonzero(kept.columns[1] == version)
         if len(at):
-            columns_of = np.array([names.index(n) for n in found], dtype=np.int64)
-            parts[np.ix_(at, columns_of)] = _score_rows(kept.columns[3][at], len(found))
+            positions = np.array([names.index(n) for n in found], dtype=np.int64)
+            parts[np.ix_(at, positions)] = matrix[np.ix_(at, np.arange(1, len(found) + 1))]
     return Pairs(
-        days, kept, kept.columns[0].astype(float), kept.columns[1], names, parts,
+        days, kept, matrix[:, 0], kept.columns[0], names, parts,
         int((~scored).sum()), "snapshots", sorted(versions),
     )  # fmt: skip
-
-
-def _score_rows(rows: np.ndarray, width: int) -> np.ndarray:
-    """Stored component score lists as a matrix of `width` columns (NaN: no data, or no such component stored)."""
-    lists = rows.tolist()
-    if all(len(found) == width for found in lists):
-        return np.array(lists, dtype=float).reshape(len(lists), width)
-    matrix = np.full((len(lists), width), np.nan)  # a snapshot stored with fewer or more parts than its model
-    for row, found in enumerate(lists):
-        matrix[row, : min(width, len(found))] = np.array(found[:width], dtype=float)
-    return matrix
 
 
 def _point_in_time(session: Session, days: list[date], horizon_days: int, version: int | None) -> Pairs:

@@ -9,10 +9,26 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, Date, Integer, Select, and_, column, func, select, type_coerce, values
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    Integer,
+    LargeBinary,
+    Select,
+    and_,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    type_coerce,
+    values,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -118,6 +134,20 @@ class Labelled:
         )
 
 
+def doubles(session: Session, values: Sequence[Any]) -> Any:
+    """Numbers of a pair packed into one column that `fetch_labelled` returns as a row of a float matrix (NaN for
+    null): big-endian doubles (`float8send`) on PostgreSQL, a JSON array on SQLite.
+
+    A backtest of 10,000 customers over 26 weeks reads 2.3 million component scores: as doubles they travel
+    without being written and parsed as decimal text, which cost more than the rest of the read.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return func.json_array(*values, type_=JSON)
+    nan: ColumnElement[Any] = literal_column("'NaN'::float8")
+    packed: list[ColumnElement[Any]] = [func.float8send(func.coalesce(value, nan)) for value in values]
+    return type_coerce(reduce(lambda left, right: left.op("||")(right), packed), LargeBinary)
+
+
 def fetch_labelled(
     session: Session, days: Sequence[date], *, horizon_days: int, columns: Sequence[Any] = ()
 ) -> Labelled:
@@ -125,22 +155,26 @@ def fetch_labelled(
 
     One row per day travels instead of one per pair (with its churns), still in one statement: building a Python
     row per pair was most of the cost of a large backtest (`array_agg` on PostgreSQL, `json_group_array` on
-    SQLite; the aggregates of a group see its rows in one order, so the arrays line up).
+    SQLite; the aggregates of a group see its rows in one order, so the arrays line up). A `doubles` column
+    comes back as a float matrix, one row per pair.
     """
+    packed = [isinstance(c.type, LargeBinary | JSON) for c in columns]
     if not days:
-        return _merge([], len(columns))
+        return _merge([], packed)
     pairs = labelled_pairs(days, horizon_days=horizon_days, columns=columns).subquery("pairs")
     postgres = session.get_bind().dialect.name == "postgresql"
 
     def gather(value: Any) -> Any:
-        # The arrays come back as the driver reads them: SQLAlchemy's ARRAY type would walk every element again.
         if not postgres:
             return func.json_group_array(func.json(value) if isinstance(value.type, JSON) else value)
+        if isinstance(value.type, LargeBinary):
+            return type_coerce(func.string_agg(value, literal(b"", LargeBinary)), NullType())
+        # As the driver reads it: SQLAlchemy's ARRAY type would walk every element again.
         return type_coerce(func.array_agg(value), NullType())
 
     stmt = select(pairs.c.n, *(gather(c) for c in list(pairs.c)[1:])).group_by(pairs.c.n)
     by_day = [(n, arrays if postgres else [json.loads(a) for a in arrays]) for n, *arrays in session.execute(stmt)]
-    return _merge(by_day, len(columns))
+    return _merge(by_day, packed)
 
 
 def _objects(values: list[Any]) -> np.ndarray:
@@ -148,7 +182,16 @@ def _objects(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _merge(by_day: list[tuple[int, list[list[Any]]]], width: int) -> Labelled:
+def _column(values: Any, rows: int, packed: bool) -> np.ndarray:
+    """One day's values of a column: a float matrix of `rows` rows for a `doubles` column, else objects."""
+    if not packed:
+        return _objects(values)
+    if isinstance(values, bytes | memoryview):
+        return np.frombuffer(values, dtype=">f8").reshape(rows, -1).astype(float)
+    return np.array(values, dtype=float).reshape(rows, -1)  # JSON arrays (SQLite): null reads as NaN
+
+
+def _merge(by_day: list[tuple[int, list[Any]]], packed: list[bool]) -> Labelled:
     """Per day (customer ids, churn days, *columns) arrays as one entry per pair, in (day, customer id) order: a
     pair with several churns in its horizon is churned once, and each of its churns is kept for `churns`."""
     parts: list[tuple[np.ndarray, ...]] = []
@@ -160,13 +203,14 @@ def _merge(by_day: list[tuple[int, list[list[Any]]]], width: int) -> Labelled:
         found = churned_on != None  # noqa: E711 - elementwise over an object array
         churned = np.zeros(len(ids), dtype=bool)
         churned[inverse[found]] = True
-        extra = (_objects(a)[first] for a in arrays[2:])
+        extra = (_column(a, len(customer), p)[first] for a, p in zip(arrays[2:], packed, strict=True))
         parts.append((np.full(len(ids), n, dtype=np.int64), ids.astype(object), churned, *extra))
         churns.append((offset + inverse[found], customer[found], churned_on[found]))
         offset += len(ids)
     if not parts:
         empty = np.array([], dtype=object)
-        parts = [(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), *([empty] * width))]
+        extra = (np.empty((0, 0)) if p else empty for p in packed)
+        parts = [(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), *extra)]
         churns = [(np.array([], dtype=np.int64), empty, empty)]
     column = [np.concatenate(c) for c in zip(*parts, strict=True)]
     churn = [np.concatenate(c) for c in zip(*churns, strict=True)]
@@ -201,10 +245,11 @@ def labelled_snapshots(session: Session, *, today: date) -> LabelledScores:
     """Every scored snapshot of a paying customer whose 90-day outcome is known by `today`, labelled churned when a
     churn movement follows within 90 days (the labelled pairs of `labelled_pairs`, on the stored snapshot days)."""
     days = list(snapshot_days(session, first=None, last=today - timedelta(days=CHURN_HORIZON_DAYS)))
-    pairs = fetch_labelled(session, days, horizon_days=CHURN_HORIZON_DAYS, columns=[HealthSnapshot.score])
-    scored = pairs.columns[0] != None  # noqa: E711 - elementwise over an object array
-    kept = pairs.take(scored)
-    return LabelledScores(kept.columns[0].astype(float), kept.churned, kept.churns())
+    score = doubles(session, [HealthSnapshot.score])
+    pairs = fetch_labelled(session, days, horizon_days=CHURN_HORIZON_DAYS, columns=[score])
+    scores = pairs.columns[0].reshape(len(pairs), 1)[:, 0]
+    kept = pairs.take(~np.isnan(scores))
+    return LabelledScores(scores[~np.isnan(scores)], kept.churned, kept.churns())
 
 
 def fit_churn(scores: np.ndarray, churned: np.ndarray, *, churns: int, min_churns: int) -> ChurnFit | None:
