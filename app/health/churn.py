@@ -20,7 +20,10 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Select,
+    String,
     and_,
+    case,
+    cast,
     column,
     func,
     literal,
@@ -48,15 +51,15 @@ class ChurnFit:
     churns: int
 
 
+# A churn movement: a day the customer's total ARR fell to 0 (SPEC §3), stored on each product's change that day.
+CHURN = ArrChange.movement_type == "churn"
+
+
 def churn_movements() -> Select[str, date]:
-    """Each churn movement once, as (customer_id, churned_on): a day the customer's total ARR fell to 0 (SPEC §3)."""
+    """Each churn movement once, as (customer_id, churned_on)."""
     # A churn is customer-level (total > 0 -> 0) but stored per product: one customer leaving two products on one
     # day is two rows and one churn, hence DISTINCT. A customer that churns, returns and churns again has two.
-    return (
-        select(ArrChange.customer_id, ArrChange.effective_date.label("churned_on"))
-        .where(ArrChange.movement_type == "churn")
-        .distinct()
-    )
+    return select(ArrChange.customer_id, ArrChange.effective_date.label("churned_on")).where(CHURN).distinct()
 
 
 def churn_dates(session: Session) -> dict[str, list[date]]:
@@ -71,26 +74,32 @@ def churn_dates(session: Session) -> dict[str, list[date]]:
 def labelled_pairs(days: Sequence[date], *, horizon_days: int, columns: Sequence[Any] = ()) -> Select[Any]:
     """The labelled pairs of `days` as ONE statement: every customer paying on each day, with its churn movements.
 
-    Rows are (n, customer_id, churned_on, *columns): n is the day's index in `days`; churned_on is a churn
-    movement dated in (day, day + horizon_days], or null when there is none (a pair with two such churns is two
-    rows); `columns` are read from the customer's stored snapshot of that day (outer-joined: null without one).
-    `fetch_labelled` runs it and merges the rows of each pair.
+    One row per pair: (n, customer_id, churned_on, *columns). n is the day's index in `days`; churned_on lists the
+    days of the customer's churn movements in (day, day + horizon_days], comma-separated (null: none, so the pair
+    is retained); `columns` are read from the customer's stored snapshot of that day (outer-joined: null without
+    one). A single scan of each customer's changes up to day + horizon answers both: ARR on the day is the ledger's
+    `arr_before` the next day, the churns are the later changes of type churn.
     """
     table = (
-        values(column("n", Integer), column("d", Date), column("until", Date), name="days")
-        .data([(n, day, day + timedelta(days=horizon_days)) for n, day in enumerate(days)])
+        values(column("n", Integer), column("d", Date), column("after", Date), column("until", Date), name="days")
+        .data([(n, d, d + timedelta(days=1), d + timedelta(days=horizon_days)) for n, d in enumerate(days)])
         .cte("days")
     )
-    keys = [table.c.n, table.c.d, table.c.until]
-    paying = ledger.arr_as_of(table.c.d, dates=table, keys=keys, paying_only=True).subquery("paying")
-    moves = churn_movements().subquery("moves")
-    window = and_(
-        moves.c.customer_id == paying.c.customer_id,
-        moves.c.churned_on > paying.c.d,
-        moves.c.churned_on <= paying.c.until,
+    in_horizon = and_(CHURN, ArrChange.effective_date > table.c.d)
+    paying = (
+        select(
+            table.c.n,
+            table.c.d,
+            ArrChange.customer_id,
+            func.aggregate_strings(case((in_horizon, cast(ArrChange.effective_date, String))), ",").label("churned_on"),
+        )
+        .select_from(table)
+        .join(ArrChange, ArrChange.effective_date <= table.c.until)
+        .group_by(table.c.n, table.c.d, ArrChange.customer_id)
+        .having(ledger.arr_before(table.c.after) > 0)
+        .subquery("paying")
     )
-    stmt = select(paying.c.n, paying.c.customer_id, moves.c.churned_on, *columns).select_from(paying)
-    stmt = stmt.outerjoin(moves, window)
+    stmt = select(paying.c.n, paying.c.customer_id, paying.c.churned_on, *columns).select_from(paying)
     if columns:
         same_day = and_(HealthSnapshot.customer_id == paying.c.customer_id, HealthSnapshot.snapshot_date == paying.c.d)
         stmt = stmt.outerjoin(HealthSnapshot, same_day)
@@ -104,7 +113,7 @@ class Labelled:
     day: np.ndarray  # the day's index in the days asked for
     customer: np.ndarray  # customer ids (objects)
     churned: np.ndarray  # bool: a churn movement in the horizon
-    columns: list[np.ndarray]  # the statement's extra columns (objects)
+    columns: list[np.ndarray]  # the statement's extra columns (objects, or a float matrix for `doubles`)
     # Every (pair, churn movement) found: the pair's position, the customer, the churn day.
     churn_pair: np.ndarray
     churn_customer: np.ndarray
@@ -153,7 +162,7 @@ def fetch_labelled(
 ) -> Labelled:
     """`labelled_pairs` of `days`, one entry per pair: its rows gathered per day into arrays by the database.
 
-    One row per day travels instead of one per pair (with its churns), still in one statement: building a Python
+    One row per day travels instead of one per pair, still in one statement: building a Python
     row per pair was most of the cost of a large backtest (`array_agg` on PostgreSQL, `json_group_array` on
     SQLite; the aggregates of a group see its rows in one order, so the arrays line up). A `doubles` column
     comes back as a float matrix, one row per pair.
@@ -192,29 +201,29 @@ def _column(values: Any, rows: int, packed: bool) -> np.ndarray:
 
 
 def _merge(by_day: list[tuple[int, list[Any]]], packed: list[bool]) -> Labelled:
-    """Per day (customer ids, churn days, *columns) arrays as one entry per pair, in (day, customer id) order: a
-    pair with several churns in its horizon is churned once, and each of its churns is kept for `churns`."""
+    """Per day (customer ids, churn days, *columns) arrays as one entry per pair, in (day, customer id) order,
+    with each pair's churn movements listed for `churns`."""
     parts: list[tuple[np.ndarray, ...]] = []
-    churns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    offset = 0
     for n, arrays in sorted(by_day, key=lambda item: item[0]):
-        customer, churned_on = _objects(arrays[0]), _objects(arrays[1])
-        ids, first, inverse = np.unique(customer, return_index=True, return_inverse=True)
-        found = churned_on != None  # noqa: E711 - elementwise over an object array
-        churned = np.zeros(len(ids), dtype=bool)
-        churned[inverse[found]] = True
-        extra = (_column(a, len(customer), p)[first] for a, p in zip(arrays[2:], packed, strict=True))
-        parts.append((np.full(len(ids), n, dtype=np.int64), ids.astype(object), churned, *extra))
-        churns.append((offset + inverse[found], customer[found], churned_on[found]))
-        offset += len(ids)
+        customer = _objects(arrays[0])
+        order = np.argsort(customer, kind="stable")
+        churned_on = _objects(arrays[1])[order]
+        extra = (_column(a, len(customer), p)[order] for a, p in zip(arrays[2:], packed, strict=True))
+        parts.append((np.full(len(customer), n, dtype=np.int64), customer[order], churned_on, *extra))
     if not parts:
         empty = np.array([], dtype=object)
         extra = (np.empty((0, 0)) if p else empty for p in packed)
-        parts = [(np.array([], dtype=np.int64), empty, np.array([], dtype=bool), *extra)]
-        churns = [(np.array([], dtype=np.int64), empty, empty)]
+        parts = [(np.array([], dtype=np.int64), empty, empty, *extra)]
     column = [np.concatenate(c) for c in zip(*parts, strict=True)]
-    churn = [np.concatenate(c) for c in zip(*churns, strict=True)]
-    return Labelled(column[0], column[1], column[2], column[3:], churn[0], churn[1], churn[2])
+    day, customer, churned_on = column[:3]
+    churned = churned_on != None  # noqa: E711 - elementwise over an object array
+    # Only the churned pairs (a few percent) carry churn days: (pair, customer, day) once per distinct day.
+    moves = [(at, customer[at], d) for at in np.flatnonzero(churned) for d in set(churned_on[at].split(","))]
+    pair, who, when = (list(c) for c in zip(*moves, strict=True)) if moves else ([], [], [])
+    return Labelled(
+        day, customer, churned, column[3:],
+        np.array(pair, dtype=np.int64), np.array(who, dtype=object), np.array(when, dtype=object),
+    )  # fmt: skip
 
 
 def snapshot_days(session: Session, *, first: date | None, last: date) -> dict[date, list[int]]:
