@@ -48,6 +48,16 @@ CROSS_FIELD_RULES: dict[str, str] = {
     r"stratify_by names each attribute at most once": "experiment",
     # Stopping an experiment before its stored `starts_on` (SPEC §9).
     r"before starts_on": "experiment stop",
+    # The health backtest (SPEC §10) spans at most 731 days, and labels a date only once its horizon is over by
+    # today: JSON Schema cannot relate `end` to `start` nor to the clock.
+    r"the range is limited to 731 days": "range order",
+    r"must be on or before \d{4}-\d{2}-\d{2}": "backtest horizon not over",
+    # A suggestion learns from the stored history: without enough churns, dates or signal there is nothing to fit.
+    r"churns \(CSROI_CHURN_MIN_CHURNS\)|pairs on at least two dates|need both a churned and a retained pair": (
+        "backtest history"
+    ),
+    r"no weighting to propose": "backtest history",
+    r"no such health model version": "unknown reference",
     # `POST /v1/interventions` for a customer that does not exist: the body is well formed, what it names is not
     # there, and the route creates no stub (PUT and batch do, SPEC §11). The check would accept only a 404, which
     # says the URL itself is unknown.

@@ -5,11 +5,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
@@ -20,10 +22,13 @@ from app import importer
 from app import migrate as migrations
 from app.audit import service as audit_service
 from app.config import get_settings
+from app.csv import csv_text
 from app.db import WRITE_OPTION, make_engine, make_sessionmaker, utcnow
 from app.errors import AppError, NotFound, Unprocessable
+from app.health import backtest as health_backtest_service
 from app.health import churn
 from app.health import service as health_service
+from app.health.backtest_schemas import CALIBRATION_COLUMNS, BacktestOut, BacktestQuery
 from app.interventions import service as interventions_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
@@ -36,7 +41,7 @@ keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 cli.add_typer(keys_cli, name="keys")
 interventions_cli = typer.Typer(help="Scheduled work on interventions.", no_args_is_help=True)
 cli.add_typer(interventions_cli, name="interventions")
-health_cli = typer.Typer(help="Health snapshots and the churn model.", no_args_is_help=True)
+health_cli = typer.Typer(help="Health snapshots, the churn model and the backtest.", no_args_is_help=True)
 cli.add_typer(health_cli, name="health")
 err = Console(stderr=True)
 
@@ -214,12 +219,65 @@ def health_fit() -> None:
         row = churn.refit(session, today=utcnow().date(), min_churns=settings.churn_min_churns)
         session.commit()
     if row is None:
-        err.print(f"fewer than {settings.churn_min_churns} churns: per-band defaults stay in force")
+        err.print(f"fewer than {settings.churn_min_churns} churn movements: per-band defaults stay in force")
     else:
         err.print(
-            f"fitted on {row.examples} snapshots ({row.churns} churns): intercept {row.intercept:.4f}, "
-            f"coefficient {row.coefficient:.4f}"
+            f"fitted on {row.examples} labelled snapshots ({row.churns} churn movements): intercept "
+            f"{row.intercept:.4f}, coefficient {row.coefficient:.4f}"
         )
+
+
+@health_cli.command("backtest")
+def health_backtest(
+    start: Annotated[str, typer.Option(help="First day whose pairs are labelled, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last day, YYYY-MM-DD; end + horizon must be on or before today.")],
+    horizon_days: Annotated[int, typer.Option(help="Churn within this many days labels a pair churned.")] = 90,
+    model_version: Annotated[int | None, typer.Option(help="Score point in time with this model version.")] = None,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the calibration rows as CSV instead of tables.")] = False,
+) -> None:
+    """How well health scores foretold churn (GET /v1/health/backtest): tables at a terminal, or CSV."""
+    try:
+        query = BacktestQuery.model_validate(
+            {"start": start, "end": end, "horizon_days": horizon_days, "model_version": model_version}
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from None
+    settings = get_settings()
+    with _session() as session:
+        try:
+            report = health_backtest_service.get_backtest(
+                session, start=query.start, end=query.end, horizon_days=query.horizon_days,
+                model_version=query.model_version, today=utcnow().date(), churn_defaults=settings.churn_defaults,
+            )  # fmt: skip
+        except AppError as exc:
+            err.print(f"refused: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+    if as_csv:
+        sys.stdout.write(csv_text(report.calibration_rows(), CALIBRATION_COLUMNS))
+        return
+    for table in _backtest_tables(report):
+        Console().print(table)
+
+
+def _figure(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return "" if value is None else f"{value:.4f}" if isinstance(value, Decimal) else str(value)
+
+
+def _backtest_tables(report: BacktestOut) -> list[Table]:
+    """The backtest as three tables: the figures, the calibration, the components."""
+    summary = Table("figure", "value", title=f"Backtest {report.start}..{report.end}")
+    for name in ("source", "dates", "model_versions", "horizon_days", "pairs", "customers", "churns",
+                 "churned_pairs", "unscored", "churn_rate", "auc", "brier", "lift", "method"):  # fmt: skip
+        summary.add_row(name, _figure(getattr(report, name)))
+    calibration = Table(*CALIBRATION_COLUMNS, title="Calibration: predicted and observed churn")
+    for row in report.calibration_rows():
+        calibration.add_row(*(_figure(round(v, 2) if isinstance(v, float) else v) for v in row.values()))
+    components = Table("component", "pairs", "coverage", "auc", title="Components")
+    for c in report.components:
+        components.add_row(c.name, str(c.pairs), _figure(c.coverage), _figure(c.auc))
+    return [summary, calibration, components]
 
 
 @interventions_cli.command("measure")

@@ -17,6 +17,8 @@ from fractions import Fraction
 from statistics import NormalDist
 from typing import Protocol
 
+import numpy as np
+
 from app.money import CENT
 from app.types import Trend
 
@@ -253,6 +255,77 @@ def churn_probability(
     if score is None or band is None:
         return None
     return logistic(score, fit) if fit is not None else defaults.get(band)
+
+
+# --- Health backtest (SPEC §10) --------------------------------------------------------------------------------
+
+
+def roc_auc(scores: Sequence[float] | np.ndarray, churned: Sequence[bool] | np.ndarray) -> float | None:
+    """ROC AUC of health scores against churn, lower score = riskier (SPEC §10): the share of (churned, retained)
+    pairs of examples in which the churned one scored lower, ties counting half; None without both kinds.
+
+    Computed as the Mann-Whitney rank sum with average ranks for ties, so it equals scikit-learn's
+    `roc_auc_score(churned, -scores)`: U = Σ ranks of the churned by riskiness − P(P + 1)/2, AUC = U / (P × N).
+    Average ranks are halves, so U is exact in a float and the AUC is one correctly rounded division.
+    """
+    risk = -np.asarray(scores, dtype=float)
+    positive = np.asarray(churned, dtype=bool)
+    churns = int(positive.sum())
+    retained = len(positive) - churns
+    if churns == 0 or retained == 0:
+        return None
+    _, inverse, counts = np.unique(risk, return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2  # 1-based ranks of each distinct value, ties averaged
+    u = float(average_rank[inverse][positive].sum()) - churns * (churns + 1) / 2
+    return u / (churns * retained)
+
+
+def brier(probabilities: Sequence[float] | np.ndarray, churned: Sequence[bool] | np.ndarray) -> float | None:
+    """Brier score = mean of (churn probability − outcome)², outcome 1 for a churn and 0 otherwise (SPEC §10):
+    0 is perfect, and always saying 50 % scores 0.25; None without examples."""
+    p = np.asarray(probabilities, dtype=float)
+    if len(p) == 0:
+        return None
+    return float(np.mean((p - np.asarray(churned, dtype=float)) ** 2))
+
+
+def churn_probabilities(
+    scores: np.ndarray, bands: np.ndarray, *, fit: LogisticFit | None, defaults: Mapping[str, float]
+) -> np.ndarray:
+    """`churn_probability` of many scores at once (bands as band names, None for none): NaN where it is None."""
+    score = np.asarray(scores, dtype=float)
+    band = np.asarray(bands, dtype=object)
+    known = ~np.isnan(score) & (band != None)  # noqa: E711 - elementwise over an object array
+    result = np.full(score.shape, np.nan)
+    if fit is not None:
+        z = fit.intercept + fit.coefficient * score[known]
+        small = np.exp(-np.abs(z))  # logistic's stable form: never exp of a large positive number
+        result[known] = np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
+        return result
+    for name, probability in defaults.items():
+        result[known & (band == name)] = probability
+    return result
+
+
+def combine_scores(parts: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """`combine`'s score for many rows at once: `parts` holds one row of component scores per example (NaN: no
+    data), `weights` one weight per component; the weighted mean over the components with data, NaN without any."""
+    w = np.asarray(weights, dtype=float)
+    has = ~np.isnan(parts)
+    with_data = has @ w
+    total = np.where(has, parts, 0.0) @ w
+    scores = np.full(len(parts), np.nan)
+    scored = with_data > 0
+    scores[scored] = np.clip(total[scored] / with_data[scored], 0.0, 100.0)
+    return scores
+
+
+def lift(red_churn_rate: Decimal | None, green_churn_rate: Decimal | None) -> Decimal | None:
+    """Lift = churn rate of the red pairs ÷ churn rate of the green ones (SPEC §10): how many times likelier a red
+    customer churned; None when either rate is unknown or no green pair churned (nothing to divide by)."""
+    if red_churn_rate is None or green_churn_rate is None:
+        return None
+    return ratio(red_churn_rate, green_churn_rate)
 
 
 FTE_PLACES = 2

@@ -34,6 +34,7 @@ from app.errors import (
     problem_schemas,
 )
 from app.experiments.router import router as experiments_router
+from app.health.backtest_router import router as health_backtest_router
 from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         costs_router,
         usage_router,
         health_router,
+        health_backtest_router,
         metrics_router,
         health_metrics_router,
         unit_economics_router,

@@ -1,4 +1,4 @@
-"""The csroi command: keys, migrate, serve's first-run key, openapi."""
+"""The csroi command: keys, migrate, serve's first-run key, openapi, the health backtest."""
 
 import contextlib
 import json
@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from app.interventions import service as interventions_service
 from app.interventions.schemas import InterventionIn
 from app.keys import service as keys_service
 from app.models import HealthSnapshot
+from tests.health.test_backtest import worked_book
 
 runner = CliRunner()
 
@@ -149,6 +150,25 @@ def test_health_snapshot_backfills_each_day_by_its_model_in_force(cli_db: str) -
     unknown = runner.invoke(cli.cli, ["health", "snapshot", "--date", "2026-03-01", "--model-version", "9"])
     assert unknown.exit_code != 0
     assert "no health model version 9" in unknown.output
+def test_health_backtest_prints_tables_or_csv(cli_db: str) -> None:
+        worked_book(session)  # the backtest tests' hand-worked book: AUC 12.5 / 16
+    dates = ["--start", "2025-03-03", "--end", "2025-03-10"]
+    result = runner.invoke(cli.cli, ["health", "backtest", *dates], env={"COLUMNS": "200"})
+    assert "0.7812" in result.stdout
+    assert "logins_per_seat" in result.stdout
+    as_csv = runner.invoke(cli.cli, ["health", "backtest", *dates, "--csv"])
+    assert as_csv.stdout.splitlines()[:2] == [
+        "kind,group,pairs,churned,min_score,max_score,predicted,observed",
+        "band,red,3,2,15.0,35.0,0.3,0.666667",
+    ]
+    backwards = runner.invoke(cli.cli, ["health", "backtest", "--start", "2025-03-10", "--end", "2025-03-03"])
+    assert backwards.exit_code == 2
+    assert "end is before start" in backwards.output
+    yesterday = date.today() - timedelta(days=1)  # noqa: DTZ011 - a day whose 90 days are not over, whatever the zone
+    recent = ["--start", (yesterday - timedelta(days=30)).isoformat(), "--end", yesterday.isoformat()]
+    not_known = runner.invoke(cli.cli, ["health", "backtest", *recent])
+    assert not_known.exit_code == 1
+    assert "not known yet" in not_known.stderr
 
 
 def test_serve_workers_exit_when_the_parent_is_killed(tmp_path: Path) -> None:
