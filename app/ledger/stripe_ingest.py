@@ -74,23 +74,25 @@ def verify_event(payload: bytes, signature: str | None, *, secret: str | None) -
     if not signature:
         raise BadSignature("The Stripe-Signature header is missing: this route takes events signed by Stripe.")
     try:
-        WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, TOLERANCE_SECONDS)
+        text = payload.decode("utf-8")
+        WebhookSignature.verify_header(text, signature, secret, TOLERANCE_SECONDS)
     except (SignatureVerificationError, UnicodeDecodeError) as exc:
         reason = exc.user_message if isinstance(exc, SignatureVerificationError) else "the body is not UTF-8"
         raise BadSignature(
             f"The Stripe-Signature header does not verify with CSROI_STRIPE_WEBHOOK_SECRET ({reason}); "
             f"signatures older than {TOLERANCE_SECONDS} seconds are refused."
         ) from None
-    return _parse(StripeEventIn, payload, ("body",))
+    # Parsed from text, not bytes: a JSON error on bytes would read as "not sent as JSON" (a 415, app.errors).
+    return _parse(StripeEventIn, text, ("body",))
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def _parse(model: type[M], data: Any, where: tuple[str | int, ...]) -> M:
-    """`data` (JSON bytes, or already parsed) as `model`; a 422 naming each bad field under `where` otherwise."""
+    """`data` (JSON text, or already parsed) as `model`; a 422 naming each bad field under `where` otherwise."""
     try:
-        if isinstance(data, bytes):
+        if isinstance(data, str):
             return model.model_validate_json(data)
         return model.model_validate(data)
     except ValidationError as exc:
