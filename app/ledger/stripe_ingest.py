@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from stripe import SignatureVerificationError, WebhookSignature
 
-from app import formulas
+from app import formulas, records
 from app.errors import AppError, InvalidInput
 from app.ledger import ingest
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
@@ -109,6 +109,11 @@ def ingest_stripe_event(session: Session, event: StripeEventIn, *, currency: str
         detail = f"csroi reads only {', '.join(SUBSCRIPTION_EVENTS)}; {event.type} was ignored, nothing written."
         return _result(event, detail, ignored=True)
     events = revenue_events(event, currency=currency)
+    # The customers' row locks first (as the ingest takes them): a concurrent delivery for them commits before the
+    # look-up for later Stripe events, so a racing newer event is seen (PostgreSQL; SQLite has one writer anyway).
+    customer_ids = sorted({e.customer for e in events})
+    records.ensure_customers(session, customer_ids)
+    ingest.lock_customers(session, customer_ids)
     later = _superseded(session, events, created=event.created)
     counts = ingest.ingest_revenue_events(session, [e for e in events if e.id not in later])
     customers = ", ".join(dict.fromkeys(e.customer for e in events))
