@@ -70,10 +70,10 @@ class StripePrice(StripeIn):
 class StripeItem(StripeIn):
     """One subscription item: a price and a quantity."""
 
-    id: StripeId = Field(description="The subscription item's id (si_…).")
+    id: StripeId | None = Field(None, description="The subscription item's id (si_…); not read.")
     price: StripePrice = Field(description="The item's price.")
     quantity: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = Field(
-        None, description="Units subscribed; absent for metered prices (then read as 1 for a licensed one)."
+        None, description="Units subscribed (absent: 1); Stripe leaves it out for metered prices, which are not ARR."
     )
     current_period_start: Timestamp | None = Field(
         None, description="Start of the item's billing period (Unix seconds; API versions from 2025-03-31)."
@@ -122,11 +122,11 @@ class StripeSubscription(StripeIn):
 
     model_config = ConfigDict(json_schema_extra={"examples": [SUBSCRIPTION_EXAMPLE]})
 
-    id: StripeId = Field(description="The subscription's id (sub_…).")
-    object: Literal["subscription"] = Field(description="Always `subscription`.")
+    id: StripeId | None = Field(None, description="The subscription's id (sub_…); not read.")
+    object: Literal["subscription"] = Field("subscription", description="Always `subscription`.")
     customer: StripeId | StripeRef = Field(description="The Stripe customer (cus_…): the csroi customer by default.")
     status: SubscriptionStatus = Field(
-        description="Only `active` and `past_due` subscriptions count as ARR; every other status is ARR 0."
+        "active", description="Only `active` and `past_due` subscriptions are ARR; every other status is ARR 0."
     )
     metadata: dict[str, str] = Field(
         default_factory=dict, description="`csroi_customer`, when set, is the csroi customer id this subscription is."
@@ -212,7 +212,9 @@ class StripeEventIn(StripeIn):
     type: Annotated[str, StringConstraints(min_length=1, max_length=100)] = Field(
         description="The event type; csroi reads `customer.subscription.created`, `.updated` and `.deleted`."
     )
-    created: Timestamp = Field(description="When Stripe created the event (Unix seconds).")
+    created: Timestamp = Field(
+        0, description="When Stripe created the event (Unix seconds; Stripe always sends it, absent reads as 0)."
+    )
     data: StripeEventData = Field(description="The event's payload.")
 
 

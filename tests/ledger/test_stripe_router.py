@@ -126,6 +126,25 @@ class TestArr:
         assert {e["product"]: e["arr"] for e in body["revenue_events"]} == {"prod_core": 1176, "prod_api": 0}
         assert products(reader, "cus_1", "2026-01-01") == {"prod_core": 1176.0}
 
+    def test_only_the_fields_csroi_reads_are_needed(self, anonymous: TestClient, reader: TestClient) -> None:
+        """Status (active), ids, `object` and `created` may be left out, as in a hand-made event."""
+        line = {
+            "price": {
+                "product": "prod_core",
+                "unit_amount": 4900,
+                "currency": "usd",
+                "recurring": {"interval": "month"},
+            }
+        }
+        sub = {
+            "customer": "cus_1",
+            "current_period_start": ts("2026-01-01"),
+            "items": {"data": [{**line, "quantity": 5}]},
+        }
+        body = {"id": "evt_min", "type": "customer.subscription.created", "data": {"object": sub}}
+        assert post(anonymous, body).status_code == 200
+        assert products(reader, "cus_1", "2026-01-01") == {"prod_core": 5 * 49 * 12}
+
     def test_expanded_product_object(self, anonymous: TestClient, reader: TestClient) -> None:
         expanded = price(product={"id": "prod_core", "object": "product", "name": "Core"})  # type: ignore[arg-type]
         post(anonymous, event("created", subscription(item("si_1", expanded))))
