@@ -53,7 +53,7 @@ def verified_event(
         **problem_responses(400, 404, 409, 413, 422),
         400: {
             **problem_responses(400)[400],
-            "description": "The Stripe-Signature header is missing or does not verify",
+            "description": "The Stripe-Signature header is missing or does not verify, or the body is not UTF-8",
         },
         404: {
             **problem_responses(404)[404],

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, WithJsonSchema
 
 from app.batch import EventCounts
+from app.errors import worded
 from app.money import Money
 from app.types import ID_PATTERN
 
@@ -19,6 +20,10 @@ from app.types import ID_PATTERN
 StripeId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=ID_PATTERN)]
 # Unix seconds, from 1970 to the last second of 9998 (csroi's last date).
 Timestamp = Annotated[StrictInt, Field(ge=0, le=253_370_764_799)]
+CURRENCY_PATTERN = worded(r"^[A-Za-z]{3}$", "a currency is a three-letter ISO 4217 code, e.g. usd")
+AMOUNT_DECIMAL_PATTERN = worded(
+    r"^\d{1,15}(\.\d{1,12})?$", "an amount of minor units: digits, at most 12 decimals after a point, e.g. 4900.5"
+)
 SubscriptionStatus = Literal[
     "incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused"
 ]
@@ -52,13 +57,13 @@ class StripePrice(StripeIn):
     """A subscription item's price."""
 
     product: StripeId | StripeRef = Field(description="The product (its id, or the expanded product): csroi's product.")
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")] = Field(
+    currency: Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)] = Field(
         description="ISO 4217 code, lower case in Stripe; must be CSROI_CURRENCY."
     )
     unit_amount: Annotated[StrictInt, Field(ge=0, le=10**15)] | None = Field(
         None, description="Price of one unit per billing period, in the currency's minor unit (cents; yen for JPY)."
     )
-    unit_amount_decimal: Annotated[str, StringConstraints(pattern=r"^\d{1,15}(\.\d{1,12})?$", max_length=28)] | None = (
+    unit_amount_decimal: Annotated[str, StringConstraints(pattern=AMOUNT_DECIMAL_PATTERN, max_length=28)] | None = (
         Field(None, description="The same price as a decimal string of minor units, read first when present.")
     )
     recurring: StripeRecurring | None = Field(None, description="The billing period; a subscription price has one.")

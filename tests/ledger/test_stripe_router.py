@@ -4,6 +4,7 @@ Payloads follow Stripe's documented Event and Subscription objects (tests/ledger
 in cents as Stripe sends them, and each expected ARR is worked out in the test.
 """
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -468,3 +469,68 @@ def test_the_documented_example_verifies_and_posts(anonymous: TestClient, reader
     example = StripeEventIn.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
     assert post(anonymous, example).status_code == 200
     assert products(reader, "cus-0001", "2026-01-01") == {"prod_Platform": 2940.0}
+
+
+# --- the input rules every body follows (tests/test_schemas.py), with signed bodies ------------------------------
+
+EXAMPLE: dict[str, Any] = StripeEventIn.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+# Fields csroi does not read: ignored, never stored, so any text there is accepted (an unknown event type too).
+NOT_READ = {
+    ("object",),
+    ("type",),
+    ("data", "object", "items", "object"),
+    ("data", "object", "items", "data", 0, "price", "id"),
+}
+
+
+def leaves(value: Any, kind: type, at: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Where the values of exactly type `kind` are (`int` leaves out booleans)."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in leaves(item, kind, (*at, key))]
+    if isinstance(value, list):
+        return [leaf for index, item in enumerate(value) for leaf in leaves(item, kind, (*at, index))]
+    return [at] if type(value) is kind else []
+
+
+def replaced(leaf: tuple[str | int, ...], new: Any) -> dict[str, Any]:
+    body = copy.deepcopy(EXAMPLE)
+    parent: Any = body
+    for part in leaf[:-1]:
+        parent = parent[part]
+    parent[leaf[-1]] = new(parent[leaf[-1]]) if callable(new) else new
+    return body
+
+
+def refused_naming(response: Any, leaf: tuple[str | int, ...]) -> bool:
+    return response.status_code == 422 and any(
+        e["loc"][: len(leaf) + 1] == ["body", *leaf][: len(e["loc"])] for e in response.json()["errors"]
+    )
+
+
+class TestInputRules:
+    def test_a_nul_in_any_string_it_reads_is_a_422_naming_it(self, anonymous: TestClient, session: Session) -> None:
+        wrong = []
+        for leaf in leaves(EXAMPLE, str):
+            response = post(anonymous, replaced(leaf, lambda text: text[:2] + "\x00" + text[2:]))
+            if leaf in NOT_READ:
+                ok = response.status_code == 200
+            else:
+                ok = refused_naming(response, leaf)
+            if not ok:
+                wrong.append(f"{leaf}: {response.status_code} {response.text[:200]}")
+        assert len(leaves(EXAMPLE, str)) >= 12
+        assert not wrong, "\n".join(wrong)
+        stored_text = session.execute(select(RevenueEvent.id, RevenueEvent.customer_id, RevenueEvent.product)).all()
+        assert not [row for row in stored_text if "\x00" in "".join(row)]
+
+    @pytest.mark.parametrize("lookalike", [0, 1, "true", "yes", "on"])
+    def test_a_boolean_is_only_true_or_false(self, anonymous: TestClient, lookalike: Any) -> None:
+        [has_more] = [leaf for leaf in leaves(EXAMPLE, bool) if leaf[-1] == "has_more"]
+        assert refused_naming(post(anonymous, replaced(has_more, lookalike)), has_more)
+
+    @pytest.mark.parametrize("lookalike", [True, False, "4900", 49.5])
+    def test_a_number_is_only_a_json_integer(self, anonymous: TestClient, lookalike: Any) -> None:
+        numbers = leaves(EXAMPLE, int)
+        assert len(numbers) >= 5  # created, current_period_start, quantity, unit_amount, interval_count
+        wrong = [leaf for leaf in numbers if not refused_naming(post(anonymous, replaced(leaf, lookalike)), leaf)]
+        assert wrong == []
