@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.types import TIERS
@@ -104,6 +104,13 @@ def parse_work_mem(value: object) -> str | None:
     return text
 
 
+def parse_optional_secret(value: object) -> object:
+    """A secret without the spaces around it; an empty one (`CSROI_STRIPE_WEBHOOK_SECRET=` in a .env file) is none."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
 def _split_csv(value: object) -> object:
     """Accept `a,b,c` from the environment as well as a JSON list."""
     if isinstance(value, str):
@@ -144,6 +151,8 @@ class Settings(BaseSettings):
     default_tier: str = "low_touch"
     # work_mem for the read transaction of metric routes on PostgreSQL (SET LOCAL); empty: the server's value.
     metrics_work_mem: str | None = "64MB"
+    # Signing secret of the Stripe webhook endpoint (`whsec_...`); unset: POST /v1/integrations/stripe answers 404.
+    stripe_webhook_secret: SecretStr | None = None
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None
@@ -154,6 +163,7 @@ class Settings(BaseSettings):
     _default_tier = field_validator("default_tier", mode="before")(parse_default_tier)
     _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
     _currency = field_validator("currency", mode="before")(parse_currency)
+    _stripe_secret = field_validator("stripe_webhook_secret", mode="before")(parse_optional_secret)
 
 
 @lru_cache

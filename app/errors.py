@@ -306,7 +306,8 @@ def declare_json_body_responses(schema: dict[str, Any]) -> None:
         for operation in operations.values():
             if not isinstance(operation, dict) or "requestBody" not in operation:
                 continue
-            responses = {**operation.get("responses", {}), **{str(code): r for code, r in added.items()}}
+            # A route that declares its own 400 (a bad signature) keeps its words for it.
+            responses = {**{str(code): r for code, r in added.items()}, **operation.get("responses", {})}
             # In status order, as FastAPI writes them ("default" and ranges such as "4XX" last).
             operation["responses"] = dict(sorted(responses.items(), key=lambda item: (not item[0].isdigit(), item[0])))
 

@@ -106,6 +106,19 @@ def mrr(arr: Decimal) -> Decimal:
     return arr / 12
 
 
+# Billing periods in a year, by the interval a recurring price is billed at (SPEC §11, Stripe in).
+PERIODS_PER_YEAR = {"day": 365, "week": 52, "month": 12, "year": 1}
+
+
+def subscription_arr(unit_amount: Decimal, quantity: int, *, interval: str, interval_count: int) -> Decimal:
+    """ARR of a subscription item = unit amount × quantity × periods per year / interval_count (SPEC §11).
+
+    Periods per year: day 365, week 52, month 12, year 1; a price billed every 3 months is 12 / 3 = 4 periods.
+    Rounded to cents, half to even, once at the end (every 7 days: 365 / 7 periods is no finite decimal).
+    """
+    return (unit_amount * quantity * PERIODS_PER_YEAR[interval] / interval_count).quantize(CENT, ROUND_HALF_EVEN)
+
+
 def monthly_logo_churn(monthly_rates: Iterable[Decimal | None]) -> Decimal | None:
     """Mean monthly logo churn = mean of the monthly logo churn rates, months without a cohort skipped (SPEC §4)."""
     return mean(monthly_rates)

@@ -39,6 +39,8 @@ from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
 from app.ledger.router import router as ledger_router
+from app.ledger.stripe_router import router as stripe_router
+from app.ledger.stripe_router import stripe_schemas
 from app.limits import BodyLimitMiddleware
 from app.logs import AccessLogMiddleware, configure_logging
 from app.metrics.health_router import router as health_metrics_router
@@ -76,8 +78,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         components = schema.setdefault("components", {})
-        # FastAPI lists its schemas by name; the event batch body's (see app.usage.router) joins them in order.
-        generated = {**components.get("schemas", {}), **usage_batch_schemas(), **PLAIN_JSON_SCHEMAS}
+        # FastAPI lists its schemas by name; the bodies declared by hand (app.usage.router's event batch, the Stripe
+        # event of app.ledger.stripe_router) join them in order.
+        generated = {**components.get("schemas", {}), **usage_batch_schemas(), **stripe_schemas(), **PLAIN_JSON_SCHEMAS}
         components["schemas"] = {**dict(sorted(generated.items())), **problem_schemas()}
         declare_json_body_responses(schema)
         prefill_examples(schema)
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     feature_routers = (
         customers_router,
         ledger_router,
+        stripe_router,
         renewals_router,
         costs_router,
         usage_router,

@@ -51,13 +51,18 @@ NUL = "\x00"
 METHODS = ("get", "put", "post", "patch", "delete")
 
 
+# Only Stripe can sign its route's bodies (a 400 before any field is read): tests/ledger/test_stripe_router.py makes
+# the same checks with signed bodies.
+SIGNED_BY_STRIPE = {("post", "/v1/integrations/stripe")}
+
+
 def _operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
     return [
         (method, path, operation)
         for path, operations in app.openapi()["paths"].items()
         if path.startswith("/v1/")
         for method, operation in operations.items()
-        if method in METHODS
+        if method in METHODS and (method, path) not in SIGNED_BY_STRIPE
     ]
 
 

@@ -71,7 +71,7 @@ def _split_new_and_duplicates(session: Session, events: Sequence[RevenueEventIn]
     return fresh, duplicates
 
 
-def _lock_customers(session: Session, customer_ids: list[str]) -> None:
+def lock_customers(session: Session, customer_ids: list[str]) -> None:
     """Serialise ledger rebuilds per customer on PostgreSQL (SQLite already has one writer at a time).
 
     Two concurrent batches for one customer would otherwise each rebuild its ledger without seeing the
@@ -117,7 +117,7 @@ def ingest_revenue_events(session: Session, events: Sequence[RevenueEventIn]) ->
         return EventBatchResult(accepted=0, duplicates=duplicates)
     customer_ids = sorted({e.customer for e in fresh})
     records.ensure_customers(session, customer_ids)
-    _lock_customers(session, customer_ids)
+    lock_customers(session, customer_ids)
     accepted = _insert_events(session, fresh)
     if accepted < len(fresh):
         _check_stored(session, fresh)

@@ -95,7 +95,7 @@ def lose_the_race_to(monkeypatch: pytest.MonkeyPatch, *winners: RevenueEventIn) 
     """The next batch finds `winners` stored between its look-up and its insert, as when a concurrent batch
     commits them in that moment (on PostgreSQL it does so while this one waits for the customers' locks).
     """
-    lock = ingest._lock_customers
+    lock = ingest.lock_customers
     pending = [list(winners)]
 
     def commit_winners_then_lock(session: Session, customer_ids: list[str]) -> None:
@@ -103,7 +103,7 @@ def lose_the_race_to(monkeypatch: pytest.MonkeyPatch, *winners: RevenueEventIn) 
             post_revenue(session, *pending.pop())
         lock(session, customer_ids)
 
-    monkeypatch.setattr(ingest, "_lock_customers", commit_winners_then_lock)
+    monkeypatch.setattr(ingest, "lock_customers", commit_winners_then_lock)
 
 
 class TestRacingBatches:
