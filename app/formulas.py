@@ -17,6 +17,8 @@ from fractions import Fraction
 from statistics import NormalDist
 from typing import Protocol
 
+from sqlalchemy import ColumnElement, Float, case, func, literal, null, or_
+
 from app.money import CENT
 from app.types import Trend
 
@@ -229,6 +231,11 @@ def band_of(score: float | None, *, red_below: float, green_from: float) -> str 
     return "green" if score >= green_from else "yellow"
 
 
+# |z| beyond this is a probability within 1e-304 of 0 or 1. Bounding it keeps exp() finite and non-zero: PostgreSQL's
+# exp() raises on underflow where Python's returns 0, and `churn_probability_sql` must give Python's value.
+LOGIT_BOUND = 700.0
+
+
 class LogisticFit(Protocol):
     """The two numbers of a fitted churn model."""
 
@@ -241,7 +248,7 @@ class LogisticFit(Protocol):
 
 def logistic(score: float, fit: LogisticFit) -> float:
     """P(churn within 90 days) = 1 / (1 + exp(−(intercept + coefficient × score))) (SPEC §6), computed stably."""
-    z = fit.intercept + fit.coefficient * score
+    z = min(LOGIT_BOUND, max(-LOGIT_BOUND, fit.intercept + fit.coefficient * score))
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
@@ -253,6 +260,26 @@ def churn_probability(
     if score is None or band is None:
         return None
     return logistic(score, fit) if fit is not None else defaults.get(band)
+
+
+def churn_probability_sql(
+    score: ColumnElement[float], band: ColumnElement[str], *, fit: LogisticFit | None, defaults: Mapping[str, float]
+) -> ColumnElement[float]:
+    """`churn_probability` as a SQL expression over a score and a band column, for a list that filters or sorts by
+    it (SPEC §12): the same operations in the same order on doubles, so the database's value is Python's; NULL
+    without a score (or a band without a default)."""
+    if fit is None:
+        by_band = [(band == name, literal(float(p), Float)) for name, p in sorted(defaults.items())]
+        return case((score.is_(None), null()), *by_band, else_=null())
+    bound = literal(LOGIT_BOUND, Float)
+    logit = literal(float(fit.intercept), Float) + literal(float(fit.coefficient), Float) * score
+    z = case((logit > bound, bound), (logit < -bound, -bound), else_=logit)
+    one = literal(1.0, Float)
+    return case(
+        (or_(score.is_(None), band.is_(None)), null()),
+        (z >= 0, one / (one + func.exp(-z))),
+        else_=func.exp(z) / (one + func.exp(z)),
+    )
 
 
 FTE_PLACES = 2
