@@ -17,7 +17,7 @@ from fractions import Fraction
 from statistics import NormalDist
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Float, case, func, literal, null, or_
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal, null, or_
 
 from app.money import CENT
 from app.types import Trend
@@ -270,7 +270,8 @@ def churn_probability_sql(
     without a score (or a band without a default)."""
     if fit is None:
         by_band = [(band == name, literal(float(p), Float)) for name, p in sorted(defaults.items())]
-        return case((score.is_(None), null()), *by_band, else_=null())
+        # Cast: without a default for any band, PostgreSQL could not tell a CASE of NULLs is a number.
+        return cast(case((score.is_(None), null()), *by_band, else_=null()), Float)
     bound = literal(LOGIT_BOUND, Float)
     logit = literal(float(fit.intercept), Float) + literal(float(fit.coefficient), Float) * score
     z = case((logit > bound, bound), (logit < -bound, -bound), else_=logit)
