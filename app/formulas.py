@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from statistics import NormalDist
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Float, case, cast, func, literal, null, or_
 
@@ -263,7 +263,7 @@ def churn_probability(
 
 
 def churn_probability_sql(
-    score: ColumnElement[float], band: ColumnElement[str], *, fit: LogisticFit | None, defaults: Mapping[str, float]
+    score: ColumnElement[Any], band: ColumnElement[Any], *, fit: LogisticFit | None, defaults: Mapping[str, float]
 ) -> ColumnElement[float]:
     """`churn_probability` as a SQL expression over a score and a band column, for a list that filters or sorts by
     it (SPEC §12): the same operations in the same order on doubles, so the database's value is Python's; NULL

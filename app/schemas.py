@@ -77,6 +77,24 @@ FloatRatio = Annotated[float, _AS_RATIO]
 # Health points 0..100 and their changes (scores, contributions, health deltas and lifts): two decimals.
 Score = Annotated[float, _AS_SCORE]
 Points = Annotated[Decimal, _AS_SCORE]
+# Keys of captured JSON whose numbers are health points (an intervention's context: its score, its weakest
+# components' scores).
+SCORE_KEYS = frozenset({"health_score", "score"})
+
+
+def rounded_json(value: Any, key: str = "") -> Any:
+    """Captured JSON with its floats rounded as the typed fields are: points under `SCORE_KEYS`, else six decimals."""
+    if isinstance(value, dict):
+        return {name: rounded_json(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [rounded_json(item, key) for item in value]
+    if isinstance(value, float) and math.isfinite(value):
+        return score_json(value) if key in SCORE_KEYS else ratio_json(value)
+    return value
+
+
+# A JSON object the service captured and answers (an intervention's context), rounded at the edge like the rest.
+RoundedJson = Annotated[dict[str, Any], PlainSerializer(rounded_json, return_type=dict[str, Any], when_used="json")]
 # Full-time equivalents, already rounded to two decimals (SPEC §13 staffing): a JSON number such as 1.21.
 Fte = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 

@@ -108,7 +108,7 @@ def stage_sql(
     )
 
 
-def at_risk_sql(band: ColumnElement[str], next_upcoming: ColumnElement[date], today: date) -> ColumnElement[bool]:
+def at_risk_sql(band: ColumnElement[Any], next_upcoming: ColumnElement[Any], today: date) -> ColumnElement[bool]:
     """SPEC §5's at-risk rule as a SQL boolean, never NULL: the band is red, or yellow with an open renewal due
     within 90 days from `today` (`next_upcoming`: the earliest open due date on or after `today`)."""
     soon = next_upcoming <= today + RENEWAL_HORIZON

@@ -20,7 +20,7 @@ from app.customers import service
 from app.customers.schemas import CustomerHealth, CustomerListQuery, CustomerOut
 from app.errors import NotFound, Unprocessable
 from app.health import service as health
-from app.models import Customer, Intervention
+from app.models import Customer, HealthSnapshot, Intervention
 from app.money import from_cents, to_cents
 from app.pagination import Page, encode_cursor
 from app.types import OPEN_INTERVENTION
@@ -51,18 +51,19 @@ def customer_view(session: Session, *, today: date, churn_defaults: Mapping[str,
     """Every customer with its derived fields on `today` (the latest snapshot up to today; the latest churn fit,
     else the band defaults): the one definition of the read view, as one select."""
     facts, due, stage = service.stage_parts(today)
-    snap = health.latest_snapshots(through=today).subquery("snap")
+    latest = health.latest_snapshot_days(through=today).subquery("latest")
     work = _open_interventions()
     arr = func.coalesce(facts.c.arr_cents, 0)
     fit = health.latest_churn_fit(session)
-    probability = formulas.churn_probability_sql(snap.c.score, snap.c.band, fit=fit, defaults=churn_defaults)
+    score, band = HealthSnapshot.score.expression, HealthSnapshot.band.expression
+    probability = formulas.churn_probability_sql(score, band, fit=fit, defaults=churn_defaults)
     columns: dict[str, ColumnElement[Any]] = {
         "arr": arr,
-        "health": snap.c.score,
-        "band": snap.c.band,
-        "snapshot_date": snap.c.snapshot_date,
+        "health": score,
+        "band": band,
+        "snapshot_date": HealthSnapshot.snapshot_date.expression,
         "stage": stage,
-        "at_risk": service.at_risk_sql(snap.c.band, due.c.next_upcoming, today),
+        "at_risk": service.at_risk_sql(band, due.c.next_upcoming, today),
         "next_renewal_due": due.c.next_due,
         "churn_probability": probability,
         # In SQL only to sort by it: the answer's cents come from formulas.revenue_at_risk (below).
@@ -73,7 +74,11 @@ def customer_view(session: Session, *, today: date, churn_defaults: Mapping[str,
         select(Customer, *(column.label(name) for name, column in columns.items()))
         .outerjoin(facts, facts.c.customer_id == Customer.id)
         .outerjoin(due, due.c.customer_id == Customer.id)
-        .outerjoin(snap, snap.c.customer_id == Customer.id)
+        .outerjoin(latest, latest.c.customer_id == Customer.id)
+        .outerjoin(
+            HealthSnapshot,
+            and_(HealthSnapshot.customer_id == latest.c.customer_id, HealthSnapshot.snapshot_date == latest.c.day),
+        )
         .outerjoin(work, work.c.customer_id == Customer.id)
     )
     return View(stmt, columns)
