@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -152,6 +153,22 @@ class TestItemFields:
             "green-soon": False,
             "unscored": False,
         }
+
+    def test_revenue_at_risk_sums_to_the_health_metrics(self, client: TestClient, session: Session) -> None:
+        """One definition: the worklist's per-customer figures add up to /v1/metrics/health's revenue at risk for
+        today, to within half a cent per customer (each is rounded to the cent, the metric rounds its sum)."""
+        make_churn_model(session, intercept=1.2, coefficient=-0.047)
+        for n, (arr, score) in enumerate([("1234.56", 12.3), ("98765.43", 47.9), ("5000", 88.8), ("777.77", 63.1)]):
+            paying(session, f"c{n}", arr)
+            make_snapshot(session, customer=f"c{n}", day="2026-06-29", score=score, band=band_of(score))
+        session.commit()
+        items = get_list(client, limit=1000)["items"]
+        row = client.get("/v1/metrics/health", params={"start": "2026-06-30", "end": "2026-06-30"}).json()["rows"][0]
+        total = sum(Decimal(str(i["revenue_at_risk"])) for i in items)
+        assert abs(total - Decimal(str(row["revenue_at_risk"]))) <= Decimal("0.005") * len(items)
+        # By hand for c0: z = 1.2 − 0.047 × 12.3 = 0.6219, p = 1 / (1 + e^−0.6219); 1,234.56 × p to the cent.
+        p0 = 1 / (1 + math.exp(-(1.2 - 0.047 * 12.3)))
+        assert items[0]["revenue_at_risk"] == float((Decimal("1234.56") * Decimal(str(p0))).quantize(Decimal("0.01")))
 
     def test_csv_carries_the_new_columns(self, client: TestClient, session: Session) -> None:
         paying(session, "a", 1000)
