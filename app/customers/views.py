@@ -2,7 +2,8 @@
 
 One select computes every derived field of the view for the whole book (ARR, latest health, stage, at risk, next
 renewal, churn probability, revenue at risk, open interventions) from four grouped subqueries, so the list can
-filter and sort on any of them in SQL and a page of 1,000 customers costs one statement, as does one customer.
+filter and sort on any of them in SQL: a page of 1,000 customers costs one statement (besides the read of the latest
+churn fit), as does one customer.
 Keyset pages: the cursor holds the sort, the last row's sort value and its id.
 """
 
