@@ -320,8 +320,8 @@ def demo(
     customers: Annotated[int, typer.Option(min=20, max=20_000, help="How many customers.")] = 500,
     force: Annotated[bool, typer.Option(help="Load even though the database already has customers.")] = False,
 ) -> None:
-    """Load a seeded synthetic SaaS book (two years to last month, usage to yesterday, a holdout experiment) through
-    the service functions."""
+    """Load a seeded synthetic SaaS book (two years and this month to yesterday, a holdout experiment) through the
+    service functions."""
     migrations.upgrade(get_settings().database_url)
     with _sessions() as maker:
         try:
@@ -332,7 +332,7 @@ def demo(
         except demo_book.DatabaseNotEmpty as exc:
             err.print(f"refused: {exc}")
             raise typer.Exit(1) from None
-    err.print(f"demo book {done.start} to {done.end} (usage to {done.usage_end}) loaded in {done.seconds:.1f} s: "
+    err.print(f"demo book {done.start} to {done.end} loaded in {done.seconds:.1f} s: "
               + ", ".join(f"{count:,} {name}" for name, count in done.counts.items()), soft_wrap=True)  # fmt: skip
     err.print(done.experiment, soft_wrap=True)
 

@@ -60,6 +60,13 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _row(item: BaseModel) -> dict[str, Any]:
+    """The item's cells: exact decimals as Python has them (written with their own places), and every float and
+    nested value as the JSON answer has it, so a score or a ratio is rounded in CSV as in JSON."""
+    exact, shown = item.model_dump(mode="python"), item.model_dump(mode="json")
+    return {name: shown[name] if isinstance(value, float | dict | list) else value for name, value in exact.items()}
+
+
 def csv_text(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
     """Rows as CSV text with a header line; nested values as compact JSON; text cells neutralised as formulas.
 
@@ -82,7 +89,7 @@ def csv_response(
 ) -> Response:
     """A CSV response of model rows, columns in the model's field order; the next cursor in a header."""
     columns = list(model.model_fields)
-    rows = (item.model_dump(mode="python") for item in items)
+    rows = (_row(item) for item in items)
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if next_cursor:
         headers["X-Next-Cursor"] = next_cursor

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from statistics import NormalDist
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal, null, or_
 
 from app.money import CENT
 from app.types import Trend
@@ -244,6 +245,11 @@ def band_of(score: float | None, *, red_below: float, green_from: float) -> str 
     return "green" if score >= green_from else "yellow"
 
 
+# |z| beyond this is a probability within 1e-304 of 0 or 1. Bounding it keeps exp() finite and non-zero: PostgreSQL's
+# exp() raises on underflow where Python's returns 0, and `churn_probability_sql` must give Python's value.
+LOGIT_BOUND = 700.0
+
+
 class LogisticFit(Protocol):
     """The two numbers of a fitted churn model."""
 
@@ -256,7 +262,7 @@ class LogisticFit(Protocol):
 
 def logistic(score: float, fit: LogisticFit) -> float:
     """P(churn within 90 days) = 1 / (1 + exp(−(intercept + coefficient × score))) (SPEC §6), computed stably."""
-    z = fit.intercept + fit.coefficient * score
+    z = min(LOGIT_BOUND, max(-LOGIT_BOUND, fit.intercept + fit.coefficient * score))
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
 
@@ -339,6 +345,27 @@ def lift(red_churn_rate: Decimal | None, green_churn_rate: Decimal | None) -> De
     if red_churn_rate is None or green_churn_rate is None:
         return None
     return ratio(red_churn_rate, green_churn_rate)
+
+
+def churn_probability_sql(
+    score: ColumnElement[Any], band: ColumnElement[Any], *, fit: LogisticFit | None, defaults: Mapping[str, float]
+) -> ColumnElement[float]:
+    """`churn_probability` as a SQL expression over a score and a band column, for a list that filters or sorts by
+    it (SPEC §12): the same operations in the same order on doubles, so the database's value is Python's; NULL
+    without a score (or a band without a default)."""
+    if fit is None:
+        by_band = [(band == name, literal(float(p), Float)) for name, p in sorted(defaults.items())]
+        # Cast: without a default for any band, PostgreSQL could not tell a CASE of NULLs is a number.
+        return cast(case((score.is_(None), null()), *by_band, else_=null()), Float)
+    bound = literal(LOGIT_BOUND, Float)
+    logit = literal(float(fit.intercept), Float) + literal(float(fit.coefficient), Float) * score
+    z = case((logit > bound, bound), (logit < -bound, -bound), else_=logit)
+    one = literal(1.0, Float)
+    return case(
+        (or_(score.is_(None), band.is_(None)), null()),
+        (z >= 0, one / (one + func.exp(-z))),
+        else_=func.exp(z) / (one + func.exp(z)),
+    )
 
 
 FTE_PLACES = 2

@@ -40,18 +40,61 @@ NOT_BLANK = worded(
     rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$", "text must not be blank nor contain the NUL character (U+0000)"
 )
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)]
-# An exact decimal that is a JSON number on the wire (Pydantic would emit a string; ENGINEERING.md pitfall 3).
-Number = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+# --- Numbers in answers, rounded at the edge (docs/conventions.md "Money, ratios and scores") ----------------------
+# Money is rounded to cents by app/money.py. Every other number an answer carries is one of these types, so its
+# rounding is written once: ratios and plain numbers to six decimals, health scores and their changes to two. Each
+# takes a Decimal or a float (the types below keep the field's own Python type) and is a JSON number on the wire
+# (Pydantic would emit a Decimal as a string; ENGINEERING.md pitfall 3). `tests/test_rounding.py` walks the demo
+# book's answers for any number with more decimals.
 RATIO_PLACES = Decimal("0.000001")
+SCORE_PLACES = Decimal("0.01")
 
 
-def ratio_json(value: Decimal) -> float:
-    """A ratio as a JSON number (six decimals is finer than any report shows)."""
-    return float(value.quantize(RATIO_PLACES, rounding=ROUND_HALF_EVEN))
+def _rounded(value: Decimal | float, places: Decimal) -> float:
+    # A float through its shortest repr, so 0.1 rounds as the 0.1 it prints, then half to even like the money.
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return float(exact.quantize(places, rounding=ROUND_HALF_EVEN))
 
 
+def ratio_json(value: Decimal | float) -> float:
+    """A ratio or a plain number as a JSON number with at most six decimals (finer than any report shows)."""
+    return _rounded(value, RATIO_PLACES)
+
+
+def score_json(value: Decimal | float) -> float:
+    """A health score, a component's points or a change of score (0..100 points) with at most two decimals."""
+    return _rounded(value, SCORE_PLACES)
+
+
+_AS_RATIO = PlainSerializer(ratio_json, return_type=float, when_used="json")
+_AS_SCORE = PlainSerializer(score_json, return_type=float, when_used="json")
+# An exact decimal in an answer (an hour count, an outcome's before and after, a share): six decimals at most.
+Number = Annotated[Decimal, _AS_RATIO]
 # A plain fraction (1.07 means 107 %); None when its denominator is zero (SPEC §2).
-Ratio = Annotated[Decimal, PlainSerializer(ratio_json, return_type=float, when_used="json")]
+Ratio = Annotated[Decimal, _AS_RATIO]
+# The same for a value computed as a float (a churn probability, a coverage, a component's raw value).
+FloatRatio = Annotated[float, _AS_RATIO]
+# Health points 0..100 and their changes (scores, contributions, health deltas and lifts): two decimals.
+Score = Annotated[float, _AS_SCORE]
+Points = Annotated[Decimal, _AS_SCORE]
+# Keys of captured JSON whose numbers are health points (an intervention's context: its score, its weakest
+# components' scores).
+SCORE_KEYS = frozenset({"health_score", "score"})
+
+
+def rounded_json(value: Any, key: str = "") -> Any:
+    """Captured JSON with its floats rounded as the typed fields are: points under `SCORE_KEYS`, else six decimals."""
+    if isinstance(value, dict):
+        return {name: rounded_json(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [rounded_json(item, key) for item in value]
+    if isinstance(value, float) and math.isfinite(value):
+        return score_json(value) if key in SCORE_KEYS else ratio_json(value)
+    return value
+
+
+# A JSON object the service captured and answers (an intervention's context), rounded at the edge like the rest.
+RoundedJson = Annotated[dict[str, Any], PlainSerializer(rounded_json, return_type=dict[str, Any], when_used="json")]
 # Full-time equivalents, already rounded to two decimals (SPEC §13 staffing): a JSON number such as 1.21.
 Fte = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
@@ -169,6 +212,19 @@ class DecimalText:
             elif branch.get("type") == "number" and self.places is not None:
                 branch["multipleOf"] = float(Decimal(1).scaleb(-self.places))
         return json_schema
+
+
+def _query_bool(value: Any) -> Any:
+    # Pydantic's lax mode reads 1, "yes", "on" and "t" as true: a query flag is true or false, as JSON writes it.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("a flag is written true or false")
+
+
+# A yes/no query parameter (`?at_risk=true`).
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
 
 
 class StrictIn(BaseModel):

@@ -95,6 +95,8 @@ def from_micros(micros: int | Decimal | None) -> Decimal | None:
 
 Framework = Literal["loss_aversion", "commitment_escalation", "habit_formation", "social_proof", "other"]
 InterventionStatus = Literal["planned", "in_progress", "completed", "cancelled"]
+# An intervention still to do or under way: what a customer's `open_interventions` counts (SPEC §12).
+OPEN_INTERVENTION: tuple[InterventionStatus, ...] = ("planned", "in_progress")
 Situation = Literal["at_risk", "onboarding", "low_adoption", "expansion"]
 
 # --- experiments (SPEC §9) --------------------------------------------------------------------------------------

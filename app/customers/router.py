@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.audit import service as audit
 from app.auth import AdminAuth, IngestAuth, ReadAuth
 from app.batch import UpsertResult
-from app.config import get_app_settings
+from app.config import SettingsDep, get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.customers import erasure, service, views
 from app.customers.schemas import (
@@ -38,12 +38,17 @@ WRITE_ERRORS = problem_responses(401, 403, 409, 413, 422)
     responses={201: {"model": CustomerOut, "description": "Created"}, **WRITE_ERRORS},
 )
 def put_customer(
-    _auth: IngestAuth, customer_id: IdPath, body: CustomerIn, session: WriteSessionDep, response: Response
+    _auth: IngestAuth,
+    customer_id: IdPath,
+    body: CustomerIn,
+    session: WriteSessionDep,
+    response: Response,
+    settings: SettingsDep,
 ) -> Any:
     """Create or update a customer by its CRM id (201 when created)."""
-    customer, created = commit_retrying(session, service.put_customer, customer_id, body)
+    _, created = commit_retrying(session, service.put_customer, customer_id, body)
     response.status_code = 201 if created else 200
-    return views.customer_views(session, [customer], today=utcnow().date())[0]
+    return views.get_customer_view(session, customer_id, today=utcnow().date(), churn_defaults=settings.churn_defaults)
 
 
 @router.post("/customers/batch", tags=["customers"], responses=WRITE_ERRORS)
@@ -71,9 +76,9 @@ def erase_customer(_auth: AdminAuth, customer_id: IdPath, session: WriteSessionD
     tags=["customers"],
     responses=problem_responses(401, 403, 404, 422),
 )
-def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> Any:
-    """One customer with its current ARR, latest health and lifecycle stage."""
-    return views.get_customer_view(session, customer_id, today=utcnow().date())
+def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep, settings: SettingsDep) -> Any:
+    """One customer with its current ARR, latest health, lifecycle stage, risk, next renewal and open work."""
+    return views.get_customer_view(session, customer_id, today=utcnow().date(), churn_defaults=settings.churn_defaults)
 
 
 @router.get(
@@ -83,13 +88,19 @@ def get_customer(_auth: ReadAuth, customer_id: IdPath, session: SessionDep) -> A
     responses={**CSV_RESPONSE, **READ_ERRORS},
 )
 def list_customers(
-    _auth: ReadAuth, request: Request, query: Annotated[CustomerListQuery, Query()], session: SessionDep
+    _auth: ReadAuth,
+    request: Request,
+    query: Annotated[CustomerListQuery, Query()],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Any:
-    """Customers in id order with ARR, health and stage, one cursor page at a time (JSON or CSV)."""
-    page = views.list_customer_views(session, query, today=utcnow().date())
+    """The CSM's worklist: customers with ARR, health, stage, risk, next renewal and open work, filtered and sorted
+    in SQL (e.g. `?at_risk=true&renewal_due_within_days=90&sort=-revenue_at_risk`), one full cursor page at a time
+    (JSON or CSV)."""
+    page = views.list_customer_views(session, query, today=utcnow().date(), churn_defaults=settings.churn_defaults)
     if wants_csv(request, query.format):
         return csv_response(page.items, CustomerOut, next_cursor=page.next_cursor, filename="customers.csv")
-    return page_out(page, get_app_settings(request).currency)
+    return page_out(page, settings.currency)
 
 
 @router.put(

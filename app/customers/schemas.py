@@ -1,7 +1,7 @@
 """Customer and team-member bodies, read views and list queries."""
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -9,7 +9,7 @@ from app.batch import BatchItems
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import Filter, IsoDate, JsonObject, Label, RecordIn, StrictIn, Text
+from app.schemas import Filter, FloatRatio, IsoDate, JsonObject, Label, QueryBool, RecordIn, Score, StrictIn, Text
 from app.types import Band, RecordId, Role, Stage, Tier
 
 Email = Annotated[
@@ -101,7 +101,7 @@ class CustomerBatchIn(StrictIn):
 class CustomerHealth(BaseModel):
     """The customer's latest health snapshot."""
 
-    score: float | None = Field(description="Health score 0..100; null when no component had data.")
+    score: Score | None = Field(description="Health score 0..100, two decimals; null when no component had data.")
     band: Band | None = Field(description="red, yellow or green by the model's thresholds; null without a score.")
     as_of: date = Field(description="Day of the snapshot.")
 
@@ -124,20 +124,88 @@ class CustomerOut(BaseModel):
     arr: MoneyTotal = Field(description="Current ARR (today, UTC), all products, in currency units with 2 decimals.")
     health: CustomerHealth | None = Field(description="Latest health snapshot, or null when none was taken.")
     stage: Stage = Field(
-        description="First that holds: churned, prospect, renew (open renewal due within 90 days), "
-        "land (first ARR < 90 days ago), expand (upsell or cross-sell in the last 90 days), adopt."
+        description="First that holds: churned, prospect, renew (open renewal due within 90 days, or already past "
+        "due), land (first ARR < 90 days ago), expand (upsell or cross-sell in the last 90 days), adopt."
     )
+    at_risk: bool = Field(
+        description="SPEC §5's rule on the latest snapshot: band red, or yellow with an open renewal due within the "
+        "next 90 days (today included). False without a snapshot."
+    )
+    next_renewal_due: date | None = Field(
+        description="Due date of the customer's earliest open renewal, which may be past due (not closed yet); "
+        "null without an open renewal."
+    )
+    churn_probability: FloatRatio | None = Field(
+        description="Probability of churning within 90 days at the latest snapshot's score: the latest fitted churn "
+        "model, else the band's default (CSROI_CHURN_DEFAULTS); six decimals; null without a scored snapshot."
+    )
+    revenue_at_risk: MoneyTotal | None = Field(
+        description="arr × churn_probability (the unrounded probability), in currency units rounded to cents; null "
+        "when churn_probability is null."
+    )
+    open_interventions: int = Field(description="The customer's interventions that are planned or in progress.")
+
+
+# `sort` values: a field of the read view, ascending; with a leading `-`, descending.
+WorklistSort = Literal[
+    "arr",
+    "-arr",
+    "health",
+    "-health",
+    "churn_probability",
+    "-churn_probability",
+    "revenue_at_risk",
+    "-revenue_at_risk",
+    "next_renewal_due",
+    "-next_renewal_due",
+]
+# The longest window `renewal_due_within_days` takes: ten years.
+MAX_DUE_WITHIN_DAYS = 3650
 
 
 class CustomerListQuery(ListQuery):
-    """Filters of `GET /v1/customers`."""
+    """Filters and sort of `GET /v1/customers`: every condition given must hold (they run in SQL, so every page
+    is full)."""
 
     segment: Filter | None = Field(None, description="Only customers with this segment.", examples=["mid_market"])
     region: Filter | None = Field(None, description="Only customers with this region.")
     industry: Filter | None = Field(None, description="Only customers with this industry.")
     tier: Tier | None = Field(None, description="Only customers with this coverage tier.")
-    csm: Filter | None = Field(None, description="Only customers of this CSM (team member id).")
+    csm: Filter | None = Field(None, description="Only customers of this CSM (team member id).", examples=["csm-1"])
     band: Band | None = Field(None, description="Health band of the latest snapshot.")
+    stage: Stage | None = Field(None, description="Only customers in this lifecycle stage today.", examples=["renew"])
+    at_risk: QueryBool | None = Field(
+        None,
+        description="true: only customers at risk by SPEC §5's rule on their latest snapshot (red, or yellow with an "
+        "open renewal due within 90 days); false: only the others.",
+        examples=[True],
+    )
+    renewal_due_within_days: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_DUE_WITHIN_DAYS,
+        description="Only customers with an open renewal due within this many days from today (0: today), open "
+        "renewals already past due included; 0 to 3650.",
+        examples=[90],
+    )
+    min_arr: NonNegativeMoney | None = Field(
+        None,
+        description="Only customers whose current ARR is at least this amount, in currency units.",
+        examples=[10000],
+    )
+    has_open_intervention: QueryBool | None = Field(
+        None,
+        description="true: only customers with a planned or in-progress intervention; false: only those without.",
+        examples=[False],
+    )
+    sort: WorklistSort | None = Field(
+        None,
+        description="Order of the list: arr, health (the latest score), churn_probability, revenue_at_risk or "
+        "next_renewal_due, ascending; with a leading - descending (-revenue_at_risk: the largest first). Customers "
+        "without the value (null) come last either way; ties in id order. Default: id order. A cursor belongs to the "
+        "sort it was issued for.",
+        examples=["-revenue_at_risk"],
+    )
 
 
 class TeamMemberIn(RecordIn):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import or_, select
+from sqlalchemy import Boolean, ColumnElement, and_, case, false, func, literal, or_, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from app import batch, records
-from app.customers.schemas import CustomerListQuery, TeamMemberListQuery
-from app.health import service as health
+from app.customers.schemas import TeamMemberListQuery
 from app.ledger import service as ledger
 from app.models import Customer, TeamMember
 from app.pagination import Page
@@ -21,6 +20,8 @@ from app.types import Stage
 
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)
+# SPEC §5: a yellow customer is at risk with an open renewal due within 90 days.
+RENEWAL_HORIZON = timedelta(days=90)
 
 
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
@@ -53,18 +54,6 @@ def ensure_customers(session: Session, customer_ids: Sequence[str]) -> int:
     return records.ensure_customers(session, customer_ids)
 
 
-def list_customers(session: Session, query: CustomerListQuery) -> Page[Customer]:
-    """Customers in id order, filtered by segment, region, industry, tier and CSM."""
-    stmt = select(Customer)
-    for name in ("segment", "region", "industry", "tier", "csm"):
-        value = getattr(query, name)
-        if value is not None:
-            stmt = stmt.where(getattr(Customer, name) == value)
-    if query.band is not None:
-        stmt = stmt.where(Customer.id.in_(health.customers_in_band(query.band)))
-    return records.page_by_id(session, stmt, Customer, query)
-
-
 def upsert_team_members(session: Session, items: Sequence[BaseModel]) -> batch.UpsertResult:
     """Create or update team members by id."""
     return records.write_records(session, TeamMember, [_row(i) for i in items])
@@ -94,29 +83,63 @@ def list_team_members(session: Session, query: TeamMemberListQuery) -> Page[Team
     return records.page_by_id(session, stmt, TeamMember, query)
 
 
-def lifecycle_stage(facts: ledger.LedgerFacts, *, renewal_due_soon: bool, today: date) -> Stage:
-    """The first stage that holds, in SPEC §3 order: churned, prospect, renew, land, expand, adopt."""
-    if facts.first_paid_on is None:
-        return "prospect"
-    if facts.arr_cents <= 0:
-        return "churned"
-    if renewal_due_soon:
-        return "renew"
+def stage_sql(
+    *,
+    arr_cents: ColumnElement[int],
+    first_paid: ColumnElement[date],
+    last_expansion: ColumnElement[date],
+    next_due: ColumnElement[date],
+    today: date,
+) -> ColumnElement[str]:
+    """The lifecycle stage as a SQL expression (SPEC §3): the first that holds of churned, prospect, renew, land,
+    expand, adopt, over the ledger's facts on `today` (`ledger.facts_as_of`) and the earliest open renewal
+    (`renewals.open_renewal_dates`)."""
     # "Less than 90 days ago" / "in the last 90 days": day 0 is today, so day 89 is in and day 90 is out.
-    if today - facts.first_paid_on < STAGE_WINDOW:
-        return "land"
-    if facts.last_expansion_on is not None and today - facts.last_expansion_on < STAGE_WINDOW:
-        return "expand"
-    return "adopt"
+    recent = today - STAGE_WINDOW
+    return case(
+        # Never paid (by today) comes first: a customer without a first payment cannot have churned.
+        (first_paid.is_(None), literal("prospect")),
+        (arr_cents <= 0, literal("churned")),
+        # An open renewal already past due counts: until it is closed the customer is still being renewed.
+        (next_due <= today + STAGE_WINDOW, literal("renew")),
+        (first_paid > recent, literal("land")),
+        (last_expansion > recent, literal("expand")),
+        else_=literal("adopt"),
+    )
+
+
+def at_risk_sql(band: ColumnElement[Any], next_upcoming: ColumnElement[Any], today: date) -> ColumnElement[bool]:
+    """SPEC §5's at-risk rule as a SQL boolean, never NULL: the band is red, or yellow with an open renewal due
+    within 90 days from `today` (`next_upcoming`: the earliest open due date on or after `today`)."""
+    soon = next_upcoming <= today + RENEWAL_HORIZON
+    rule = case((or_(band == "red", and_(band == "yellow", soon)), true()), else_=false())
+    return type_coerce(rule, Boolean)
+
+
+def stage_parts(today: date, *, customer_ids: Sequence[str] | None = None) -> tuple[Any, Any, ColumnElement[str]]:
+    """The ledger facts and open renewal dates as subqueries (outer-join them to `Customer`), and the stage over
+    them: what every reader of a customer's stage selects."""
+    facts = ledger.facts_as_of(today, customer_ids=customer_ids).subquery("facts")
+    due = renewals.open_renewal_dates(today).subquery("due")
+    stage = stage_sql(
+        arr_cents=func.coalesce(facts.c.arr_cents, 0),
+        first_paid=facts.c.first_paid,
+        last_expansion=facts.c.last_expansion,
+        next_due=due.c.next_due,
+        today=today,
+    )
+    return facts, due, stage
 
 
 def stages(session: Session, customer_ids: Sequence[str], *, today: date) -> dict[str, Stage]:
-    """Each customer's lifecycle stage on `today`, from two grouped queries (ledger facts, open renewals)."""
+    """Each customer's lifecycle stage on `today`, in one statement."""
     if not customer_ids:
         return {}
-    facts_of = ledger.ledger_facts(session, customer_ids, today)
-    renewing = renewals.renewing(session, customer_ids, today=today, within=STAGE_WINDOW)
-    return {
-        cid: lifecycle_stage(facts_of.get(cid, ledger.NO_FACTS), renewal_due_soon=cid in renewing, today=today)
-        for cid in customer_ids
-    }
+    facts, due, stage = stage_parts(today, customer_ids=customer_ids)
+    stmt = (
+        select(Customer.id, stage)
+        .outerjoin(facts, facts.c.customer_id == Customer.id)
+        .outerjoin(due, due.c.customer_id == Customer.id)
+        .where(Customer.id.in_(customer_ids))
+    )
+    return {cid: cast(Stage, value) for cid, value in session.execute(stmt)}

@@ -85,8 +85,8 @@ class Book:
     """Everything the demo loads, as API bodies, plus the plans the usage generator reads."""
 
     start: date
-    end: date
-    usage_end: date  # the last day of usage: yesterday, so what is measured today sees real data
+    end: date  # yesterday: revenue, renewals, costs, usage and snapshots all run to it
+    usage_end: date  # the last day of usage: yesterday (the book's end), so what is measured today sees real data
     team: list[dict[str, Any]] = field(default_factory=list)
     customers: list[dict[str, Any]] = field(default_factory=list)
     revenue: list[dict[str, Any]] = field(default_factory=list)
@@ -119,9 +119,9 @@ def anniversary(day: date, years: int) -> date:
 
 
 def window(today: date) -> tuple[date, date]:
-    """The two years ending with the last complete month before `today`."""
-    end = today.replace(day=1) - timedelta(days=1)
-    return add_months(end, -23), end
+    """The two years before `today`'s month and that month up to yesterday: the book runs to yesterday, so this
+    month's renewals, revenue and costs are there as far as they have happened."""
+    return add_months(today, -24), today - timedelta(days=1)
 
 
 def build_team(book: Book, rng: random.Random, customers: int) -> None:
@@ -160,8 +160,9 @@ def build_customers(book: Book, rng: random.Random, customers: int) -> None:
     for i in range(customers):
         segment = pick(rng, SEGMENTS)
         tier = pick(rng, TIERS[segment])
-        # A third of the book is already paying in the first weeks, so the early months have a cohort.
-        offset = rng.randint(0, 45) if rng.random() < 0.35 else rng.randint(0, span - 20)
+        # A third of the book was already paying when the window opens, so the early months have a cohort: landed
+        # during the year before, so its renewals fall all through the year rather than in one month.
+        offset = -rng.randint(1, 365) if rng.random() < 0.35 else rng.randint(0, span - 20)
         plan = Plan(
             id=f"cus-{i + 1:04d}",
             segment=segment,

@@ -112,11 +112,13 @@ def _terms(rng: random.Random, book: Book, deal: Contract, risk_at: date | None)
     while True:
         due = anniversary(contract, term)
         _mid_term(rng, deal, anniversary(contract, term - 1) + timedelta(days=rng.randint(90, 300)), min(due, book.end))
-        if due > book.end:
+        # Closed up to three weeks before it is due: one due in the coming days may be closed already (its revenue
+        # moves on the due date), one that would close after the book's last day is still open.
+        closed_on = due - timedelta(days=rng.randint(0, 20))
+        if closed_on > book.end:
             deal.renewal(due, deal.total(), "open")
             plan.paying.append((contract, None))
             return fork
-        closed_on = due - timedelta(days=rng.randint(0, 20))
         if due != risk_at or plan.saved:
             if due == risk_at and not plan.saved_alone:
                 plan.endings[False] = _lost(deal, due, closed_on)

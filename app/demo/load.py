@@ -215,7 +215,8 @@ def load_demo(
     maker: sessionmaker[Session], *, seed: int = 42, customers: int = 500, today: date | None = None,
     force: bool = False, console: Console | None = None, min_churns: int = 30,
 ) -> DemoSummary:  # fmt: skip
-    """Generate the seeded book dated to the two years before `today`'s month and load it stage by stage."""
+    """Generate the seeded book (the two years before `today`'s month, and that month to yesterday) and load it stage
+    by stage."""
     if not force and customer_count(maker):
         raise DatabaseNotEmpty("the database already has customers; load the demo into an empty one (or --force)")
     started = time.perf_counter()

@@ -16,10 +16,13 @@ SALARY_TEAMS = {"csm": "customer_success", "manager": "customer_success", "onboa
 
 
 def build_costs(book: Book, rng: random.Random, customers: int) -> None:
-    """Payroll of each team from its members' hourly costs, plus sales, marketing and tools, every month."""
+    """Payroll of each team from its members' hourly costs, plus sales, marketing and tools, every month; the
+    current month's accrued to the book's last day (yesterday), so its cost per $1K renewed compares with the
+    bookings it has had so far."""
     scale = customers / 500
     month = book.start
     while month <= book.end:
+        accrued = 1.0 if add_months(month, 1) <= book.end else book.end.day / (add_months(month, 1) - month).days
         payroll: dict[str, float] = {}
         for member in book.team:
             if date.fromisoformat(member["started_on"]) <= month:
@@ -29,7 +32,8 @@ def build_costs(book: Book, rng: random.Random, customers: int) -> None:
         spend += [(team, category, base * scale * rng.uniform(0.85, 1.15)) for team, category, base in OTHER_SPEND]
         for team, category, amount in spend:
             book.costs.append(
-                {"id": f"demo-{month:%Y-%m}-{team}-{category}", "month": f"{month:%Y-%m}", "amount": money(amount),
+                {"id": f"demo-{month:%Y-%m}-{team}-{category}", "month": f"{month:%Y-%m}",
+                 "amount": money(amount * accrued),
                  "team": team, "category": category, "note": "demo book"}
             )  # fmt: skip
         month = add_months(month, 1)

@@ -9,7 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 from app.errors import worded
 from app.money import MoneyTotal, NonNegativeMoney
 from app.pagination import ListQuery
-from app.schemas import NO_NUL, DecimalText, IsoDate, JsonInt, Label, Number, QueryIn, Ratio, RecordIn, StrictIn
+from app.schemas import (
+    NO_NUL,
+    DecimalText,
+    IsoDate,
+    JsonInt,
+    Label,
+    Number,
+    Points,
+    QueryIn,
+    Ratio,
+    RecordIn,
+    StrictIn,
+)
 from app.types import Arm, Band, ExperimentStatus, Framework, Stage, StratumKey, Tier
 
 # 0.05 to 0.5 with at most six decimals (trailing zeros aside), as text: 0.05…, 0.1… to 0.4…, or 0.5.
@@ -330,9 +342,10 @@ class ArmResult(BaseModel):
         description="Net revenue retention: Σ ARR at end / Σ ARR at start, a plain fraction (1.05 = 105 %); null "
         "when starting_arr is 0."
     )
-    avg_health_delta: Number | None = Field(
-        description="Mean health change in score points (0..100 scale): point-in-time health on the window's last "
-        "day (on as_of while open) − on the enrollment day, over customers with both scores; null when none has."
+    avg_health_delta: Points | None = Field(
+        description="Mean health change in score points (0..100 scale, two decimals): point-in-time health on the "
+        "window's last day (on as_of while open) − on the enrollment day, over customers with both scores; null when "
+        "none has."
     )
     interventions: int = Field(
         description="Interventions of the play in this arm: same type and framework, not cancelled, started from "

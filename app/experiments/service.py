@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, insert, or_, select
+from sqlalchemy import exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from app import formulas, records
@@ -34,12 +34,11 @@ from app.experiments.schemas import (
 )
 from app.health import service as health
 from app.ledger import service as ledger
-from app.models import Customer, Experiment, ExperimentAssignment, Renewal
+from app.models import Customer, Experiment, ExperimentAssignment
 from app.money import to_cents
 from app.pagination import Page, make_page
+from app.renewals import service as renewals
 
-# SPEC §5's at-risk rule: red, or yellow with an open renewal due within 90 days.
-RENEWAL_HORIZON = timedelta(days=90)
 # Fixed once customers are enrolled: changing them would make the arms incomparable.
 DESIGN_FIELDS = ("play_type", "play_framework", "holdout_share", "stratify_by", "starts_on", "window_days")
 
@@ -180,24 +179,14 @@ class Candidate:
     values: dict[str, str]
 
 
-def _at_risk(band: Any, on: date) -> Any:
-    """SPEC §5's rule on the snapshot's band, as a SQL boolean: red, or yellow with an open renewal due soon."""
-    renewal_soon = exists().where(
-        Renewal.customer_id == Customer.id,
-        Renewal.status == "open",
-        Renewal.due_date >= on,
-        Renewal.due_date <= on + RENEWAL_HORIZON,
-    )
-    return case((or_(band == "red", and_(band == "yellow", renewal_soon)), True), else_=False)
-
-
 def _eligible(session: Session, experiment: Experiment, on: date) -> tuple[list[Candidate], int]:
     """Customers eligible on `on` and not yet enrolled (one grouped select; stage from two more), and how many
     eligible ones were enrolled already."""
     rule = experiment.eligibility
     arr = ledger.arr_as_of(on, paying_only=True).subquery("arr")
     snapshot = health.latest_snapshots(through=on).subquery("snapshot")
-    at_risk = _at_risk(snapshot.c.band, on)
+    due = renewals.open_renewal_dates(on).subquery("due")
+    at_risk = customers.at_risk_sql(snapshot.c.band, due.c.next_upcoming, on)
     enrolled = exists().where(
         ExperimentAssignment.experiment_id == experiment.id, ExperimentAssignment.customer_id == Customer.id
     )
@@ -206,6 +195,7 @@ def _eligible(session: Session, experiment: Experiment, on: date) -> tuple[list[
         .add_columns(enrolled.label("enrolled"))
         .join(arr, arr.c.customer_id == Customer.id)
         .outerjoin(snapshot, snapshot.c.customer_id == Customer.id)
+        .outerjoin(due, due.c.customer_id == Customer.id)
     )
     if "band" in rule:
         stmt = stmt.where(snapshot.c.band == rule["band"])

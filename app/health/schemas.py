@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from app.errors import worded
 from app.pagination import ListQuery
-from app.schemas import NO_NUL, IsoDate, JsonFloat, JsonInt, QueryIn, StrictIn
+from app.schemas import NO_NUL, FloatRatio, IsoDate, JsonFloat, JsonInt, QueryIn, Score, StrictIn
 from app.types import Aggregate, Band, UsageKind
 
 _NAME = worded(
@@ -157,17 +157,19 @@ class ComponentOut(BaseModel):
     """One component of a customer's score: raw value, its 0..100 score, weight, and points in the total."""
 
     name: str = Field(description="Component name from the health model.")
-    weight: float = Field(description="The component's weight in the model, as configured (not renormalised).")
-    raw: float | None = Field(
-        description="The aggregate over the window (per seat when per_seat); an empty window is 0 for count, sum and "
-        "distinct. Null without data: no such event ever, no value in the window for avg and last, or no seats."
+    weight: FloatRatio = Field(description="The component's weight in the model, as configured (not renormalised).")
+    raw: FloatRatio | None = Field(
+        description="The aggregate over the window (per seat when per_seat), six decimals; an empty window is 0 for "
+        "count, sum and distinct. Null without data: no such event ever, no value in the window for avg and last, or "
+        "no seats."
     )
-    score: float | None = Field(
-        description="raw scored linearly from bad (0) to good (100), clamped to 0..100; null without data."
+    score: Score | None = Field(
+        description="raw scored linearly from bad (0) to good (100), clamped to 0..100, two decimals; null without "
+        "data."
     )
-    contribution: float | None = Field(
-        description="Points it adds to the score: weight × score / Σ weights with data; "
-        "contributions sum to the score. Null without data."
+    contribution: Score | None = Field(
+        description="Points it adds to the score: weight × score / Σ weights with data, two decimals; "
+        "contributions sum to the score (to rounding). Null without data."
     )
 
 
@@ -176,11 +178,11 @@ class CustomerHealthOut(BaseModel):
 
     customer: str = Field(description="Customer id.")
     as_of: date = Field(description="The day computed, from the events up to it.")
-    score: float | None = Field(
-        description="Health score 0..100: the weighted mean of component scores; null without data."
+    score: Score | None = Field(
+        description="Health score 0..100: the weighted mean of component scores, two decimals; null without data."
     )
     band: Band | None = Field(description="red, yellow or green by the model's thresholds; null without a score.")
-    coverage: float = Field(
+    coverage: FloatRatio = Field(
         description="Share of the model's weight that had data, 0..1 (0.5 = half the weight scored)."
     )
     model_version: int = Field(
@@ -188,13 +190,13 @@ class CustomerHealthOut(BaseModel):
         "for."
     )
     components: list[ComponentOut] = Field(description="Each component's raw value, score, weight and contribution.")
-    change_30d: float | None = Field(
+    change_30d: Score | None = Field(
         description="score minus the score 30 days before as_of, both by model_version (so a model change is not "
-        "a change in the customer), in points; null when either is missing."
+        "a change in the customer), in points (two decimals); null when either is missing."
     )
-    churn_probability: float | None = Field(
-        description="Probability of churn as a fraction 0..1 (0.25 = 25 %), from the fitted model or the band "
-        "defaults; null without a score."
+    churn_probability: FloatRatio | None = Field(
+        description="Probability of churn within 90 days as a fraction 0..1 (0.25 = 25 %), six decimals, from the "
+        "fitted model or the band defaults; null without a score."
     )
 
 
@@ -247,9 +249,9 @@ class HealthSnapshotOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     snapshot_date: date = Field(description="The day the snapshot scores.")
-    score: float | None = Field(description="Health score 0..100 that day; null without data.")
+    score: Score | None = Field(description="Health score 0..100 that day, two decimals; null without data.")
     band: Band | None = Field(description="red, yellow or green; null without a score.")
-    coverage: float = Field(description="Share of the model's weight that had data, 0..1.")
+    coverage: FloatRatio = Field(description="Share of the model's weight that had data, 0..1.")
     model_version: int = Field(
         description="Health model version used (1: the built-in default): the one in force on the day unless the "
         "snapshot run asked for another."

@@ -72,13 +72,21 @@ def customers_in_band(band: str) -> Select[Any]:
     return _latest(HealthSnapshot.customer_id).where(HealthSnapshot.band == band)
 
 
-def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+def latest_snapshot_days(
+    *, customer_ids: Sequence[str] | None = None, through: date | None = None
+) -> Select[str, date]:
+    """Each customer's latest snapshot day (on or before `through`): columns customer_id, day. Join `HealthSnapshot`
+    on both to read those snapshots beside other per-customer subqueries (SQLite then finds each by its key)."""
     latest = select(HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
     if customer_ids is not None:
         latest = latest.where(HealthSnapshot.customer_id.in_(customer_ids))
     if through is not None:
         latest = latest.where(HealthSnapshot.snapshot_date <= through)
-    day = latest.group_by(HealthSnapshot.customer_id).subquery()
+    return latest.group_by(HealthSnapshot.customer_id)
+
+
+def _latest(*columns: Any, customer_ids: Sequence[str] | None = None, through: date | None = None) -> Select[Any]:
+    day = latest_snapshot_days(customer_ids=customer_ids, through=through).subquery()
     same = and_(day.c.customer_id == HealthSnapshot.customer_id, day.c.day == HealthSnapshot.snapshot_date)
     return select(*columns).join(day, same)
 

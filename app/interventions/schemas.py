@@ -26,9 +26,11 @@ from app.schemas import (
     JsonInt,
     LongText,
     Number,
+    Points,
     QueryIn,
     Ratio,
     RecordIn,
+    RoundedJson,
     StrictIn,
     Text,
     json_number,
@@ -471,7 +473,7 @@ class InterventionOut(BaseModel):
         description="Whether it counts as a rescue (earns retained ARR): set explicitly, or red band, or yellow "
         "with a renewal due within 90 days at the start; null while planned without an explicit value."
     )
-    context: dict[str, Any] | None = Field(
+    context: RoundedJson | None = Field(
         description="Captured once at the start: health score, band, weakest_components, arr, next_renewal_due, "
         "days_to_renewal, situation, at_risk, at_risk_source; null while planned."
     )
@@ -514,9 +516,9 @@ class Evidence(BaseModel):
     outcome_rate: Number | None = Field(
         description="met / measured as a fraction (0.6 = 60 %); null when none measured."
     )
-    avg_health_lift: Number | None = Field(
+    avg_health_lift: Points | None = Field(
         description="Mean health change against same-band peers without an intervention, in score "
-        "points; null without data."
+        "points (two decimals); null without data."
     )
 
 

@@ -99,13 +99,19 @@ class LedgerFacts:
 NO_FACTS = LedgerFacts(0, None, None)
 
 
-def ledger_facts(session: Session, customer_ids: Sequence[str], as_of: date) -> dict[str, LedgerFacts]:
-    """Per customer with a change up to `as_of`: ARR on `as_of`, first paid day and latest expansion; one query."""
+def facts_as_of(as_of: date, *, customer_ids: Sequence[str] | None = None) -> Select[Any]:
+    """Per customer with a change up to `as_of`: columns customer_id, arr_cents (ARR on `as_of`), first_paid and
+    last_expansion, as one grouped select (the customer read view joins it; `ledger_facts` runs it)."""
     expansion = ArrChange.movement_type.in_(EXPANSION)
-    stmt = arr_as_of(as_of, customer_ids=customer_ids).add_columns(
+    return arr_as_of(as_of, customer_ids=customer_ids).add_columns(
         first_paid_on().label("first_paid"),
         func.max(case((expansion, ArrChange.effective_date))).label("last_expansion"),
     )
+
+
+def ledger_facts(session: Session, customer_ids: Sequence[str], as_of: date) -> dict[str, LedgerFacts]:
+    """Per customer with a change up to `as_of`: ARR on `as_of`, first paid day and latest expansion; one query."""
+    stmt = facts_as_of(as_of, customer_ids=customer_ids)
     return {
         r.customer_id: LedgerFacts(int(r.arr_cents or 0), r.first_paid, r.last_expansion) for r in session.execute(stmt)
     }

@@ -6,7 +6,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, model_validator
 
 from app.money import MoneyTotal
-from app.schemas import Fte, IsoDate, Number, QueryIn, Ratio
+from app.schemas import FloatRatio, Fte, IsoDate, Points, QueryIn, Ratio, Score
 from app.types import ChurnMethod, CustomerGroup, Interval, InterventionGroup, ResponseFormat, RoiMethod
 
 MAX_RANGE_DAYS = 366 * 20
@@ -247,15 +247,17 @@ class RoiRow(MetricRow):
     roi: Ratio | None = Field(
         description="CS ROI = (attributed_revenue − cost) / cost, a plain fraction (3.0 = 300 %); null at zero cost."
     )
-    avg_health_delta: Number | None = Field(
-        description="Mean health score change, in points, from each start to its measurement date; null without data."
+    avg_health_delta: Points | None = Field(
+        description="Mean health score change, in points (two decimals), from each start to its measurement date; "
+        "null without data."
     )
-    baseline_health_delta: Number | None = Field(
+    baseline_health_delta: Points | None = Field(
         description="The same change over the same windows for same-band customers without an "
         "intervention; null without peers."
     )
-    health_lift: Number | None = Field(
-        description="Health lift = avg_health_delta − baseline_health_delta, in points; null when either is null."
+    health_lift: Points | None = Field(
+        description="Health lift = avg_health_delta − baseline_health_delta, in points (two decimals); null when "
+        "either is null."
     )
     incremental_retained_arr: MoneyTotal = Field(
         description="Churn revenue prevented against a counterfactual: Σ a × (p − c) over the treated at-risk "
@@ -351,8 +353,8 @@ class HealthRow(MetricRow):
     """Paying customers at the period end, by the band of their latest snapshot on or before it."""
 
     customers: int = Field(description="Paying customers (ARR > 0) at the period's end.")
-    avg_score: float | None = Field(
-        description="Mean health score (0..100) of the scored ones, from their latest snapshot on "
+    avg_score: Score | None = Field(
+        description="Mean health score (0..100, two decimals) of the scored ones, from their latest snapshot on "
         "or before the end; null when none is scored."
     )
     red_customers: int = Field(description="Paying customers whose latest snapshot is red.")
@@ -395,11 +397,11 @@ class SupportRow(MetricRow):
     tickets_opened: int = Field(
         description="Tickets (ticket_opened events, by properties.ticket) opened in the period."
     )
-    median_first_response_hours: float | None = Field(
+    median_first_response_hours: FloatRatio | None = Field(
         description="Median hours from ticket_opened to the first ticket_first_response; null without responses."
     )
-    mean_first_response_hours: float | None = Field(description="Mean of the same hours; null without responses.")
-    median_resolution_hours: float | None = Field(
+    mean_first_response_hours: FloatRatio | None = Field(description="Mean of the same hours; null without responses.")
+    median_resolution_hours: FloatRatio | None = Field(
         description="Median hours from opened to the first ticket_resolved, unresolved ones left out; null without any."
     )
     escalation_rate: Ratio | None = Field(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from app import batch, records
@@ -53,12 +53,17 @@ def list_renewals(session: Session, query: RenewalListQuery) -> Page[Renewal]:
     return records.page_by_id(session, stmt, Renewal, query)
 
 
-def renewing(session: Session, customer_ids: Sequence[str], *, today: date, within: timedelta) -> set[str]:
-    """Customers with an open renewal due within `within` of `today`.
-
-    An open renewal already past due counts too: until it is closed the customer is still being renewed.
-    """
-    stmt = select(Renewal.customer_id).where(
-        Renewal.customer_id.in_(customer_ids), Renewal.status == "open", Renewal.due_date <= today + within
+def open_renewal_dates(today: date) -> Select[str, date, date]:
+    """Per customer with an open renewal: `next_due`, the earliest open due date (one already past due counts:
+    until it is closed the customer is still being renewed), and `next_upcoming`, the earliest on or after `today`
+    (what SPEC §5's "a renewal due within 90 days" reads); one grouped select for the customer read view."""
+    upcoming = case((Renewal.due_date >= today, Renewal.due_date))
+    return (
+        select(
+            Renewal.customer_id,
+            func.min(Renewal.due_date).label("next_due"),
+            func.min(upcoming).label("next_upcoming"),
+        )
+        .where(Renewal.status == "open")
+        .group_by(Renewal.customer_id)
     )
-    return set(session.scalars(stmt.distinct()))

@@ -1,6 +1,7 @@
 """The demo book: loads on the session's database, deterministic, every movement, framework and metric."""
 
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -41,20 +42,58 @@ def figures(session: Session) -> list[str]:
     return [*rows, *(str(sorted(map(tuple, session.execute(stmt)))) for stmt in (assigned, plays))]
 
 
+class TestToYesterday:
+    """The book runs to yesterday: this month's renewals close as they fall due, and renewals spread over the year."""
+
+    def test_every_renewal_due_by_yesterday_is_closed_and_this_month_books_some(self) -> None:
+        book = build_book(seed=42, customers=500, today=TODAY)
+        yesterday = (TODAY - timedelta(days=1)).isoformat()
+        open_due = [r["due_date"] for r in book.renewals if r["status"] == "open"]
+        assert min(open_due) > yesterday  # nothing past due is left open
+        closed = [r for r in book.renewals if r["status"] != "open"]
+        assert max(r["closed_on"] for r in closed) <= yesterday
+        # Closed up to three weeks ahead: some renewals due after yesterday are closed already, none due later.
+        early = [r for r in closed if r["due_date"] > yesterday]
+        assert early
+        assert all(date.fromisoformat(r["due_date"]) - timedelta(days=20) <= TODAY for r in early)
+        assert sum(r["closed_on"][:7] == "2026-05" for r in closed) >= 5
+
+    def test_renewals_spread_over_the_year(self) -> None:
+        book = build_book(seed=42, customers=500, today=TODAY)
+        last_year = [r["due_date"][:7] for r in book.renewals if "2025-05" <= r["due_date"][:7] <= "2026-04"]
+        by_month = Counter(last_year)
+        # Before, a third of the book landed in the window's first weeks and renewed in one month each year
+        # (104 of the 500-customer book's renewals in one month); now no month holds more than twice its share.
+        assert len(by_month) == 12
+        assert max(by_month.values()) <= 2 * len(last_year) / 12, by_month
+
+    def test_this_months_costs_are_accrued_to_yesterday(self) -> None:
+        book = build_book(seed=42, customers=500, today=TODAY)
+        april = {c["id"][len("demo-2026-04-") :]: int(c["amount"]) for c in book.costs if c["month"] == "2026-04"}
+        may = {c["id"][len("demo-2026-05-") :]: int(c["amount"]) for c in book.costs if c["month"] == "2026-05"}
+        assert set(may) == set(april)
+        # Payroll is the same team both months: May's is 11 of its 31 days.
+        salary = "customer_success-salary"
+        assert may[salary] == pytest.approx(april[salary] * 11 / 31, abs=1)
+
+
 class TestLoadDemo:
     def test_book_has_every_movement_framework_and_snapshots(self, session_factory: sessionmaker[Session]) -> None:
         summary = load_demo(session_factory, customers=60, today=TODAY, min_churns=5)
-        assert (summary.start, summary.end) == (date(2024, 5, 1), date(2026, 4, 30))
+        # The two years before May 2026, and May to yesterday.
+        assert (summary.start, summary.end) == (date(2024, 5, 1), date(2026, 5, 11))
         with session_factory() as session:
             movements = set(session.scalars(select(ArrChange.movement_type).distinct()))
             frameworks = set(session.scalars(select(Intervention.framework).distinct()))
             measured = session.scalar(select(func.count()).where(Intervention.outcome.is_not(None)))
             snapshot_days = session.scalar(select(func.count(func.distinct(HealthSnapshot.snapshot_date))))
+            last_snapshot = session.scalar(select(func.max(HealthSnapshot.snapshot_date)))
         assert movements == {"new", "reactivation", "upsell", "cross_sell", "downsell", "churn"}
         assert frameworks == {"loss_aversion", "commitment_escalation", "habit_formation", "social_proof"}
         assert measured is not None
         assert measured > 0
         assert snapshot_days == 26
+        assert last_snapshot == summary.end == TODAY - timedelta(days=1)
         assert summary.counts["customers"] == 60
         assert 10_000 < summary.counts["usage events"] < 100_000
 
