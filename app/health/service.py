@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app import formulas, records
 from app.batch import dialect_insert
-from app.db import utcnow
+from app.db import forget_reads, read_cache, utcnow
 from app.errors import Unprocessable
 from app.health import queries
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
@@ -388,32 +388,47 @@ def band_codes(scores: np.ndarray, *, red_below: float, green_from: float) -> np
 
 
 def customer_ids(session: Session) -> list[str]:
-    """Every customer id, in id order: the rows of a `BookHealth` (and of the ledger's arrays)."""
-    return list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    """Every customer id, in id order: the rows of a `BookHealth` (and of the ledger's arrays); read once per
+    session until it writes (`read_cache`)."""
+    cache = read_cache(session, "health.customer_ids")
+    if "ids" not in cache:
+        cache["ids"] = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    ids: list[str] = cache["ids"]
+    return ids
 
 
 def book_health(session: Session, days: Iterable[date], *, spec: ModelSpec | None = None) -> BookHealth:
-    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score)."""
+    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score).
+
+    A day's column, once computed, is kept for the session's later calls (`read_cache`): the ROI metric asks for
+    its controls' start days and then for its baseline's days, the scorecard for two months."""
     ids = customer_ids(session)
     index = {cid: n for n, cid in enumerate(ids)}
     wanted = sorted(set(days))
     columns = {day: n for n, day in enumerate(wanted)}
-    scores = np.full((len(ids), len(wanted)), np.nan)
-    covered = np.zeros((len(ids), len(wanted)), dtype=bool)
     model = spec or current_model(session)
-    if wanted and ids:
-        _from_snapshots(session, wanted, index, scores, covered)
-        _whole_days(session, wanted, ids, model, scores=scores, covered=covered)
+    known: dict[tuple[int, bool, date], np.ndarray] = read_cache(session, "health.book_days")
+    new = [day for day in wanted if (model.version, model.default, day) not in known]
+    if new and ids:
+        scores = np.full((len(ids), len(new)), np.nan)
+        covered = np.zeros((len(ids), len(new)), dtype=bool)
+        _from_snapshots(session, new, len(ids), scores, covered)
+        _whole_days(session, new, ids, model, scores=scores, covered=covered)
         missing = np.argwhere(~covered)
         for first in range(0, len(missing), POINTS_CHUNK):
             chunk = missing[first : first + POINTS_CHUNK]
-            found = scores_on(session, {(ids[row], wanted[col]) for row, col in chunk}, spec=model)
+            found = scores_on(session, {(ids[row], new[col]) for row, col in chunk}, spec=model)
             for row, col in chunk:
-                value = found.get((ids[row], wanted[col]))
+                value = found.get((ids[row], new[col]))
                 if value is not None:
                     scores[row, col] = value
+        known.update({(model.version, model.default, day): scores[:, n] for n, day in enumerate(new)})
+    matrix = np.full((len(ids), len(wanted)), np.nan)
+    for day, n in columns.items():
+        if ids:
+            matrix[:, n] = known[(model.version, model.default, day)]
     bands = model.model.bands
-    return BookHealth(ids, index, columns, scores, bands.red_below, bands.green_from)
+    return BookHealth(ids, index, columns, matrix, bands.red_below, bands.green_from)
 
 
 def _whole_days(
@@ -438,8 +453,8 @@ def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, t
     and its score, as two arrays (a year of weekly snapshots of 10,000 customers is 52 rows of numbers to read,
     not 520,000 rows with an id each)."""
     # One request may ask twice (the ROI baseline, then its controls): days already read come from the session.
-    cache: dict[date, tuple[np.ndarray, np.ndarray]] = session.info.setdefault(_SNAPSHOT_CACHE, {})
-    ranges: list[tuple[date, date]] = session.info.setdefault(_SNAPSHOT_RANGES, [])
+    cache: dict[date, tuple[np.ndarray, np.ndarray]] = read_cache(session, "health.snapshot_columns")
+    ranges: dict[tuple[date, date], bool] = read_cache(session, "health.snapshot_ranges")
     if not any(a <= first and last <= b for a, b in ranges):
         postgres = session.get_bind().dialect.name == "postgresql"
         aggregate = func.array_agg if postgres else func.json_group_array
@@ -457,39 +472,39 @@ def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, t
         for day, positions, day_scores in session.execute(stmt):
             rows, values = (positions, day_scores) if postgres else (json.loads(positions), json.loads(day_scores))
             cache[day] = (np.array(rows, dtype=np.int64), np.array(values, dtype=float))
-        ranges.append((first, last))
+        ranges[(first, last)] = True
     return {day: columns for day, columns in cache.items() if first <= day <= last}
 
 
-_SNAPSHOT_CACHE, _SNAPSHOT_RANGES = "csroi.snapshot_columns", "csroi.snapshot_ranges"
-
-
 def forget_snapshot_reads(session: Session) -> None:
-    """Drop what `_snapshot_columns` kept for this session (a write of snapshots makes it stale)."""
-    session.info.pop(_SNAPSHOT_CACHE, None)
-    session.info.pop(_SNAPSHOT_RANGES, None)
+    """Drop what this session's reads kept (a write of snapshots makes it stale)."""
+    forget_reads(session)
 
 
 def _from_snapshots(
-    session: Session, wanted: list[date], index: dict[str, int], scores: np.ndarray, covered: np.ndarray
+    session: Session, wanted: list[date], customers: int, scores: np.ndarray, covered: np.ndarray
 ) -> None:
     """Fill the (customer, day) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
     by_day = _snapshot_columns(session, wanted[0] - timedelta(days=CARRY_DAYS), wanted[-1])
     if not by_day:
         return
     snapshot_days = sorted(by_day)
-    taken = np.zeros((len(index), len(snapshot_days)), dtype=bool)
-    values = np.full((len(index), len(snapshot_days)), np.nan)
+    taken = np.zeros((customers, len(snapshot_days)), dtype=bool)
+    values = np.full((customers, len(snapshot_days)), np.nan)
     for slot, day in enumerate(snapshot_days):
         rows, day_scores = by_day[day]
         taken[rows, slot] = True
         values[rows, slot] = day_scores  # a null score reads as NaN: no score
+    # latest[c, s]: the last slot up to s where customer c has a snapshot (-1: none yet).
+    latest = np.maximum.accumulate(np.where(taken, np.arange(len(snapshot_days)), -1), axis=1)
     ordinals = np.array([d.toordinal() for d in snapshot_days])
+    everyone = np.arange(customers)
     for col, day in enumerate(wanted):
-        # The snapshot days that may stand for `day`, latest first: the latest one a customer has wins.
-        lo = np.searchsorted(ordinals, day.toordinal() - CARRY_DAYS, side="left")
-        hi = np.searchsorted(ordinals, day.toordinal(), side="right")
-        for s in range(hi - 1, lo - 1, -1):
-            fill = taken[:, s] & ~covered[:, col]
-            scores[fill, col] = values[fill, s]
-            covered[fill, col] = True
+        # The latest snapshot a customer has on or before `day` stands for it if taken in the CARRY_DAYS before.
+        hi = int(np.searchsorted(ordinals, day.toordinal(), side="right")) - 1
+        if hi < 0:
+            continue
+        source = latest[:, hi]
+        fill = (source >= 0) & (ordinals[source] >= day.toordinal() - CARRY_DAYS) & ~covered[:, col]
+        scores[fill, col] = values[everyone[fill], source[fill]]
+        covered[fill, col] = True

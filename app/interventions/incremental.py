@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import formulas
+from app.db import in_values, read_cache
 from app.health import service as health_service
 from app.interventions.impact import Attribution, Window, allocate, cap_credits, rescue_years, risk_episodes
 from app.ledger import service as ledger_service
@@ -124,9 +125,13 @@ class Book:
 
 
 def read_book(session: Session) -> Book:
-    """The customers and their ledger, two statements."""
-    customers = health_service.customer_ids(session)
-    return Book(customers, ledger_service.ledger_series(session, customers))
+    """The customers and their ledger, two statements, once per session until it writes (`read_cache`)."""
+    cache = read_cache(session, "interventions.book")
+    if "book" not in cache:
+        customers = health_service.customer_ids(session)
+        cache["book"] = Book(customers, ledger_service.ledger_series(session, customers))
+    book: Book = cache["book"]
+    return book
 
 
 def measure(
@@ -236,7 +241,7 @@ def _holdout(
     enrolled = session.execute(
         select(a.customer_id, a.enrolled_on, e.id, e.play_type, e.play_framework, e.ends_on, e.stopped_on)
         .join(e, e.id == a.experiment_id)
-        .where(a.customer_id.in_(customers))
+        .where(in_values(session, a.customer_id, customers))
     ).all()
     if not enrolled:
         return

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app import formulas, records
 from app.batch import UpsertResult
 from app.customers import service as customers_service
-from app.db import utcnow
+from app.db import in_values, utcnow
 from app.errors import Conflict, Unprocessable
 from app.experiments import service as experiments
 from app.interventions import context as context_capture
@@ -304,7 +304,7 @@ def started_windows(session: Session, customer_ids: set[str]) -> list[Window]:
         i.context["band"].as_string(),
         i.context["health_score"].as_float(),
     ).where(
-        i.customer_id.in_(sorted(customer_ids)),
+        in_values(session, i.customer_id, customer_ids),
         i.started_on.is_not(None),
         i.window_end.is_not(None),
         i.status != "cancelled",
