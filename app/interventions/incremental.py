@@ -327,38 +327,55 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
     return _Book(tiers, codes, *columns(busy), *columns(renewals))
 
 
+def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarray, customers: int) -> np.ndarray:
+    """customers × len(days) booleans: whether some interval [first[i], last[i]] of customer rows[i] (ordinals)
+    contains the day (`days` ascending). A difference array per customer, one cumulative sum: no loop."""
+    lo = np.searchsorted(days, first, side="left")
+    hi = np.searchsorted(days, last, side="right")
+    kept = lo < hi
+    diff = np.zeros((customers, len(days) + 1), dtype=np.int32)
+    np.add.at(diff, (rows[kept], lo[kept]), 1)
+    np.add.at(diff, (rows[kept], hi[kept]), -1)
+    marked: np.ndarray = np.cumsum(diff, axis=1)[:, :-1] > 0
+    return marked
+
+
 @dataclass(frozen=True)
-class _Candidates:
-    """Customers eligible on one day for one window length and at-risk flag, sorted by stratum (band × tier)."""
+class _Month:
+    """What eligibility and control outcomes need on the start days of one calendar month, as customers × days
+    arrays (columns: the month's start days): a few megabytes, whatever the number of pools."""
 
-    customers: np.ndarray
-    strata: np.ndarray
-
-    def of(self, stratum: int) -> np.ndarray:
-        """The candidates in `stratum`."""
-        lo, hi = np.searchsorted(self.strata, [stratum, stratum + 1])
-        found: np.ndarray = self.customers[lo:hi]
-        return found
+    days: np.ndarray  # the start days' ordinals, ascending
+    strata: np.ndarray  # band code × tiers + tier on each day
+    banded: np.ndarray  # has a band on the day
+    risky: np.ndarray  # at risk by SPEC §5's rule: red, or yellow with a renewal due within 90 days still open
+    arr_before: np.ndarray  # cents of ARR the day before (a control window's ARR at start)
+    grown_before: np.ndarray  # cents of expansion up to the day before
 
 
-def _candidates(
-    book: _Book, health: health_service.BookHealth, day: date, days: int, *, at_risk: bool, tiers: int
-) -> _Candidates:
-    """Customers that on `day` have a band, are at risk (or not) by SPEC §5's rule (red, or yellow with a renewal
-    due within 90 days that was still open that day), and have no intervention window (not cancelled)
-    overlapping [day, day + days); by stratum. Paying is checked on the windows' ARR at start."""
-    s = day.toordinal()
-    codes = health.band(day)
-    soon = np.zeros(len(codes), dtype=bool)
-    due = (book.renewal_due >= s) & (book.renewal_due <= s + RENEWAL_HORIZON_DAYS) & (book.renewal_closed >= s)
-    soon[book.renewal_customer[due]] = True
+def _month(
+    book: _Book, health: health_service.BookHealth, ledger: ledger_service.LedgerSeries, days: list[date]
+) -> _Month:
+    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+    codes = np.stack([health.band(d) for d in days], axis=1).astype(np.int64)
+    customers = len(codes)
+    soon = _marks(
+        book.renewal_customer,
+        book.renewal_due - RENEWAL_HORIZON_DAYS,
+        np.minimum(book.renewal_due, book.renewal_closed),
+        ordinals,
+        customers,
+    )
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
-    busy = np.zeros(len(codes), dtype=bool)
-    busy[book.busy_customer[(book.busy_start < s + days) & (book.busy_end > s)]] = True
-    customers = np.flatnonzero((codes != health_service.NO_BAND) & (risky == at_risk) & ~busy)
-    strata = codes[customers].astype(np.int64) * tiers + book.tiers[customers]
-    order = np.argsort(strata, kind="stable")
-    return _Candidates(customers[order], strata[order])
+    strata = codes * len(book.tier_codes) + book.tiers[:, None]
+    return _Month(
+        ordinals,
+        strata,
+        codes != health_service.NO_BAND,
+        risky,
+        ledger.arr_grid(ordinals - 1, customers),
+        ledger.expansion_grid(ordinals - 1, customers),
+    )
 
 
 def _matched(
@@ -371,41 +388,76 @@ def _matched(
     today: date,
     min_controls: int,
 ) -> None:
-    """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules")."""
+    """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules"), a calendar month
+    at a time: every pool of the month is a mask over the month's customers × start days arrays."""
     waiting = [u for u in units if u.pool is None and u.first.band is not None]
     if not waiting:
         return
     book = _book(session, found.customers, rows)
     health = health_service.book_health(session, {u.first.started_on for u in waiting})
-    tier_of = {c: int(book.tiers[n]) for c, n in rows.items()}
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
         first = unit.first
-        month = first.started_on.strftime("%Y-%m")
-        pools[("matched", first.at_risk, first.band, tier_of[first.customer_id], first.days, month)].append(unit)
-    tiers = len(book.tier_codes)
-    candidates: dict[tuple[date, int, bool], _Candidates] = {}
-    for key, members in pools.items():
-        _, at_risk, band, tier, days, _ = key
-        assert isinstance(days, int)  # noqa: S101 - the key's shape, for the type checker
-        assert isinstance(tier, int)  # noqa: S101
-        assert isinstance(at_risk, bool)  # noqa: S101
-        stratum = health_service.BAND_CODES.get(band if isinstance(band, str) else "", 0) * tiers + tier
-        parts = []
-        for day in sorted({u.first.started_on for u in members}):
-            if (day, days, at_risk) not in candidates:
-                candidates[(day, days, at_risk)] = _candidates(book, health, day, days, at_risk=at_risk, tiers=tiers)
-            customers = candidates[(day, days, at_risk)].of(stratum)
-            parts.append((customers, np.full(len(customers), day.toordinal(), dtype=np.int64)))
-        customer = np.concatenate([c for c, _ in parts])
-        start = np.concatenate([s for _, s in parts])
-        pool = _pool(
-            "matched", customer, *_control_windows(ledger, customer, start, np.full(len(customer), days), today)
-        )
-        if len(pool.customers) >= min_controls:
-            found.pools[key] = pool
-            for unit in members:
-                unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+        stratum = int(book.tiers[rows[first.customer_id]])
+        pools[("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")].append(unit)
+    by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
+    for key in pools:
+        by_month[key[5]].append(key)
+    for keys in by_month.values():
+        days = sorted({u.first.started_on for key in keys for u in pools[key]})
+        month = _month(book, health, ledger, days)
+        column = {day: n for n, day in enumerate(days)}
+        outcomes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for key in keys:
+            _, at_risk, band, tier, length, _ = key
+            assert isinstance(length, int)  # noqa: S101 - the key's shape, for the type checker
+            assert isinstance(tier, int)  # noqa: S101
+            if length not in outcomes:
+                outcomes[length] = _window_outcomes(book, ledger, month, length, today)
+            busy, churned, grown = outcomes[length]
+            code = health_service.BAND_CODES.get(band if isinstance(band, str) else "", 0)
+            cols = np.array(sorted({column[u.first.started_on] for u in pools[key]}), dtype=np.int64)
+            eligible = (
+                (month.strata[:, cols] == code * len(book.tier_codes) + tier)
+                & month.banded[:, cols]
+                & (month.risky[:, cols] == at_risk)
+                & ~busy[:, cols]
+            )
+            pool = _masked_pool(eligible, month.arr_before[:, cols], churned[:, cols], grown[:, cols])
+            if len(pool.customers) >= min_controls:
+                found.pools[key] = pool
+                for unit in pools[key]:
+                    unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+
+
+def _window_outcomes(
+    book: _Book, ledger: ledger_service.LedgerSeries, month: _Month, length: int, today: date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For windows of `length` days starting on each of the month's days, customers × days: whether an
+    intervention window (not cancelled) overlaps it, whether the customer churned (ARR 0 on its last day, or today
+    while open) and the expansion inside it."""
+    customers = len(month.strata)
+    # A window [ws, we) overlaps [s, s + length) when ws < s + length and we > s.
+    busy = _marks(book.busy_customer, book.busy_start - length + 1, book.busy_end - 1, month.days, customers)
+    last = _last_seen(month.days, np.full(len(month.days), length), today)
+    churned = ledger.arr_grid(last, customers) <= 0
+    grown = np.where(last >= month.days, ledger.expansion_grid(last, customers) - month.grown_before, 0)
+    return busy, churned, grown
+
+
+def _masked_pool(eligible: np.ndarray, a: np.ndarray, churned: np.ndarray, grown: np.ndarray) -> Pool:
+    """A pool from customers × days masks: every eligible (customer, day) is a control window; only windows with
+    ARR at start count (the rest weigh nothing), summed per customer as `_pool` sums them."""
+    paying = eligible & (a > 0)
+    ids = np.flatnonzero(paying.any(axis=1))
+    kept, a, churned, grown = paying[ids], a[ids], churned[ids], grown[ids]
+    return Pool(
+        "matched",
+        ids,
+        np.where(kept, a, 0).sum(axis=1),
+        np.where(kept & churned, a, 0).sum(axis=1),
+        np.where(kept, grown, 0).sum(axis=1),
+    )
 
 
 def _model(session: Session, units: list[Unit], churn_defaults: Mapping[str, float]) -> None:

@@ -281,6 +281,25 @@ class LedgerSeries:
         before = self._lookup(rows, first - 1, self.expanded)
         return np.where(last >= first, upto - before, 0)
 
+    def arr_grid(self, days: np.ndarray, customers: int) -> np.ndarray:
+        """customers × len(days) cents of ARR of every customer row on each of `days` (ordinals, ascending)."""
+        return self._grid(days, customers, self.arr)
+
+    def expansion_grid(self, days: np.ndarray, customers: int) -> np.ndarray:
+        """customers × len(days) cents of upsell + cross-sell of every customer row up to and including each day."""
+        return self._grid(days, customers, self.expanded)
+
+    def _grid(self, days: np.ndarray, customers: int, running: np.ndarray) -> np.ndarray:
+        # Each change moves the running value from the first of `days` on or after its date: a difference array per
+        # customer, summed along the days (no lookup per customer and day).
+        rows, on = self.keys // _SPAN, self.keys % _SPAN
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, dtype=bool)
+        step = np.where(first, running, running - np.r_[0, running[:-1]])
+        diff = np.zeros((customers, len(days) + 1), dtype=np.int64)
+        np.add.at(diff, (rows, np.searchsorted(days, on, side="left")), step)
+        grid: np.ndarray = np.cumsum(diff, axis=1)[:, :-1]
+        return grid
+
 
 def ledger_series(session: Session, customers: Sequence[str]) -> LedgerSeries:
     """The changes of every customer in `customers` (their row is their position), in one grouped statement."""
