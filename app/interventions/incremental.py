@@ -328,22 +328,22 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
 
 
 def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarray, customers: int) -> np.ndarray:
-    """customers × len(days) booleans: whether some interval [first[i], last[i]] of customer rows[i] (ordinals)
-    contains the day (`days` ascending). A difference array per customer, one cumulative sum: no loop."""
+    """len(days) × customers booleans: whether some interval [first[i], last[i]] of customer rows[i] (ordinals)
+    contains the day (`days` ascending). A difference array along the days, one cumulative sum: no loop."""
     lo = np.searchsorted(days, first, side="left")
     hi = np.searchsorted(days, last, side="right")
     kept = lo < hi
-    diff = np.zeros((customers, len(days) + 1), dtype=np.int32)
-    np.add.at(diff, (rows[kept], lo[kept]), 1)
-    np.add.at(diff, (rows[kept], hi[kept]), -1)
-    marked: np.ndarray = np.cumsum(diff, axis=1)[:, :-1] > 0
+    diff = np.zeros((len(days) + 1, customers), dtype=np.int32)
+    np.add.at(diff, (lo[kept], rows[kept]), 1)
+    np.add.at(diff, (hi[kept], rows[kept]), -1)
+    marked: np.ndarray = np.cumsum(diff, axis=0)[:-1] > 0
     return marked
 
 
 @dataclass(frozen=True)
 class _Month:
-    """What eligibility and control outcomes need on the start days of one calendar month, as customers × days
-    arrays (columns: the month's start days): a few megabytes, whatever the number of pools."""
+    """What eligibility and control outcomes need on the start days of one calendar month, as days × customers
+    arrays (rows: the month's start days): a few megabytes, whatever the number of pools."""
 
     days: np.ndarray  # the start days' ordinals, ascending
     strata: np.ndarray  # band code × tiers + tier on each day
@@ -357,8 +357,8 @@ def _month(
     book: _Book, health: health_service.BookHealth, ledger: ledger_service.LedgerSeries, days: list[date]
 ) -> _Month:
     ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
-    codes = np.stack([health.band(d) for d in days], axis=1).astype(np.int64)
-    customers = len(codes)
+    codes = np.stack([health.band(d) for d in days]).astype(np.int64)
+    customers = codes.shape[1]
     soon = _marks(
         book.renewal_customer,
         book.renewal_due - RENEWAL_HORIZON_DAYS,
@@ -367,10 +367,9 @@ def _month(
         customers,
     )
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
-    strata = codes * len(book.tier_codes) + book.tiers[:, None]
     return _Month(
         ordinals,
-        strata,
+        codes * len(book.tier_codes) + book.tiers,
         codes != health_service.NO_BAND,
         risky,
         ledger.arr_grid(ordinals - 1, customers),
@@ -389,7 +388,7 @@ def _matched(
     min_controls: int,
 ) -> None:
     """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules"), a calendar month
-    at a time: every pool of the month is a mask over the month's customers × start days arrays."""
+    and a window length at a time: all of them are masks over the month's start days × customers arrays."""
     waiting = [u for u in units if u.pool is None and u.first.band is not None]
     if not waiting:
         return
@@ -406,58 +405,102 @@ def _matched(
     for keys in by_month.values():
         days = sorted({u.first.started_on for key in keys for u in pools[key]})
         month = _month(book, health, ledger, days)
-        column = {day: n for n, day in enumerate(days)}
-        outcomes: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        for key in keys:
-            _, at_risk, band, tier, length, _ = key
-            assert isinstance(length, int)  # noqa: S101 - the key's shape, for the type checker
-            assert isinstance(tier, int)  # noqa: S101
-            if length not in outcomes:
-                outcomes[length] = _window_outcomes(book, ledger, month, length, today)
-            busy, churned, grown = outcomes[length]
-            code = health_service.BAND_CODES.get(band if isinstance(band, str) else "", 0)
-            cols = np.array(sorted({column[u.first.started_on] for u in pools[key]}), dtype=np.int64)
-            eligible = (
-                (month.strata[:, cols] == code * len(book.tier_codes) + tier)
-                & month.banded[:, cols]
-                & (month.risky[:, cols] == at_risk)
-                & ~busy[:, cols]
+        row = {day: n for n, day in enumerate(days)}
+        for length in sorted({_key_int(key, LENGTH) for key in keys}):
+            of_length = [key for key in keys if _key_int(key, LENGTH) == length]
+            starts = [{row[u.first.started_on] for u in pools[key]} for key in of_length]
+            found_pools = _month_pools(book, ledger, month, of_length, starts, length=length, today=today)
+            for key, pool in zip(of_length, found_pools, strict=True):
+                if len(pool.customers) >= min_controls:
+                    found.pools[key] = pool
+                    for unit in pools[key]:
+                        unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+
+
+LENGTH, TIER = 4, 3  # positions in a matched pool's key: ("matched", at_risk, band, tier, length, month)
+
+
+def _key_int(key: tuple[object, ...], at: int) -> int:
+    """The window length (`LENGTH`) or the tier code (`TIER`) of a matched pool's key."""
+    value = key[at]
+    assert isinstance(value, int)  # noqa: S101 - the key's shape, for the type checker
+    return value
+
+
+def _month_pools(
+    book: _Book,
+    ledger: ledger_service.LedgerSeries,
+    month: _Month,
+    keys: list[tuple[object, ...]],
+    starts: list[set[int]],
+    *,
+    length: int,
+    today: date,
+) -> list[Pool]:
+    """The pools of `keys` (one month, one window length; `starts`: each key's start days, rows of `month`).
+
+    A control window is a (start day, customer) cell; its label is its stratum and at-risk flag when the customer is
+    eligible that day (has a band, no intervention window overlapping), and it belongs to the key with that label
+    when the key has that start day. Per key and customer, the windows' sums are then one `bincount` (exact: sums
+    of cents stay far below 2^53)."""
+    used = np.array(sorted(set().union(*starts)), dtype=np.int64)  # the month's days some key starts on
+    customers = month.strata.shape[1]
+    busy, churned, grown = _window_outcomes(book, ledger, month, used, length=length, today=today)
+    label = np.where(month.banded[used] & ~busy, month.strata[used] * 2 + month.risky[used], -1)
+    tiers = len(book.tier_codes)
+    owner = np.full((health_service.GREEN + 1) * tiers * 2, -1, dtype=np.int64)  # label → key index (-1: none)
+    member = np.zeros((len(keys), len(used)), dtype=bool)  # key × used day: the key starts on it
+    for n, (key, days) in enumerate(zip(keys, starts, strict=True)):
+        code = health_service.BAND_CODES.get(str(key[2]), health_service.NO_BAND)
+        if code != health_service.NO_BAND:  # no band code: no customer matches (an empty pool)
+            owner[(code * tiers + _key_int(key, TIER)) * 2 + bool(key[1])] = n
+            member[n, np.searchsorted(used, sorted(days))] = True
+    cell_key = np.where(label >= 0, owner[label], -1)
+    a_all = month.arr_before[used]
+    valid = (cell_key >= 0) & (a_all > 0)
+    day, customer = np.nonzero(valid)
+    keyed = cell_key[day, customer]
+    inside = member[keyed, day]
+    day, customer, keyed = day[inside], customer[inside], keyed[inside]
+    group = keyed * customers + customer
+    a = a_all[day, customer]
+
+    def per_key(weights: np.ndarray | None) -> np.ndarray:
+        sums: np.ndarray = np.bincount(group, weights=weights, minlength=len(keys) * customers)
+        return sums.reshape(len(keys), customers)
+
+    windows, start = per_key(None), per_key(a)
+    lost, expanded = per_key(np.where(churned[day, customer], a, 0)), per_key(grown[day, customer])
+    pools = []
+    for n in range(len(keys)):
+        ids = np.flatnonzero(windows[n])
+        pools.append(
+            Pool(
+                "matched",
+                ids,
+                start[n, ids].astype(np.int64),
+                lost[n, ids].astype(np.int64),
+                expanded[n, ids].astype(np.int64),
             )
-            pool = _masked_pool(eligible, month.arr_before[:, cols], churned[:, cols], grown[:, cols])
-            if len(pool.customers) >= min_controls:
-                found.pools[key] = pool
-                for unit in pools[key]:
-                    unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+        )
+    return pools
 
 
 def _window_outcomes(
-    book: _Book, ledger: ledger_service.LedgerSeries, month: _Month, length: int, today: date
+    book: _Book, ledger: ledger_service.LedgerSeries, month: _Month, used: np.ndarray, *, length: int, today: date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For windows of `length` days starting on each of the month's days, customers × days: whether an
-    intervention window (not cancelled) overlaps it, whether the customer churned (ARR 0 on its last day, or today
-    while open) and the expansion inside it."""
-    customers = len(month.strata)
+    """For windows of `length` days starting on the month's `used` days, days × customers: whether an intervention
+    window (not cancelled) overlaps it, whether the customer churned (ARR 0 on its last day, or today while open)
+    and the expansion inside it."""
+    customers = month.strata.shape[1]
+    starts = month.days[used]
     # A window [ws, we) overlaps [s, s + length) when ws < s + length and we > s.
-    busy = _marks(book.busy_customer, book.busy_start - length + 1, book.busy_end - 1, month.days, customers)
-    last = _last_seen(month.days, np.full(len(month.days), length), today)
+    busy = _marks(book.busy_customer, book.busy_start - length + 1, book.busy_end - 1, starts, customers)
+    last = _last_seen(starts, np.full(len(starts), length), today)
     churned = ledger.arr_grid(last, customers) <= 0
-    grown = np.where(last >= month.days, ledger.expansion_grid(last, customers) - month.grown_before, 0)
+    inside = ledger.expansion_grid(last, customers) - month.grown_before[used]
+    grown = np.where((last >= starts)[:, None], inside, 0)
     return busy, churned, grown
-
-
-def _masked_pool(eligible: np.ndarray, a: np.ndarray, churned: np.ndarray, grown: np.ndarray) -> Pool:
-    """A pool from customers × days masks: every eligible (customer, day) is a control window; only windows with
-    ARR at start count (the rest weigh nothing), summed per customer as `_pool` sums them."""
-    paying = eligible & (a > 0)
-    ids = np.flatnonzero(paying.any(axis=1))
-    kept, a, churned, grown = paying[ids], a[ids], churned[ids], grown[ids]
-    return Pool(
-        "matched",
-        ids,
-        np.where(kept, a, 0).sum(axis=1),
-        np.where(kept & churned, a, 0).sum(axis=1),
-        np.where(kept, grown, 0).sum(axis=1),
-    )
 
 
 def _model(session: Session, units: list[Unit], churn_defaults: Mapping[str, float]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import in_values
 from app.health import service as health_service
 from app.ledger import service as ledger_service
 from app.models import Intervention, Renewal
@@ -118,7 +119,7 @@ def _metric_values(session: Session, wanted: dict[str, set[tuple[str, date, date
     if renewal:
         closed: dict[str, list[date]] = defaultdict(list)
         stmt = select(Renewal.customer_id, Renewal.closed_on).where(
-            Renewal.customer_id.in_(sorted({c for c, _, _ in renewal})),
+            in_values(session, Renewal.customer_id, {c for c, _, _ in renewal}),
             Renewal.status == "renewed",
             Renewal.closed_on <= max(on for _, _, on in renewal),
         )
