@@ -632,11 +632,13 @@ def _interval(
     credited = np.array([sum(found.shares[i].credited_cents for i in members[k]) for k in keys], dtype=float)
     p = np.tile(np.array([float(u.p) for u in units]), (RESAMPLES, 1))
     e = np.tile(np.array([float(u.e) for u in units]), (RESAMPLES, 1))
-    for key in {u.pool for u in units} - {None}:
-        assert key is not None  # noqa: S101
+    columns: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for n, unit in enumerate(units):
+        if unit.pool is not None:
+            columns[unit.pool].append(n)
+    for key, of_pool in columns.items():
         draws_p, draws_e = _pool_draws(found, key, seed)
-        columns = [n for n, u in enumerate(units) if u.pool == key]
-        p[:, columns], e[:, columns] = draws_p[:, None], draws_e[:, None]
+        p[:, of_pool], e[:, of_pool] = draws_p[:, None], draws_e[:, None]
     rng = _generator(seed, "units", tuple(keys))
     counts = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=RESAMPLES)
     value = (counts * (at_risk * a * (p - churned) + credited - a * e)).sum(axis=1) / 100
