@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, Table, and_, func, select
+from sqlalchemy import Float, Integer, LargeBinary, Select, Table, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app import formulas, records
@@ -457,23 +457,37 @@ def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, t
     ranges: dict[tuple[date, date], bool] = read_cache(session, "health.snapshot_ranges")
     if not any(a <= first and last <= b for a, b in ranges):
         postgres = session.get_bind().dialect.name == "postgresql"
-        aggregate = func.array_agg if postgres else func.json_group_array
         # The same order as customer_ids' ORDER BY id, in the database's own collation.
         ranked = select(Customer.id, (func.row_number().over(order_by=Customer.id) - 1).label("rn")).subquery()
+        positions, scores = _day_arrays(ranked.c.rn, HealthSnapshot.score, postgres=postgres)
         known = sorted(d for d in cache if first <= d <= last)
         stmt = (
-            select(HealthSnapshot.snapshot_date, aggregate(ranked.c.rn), aggregate(HealthSnapshot.score))
+            select(HealthSnapshot.snapshot_date, positions, scores)
             .join(ranked, ranked.c.id == HealthSnapshot.customer_id)
             .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
             .group_by(HealthSnapshot.snapshot_date)
         )
         if known:
             stmt = stmt.where(HealthSnapshot.snapshot_date.not_in(known))
-        for day, positions, day_scores in session.execute(stmt):
-            rows, values = (positions, day_scores) if postgres else (json.loads(positions), json.loads(day_scores))
-            cache[day] = (np.array(rows, dtype=np.int64), np.array(values, dtype=float))
+        for day, day_positions, day_scores in session.execute(stmt):
+            if postgres:  # packed big-endian binary: no number is formatted as text, nor parsed back
+                cache[day] = (np.frombuffer(day_positions, ">i4").astype(np.int64), np.frombuffer(day_scores, ">f8"))
+            else:
+                cache[day] = (np.array(json.loads(day_positions), np.int64), np.array(json.loads(day_scores), float))
         ranges[(first, last)] = True
     return {day: columns for day, columns in cache.items() if first <= day <= last}
+
+
+def _day_arrays(position: Any, score: Any, *, postgres: bool) -> tuple[Any, Any]:
+    """The aggregates of a day's positions and scores: on PostgreSQL each value's binary form (`int4send`,
+    `float8send`; a null score as NaN) concatenated into one bytea per day, so 580,000 numbers travel as two
+    buffers per day instead of text arrays; on SQLite JSON arrays."""
+    if not postgres:
+        return func.json_group_array(position), func.json_group_array(score)
+    packed_position = func.int4send(cast(position, Integer))
+    packed_score = func.float8send(func.coalesce(score, literal("NaN", Float)))
+    empty = literal(b"", LargeBinary)
+    return func.string_agg(packed_position, empty), func.string_agg(packed_score, empty)
 
 
 def forget_snapshot_reads(session: Session) -> None:
