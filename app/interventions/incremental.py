@@ -295,6 +295,15 @@ class _Book:
 
 
 def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
+    """Tiers, intervention windows and renewals of the book, three statements once per session until it writes."""
+    cache = read_cache(session, "interventions.eligibility")
+    if "book" not in cache:
+        cache["book"] = _read_eligibility(session, customers, rows)
+    book: _Book = cache["book"]
+    return book
+
+
+def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
     tier_of = {cid: tier for cid, tier in session.execute(select(Customer.id, Customer.tier))}
     codes: dict[str | None, int] = {}
     tiers = np.array([codes.setdefault(tier_of.get(c), len(codes)) for c in customers], dtype=np.int64)
