@@ -5,7 +5,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
@@ -354,27 +353,24 @@ BAND_CODES = {"red": RED, "yellow": YELLOW, "green": GREEN}
 
 @dataclass(frozen=True)
 class BookHealth:
-    """Scores of every customer (rows, in id order) on each requested day (columns); NaN: no score."""
+    """Scores and band codes of every customer (positions in id order) on each requested day; NaN: no score."""
 
     customers: list[str]
     index: dict[str, int]
-    days: dict[date, int]
-    scores: np.ndarray
-    red_below: float
-    green_from: float
+    columns: Mapping[date, tuple[np.ndarray, np.ndarray]]  # day → (scores, band codes), one value per customer
+
+    @property
+    def days(self) -> list[date]:
+        """The requested days, ascending."""
+        return sorted(self.columns)
 
     def score(self, day: date) -> np.ndarray:
         """Every customer's score on `day` (NaN: none)."""
-        return self.scores[:, self.days[day]]
+        return self.columns[day][0]
 
     def band(self, day: date) -> np.ndarray:
         """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by the model's thresholds."""
-        return self.bands[:, self.days[day]]
-
-    @cached_property
-    def bands(self) -> np.ndarray:
-        """The band codes of every (customer, day), computed once."""
-        return band_codes(self.scores, red_below=self.red_below, green_from=self.green_from)
+        return self.columns[day][1]
 
 
 def band_codes(scores: np.ndarray, *, red_below: float, green_from: float) -> np.ndarray:
@@ -398,37 +394,41 @@ def customer_ids(session: Session) -> list[str]:
 
 
 def book_health(session: Session, days: Iterable[date], *, spec: ModelSpec | None = None) -> BookHealth:
-    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score).
+    """Every customer's score (positions in `customer_ids` order) on each of `days` (see above for which score).
 
-    A day's column, once computed, is kept for the session's later calls (`read_cache`): the ROI metric asks for
-    its controls' start days and then for its baseline's days, the scorecard for two months."""
+    A day's scores and bands, once computed, are kept for the session's later calls (`read_cache`): the ROI metric
+    asks for its controls' start days and then for its baseline's days, the scorecard for two months."""
     ids = customer_ids(session)
-    index = {cid: n for n, cid in enumerate(ids)}
     wanted = sorted(set(days))
-    columns = {day: n for n, day in enumerate(wanted)}
     model = spec or current_model(session)
-    known: dict[tuple[int, bool, date], np.ndarray] = read_cache(session, "health.book_days")
+    known: dict[tuple[int, bool, date], tuple[np.ndarray, np.ndarray]] = read_cache(session, "health.book_days")
     new = [day for day in wanted if (model.version, model.default, day) not in known]
-    if new and ids:
-        scores = np.full((len(ids), len(new)), np.nan)
-        covered = np.zeros((len(ids), len(new)), dtype=bool)
-        _from_snapshots(session, new, len(ids), scores, covered)
-        _whole_days(session, new, ids, model, scores=scores, covered=covered)
-        missing = np.argwhere(~covered)
-        for first in range(0, len(missing), POINTS_CHUNK):
-            chunk = missing[first : first + POINTS_CHUNK]
-            found = scores_on(session, {(ids[row], new[col]) for row, col in chunk}, spec=model)
-            for row, col in chunk:
-                value = found.get((ids[row], new[col]))
-                if value is not None:
-                    scores[row, col] = value
-        known.update({(model.version, model.default, day): scores[:, n] for n, day in enumerate(new)})
-    matrix = np.full((len(ids), len(wanted)), np.nan)
-    for day, n in columns.items():
-        if ids:
-            matrix[:, n] = known[(model.version, model.default, day)]
-    bands = model.model.bands
-    return BookHealth(ids, index, columns, matrix, bands.red_below, bands.green_from)
+    if new:
+        scores = _book_scores(session, new, ids, model)
+        bands = model.model.bands
+        codes = band_codes(scores, red_below=bands.red_below, green_from=bands.green_from)
+        known.update({(model.version, model.default, day): (scores[n], codes[n]) for n, day in enumerate(new)})
+    index = {cid: n for n, cid in enumerate(ids)}
+    return BookHealth(ids, index, {day: known[(model.version, model.default, day)] for day in wanted})
+
+
+def _book_scores(session: Session, days: list[date], ids: list[str], model: ModelSpec) -> np.ndarray:
+    """days × customers scores: stored snapshots carried forward, else point in time."""
+    scores = np.full((len(days), len(ids)), np.nan)
+    covered = np.zeros((len(days), len(ids)), dtype=bool)
+    if not ids:
+        return scores
+    _from_snapshots(session, days, len(ids), scores, covered)
+    _whole_days(session, days, ids, model, scores=scores, covered=covered)
+    missing = np.argwhere(~covered)
+    for first in range(0, len(missing), POINTS_CHUNK):
+        chunk = missing[first : first + POINTS_CHUNK]
+        found = scores_on(session, {(ids[row], days[col]) for col, row in chunk}, spec=model)
+        for col, row in chunk:
+            value = found.get((ids[row], days[col]))
+            if value is not None:
+                scores[col, row] = value
+    return scores
 
 
 def _whole_days(
@@ -437,15 +437,15 @@ def _whole_days(
     """Days no snapshot covers at all (a book that never ran the snapshot job): the whole book point in time, each
     day reading only the model's windows (`first_seen` once). A statement or two per such day: run the snapshot
     job (POST /v1/health/snapshots) to make these reads a single one."""
-    bare = [col for col in range(len(wanted)) if not covered[:, col].any()]
+    bare = [col for col in range(len(wanted)) if not covered[col].any()]
     if not bare:
         return
     first = first_seen(session, spec)
     for col in bare:
         health = compute_health(session, as_of=wanted[col], customers=None, spec=spec, first=first)
         column = np.array([np.nan if (h := health.get(cid)) is None or h.score is None else h.score for cid in ids])
-        scores[:, col] = column
-        covered[:, col] = True
+        scores[col] = column
+        covered[col] = True
 
 
 def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, tuple[np.ndarray, np.ndarray]]:
@@ -498,19 +498,19 @@ def forget_snapshot_reads(session: Session) -> None:
 def _from_snapshots(
     session: Session, wanted: list[date], customers: int, scores: np.ndarray, covered: np.ndarray
 ) -> None:
-    """Fill the (customer, day) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
+    """Fill the (day, customer) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
     by_day = _snapshot_columns(session, wanted[0] - timedelta(days=CARRY_DAYS), wanted[-1])
     if not by_day:
         return
     snapshot_days = sorted(by_day)
-    taken = np.zeros((customers, len(snapshot_days)), dtype=bool)
-    values = np.full((customers, len(snapshot_days)), np.nan)
+    taken = np.zeros((len(snapshot_days), customers), dtype=bool)
+    values = np.full((len(snapshot_days), customers), np.nan)
     for slot, day in enumerate(snapshot_days):
         rows, day_scores = by_day[day]
-        taken[rows, slot] = True
-        values[rows, slot] = day_scores  # a null score reads as NaN: no score
-    # latest[c, s]: the last slot up to s where customer c has a snapshot (-1: none yet).
-    latest = np.maximum.accumulate(np.where(taken, np.arange(len(snapshot_days)), -1), axis=1)
+        taken[slot, rows] = True
+        values[slot, rows] = day_scores  # a null score reads as NaN: no score
+    # latest[s, c]: the last slot up to s where customer c has a snapshot (-1: none yet).
+    latest = np.maximum.accumulate(np.where(taken, np.arange(len(snapshot_days))[:, None], -1), axis=0)
     ordinals = np.array([d.toordinal() for d in snapshot_days])
     everyone = np.arange(customers)
     for col, day in enumerate(wanted):
@@ -518,7 +518,7 @@ def _from_snapshots(
         hi = int(np.searchsorted(ordinals, day.toordinal(), side="right")) - 1
         if hi < 0:
             continue
-        source = latest[:, hi]
-        fill = (source >= 0) & (ordinals[source] >= day.toordinal() - CARRY_DAYS) & ~covered[:, col]
-        scores[fill, col] = values[everyone[fill], source[fill]]
-        covered[fill, col] = True
+        source = latest[hi]
+        fill = (source >= 0) & (ordinals[source] >= day.toordinal() - CARRY_DAYS) & ~covered[col]
+        scores[col, fill] = values[source[fill], everyone[fill]]
+        covered[col, fill] = True
