@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app import formulas
 from app.db import utcnow
@@ -59,12 +59,23 @@ def roi(
     )
     if group_column is None and query.group_by is not None:
         group_column = getattr(Customer, query.group_by)
+    # The context JSON (the largest column) is not loaded: the health lift takes each row's band at start from
+    # one extracted field, and nothing else here reads the context (a read would load it row by row).
     stmt = (
-        select(Intervention, group_column if group_column is not None else Intervention.id)
+        select(
+            Intervention,
+            group_column if group_column is not None else Intervention.id,
+            Intervention.context["band"].as_string(),
+        )
         .join(Customer, Customer.id == Intervention.customer_id)
         .where(Intervention.started_on >= query.start, Intervention.started_on <= query.end)
+        .options(defer(Intervention.context))
     )
-    found = [(row, group if query.group_by else None) for row, group in session.execute(stmt)]
+    found: list[tuple[Intervention, str | None]] = []
+    bands: dict[str, str | None] = {}
+    for row, group, band in session.execute(stmt):
+        found.append((row, group if query.group_by else None))
+        bands[row.id] = band
     started = [r for r, _ in found]
     computed = interventions_service.impacts(
         session, {r.customer_id for r in started}, today, min_controls=min_controls, churn_defaults=churn_defaults
@@ -73,14 +84,15 @@ def roi(
         f.id: f
         for f in interventions_service.roi_figures(session, started, default_hourly, as_of=today, computed=computed)
     }
-    deltas = interventions_service.health_deltas(session, started, today)
+    deltas = interventions_service.health_deltas(session, started, today, bands=bands)
     costs = cs_costs(session, periods, cs_teams) if query.group_by is None else {}
     rows: list[RoiRow] = []
+    starts = [(row.started_on, row.id, group) for row, group in found]
     for period in periods:
         members: dict[str | None, list[str]] = defaultdict(list)
-        for row, group in found:
-            if row.started_on is not None and period.start <= row.started_on <= period.end:
-                members[group].append(row.id)
+        for started_on, intervention_id, group in starts:
+            if started_on is not None and period.start <= started_on <= period.end:
+                members[group].append(intervention_id)
         if query.group_by is None:
             members.setdefault(None, [])
         for group in sorted(members, key=lambda g: (g is None, g or "")):
