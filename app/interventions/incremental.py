@@ -330,8 +330,8 @@ def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str,
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        first, second, third = (np.array(c, dtype=np.int64) for c in zip(*found, strict=True))
-        return first, second, third
+        table = np.array(found, dtype=np.int64)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
 
     return _Book(tiers, codes, *columns(busy), *columns(renewals))
 
