@@ -418,7 +418,7 @@ def _book_scores(session: Session, days: list[date], ids: list[str], model: Mode
     covered = np.zeros((len(days), len(ids)), dtype=bool)
     if not ids:
         return scores
-    _from_snapshots(session, days, len(ids), scores, covered)
+    _from_snapshots(session, days, scores, covered)
     _whole_days(session, days, ids, model, scores=scores, covered=covered)
     missing = np.argwhere(~covered)
     for first in range(0, len(missing), POINTS_CHUNK):
@@ -495,13 +495,21 @@ def forget_snapshot_reads(session: Session) -> None:
     forget_reads(session)
 
 
-def _from_snapshots(
-    session: Session, wanted: list[date], customers: int, scores: np.ndarray, covered: np.ndarray
-) -> None:
+def _from_snapshots(session: Session, wanted: list[date], scores: np.ndarray, covered: np.ndarray) -> None:
     """Fill the (day, customer) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
     by_day = _snapshot_columns(session, wanted[0] - timedelta(days=CARRY_DAYS), wanted[-1])
+    carry_forward(by_day, wanted, scores, covered)
+
+
+def carry_forward(
+    by_day: Mapping[date, tuple[np.ndarray, np.ndarray]], wanted: list[date], scores: np.ndarray, covered: np.ndarray
+) -> None:
+    """Fill scores[d, c] (and covered[d, c]) for each wanted day d not yet covered for customer c, from the latest
+    snapshot of c taken on d or in the CARRY_DAYS before it (`by_day`: each snapshot day's customer positions and
+    scores). Array operations over snapshot days × customers: no loop over customers."""
     if not by_day:
         return
+    customers = scores.shape[1]
     snapshot_days = sorted(by_day)
     taken = np.zeros((len(snapshot_days), customers), dtype=bool)
     values = np.full((len(snapshot_days), customers), np.nan)

@@ -403,6 +403,23 @@ def _matched(
         return
     book = _book(session, found.customers, rows)
     health = health_service.book_health(session, {u.first.started_on for u in waiting})
+    _match(
+        waiting, book=book, health=health, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls
+    )
+
+
+def _match(
+    waiting: list[Unit],
+    *,
+    book: _Book,
+    health: health_service.BookHealth,
+    ledger: ledger_service.LedgerSeries,
+    rows: Mapping[str, int],
+    found: Incremental,
+    today: date,
+    min_controls: int,
+) -> None:
+    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e."""
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
         first = unit.first
