@@ -355,9 +355,9 @@ class _Month:
     arrays (rows: the month's start days): a few megabytes, whatever the number of pools."""
 
     days: np.ndarray  # the start days' ordinals, ascending
-    strata: np.ndarray  # band code × tiers + tier on each day
-    banded: np.ndarray  # has a band on the day
-    risky: np.ndarray  # at risk by SPEC §5's rule: red, or yellow with a renewal due within 90 days still open
+    # (stratum × 2 + at risk) of a customer with a band that day, else -1; stratum = band code × tiers + tier, at
+    # risk by SPEC §5's rule: red, or yellow with a renewal due within 90 days still open that day.
+    labels: np.ndarray
     arr_before: np.ndarray  # cents of ARR the day before (a control window's ARR at start)
     grown_before: np.ndarray  # cents of expansion up to the day before
 
@@ -376,13 +376,10 @@ def _month(
         customers,
     )
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
+    strata = codes * len(book.tier_codes) + book.tiers
+    labels = np.where(codes != health_service.NO_BAND, strata * 2 + risky, -1)
     return _Month(
-        ordinals,
-        codes * len(book.tier_codes) + book.tiers,
-        codes != health_service.NO_BAND,
-        risky,
-        ledger.arr_grid(ordinals - 1, customers),
-        ledger.expansion_grid(ordinals - 1, customers),
+        ordinals, labels, ledger.arr_grid(ordinals - 1, customers), ledger.expansion_grid(ordinals - 1, customers)
     )
 
 
@@ -470,21 +467,20 @@ def _month_pools(
     when the key has that start day. Per key and customer, the windows' sums are then one `bincount` (exact: sums
     of cents stay far below 2^53)."""
     used = np.array(sorted(set().union(*starts)), dtype=np.int64)  # the month's days some key starts on
-    customers = month.strata.shape[1]
+    customers = month.labels.shape[1]
     busy, churned, grown = _window_outcomes(book, ledger, month, used, length=length, today=today)
-    label = np.where(month.banded[used] & ~busy, month.strata[used] * 2 + month.risky[used], -1)
     tiers = len(book.tier_codes)
-    owner = np.full((health_service.GREEN + 1) * tiers * 2, -1, dtype=np.int64)  # label → key index (-1: none)
+    # label → key index; the last slot, -1, is where an ineligible cell's label (-1) lands.
+    owner = np.full((health_service.GREEN + 1) * tiers * 2 + 1, -1, dtype=np.int64)
     member = np.zeros((len(keys), len(used)), dtype=bool)  # key × used day: the key starts on it
     for n, (key, days) in enumerate(zip(keys, starts, strict=True)):
         code = health_service.BAND_CODES.get(str(key[2]), health_service.NO_BAND)
         if code != health_service.NO_BAND:  # no band code: no customer matches (an empty pool)
             owner[(code * tiers + _key_int(key, TIER)) * 2 + bool(key[1])] = n
             member[n, np.searchsorted(used, sorted(days))] = True
-    cell_key = np.where(label >= 0, owner[label], -1)
+    cell_key = owner[np.where(busy, -1, month.labels[used])]
     a_all = month.arr_before[used]
-    valid = (cell_key >= 0) & (a_all > 0)
-    day, customer = np.nonzero(valid)
+    day, customer = np.nonzero((cell_key >= 0) & (a_all > 0))
     keyed = cell_key[day, customer]
     inside = member[keyed, day]
     day, customer, keyed = day[inside], customer[inside], keyed[inside]
@@ -518,7 +514,7 @@ def _window_outcomes(
     """For windows of `length` days starting on the month's `used` days, days × customers: whether an intervention
     window (not cancelled) overlaps it, whether the customer churned (ARR 0 on its last day, or today while open)
     and the expansion inside it."""
-    customers = month.strata.shape[1]
+    customers = month.labels.shape[1]
     starts = month.days[used]
     # A window [ws, we) overlaps [s, s + length) when ws < s + length and we > s.
     busy = _marks(book.busy_customer, book.busy_start - length + 1, book.busy_end - 1, starts, customers)
