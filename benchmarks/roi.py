@@ -13,7 +13,8 @@ For each size it uses the database `<--database>_<customers>` on the `--pg` serv
 complete book of that size, seed and book version (its `COMMENT` says so) is reused; a missing one is created
 and the book (`benchmarks/book.py`: 10,000 customers, 5,000 interventions, a quarter at risk, 2,000,000 usage
 events, weekly snapshots; proportional at other sizes) is loaded through the service functions with a progress
-bar per stage (about 6 minutes at 10,000 customers on 2 cores). Any other existing database of that name is
+bar per stage (about 6 minutes at 10,000 customers on 2 cores), then vacuumed and analysed as autovacuum would
+leave it (without it the snapshot reads cannot use index-only scans). Any other existing database of that name is
 left alone unless `--reload`, which replaces it. A failed load drops its database; databases this run created
 are dropped at the end unless `--keep`.
 
@@ -28,9 +29,12 @@ SQLAlchemy's `before_cursor_execute` event), it times the median of `--runs` cal
 
 A call still running after `--timeout` seconds is reported as "> N s": the child is killed, its PostgreSQL
 sessions are terminated, and a new child carries on with the next route. It prints one table (seconds, × SQL,
-statements per call, for each size, and the growth from the smallest to the largest size) and checks the
-route's by-framework rows against the SQL (counts and cost must agree; retained and expanded ARR differ by the
-episode, cap and split rules the naive SQL leaves out). Ratios measured in one run; never a pass/fail on timing.
+CPU seconds and statements per call, for each size, and the growth from the smallest to the largest size) and
+checks the route's by-framework rows against the SQL (counts and cost must agree; retained and expanded ARR
+differ by the episode, cap and split rules the naive SQL leaves out). Ratios measured in one run; never a
+pass/fail on timing. CPU seconds are the call's CPU time in the timing child plus its PostgreSQL backends' (read
+from /proc when the server runs on this machine): on a machine shared with other work they move far less than
+wall-clock seconds, which count the time spent waiting for a core.
 """
 
 from __future__ import annotations
