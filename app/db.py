@@ -2,18 +2,19 @@
 
 import random
 import time as clock
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 import structlog
 from fastapi import Depends, Request
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, MetaData, create_engine, event, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, MetaData, any_, create_engine, event, literal, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from app.types import from_micros, to_micros
@@ -212,6 +213,50 @@ def get_metric_session(request: Request, session: Annotated[Session, Depends(get
     """
     set_local_work_mem(session, request.app.state.settings.metrics_work_mem)
     return session
+
+
+def in_values(
+    session: Session, column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:values)`, one array parameter however many values: an IN
+    list of thousands of ids costs more to compile and convert than the statement takes to run."""
+    ordered = sorted(set(values))
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(ordered, type_=ARRAY(column.type)))
+    return column.in_(ordered)
+
+
+# --- Reads shared within one session ----------------------------------------------------------------------------
+# One request may need the same whole-book read several times (the ROI metric reads the ledger, the customers and
+# the health of the whole book for attribution, controls and the health baseline; the scorecard does so for two
+# months). `read_cache` keeps such reads in the session until it writes: any flush, any statement that is not a
+# SELECT, and any rollback empties every cache of the session, so a read never outlives the data it was read from.
+
+_READ_CACHES = "csroi.read_caches"
+
+
+def read_cache(session: Session, name: str) -> dict[Any, Any]:
+    """The session's cache called `name`, emptied whenever the session writes or rolls back."""
+    caches: dict[str, dict[Any, Any]] = session.info.setdefault(_READ_CACHES, {})
+    return caches.setdefault(name, {})
+
+
+def forget_reads(session: Session) -> None:
+    """Empty every `read_cache` of the session."""
+    session.info.pop(_READ_CACHES, None)
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_rollback")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after(session: Session, *_: Any) -> None:
+    forget_reads(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_write(state: ORMExecuteState) -> None:
+    if not state.is_select:  # an INSERT, UPDATE, DELETE or text statement may change what was read
+        forget_reads(state.session)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

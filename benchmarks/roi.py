@@ -13,7 +13,8 @@ For each size it uses the database `<--database>_<customers>` on the `--pg` serv
 complete book of that size, seed and book version (its `COMMENT` says so) is reused; a missing one is created
 and the book (`benchmarks/book.py`: 10,000 customers, 5,000 interventions, a quarter at risk, 2,000,000 usage
 events, weekly snapshots; proportional at other sizes) is loaded through the service functions with a progress
-bar per stage (about 6 minutes at 10,000 customers on 2 cores). Any other existing database of that name is
+bar per stage (about 6 minutes at 10,000 customers on 2 cores), then vacuumed and analysed as autovacuum would
+leave it (without it the snapshot reads cannot use index-only scans). Any other existing database of that name is
 left alone unless `--reload`, which replaces it. A failed load drops its database; databases this run created
 are dropped at the end unless `--keep`.
 
@@ -28,9 +29,12 @@ SQLAlchemy's `before_cursor_execute` event), it times the median of `--runs` cal
 
 A call still running after `--timeout` seconds is reported as "> N s": the child is killed, its PostgreSQL
 sessions are terminated, and a new child carries on with the next route. It prints one table (seconds, × SQL,
-statements per call, for each size, and the growth from the smallest to the largest size) and checks the
-route's by-framework rows against the SQL (counts and cost must agree; retained and expanded ARR differ by the
-episode, cap and split rules the naive SQL leaves out). Ratios measured in one run; never a pass/fail on timing.
+CPU seconds and statements per call, for each size, and the growth from the smallest to the largest size) and
+checks the route's by-framework rows against the SQL (counts and cost must agree; retained and expanded ARR
+differ by the episode, cap and split rules the naive SQL leaves out). Ratios measured in one run; never a
+pass/fail on timing. CPU seconds are the call's CPU time in the timing child plus its PostgreSQL backends' (read
+from /proc when the server runs on this machine): on a machine shared with other work they move far less than
+wall-clock seconds, which count the time spent waiting for a core.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -179,6 +184,10 @@ def ensure_book(server: Engine, pg: str, name: str, customers: int, *, seed: int
         plan = bench_book.plan_book(customers, seed=seed, today=today)
         planned = time.perf_counter() - started
         report = bench_book.load_book(make_sessionmaker(engine), plan, console=console)
+        # As autovacuum leaves a database at rest: statistics, and a visibility map for index-only scans (a fresh
+        # book read without it takes a bitmap heap scan of every snapshot row: 3× slower, measured).
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
     except BaseException:
         engine.dispose()
         with _server_conn(server) as conn:  # half a book is no book: never leave one behind
@@ -235,6 +244,7 @@ class Timing:
     """What one read measured: call seconds, statements of the last call, or how it failed."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float | None] = field(default_factory=list)  # CPU seconds of the call: this process + its backends
     statements: int | None = None
     timed_out: float | None = None  # the timeout, when a call did not finish within it
     error: str | None = None
@@ -245,9 +255,34 @@ class Timing:
         """Median seconds of the timed calls."""
         return statistics.median(self.seconds) if self.seconds else None
 
+    @property
+    def median_cpu(self) -> float | None:
+        """Median CPU seconds of the timed calls (None when the server's processes could not be read)."""
+        known = [c for c in self.cpu if c is not None]
+        return statistics.median(known) if known and len(known) == len(self.cpu) else None
+
+
+def _server_cpu(monitor: Engine, application_name: str) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends of `application_name`, from /proc (None when the server
+    is not on this machine): with the client's own CPU time it measures a call's work, which other processes on a
+    shared machine slow down far less than they slow its wall-clock time."""
+    with monitor.connect() as conn:
+        pids = list(conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                                 {"a": application_name}))  # fmt: skip
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
+
 
 def _child(url: str, secret: str, reads: list[Read], calls: int, out: Connection) -> None:
-    """Serve `reads` in process, `calls` times each, sending ("call", label, seconds, statements, body) per call."""
+    """Serve `reads` in process, `calls` times each, sending ("call", label, seconds, cpu, statements, body) per
+    call (cpu: this process's and its PostgreSQL backends' CPU seconds, None when they cannot be read)."""
     from fastapi.testclient import TestClient  # noqa: PLC0415 - only the child needs the app
 
     from app.main import create_app  # noqa: PLC0415
@@ -265,21 +300,32 @@ def _child(url: str, secret: str, reads: list[Read], calls: int, out: Connection
         count[0] += 1
 
     event.listen(engine, "before_cursor_execute", seen)
+    application_name = make_url(url).query.get("application_name")
+    monitor = make_engine(make_url(url).difference_update_query(["application_name"]).render_as_string(False))
+
+    def cpu() -> float | None:
+        server = _server_cpu(monitor, str(application_name))
+        return None if server is None else time.process_time() + server
+
     with TestClient(app) as client:
         client.headers["Authorization"] = f"Bearer {secret}"
         out.send(("ready",))
         for read in reads:
             for n in range(calls):
+                cpu_before = cpu()
                 before, started = count[0], time.perf_counter()
                 response = client.get(read.path, params=read.params)
                 seconds = time.perf_counter() - started
+                cpu_after = cpu()
+                used = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
                 if response.status_code != 200:
                     out.send(("error", read.label, f"{response.status_code} {response.text[:300]}"))
                     break
                 body = response.json() if read.keep_body and n == calls - 1 else None
-                out.send(("call", read.label, seconds, count[0] - before, body))
+                out.send(("call", read.label, seconds, used, count[0] - before, body))
     out.send(("done",))
     engine.dispose()
+    monitor.dispose()
 
 
 def _terminate_sessions(server: Engine, application_name: str) -> None:
@@ -321,9 +367,10 @@ def time_reads(server: Engine, url: str, secret: str, reads: list[Read], *, runs
                     if message[0] == "error":
                         timing.error = message[2]
                         break
-                    _, _, seconds, statements, body = message
+                    _, _, seconds, used, statements, body = message
                     if n >= calls - runs:
                         timing.seconds.append(seconds)
+                        timing.cpu.append(used)
                     timing.statements, timing.body = statements, body
                 pending.pop(0)
                 if timing.timed_out is not None:
@@ -411,16 +458,22 @@ TARGETS = {
 }
 
 
-def _cell(timing: Timing | None, sql: float) -> tuple[str, str, str]:
+def _cell(timing: Timing | None, sql: float) -> tuple[str, str, str, str]:
     if timing is None:
-        return "", "", ""
+        return "", "", "", ""
     if timing.error is not None:
-        return "error", "", ""
+        return "error", "", "", ""
     median = timing.median
     if median is None:  # the first call already timed out
-        return f"> {timing.timed_out:.0f}", f"> {(timing.timed_out or 0) / sql:,.0f}", "—"
+        return f"> {timing.timed_out:.0f}", f"> {(timing.timed_out or 0) / sql:,.0f}", "—", "—"
     suffix = f" (> {timing.timed_out:.0f} later)" if timing.timed_out else ""
-    return f"{median:.3f}{suffix}", f"{median / sql:,.1f}", f"{timing.statements:,}"
+    cpu = timing.median_cpu
+    return (
+        f"{median:.3f}{suffix}",
+        f"{median / sql:,.1f}",
+        "—" if cpu is None else f"{cpu:.3f}",
+        f"{timing.statements:,}",
+    )
 
 
 def _growth(large: Timing | float | None, small: Timing | float | None) -> str:
@@ -451,8 +504,9 @@ def report(results: list[SizeResult], *, runs: int, warm_up: bool) -> None:
     sizes = sorted(results, key=lambda r: -r.db.customers)
     heads = [f"{r.db.customers:,}" for r in sizes]
     print(f"\nroutes: medians of {runs} call(s){' after one warm-up' if warm_up else ', no warm-up'}; the SQL: median "
-          f"of {max(runs, RUNS)} after one warm-up; PostgreSQL; in process")  # fmt: skip
-    columns = ["read", *[f"{h} {c}" for h in heads for c in ("s", "× SQL", "statements")]]
+          f"of {max(runs, RUNS)} after one warm-up; PostgreSQL; in process; CPU s: the call's CPU seconds in the "
+          "client process and its PostgreSQL backends (from /proc; — when the server is elsewhere)")  # fmt: skip
+    columns = ["read", *[f"{h} {c}" for h in heads for c in ("s", "× SQL", "CPU s", "statements")]]
     if len(sizes) > 1:
         columns.append(f"growth {heads[0]} / {heads[-1]}")
     columns.append("target (SPEC §9)")
@@ -468,7 +522,7 @@ def report(results: list[SizeResult], *, runs: int, warm_up: bool) -> None:
         lines.append(cells)
     sql_cells = [SQL_LABEL]
     for r in sizes:
-        sql_cells += [f"{r.sql_seconds:.4f}", "1.0", "1"]
+        sql_cells += [f"{r.sql_seconds:.4f}", "1.0", "—", "1"]
     if len(sizes) > 1:
         sql_cells.append(_growth(sizes[0].sql_seconds, sizes[-1].sql_seconds))
     lines.append([*sql_cells, ""])

@@ -65,8 +65,9 @@ READ_SIDE_ALLOWLIST = {
     # The same sum as an aggregate: balances_cte reads each customer's changes once for opening ARR and movements.
     ("app.ledger.service", "arr_before"),
     # Impact attribution, intervention cost and the intervention view are the interventions feature's.
-    ("app.interventions.service", "build_views"),
-    ("app.interventions.service", "InterventionOut"),  # the type build_views returns (a row annotation)
+    # roi_figures: what the view shows of each (outcome, impact, cost) by the view's rules, without the view.
+    ("app.interventions.service", "roi_figures"),
+    ("app.interventions.service", "InterventionFigures"),  # the type roi_figures returns (a row annotation)
     # Health lift: each intervention's point-in-time health change against same-band peers.
     ("app.interventions.service", "health_deltas"),
     # Incremental ROI (SPEC §9): the impacts of a set of interventions (naive and against controls), a row's

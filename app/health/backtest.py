@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import formulas
@@ -20,9 +19,7 @@ from app.errors import Unprocessable
 from app.health import churn
 from app.health import service as health_service
 from app.health.backtest_schemas import BacktestOut, Calibration, CalibrationRow, ComponentBacktest, Source
-from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
-from app.health.schemas import HealthModelIn
-from app.models import HealthModel, HealthSnapshot
+from app.models import HealthSnapshot
 
 BANDS = ("red", "yellow", "green")
 DECILES = 10
@@ -47,28 +44,15 @@ class Pairs:
 
 
 def model_for(session: Session, day: date, *, version: int | None) -> health_service.ModelSpec:
-    """The health model that scores `day` point in time: version `version` when given, else the current model.
-
-    The backtest's one choice of model: where SPEC §10's "model in force on d" exists, it belongs here.
-    """
-    if version is None:
-        return health_service.current_model(session)
-    found = stored_models(session, [version])
-    if version not in found:
-        raise Unprocessable(
-            f"There is no health model version {version}.",
-            [{"loc": ["query", "model_version"], "msg": "no such health model version", "type": "value_error"}],
-        )
-    return found[version]
+    """The health model that scores `day` point in time: version `version` when given (a 422 naming
+    `model_version` when there is none), else the version in force on `day` (SPEC §10)."""
+    return health_service.versions(session).choose(day, version)
 
 
 def stored_models(session: Session, versions: list[int]) -> dict[int, health_service.ModelSpec]:
     """The health model versions among `versions` that exist (1 is the built-in default), by version."""
-    found = {DEFAULT_VERSION: health_service.ModelSpec(DEFAULT_VERSION, DEFAULT_MODEL, default=True)}
-    for row in session.scalars(select(HealthModel).where(HealthModel.version.in_(versions))):
-        model = HealthModelIn.model_validate({"components": row.components, "bands": row.bands})
-        found[row.version] = health_service.ModelSpec(row.version, model, default=False, created_at=row.created_at)
-    return {v: spec for v, spec in found.items() if v in versions}
+    specs = health_service.versions(session).specs
+    return {v: specs[v] for v in versions if v in specs}
 
 
 # --- The pairs --------------------------------------------------------------------------------------------------
@@ -126,7 +110,8 @@ def _point_in_time(session: Session, days: list[date], horizon_days: int, versio
     """Pairs from one statement, then each date's scores by the model for that date, for the whole book at once
     (`compute_health`: a few statements per date; stored snapshots make the backtest a single read)."""
     labels = churn.fetch_labelled(session, days, horizon_days=horizon_days)
-    specs = {n: model_for(session, day, version=version) for n, day in enumerate(days) if (labels.day == n).any()}
+    catalog = health_service.versions(session)  # read once: the model of each date comes from it
+    specs = {n: catalog.choose(day, version) for n, day in enumerate(days) if (labels.day == n).any()}
     names = list(dict.fromkeys(c.name for spec in specs.values() for c in spec.model.components))
     scores = np.full(len(labels), np.nan)
     bands = np.full(len(labels), None, dtype=object)

@@ -5,16 +5,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Select, Table, and_, func, select
+from sqlalchemy import Float, Integer, LargeBinary, Select, Table, and_, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from app import formulas, records
 from app.batch import dialect_insert
-from app.db import utcnow
+from app.db import forget_reads, read_cache, utcnow
 from app.errors import Unprocessable
 from app.health import queries
 from app.health.schemas import (
@@ -381,27 +380,25 @@ BAND_CODES = {"red": RED, "yellow": YELLOW, "green": GREEN}
 
 @dataclass(frozen=True)
 class BookHealth:
-    """Scores of every customer (rows, in id order) on each requested day (columns); NaN: no score."""
+    """Scores and band codes of every customer (positions in id order) on each requested day; NaN: no score."""
 
     customers: list[str]
     index: dict[str, int]
-    days: dict[date, int]
-    scores: np.ndarray
-    red_below: np.ndarray  # per day (column): the thresholds of the version that scored it
-    green_from: np.ndarray
+    columns: Mapping[date, tuple[np.ndarray, np.ndarray]]  # day → (scores, band codes), one value per customer
+
+    @property
+    def days(self) -> list[date]:
+        """The requested days, ascending."""
+        return sorted(self.columns)
 
     def score(self, day: date) -> np.ndarray:
         """Every customer's score on `day` (NaN: none)."""
-        return self.scores[:, self.days[day]]
+        return self.columns[day][0]
 
     def band(self, day: date) -> np.ndarray:
-        """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by that day's model's thresholds."""
-        return self.bands[:, self.days[day]]
-
-    @cached_property
-    def bands(self) -> np.ndarray:
-        """The band codes of every (customer, day), computed once."""
-        return band_codes(self.scores, red_below=self.red_below, green_from=self.green_from)
+        """Every customer's band code on `day` (NO_BAND, RED, YELLOW, GREEN), by the thresholds of the version that
+        scored that day."""
+        return self.columns[day][1]
 
 
 def band_codes(scores: np.ndarray, *, red_below: float | np.ndarray, green_from: float | np.ndarray) -> np.ndarray:
@@ -416,36 +413,61 @@ def band_codes(scores: np.ndarray, *, red_below: float | np.ndarray, green_from:
 
 
 def customer_ids(session: Session) -> list[str]:
-    """Every customer id, in id order: the rows of a `BookHealth` (and of the ledger's arrays)."""
-    return list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    """Every customer id, in id order: the rows of a `BookHealth` (and of the ledger's arrays); read once per
+    session until it writes (`read_cache`)."""
+    cache = read_cache(session, "health.customer_ids")
+    if "ids" not in cache:
+        cache["ids"] = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    ids: list[str] = cache["ids"]
+    return ids
 
 
 def book_health(session: Session, days: Iterable[date], *, spec: ModelSpec | None = None) -> BookHealth:
-    """Every customer's score (rows in `customer_ids` order) on each of `days` (see above for which score), each day
-    by the version in force on it (SPEC §10); with `spec`, every day point in time by that version."""
+    """Every customer's score (positions in `customer_ids` order) on each of `days` (see above for which score), each
+    day by the version in force on it (SPEC §10); with `spec`, every day point in time by that version.
+
+    A day's scores and bands, once computed, are kept for the session's later calls (`read_cache`): the ROI metric
+    asks for its controls' start days and then for its baseline's days, the scorecard for two months."""
     ids = customer_ids(session)
-    index = {cid: n for n, cid in enumerate(ids)}
     wanted = sorted(set(days))
-    columns = {day: n for n, day in enumerate(wanted)}
-    scores = np.full((len(ids), len(wanted)), np.nan)
-    covered = np.zeros((len(ids), len(wanted)), dtype=bool)
     catalog = load_versions(session)
-    models = [spec or catalog.on(day) for day in wanted]
-    if wanted and ids:
-        if spec is None:
-            _from_snapshots(session, wanted, index, scores, covered)
-        _whole_days(session, wanted, ids, models, scores=scores, covered=covered)
-        missing = np.argwhere(~covered)
-        for first in range(0, len(missing), POINTS_CHUNK):
-            chunk = missing[first : first + POINTS_CHUNK]
-            found = scores_on(session, {(ids[row], wanted[col]) for row, col in chunk}, catalog=catalog)
-            for row, col in chunk:
-                value = found.get((ids[row], wanted[col]))
-                if value is not None:
-                    scores[row, col] = value
-    red = np.array([m.model.bands.red_below for m in models], dtype=float)
-    green = np.array([m.model.bands.green_from for m in models], dtype=float)
-    return BookHealth(ids, index, columns, scores, red, green)
+    mode = None if spec is None else (spec.version, spec.default)  # None: snapshots, else the version in force
+    known: dict[tuple[tuple[int, bool] | None, date], tuple[np.ndarray, np.ndarray]] = read_cache(
+        session, "health.book_days"
+    )
+    new = [day for day in wanted if (mode, day) not in known]
+    if new:
+        models = [spec or catalog.on(day) for day in new]
+        scores = _book_scores(session, new, ids, models, snapshots=spec is None, catalog=catalog)
+        red = np.array([m.model.bands.red_below for m in models], dtype=float)[:, None]
+        green = np.array([m.model.bands.green_from for m in models], dtype=float)[:, None]
+        codes = band_codes(scores, red_below=red, green_from=green)
+        known.update({(mode, day): (scores[n], codes[n]) for n, day in enumerate(new)})
+    index = {cid: n for n, cid in enumerate(ids)}
+    return BookHealth(ids, index, {day: known[(mode, day)] for day in wanted})
+
+
+def _book_scores(
+    session: Session, days: list[date], ids: list[str], models: list[ModelSpec], *, snapshots: bool, catalog: Versions
+) -> np.ndarray:
+    """days × customers scores: stored snapshots carried forward (when `snapshots`), else point in time by each
+    day's model."""
+    scores = np.full((len(days), len(ids)), np.nan)
+    covered = np.zeros((len(days), len(ids)), dtype=bool)
+    if not ids:
+        return scores
+    if snapshots:
+        _from_snapshots(session, days, scores, covered)
+    _whole_days(session, days, ids, models, scores=scores, covered=covered)
+    missing = np.argwhere(~covered)
+    for first in range(0, len(missing), POINTS_CHUNK):
+        chunk = missing[first : first + POINTS_CHUNK]
+        found = scores_on(session, {(ids[row], days[col]) for col, row in chunk}, catalog=catalog)
+        for col, row in chunk:
+            value = found.get((ids[row], days[col]))
+            if value is not None:
+                scores[col, row] = value
+    return scores
 
 
 def _whole_days(
@@ -460,7 +482,7 @@ def _whole_days(
     """Days no snapshot covers at all (a book that never ran the snapshot job): the whole book point in time by the
     day's model, each day reading only the model's windows (`first_seen` once per model). A statement or two per
     such day: run the snapshot job (POST /v1/health/snapshots) to make these reads a single one."""
-    bare = [col for col in range(len(wanted)) if not covered[:, col].any()]
+    bare = [col for col in range(len(wanted)) if not covered[col].any()]
     firsts: dict[int, list[dict[str, datetime]]] = {}
     for col in bare:
         spec = models[col]
@@ -469,8 +491,8 @@ def _whole_days(
         first = firsts[spec.version]
         health = compute_health(session, as_of=wanted[col], customers=None, spec=spec, first=first)
         column = np.array([np.nan if (h := health.get(cid)) is None or h.score is None else h.score for cid in ids])
-        scores[:, col] = column
-        covered[:, col] = True
+        scores[col] = column
+        covered[col] = True
 
 
 def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, tuple[np.ndarray, np.ndarray]]:
@@ -478,58 +500,80 @@ def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, t
     and its score, as two arrays (a year of weekly snapshots of 10,000 customers is 52 rows of numbers to read,
     not 520,000 rows with an id each)."""
     # One request may ask twice (the ROI baseline, then its controls): days already read come from the session.
-    cache: dict[date, tuple[np.ndarray, np.ndarray]] = session.info.setdefault(_SNAPSHOT_CACHE, {})
-    ranges: list[tuple[date, date]] = session.info.setdefault(_SNAPSHOT_RANGES, [])
+    cache: dict[date, tuple[np.ndarray, np.ndarray]] = read_cache(session, "health.snapshot_columns")
+    ranges: dict[tuple[date, date], bool] = read_cache(session, "health.snapshot_ranges")
     if not any(a <= first and last <= b for a, b in ranges):
         postgres = session.get_bind().dialect.name == "postgresql"
-        aggregate = func.array_agg if postgres else func.json_group_array
         # The same order as customer_ids' ORDER BY id, in the database's own collation.
         ranked = select(Customer.id, (func.row_number().over(order_by=Customer.id) - 1).label("rn")).subquery()
+        positions, scores = _day_arrays(ranked.c.rn, HealthSnapshot.score, postgres=postgres)
         known = sorted(d for d in cache if first <= d <= last)
         stmt = (
-            select(HealthSnapshot.snapshot_date, aggregate(ranked.c.rn), aggregate(HealthSnapshot.score))
+            select(HealthSnapshot.snapshot_date, positions, scores)
             .join(ranked, ranked.c.id == HealthSnapshot.customer_id)
             .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
             .group_by(HealthSnapshot.snapshot_date)
         )
         if known:
             stmt = stmt.where(HealthSnapshot.snapshot_date.not_in(known))
-        for day, positions, day_scores in session.execute(stmt):
-            rows, values = (positions, day_scores) if postgres else (json.loads(positions), json.loads(day_scores))
-            cache[day] = (np.array(rows, dtype=np.int64), np.array(values, dtype=float))
-        ranges.append((first, last))
+        for day, day_positions, day_scores in session.execute(stmt):
+            if postgres:  # packed big-endian binary: no number is formatted as text, nor parsed back
+                cache[day] = (np.frombuffer(day_positions, ">i4").astype(np.int64), np.frombuffer(day_scores, ">f8"))
+            else:
+                cache[day] = (np.array(json.loads(day_positions), np.int64), np.array(json.loads(day_scores), float))
+        ranges[(first, last)] = True
     return {day: columns for day, columns in cache.items() if first <= day <= last}
 
 
-_SNAPSHOT_CACHE, _SNAPSHOT_RANGES = "csroi.snapshot_columns", "csroi.snapshot_ranges"
+def _day_arrays(position: Any, score: Any, *, postgres: bool) -> tuple[Any, Any]:
+    """The aggregates of a day's positions and scores: on PostgreSQL each value's binary form (`int4send`,
+    `float8send`; a null score as NaN) concatenated into one bytea per day, so 580,000 numbers travel as two
+    buffers per day instead of text arrays; on SQLite JSON arrays."""
+    if not postgres:
+        return func.json_group_array(position), func.json_group_array(score)
+    packed_position = func.int4send(cast(position, Integer))
+    packed_score = func.float8send(func.coalesce(score, literal("NaN", Float)))
+    empty = literal(b"", LargeBinary)
+    return func.string_agg(packed_position, empty), func.string_agg(packed_score, empty)
 
 
 def forget_snapshot_reads(session: Session) -> None:
-    """Drop what `_snapshot_columns` kept for this session (a write of snapshots makes it stale)."""
-    session.info.pop(_SNAPSHOT_CACHE, None)
-    session.info.pop(_SNAPSHOT_RANGES, None)
+    """Drop what this session's reads kept (a write of snapshots makes it stale)."""
+    forget_reads(session)
 
 
-def _from_snapshots(
-    session: Session, wanted: list[date], index: dict[str, int], scores: np.ndarray, covered: np.ndarray
-) -> None:
-    """Fill the (customer, day) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
+def _from_snapshots(session: Session, wanted: list[date], scores: np.ndarray, covered: np.ndarray) -> None:
+    """Fill the (day, customer) cells a snapshot of that day or of the `CARRY_DAYS` before it covers (the latest)."""
     by_day = _snapshot_columns(session, wanted[0] - timedelta(days=CARRY_DAYS), wanted[-1])
+    carry_forward(by_day, wanted, scores, covered)
+
+
+def carry_forward(
+    by_day: Mapping[date, tuple[np.ndarray, np.ndarray]], wanted: list[date], scores: np.ndarray, covered: np.ndarray
+) -> None:
+    """Fill scores[d, c] (and covered[d, c]) for each wanted day d not yet covered for customer c, from the latest
+    snapshot of c taken on d or in the CARRY_DAYS before it (`by_day`: each snapshot day's customer positions and
+    scores). Array operations over snapshot days × customers: no loop over customers."""
     if not by_day:
         return
+    customers = scores.shape[1]
     snapshot_days = sorted(by_day)
-    taken = np.zeros((len(index), len(snapshot_days)), dtype=bool)
-    values = np.full((len(index), len(snapshot_days)), np.nan)
+    taken = np.zeros((len(snapshot_days), customers), dtype=bool)
+    values = np.full((len(snapshot_days), customers), np.nan)
     for slot, day in enumerate(snapshot_days):
         rows, day_scores = by_day[day]
-        taken[rows, slot] = True
-        values[rows, slot] = day_scores  # a null score reads as NaN: no score
+        taken[slot, rows] = True
+        values[slot, rows] = day_scores  # a null score reads as NaN: no score
+    # latest[s, c]: the last slot up to s where customer c has a snapshot (-1: none yet).
+    latest = np.maximum.accumulate(np.where(taken, np.arange(len(snapshot_days))[:, None], -1), axis=0)
     ordinals = np.array([d.toordinal() for d in snapshot_days])
+    everyone = np.arange(customers)
     for col, day in enumerate(wanted):
-        # The snapshot days that may stand for `day`, latest first: the latest one a customer has wins.
-        lo = np.searchsorted(ordinals, day.toordinal() - CARRY_DAYS, side="left")
-        hi = np.searchsorted(ordinals, day.toordinal(), side="right")
-        for s in range(hi - 1, lo - 1, -1):
-            fill = taken[:, s] & ~covered[:, col]
-            scores[fill, col] = values[fill, s]
-            covered[fill, col] = True
+        # The latest snapshot a customer has on or before `day` stands for it if taken in the CARRY_DAYS before.
+        hi = int(np.searchsorted(ordinals, day.toordinal(), side="right")) - 1
+        if hi < 0:
+            continue
+        source = latest[hi]
+        fill = (source >= 0) & (ordinals[source] >= day.toordinal() - CARRY_DAYS) & ~covered[col]
+        scores[col, fill] = values[source[fill], everyone[fill]]
+        covered[col, fill] = True

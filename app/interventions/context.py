@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import in_values
 from app.health import service as health_service
 from app.ledger import service as ledger_service
 from app.models import Cost, Renewal
@@ -115,7 +116,7 @@ def linked_costs(session: Session, intervention_ids: set[str]) -> dict[str, Deci
         return {}
     rows = session.execute(
         select(Cost.intervention_id, func.sum(Cost.amount))
-        .where(Cost.intervention_id.in_(sorted(intervention_ids)))
+        .where(in_values(session, Cost.intervention_id, intervention_ids))
         .group_by(Cost.intervention_id)
     )
     return {iid: amount for iid, amount in rows if iid is not None}

@@ -129,7 +129,7 @@ def attribute(
     `series`: the ledger's arrays when the caller has read them (else ARR is read with one statement)."""
     result = {w.id: Attribution(final=today >= w.window_end) for w in windows}
     by_customer: dict[str, list[Window]] = defaultdict(list)
-    for window in windows:
+    for window in sorted(windows, key=lambda w: (w.started_on, w.id)):  # each customer's windows in start order
         by_customer[window.customer_id].append(window)
     per_customer = [risk_episodes(ws) for ws in by_customer.values()]
     episodes = [e for eps in per_customer for e in eps]
@@ -148,10 +148,7 @@ def attribute(
                     result[window.id].retained_cents = cents
                     result[window.id].episode = [w.id for w in episode]
     for customer, _product, day, cents in ledger.expansions(session, set(by_customer), today):
-        holders = sorted(
-            (w for w in by_customer[customer] if w.contains(day)),
-            key=lambda w: (w.started_on, w.id),
-        )
+        holders = [w for w in by_customer[customer] if w.contains(day)]  # in start order
         for window, share in zip(holders, allocate(cents, len(holders)) if holders else [], strict=True):
             result[window.id].expanded_cents += share
     return result

@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import formulas
+from app.db import in_values, read_cache
 from app.health import service as health_service
 from app.interventions.impact import Attribution, Window, allocate, cap_credits, rescue_years, risk_episodes
 from app.ledger import service as ledger_service
@@ -124,9 +125,13 @@ class Book:
 
 
 def read_book(session: Session) -> Book:
-    """The customers and their ledger, two statements."""
-    customers = health_service.customer_ids(session)
-    return Book(customers, ledger_service.ledger_series(session, customers))
+    """The customers and their ledger, two statements, once per session until it writes (`read_cache`)."""
+    cache = read_cache(session, "interventions.book")
+    if "book" not in cache:
+        customers = health_service.customer_ids(session)
+        cache["book"] = Book(customers, ledger_service.ledger_series(session, customers))
+    book: Book = cache["book"]
+    return book
 
 
 def measure(
@@ -236,7 +241,7 @@ def _holdout(
     enrolled = session.execute(
         select(a.customer_id, a.enrolled_on, e.id, e.play_type, e.play_framework, e.ends_on, e.stopped_on)
         .join(e, e.id == a.experiment_id)
-        .where(a.customer_id.in_(customers))
+        .where(in_values(session, a.customer_id, customers))
     ).all()
     if not enrolled:
         return
@@ -290,6 +295,15 @@ class _Book:
 
 
 def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
+    """Tiers, intervention windows and renewals of the book, three statements once per session until it writes."""
+    cache = read_cache(session, "interventions.eligibility")
+    if "book" not in cache:
+        cache["book"] = _read_eligibility(session, customers, rows)
+    book: _Book = cache["book"]
+    return book
+
+
+def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
     tier_of = {cid: tier for cid, tier in session.execute(select(Customer.id, Customer.tier))}
     codes: dict[str | None, int] = {}
     tiers = np.array([codes.setdefault(tier_of.get(c), len(codes)) for c in customers], dtype=np.int64)
@@ -316,44 +330,57 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
         if not found:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        first, second, third = (np.array(c, dtype=np.int64) for c in zip(*found, strict=True))
-        return first, second, third
+        table = np.array(found, dtype=np.int64)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
 
     return _Book(tiers, codes, *columns(busy), *columns(renewals))
 
 
+def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarray, customers: int) -> np.ndarray:
+    """len(days) × customers booleans: whether some interval [first[i], last[i]] of customer rows[i] (ordinals)
+    contains the day (`days` ascending). A difference array along the days, one cumulative sum: no loop."""
+    lo = np.searchsorted(days, first, side="left")
+    hi = np.searchsorted(days, last, side="right")
+    kept = lo < hi
+    diff = np.zeros((len(days) + 1, customers), dtype=np.int32)
+    np.add.at(diff, (lo[kept], rows[kept]), 1)
+    np.add.at(diff, (hi[kept], rows[kept]), -1)
+    marked: np.ndarray = np.cumsum(diff, axis=0)[:-1] > 0
+    return marked
+
+
 @dataclass(frozen=True)
-class _Candidates:
-    """Customers eligible on one day for one window length and at-risk flag, sorted by stratum (band × tier)."""
+class _Month:
+    """What eligibility and control outcomes need on the start days of one calendar month, as days × customers
+    arrays (rows: the month's start days): a few megabytes, whatever the number of pools."""
 
-    customers: np.ndarray
-    strata: np.ndarray
-
-    def of(self, stratum: int) -> np.ndarray:
-        """The candidates in `stratum`."""
-        lo, hi = np.searchsorted(self.strata, [stratum, stratum + 1])
-        found: np.ndarray = self.customers[lo:hi]
-        return found
+    days: np.ndarray  # the start days' ordinals, ascending
+    # (stratum × 2 + at risk) of a customer with a band that day, else -1; stratum = band code × tiers + tier, at
+    # risk by SPEC §5's rule: red, or yellow with a renewal due within 90 days still open that day.
+    labels: np.ndarray
+    arr_before: np.ndarray  # cents of ARR the day before (a control window's ARR at start)
+    grown_before: np.ndarray  # cents of expansion up to the day before
 
 
-def _candidates(
-    book: _Book, health: health_service.BookHealth, day: date, days: int, *, at_risk: bool, tiers: int
-) -> _Candidates:
-    """Customers that on `day` have a band, are at risk (or not) by SPEC §5's rule (red, or yellow with a renewal
-    due within 90 days that was still open that day), and have no intervention window (not cancelled)
-    overlapping [day, day + days); by stratum. Paying is checked on the windows' ARR at start."""
-    s = day.toordinal()
-    codes = health.band(day)
-    soon = np.zeros(len(codes), dtype=bool)
-    due = (book.renewal_due >= s) & (book.renewal_due <= s + RENEWAL_HORIZON_DAYS) & (book.renewal_closed >= s)
-    soon[book.renewal_customer[due]] = True
+def _month(
+    book: _Book, health: health_service.BookHealth, ledger: ledger_service.LedgerSeries, days: list[date]
+) -> _Month:
+    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+    codes = np.stack([health.band(d) for d in days]).astype(np.int64)
+    customers = codes.shape[1]
+    soon = _marks(
+        book.renewal_customer,
+        book.renewal_due - RENEWAL_HORIZON_DAYS,
+        np.minimum(book.renewal_due, book.renewal_closed),
+        ordinals,
+        customers,
+    )
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
-    busy = np.zeros(len(codes), dtype=bool)
-    busy[book.busy_customer[(book.busy_start < s + days) & (book.busy_end > s)]] = True
-    customers = np.flatnonzero((codes != health_service.NO_BAND) & (risky == at_risk) & ~busy)
-    strata = codes[customers].astype(np.int64) * tiers + book.tiers[customers]
-    order = np.argsort(strata, kind="stable")
-    return _Candidates(customers[order], strata[order])
+    strata = codes * len(book.tier_codes) + book.tiers
+    labels = np.where(codes != health_service.NO_BAND, strata * 2 + risky, -1)
+    return _Month(
+        ordinals, labels, ledger.arr_grid(ordinals - 1, customers), ledger.expansion_grid(ordinals - 1, customers)
+    )
 
 
 def _matched(
@@ -366,41 +393,136 @@ def _matched(
     today: date,
     min_controls: int,
 ) -> None:
-    """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules")."""
+    """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules"), a calendar month
+    and a window length at a time: all of them are masks over the month's start days × customers arrays."""
     waiting = [u for u in units if u.pool is None and u.first.band is not None]
     if not waiting:
         return
     book = _book(session, found.customers, rows)
     health = health_service.book_health(session, {u.first.started_on for u in waiting})
-    tier_of = {c: int(book.tiers[n]) for c, n in rows.items()}
+    _match(
+        waiting, book=book, health=health, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls
+    )
+
+
+def _match(
+    waiting: list[Unit],
+    *,
+    book: _Book,
+    health: health_service.BookHealth,
+    ledger: ledger_service.LedgerSeries,
+    rows: Mapping[str, int],
+    found: Incremental,
+    today: date,
+    min_controls: int,
+) -> None:
+    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e."""
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
         first = unit.first
-        month = first.started_on.strftime("%Y-%m")
-        pools[("matched", first.at_risk, first.band, tier_of[first.customer_id], first.days, month)].append(unit)
+        stratum = int(book.tiers[rows[first.customer_id]])
+        pools[("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")].append(unit)
+    by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
+    for key in pools:
+        by_month[key[5]].append(key)
+    for keys in by_month.values():
+        days = sorted({u.first.started_on for key in keys for u in pools[key]})
+        month = _month(book, health, ledger, days)
+        row = {day: n for n, day in enumerate(days)}
+        for length in sorted({_key_int(key, LENGTH) for key in keys}):
+            of_length = [key for key in keys if _key_int(key, LENGTH) == length]
+            starts = [{row[u.first.started_on] for u in pools[key]} for key in of_length]
+            found_pools = _month_pools(book, ledger, month, of_length, starts, length=length, today=today)
+            for key, pool in zip(of_length, found_pools, strict=True):
+                if len(pool.customers) >= min_controls:
+                    found.pools[key] = pool
+                    for unit in pools[key]:
+                        unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+
+
+LENGTH, TIER = 4, 3  # positions in a matched pool's key: ("matched", at_risk, band, tier, length, month)
+
+
+def _key_int(key: tuple[object, ...], at: int) -> int:
+    """The window length (`LENGTH`) or the tier code (`TIER`) of a matched pool's key."""
+    value = key[at]
+    assert isinstance(value, int)  # noqa: S101 - the key's shape, for the type checker
+    return value
+
+
+def _month_pools(
+    book: _Book,
+    ledger: ledger_service.LedgerSeries,
+    month: _Month,
+    keys: list[tuple[object, ...]],
+    starts: list[set[int]],
+    *,
+    length: int,
+    today: date,
+) -> list[Pool]:
+    """The pools of `keys` (one month, one window length; `starts`: each key's start days, rows of `month`).
+
+    A control window is a (start day, customer) cell; its label is its stratum and at-risk flag when the customer is
+    eligible that day (has a band, no intervention window overlapping), and it belongs to the key with that label
+    when the key has that start day. Per key and customer, the windows' sums are then one `bincount` (exact: sums
+    of cents stay far below 2^53)."""
+    used = np.array(sorted(set().union(*starts)), dtype=np.int64)  # the month's days some key starts on
+    customers = month.labels.shape[1]
+    busy, churned, grown = _window_outcomes(book, ledger, month, used, length=length, today=today)
     tiers = len(book.tier_codes)
-    candidates: dict[tuple[date, int, bool], _Candidates] = {}
-    for key, members in pools.items():
-        _, at_risk, band, tier, days, _ = key
-        assert isinstance(days, int)  # noqa: S101 - the key's shape, for the type checker
-        assert isinstance(tier, int)  # noqa: S101
-        assert isinstance(at_risk, bool)  # noqa: S101
-        stratum = health_service.BAND_CODES.get(band if isinstance(band, str) else "", 0) * tiers + tier
-        parts = []
-        for day in sorted({u.first.started_on for u in members}):
-            if (day, days, at_risk) not in candidates:
-                candidates[(day, days, at_risk)] = _candidates(book, health, day, days, at_risk=at_risk, tiers=tiers)
-            customers = candidates[(day, days, at_risk)].of(stratum)
-            parts.append((customers, np.full(len(customers), day.toordinal(), dtype=np.int64)))
-        customer = np.concatenate([c for c, _ in parts])
-        start = np.concatenate([s for _, s in parts])
-        pool = _pool(
-            "matched", customer, *_control_windows(ledger, customer, start, np.full(len(customer), days), today)
+    # label → key index; the last slot, -1, is where an ineligible cell's label (-1) lands.
+    owner = np.full((health_service.GREEN + 1) * tiers * 2 + 1, -1, dtype=np.int64)
+    member = np.zeros((len(keys), len(used)), dtype=bool)  # key × used day: the key starts on it
+    for n, (key, days) in enumerate(zip(keys, starts, strict=True)):
+        code = health_service.BAND_CODES.get(str(key[2]), health_service.NO_BAND)
+        if code != health_service.NO_BAND:  # no band code: no customer matches (an empty pool)
+            owner[(code * tiers + _key_int(key, TIER)) * 2 + bool(key[1])] = n
+            member[n, np.searchsorted(used, sorted(days))] = True
+    cell_key = owner[np.where(busy, -1, month.labels[used])]
+    a_all = month.arr_before[used]
+    day, customer = np.nonzero((cell_key >= 0) & (a_all > 0))
+    keyed = cell_key[day, customer]
+    inside = member[keyed, day]
+    day, customer, keyed = day[inside], customer[inside], keyed[inside]
+    group = keyed * customers + customer
+    a = a_all[day, customer]
+
+    def per_key(weights: np.ndarray | None) -> np.ndarray:
+        sums: np.ndarray = np.bincount(group, weights=weights, minlength=len(keys) * customers)
+        return sums.reshape(len(keys), customers)
+
+    windows, start = per_key(None), per_key(a)
+    lost, expanded = per_key(np.where(churned[day, customer], a, 0)), per_key(grown[day, customer])
+    pools = []
+    for n in range(len(keys)):
+        ids = np.flatnonzero(windows[n])
+        pools.append(
+            Pool(
+                "matched",
+                ids,
+                start[n, ids].astype(np.int64),
+                lost[n, ids].astype(np.int64),
+                expanded[n, ids].astype(np.int64),
+            )
         )
-        if len(pool.customers) >= min_controls:
-            found.pools[key] = pool
-            for unit in members:
-                unit.method, unit.pool, unit.p, unit.e = "matched", key, pool.p, pool.e
+    return pools
+
+
+def _window_outcomes(
+    book: _Book, ledger: ledger_service.LedgerSeries, month: _Month, used: np.ndarray, *, length: int, today: date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For windows of `length` days starting on the month's `used` days, days × customers: whether an intervention
+    window (not cancelled) overlaps it, whether the customer churned (ARR 0 on its last day, or today while open)
+    and the expansion inside it."""
+    customers = month.labels.shape[1]
+    starts = month.days[used]
+    # A window [ws, we) overlaps [s, s + length) when ws < s + length and we > s.
+    busy = _marks(book.busy_customer, book.busy_start - length + 1, book.busy_end - 1, starts, customers)
+    last = _last_seen(starts, np.full(len(starts), length), today)
+    churned = ledger.arr_grid(last, customers) <= 0
+    inside = ledger.expansion_grid(last, customers) - month.grown_before[used]
+    grown = np.where((last >= starts)[:, None], inside, 0)
+    return busy, churned, grown
 
 
 def _model(session: Session, units: list[Unit], churn_defaults: Mapping[str, float]) -> None:
@@ -532,11 +654,13 @@ def _interval(
     credited = np.array([sum(found.shares[i].credited_cents for i in members[k]) for k in keys], dtype=float)
     p = np.tile(np.array([float(u.p) for u in units]), (RESAMPLES, 1))
     e = np.tile(np.array([float(u.e) for u in units]), (RESAMPLES, 1))
-    for key in {u.pool for u in units} - {None}:
-        assert key is not None  # noqa: S101
+    columns: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for n, unit in enumerate(units):
+        if unit.pool is not None:
+            columns[unit.pool].append(n)
+    for key, of_pool in columns.items():
         draws_p, draws_e = _pool_draws(found, key, seed)
-        columns = [n for n, u in enumerate(units) if u.pool == key]
-        p[:, columns], e[:, columns] = draws_p[:, None], draws_e[:, None]
+        p[:, of_pool], e[:, of_pool] = draws_p[:, None], draws_e[:, None]
     rng = _generator(seed, "units", tuple(keys))
     counts = rng.multinomial(len(units), np.full(len(units), 1 / len(units)), size=RESAMPLES)
     value = (counts * (at_risk * a * (p - churned) + credited - a * e)).sum(axis=1) / 100

@@ -6,7 +6,7 @@ then found with array operations, one group per (start, measurement day, band), 
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -31,10 +31,12 @@ def _mean(values: np.ndarray) -> Decimal | None:
 
 
 def health_deltas(
-    session: Session, rows: Sequence[Intervention], today: date
+    session: Session, rows: Sequence[Intervention], today: date, *, bands: Mapping[str, str | None] | None = None
 ) -> dict[str, tuple[Decimal, Decimal | None]]:
     """Per intervention measured by `today`: its health change from start to measurement, and the mean change over
-    the same days of the customers in its band at the start whose intervention windows (any) do not overlap it."""
+    the same days of the customers in its band at the start whose intervention windows (any) do not overlap it.
+
+    `bands`: each row's band at start (its context's `band`) when the caller read it without the context."""
     due = [(row, day) for row in rows if (day := measured_on(row)) is not None and day <= today]
     if not due:
         return {}
@@ -54,21 +56,27 @@ def health_deltas(
         if windows
         else (np.zeros(0, dtype=np.int64) for _ in range(3))
     )
-    groups: dict[tuple[date, date, int], list[Intervention]] = defaultdict(list)
+    groups: dict[tuple[date, date], dict[int, list[Intervention]]] = defaultdict(lambda: defaultdict(list))
     for row, day in due:
         assert row.started_on is not None  # noqa: S101 - `due` holds started ones
-        band = health_service.BAND_CODES.get((row.context or {}).get("band") or "", health_service.NO_BAND)
-        groups[(row.started_on, day, band)].append(row)
+        at_start = bands[row.id] if bands is not None else (row.context or {}).get("band")
+        band = health_service.BAND_CODES.get(at_start or "", health_service.NO_BAND)
+        groups[(row.started_on, day)][band].append(row)
     result: dict[str, tuple[Decimal, Decimal | None]] = {}
-    for (start, end, band), members in groups.items():
+    for (start, end), by_band in groups.items():
+        # Per (start, measurement day): who is free of intervention windows, and everyone's change; then per band.
         before, after = health.score(start), health.score(end)
         busy = np.zeros(len(before), dtype=bool)
         busy[busy_customer[(busy_start <= end.toordinal()) & (busy_end >= start.toordinal())]] = True
-        peers = (health.band(start) == band) & (band != health_service.NO_BAND) & ~np.isnan(after) & ~busy
-        baseline = _mean(after[peers] - before[peers])
-        for row in members:
-            own_before, own_after = before[health.index[row.customer_id]], after[health.index[row.customer_id]]
-            if np.isnan(own_before) or np.isnan(own_after):
-                continue
-            result[row.id] = (Decimal(str(float(own_after))) - Decimal(str(float(own_before))), baseline)
+        usable = ~np.isnan(after) & ~busy
+        change = after - before
+        start_bands = health.band(start)
+        for band, members in by_band.items():
+            peers = (start_bands == band) & usable if band != health_service.NO_BAND else np.zeros(len(before), bool)
+            baseline = _mean(change[peers])
+            for row in members:
+                own_before, own_after = before[health.index[row.customer_id]], after[health.index[row.customer_id]]
+                if np.isnan(own_before) or np.isnan(own_after):
+                    continue
+                result[row.id] = (Decimal(str(float(own_after))) - Decimal(str(float(own_before))), baseline)
     return result

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULT_LEVEL_KINDS
+from app.db import in_values
 from app.health import service as health_service
 from app.interventions.schemas import SPECIAL_METRICS, ExpectedIn
 from app.ledger import service as ledger_service
@@ -178,7 +179,7 @@ def _renewals(session: Session, renewal: set[tuple[str, date, date]]) -> dict[Ke
         return {}
     closed: dict[str, list[date]] = defaultdict(list)
     stmt = select(Renewal.customer_id, Renewal.closed_on).where(
-        Renewal.customer_id.in_(sorted({c for c, _, _ in renewal})),
+        in_values(session, Renewal.customer_id, {c for c, _, _ in renewal}),
         Renewal.status == "renewed",
         Renewal.closed_on <= max(on for _, _, on in renewal),
     )

@@ -10,7 +10,7 @@ from app.auth import ReadAuth, WriteAuth
 from app.batch import UpsertResult
 from app.config import get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
-from app.db import SessionDep, WriteSessionDep
+from app.db import MetricSessionDep, SessionDep, WriteSessionDep
 from app.errors import problem_responses
 from app.interventions import recommend, service
 from app.interventions.schemas import (
@@ -63,9 +63,10 @@ def create_intervention(
 
 @router.get("", response_model=PageOut[InterventionOut], responses={**CSV_RESPONSE, **problem_responses(401, 403, 422)})
 def list_interventions(
-    _auth: ReadAuth, request: Request, query: Annotated[InterventionListQuery, Query()], session: SessionDep
+    _auth: ReadAuth, request: Request, query: Annotated[InterventionListQuery, Query()], session: MetricSessionDep
 ) -> Any:
     """Interventions with their outcome, impact and ROI; filters, cursor pages, CSV."""
+    # A metric read: the views' incremental figures aggregate the whole book's health and ledger (work_mem).
     page = service.list_interventions(session, query)
     views = _views(request, session, list(page.items))
     if wants_csv(request, query.format):

@@ -16,7 +16,7 @@ from app import formulas, records
 from app.batch import UpsertResult
 from app.config import DEFAULT_LEVEL_KINDS
 from app.customers import service as customers_service
-from app.db import utcnow
+from app.db import in_values, utcnow
 from app.errors import Conflict, Unprocessable
 from app.experiments import service as experiments
 from app.interventions import context as context_capture
@@ -40,7 +40,7 @@ from app.interventions.schemas import (
 )
 from app.interventions.schemas import InterventionOut as InterventionOut  # noqa: PLC0414 - re-exported: build_views' answer
 from app.models import Intervention, TeamMember
-from app.money import from_cents
+from app.money import CENT, from_cents
 from app.pagination import Page
 
 # SPEC §5: planned → in_progress → completed; planned or in_progress → cancelled. Anything else is a 409.
@@ -324,7 +324,7 @@ def started_windows(session: Session, customer_ids: set[str]) -> list[Window]:
         i.context["band"].as_string(),
         i.context["health_score"].as_float(),
     ).where(
-        i.customer_id.in_(sorted(customer_ids)),
+        in_values(session, i.customer_id, customer_ids),
         i.started_on.is_not(None),
         i.window_end.is_not(None),
         i.status != "cancelled",
@@ -394,14 +394,28 @@ def intervention_cost(
     return formulas.intervention_cost(row.hours, rate, row.direct_cost, linked.get(row.id, Decimal(0)))
 
 
+def _impact_amounts(row: Intervention, computed: Attribution | None) -> tuple[Decimal, Decimal, bool] | None:
+    """Retained and expanded ARR as the impact shows them, and whether they are computed: the manual override
+    when there is one, else the computed attribution (None: no impact yet)."""
+    if row.impact_override:
+        override = row.impact_override
+        retained, expanded = Decimal(str(override["retained_arr"])), Decimal(str(override["expanded_arr"]))
+        return retained.quantize(CENT), expanded.quantize(CENT), False
+    if computed is None:
+        return None
+    return from_cents(computed.retained_cents) or Decimal(0), from_cents(computed.expanded_cents) or Decimal(0), True
+
+
 def impact_view(
     row: Intervention, computed: Attribution | None, cost: Decimal, found: incremental.Incremental
 ) -> ImpactOut | None:
     """The impact as shown: the manual override when there is one, else the computed attribution."""
+    amounts = _impact_amounts(row, computed)
+    if amounts is None:
+        return None
+    retained, expanded, is_computed = amounts
     window_start, window_end = row.started_on, row.window_end
-    if row.impact_override:
-        override = row.impact_override
-        retained, expanded = Decimal(str(override["retained_arr"])), Decimal(str(override["expanded_arr"]))
+    if not is_computed or computed is None:
         return ImpactOut(
             retained_arr=retained,
             expanded_arr=expanded,
@@ -410,12 +424,8 @@ def impact_view(
             final=True,
             window_start=window_start,
             window_end=window_end,
-            note=override["note"],
+            note=(row.impact_override or {})["note"],
         )
-    if computed is None:
-        return None
-    retained = from_cents(computed.retained_cents) or Decimal(0)
-    expanded = from_cents(computed.expanded_cents) or Decimal(0)
     share = found.shares.get(row.id)
     extra = {}
     if share is not None:
@@ -442,23 +452,72 @@ def impact_view(
     )
 
 
-def outcome_view(row: Intervention, due: dict[str, dict[str, Any]]) -> OutcomeOut | None:
-    """The manual outcome, else the stored measurement, else the measurement computed now if it is due (`due`:
-    measure_many's answer for the page)."""
+def _outcome_fields(row: Intervention, due: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The outcome's fields as shown: the manual outcome, else the stored measurement, else the measurement
+    computed now if it is due (`due`: measure_many's answer for the page)."""
     if row.outcome_override:
         manual = row.outcome_override
         measured = row.outcome or {}
-        return OutcomeOut(
-            measured_on=measured.get("measured_on"),
-            before=manual.get("before", measured.get("before")),
-            after=manual.get("after", measured.get("after")),
-            change=measured.get("change"),
-            met=manual.get("met", measured.get("met")),
-            source="manual",
-            note=manual["note"],
-        )
+        return {
+            "measured_on": measured.get("measured_on"),
+            "before": manual.get("before", measured.get("before")),
+            "after": manual.get("after", measured.get("after")),
+            "change": measured.get("change"),
+            "met": manual.get("met", measured.get("met")),
+            "source": "manual",
+            "note": manual["note"],
+        }
     stored = row.outcome or due.get(row.id)
-    return OutcomeOut(**stored, source="measured") if stored else None
+    return {**stored, "source": "measured"} if stored else None
+
+
+def outcome_view(row: Intervention, due: dict[str, dict[str, Any]]) -> OutcomeOut | None:
+    """The outcome as shown (`_outcome_fields`)."""
+    fields = _outcome_fields(row, due)
+    return None if fields is None else OutcomeOut(**fields)
+
+
+@dataclass(frozen=True)
+class InterventionFigures:
+    """What an ROI row sums of one intervention: the figures its view shows, without building the view."""
+
+    id: str
+    met: bool | None  # the outcome's `met` (None: not measured or not measurable)
+    retained: Decimal  # the impact's retained_arr (0 without an impact)
+    expanded: Decimal  # the impact's expanded_arr
+    computed: bool  # the impact is computed (not a manual override)
+    cost: Decimal
+
+
+def roi_figures(
+    session: Session,
+    rows: list[Intervention],
+    default_hourly: Decimal,
+    *,
+    as_of: date,
+    computed: Impacts,
+) -> list[InterventionFigures]:
+    """The outcome, impact and cost of each intervention as `build_views` shows them, by the same rules, for
+    reads that only sum them (the ROI metric over thousands of interventions)."""
+    hourly = hourly_costs(session, {r.owner for r in rows if r.owner})
+    linked = context_capture.linked_costs(session, {r.id for r in rows})
+    due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], as_of)
+    figures = []
+    for row in rows:
+        outcome = _outcome_fields(row, due)
+        amounts = _impact_amounts(row, computed.naive.get(row.id))
+        retained, expanded, is_computed = amounts or (Decimal(0), Decimal(0), False)
+        figures.append(
+            InterventionFigures(
+                id=row.id,
+                met=None if outcome is None else outcome["met"],
+                retained=retained,
+                expanded=expanded,
+                computed=is_computed,
+                cost=intervention_cost(row, hourly, default_hourly, linked),
+            )
+        )
+    return figures
 
 
 def build_views(

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app import formulas, records
+from app.db import in_values
 from app.errors import Unprocessable
 from app.ledger.schemas import CustomerArrOut, MovementOut, MovementQuery
 from app.models import ArrChange, Customer
@@ -144,7 +146,7 @@ def arr_on(session: Session, points: set[tuple[str, date]]) -> dict[tuple[str, d
 def expansions(session: Session, customer_ids: set[str], until: date) -> list[tuple[str, str, date, int]]:
     """Upsell and cross-sell changes (customer, product, date, cents) of these customers up to `until`."""
     stmt = select(ArrChange.customer_id, ArrChange.product, ArrChange.effective_date, ArrChange.delta_cents).where(
-        ArrChange.customer_id.in_(sorted(customer_ids)),
+        in_values(session, ArrChange.customer_id, customer_ids),
         ArrChange.movement_type.in_(EXPANSION),
         ArrChange.effective_date <= until,
     )
@@ -286,6 +288,30 @@ class LedgerSeries:
         upto = self._lookup(rows, last, self.expanded)
         before = self._lookup(rows, first - 1, self.expanded)
         return np.where(last >= first, upto - before, 0)
+
+    def arr_grid(self, days: np.ndarray, customers: int) -> np.ndarray:
+        """len(days) × customers cents of ARR of every customer row on each of `days` (ordinals, ascending)."""
+        return self._grid(days, customers, self.arr)
+
+    def expansion_grid(self, days: np.ndarray, customers: int) -> np.ndarray:
+        """len(days) × customers cents of upsell + cross-sell of every customer row up to and including each day."""
+        return self._grid(days, customers, self.expanded)
+
+    def _grid(self, days: np.ndarray, customers: int, running: np.ndarray) -> np.ndarray:
+        # Each change moves the running value from the first of `days` on or after its date: a difference array per
+        # customer, summed along the days (no lookup per customer and day).
+        rows, on, first = self._changes
+        step = np.where(first, running, running - np.r_[0, running[:-1]])
+        diff = np.zeros((len(days) + 1, customers), dtype=np.int64)
+        np.add.at(diff, (np.searchsorted(days, on, side="left"), rows), step)
+        grid: np.ndarray = np.cumsum(diff, axis=0)[:-1]
+        return grid
+
+    @cached_property
+    def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each key's customer row and day, and whether it is its customer's first."""
+        rows, on = self.keys // _SPAN, self.keys % _SPAN
+        return rows, on, np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, dtype=bool)
 
 
 def ledger_series(session: Session, customers: Sequence[str]) -> LedgerSeries:

@@ -51,25 +51,28 @@ def _health_sums(session: Session, periods: list[Period], group_by: Any) -> list
     """Per (period, group, band, score): paying customers and their ARR cents at the period end."""
     p = periods_cte(periods)
     # customers = those paying at the period end
-    arr = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid], paying_only=True).cte("arr")
-    latest = (
-        select(p.c.pid, HealthSnapshot.customer_id, func.max(HealthSnapshot.snapshot_date).label("day"))
-        .select_from(p)
-        .join(HealthSnapshot, HealthSnapshot.snapshot_date <= p.c.pe)
-        .group_by(p.c.pid, HealthSnapshot.customer_id)
-        .cte("latest")
+    arr = ledger.arr_as_of(p.c.pe, dates=p, keys=[p.c.pid, p.c.pe], paying_only=True).cte("arr")
+    # Each paying customer's latest snapshot day on or before the period end: one backward probe of the
+    # (customer_id, snapshot_date) key per customer, not an aggregate over every snapshot of the book.
+    inner = HealthSnapshot.__table__.alias("inner_snapshot")
+    day = (
+        select(func.max(inner.c.snapshot_date))
+        .where(inner.c.customer_id == arr.c.customer_id, inner.c.snapshot_date <= arr.c.pe)
+        .scalar_subquery()
     )
+    latest = select(arr.c.pid, arr.c.customer_id, arr.c.arr_cents, day.label("day")).cte("latest")
     group = customer_group_column(group_by).label("grp")
     stmt = (
-        select(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(arr.c.arr_cents))
-        .select_from(arr)
-        .join(Customer, Customer.id == arr.c.customer_id)
-        .outerjoin(latest, and_(latest.c.pid == arr.c.pid, latest.c.customer_id == arr.c.customer_id))
+        select(
+            latest.c.pid, group, HealthSnapshot.band, HealthSnapshot.score, func.count(), func.sum(latest.c.arr_cents)
+        )
+        .select_from(latest)
+        .join(Customer, Customer.id == latest.c.customer_id)
         .outerjoin(
             HealthSnapshot,
             and_(HealthSnapshot.customer_id == latest.c.customer_id, HealthSnapshot.snapshot_date == latest.c.day),
         )
-        .group_by(arr.c.pid, group, HealthSnapshot.band, HealthSnapshot.score)
+        .group_by(latest.c.pid, group, HealthSnapshot.band, HealthSnapshot.score)
     )
     return list(session.execute(stmt))
 
@@ -125,7 +128,7 @@ def health(session: Session, query: MetricQuery, *, defaults: Mapping[str, float
     def build(period: Period, group: str | None) -> HealthRow:
         return _health_row(period, group, parts.get((period.index, group), []), risk=risk, method=method)
 
-    has_snapshots = session.scalar(select(func.count()).select_from(HealthSnapshot)) != 0
+    has_snapshots = bool(session.scalar(select(select(HealthSnapshot.customer_id).exists())))
     meta = metric_meta(
         query,
         method=method,

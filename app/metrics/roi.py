@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app import formulas
 from app.db import utcnow
@@ -59,28 +59,40 @@ def roi(
     )
     if group_column is None and query.group_by is not None:
         group_column = getattr(Customer, query.group_by)
+    # The context JSON (the largest column) is not loaded: the health lift takes each row's band at start from
+    # one extracted field, and nothing else here reads the context (a read would load it row by row).
     stmt = (
-        select(Intervention, group_column if group_column is not None else Intervention.id)
+        select(
+            Intervention,
+            group_column if group_column is not None else Intervention.id,
+            Intervention.context["band"].as_string(),
+        )
         .join(Customer, Customer.id == Intervention.customer_id)
         .where(Intervention.started_on >= query.start, Intervention.started_on <= query.end)
+        .options(defer(Intervention.context))
     )
-    found = [(row, group if query.group_by else None) for row, group in session.execute(stmt)]
+    found: list[tuple[Intervention, str | None]] = []
+    bands: dict[str, str | None] = {}
+    for row, group, band in session.execute(stmt):
+        found.append((row, group if query.group_by else None))
+        bands[row.id] = band
     started = [r for r, _ in found]
     computed = interventions_service.impacts(
         session, {r.customer_id for r in started}, today, min_controls=min_controls, churn_defaults=churn_defaults
     )
-    views = {
-        v.id: v
-        for v in interventions_service.build_views(session, started, default_hourly, as_of=today, computed=computed)
+    figures = {
+        f.id: f
+        for f in interventions_service.roi_figures(session, started, default_hourly, as_of=today, computed=computed)
     }
-    deltas = interventions_service.health_deltas(session, started, today)
+    deltas = interventions_service.health_deltas(session, started, today, bands=bands)
     costs = cs_costs(session, periods, cs_teams) if query.group_by is None else {}
     rows: list[RoiRow] = []
+    starts = [(row.started_on, row.id, group) for row, group in found]
     for period in periods:
         members: dict[str | None, list[str]] = defaultdict(list)
-        for row, group in found:
-            if row.started_on is not None and period.start <= row.started_on <= period.end:
-                members[group].append(row.id)
+        for started_on, intervention_id, group in starts:
+            if started_on is not None and period.start <= started_on <= period.end:
+                members[group].append(intervention_id)
         if query.group_by is None:
             members.setdefault(None, [])
         for group in sorted(members, key=lambda g: (g is None, g or "")):
@@ -89,7 +101,7 @@ def roi(
                 _row(
                     period,
                     group,
-                    [views[i] for i in members[group]],
+                    [figures[i] for i in members[group]],
                     deltas=deltas,
                     period_cost=cost,
                     found=computed.incremental,
@@ -111,28 +123,26 @@ def roi(
 def _row(
     period: Period,
     group: str | None,
-    views: list[interventions_service.InterventionOut],
+    figures: list[interventions_service.InterventionFigures],
     *,
     deltas: dict[str, tuple[Decimal, Decimal | None]],
     period_cost: Decimal | None,
     found: interventions_service.Incremental,
     seed: int,
 ) -> RoiRow:
-    outcomes = [v.outcome.met for v in views if v.outcome is not None and v.outcome.met is not None]
-    retained = sum((v.impact.retained_arr for v in views if v.impact), Decimal(0))
-    expanded = sum((v.impact.expanded_arr for v in views if v.impact), Decimal(0))
-    cost = period_cost if period_cost is not None else sum((v.cost for v in views), Decimal(0))
-    own = [deltas[v.id][0] for v in views if v.id in deltas]
-    baseline = [b for v in views if v.id in deltas and (b := deltas[v.id][1]) is not None]
+    outcomes = [f.met for f in figures if f.met is not None]
+    retained = sum((f.retained for f in figures), Decimal(0))
+    expanded = sum((f.expanded for f in figures), Decimal(0))
+    cost = period_cost if period_cost is not None else sum((f.cost for f in figures), Decimal(0))
+    own = [deltas[f.id][0] for f in figures if f.id in deltas]
+    baseline = [b for f in figures if f.id in deltas and (b := deltas[f.id][1]) is not None]
     avg, base = formulas.mean(own), formulas.mean(baseline)
-    counted = interventions_service.row_figures(
-        found, [v.id for v in views if v.impact and v.impact.attribution == "computed"], cost, seed=seed
-    )
+    counted = interventions_service.row_figures(found, [f.id for f in figures if f.computed], cost, seed=seed)
     return RoiRow(
         period_start=period.start,
         period_end=period.end,
         group=group,
-        interventions=len(views),
+        interventions=len(figures),
         measured=len(outcomes),
         outcome_rate=formulas.ratio(sum(outcomes), len(outcomes)),
         retained_arr=retained,
