@@ -150,10 +150,18 @@ def test_health_snapshot_backfills_each_day_by_its_model_in_force(cli_db: str) -
     unknown = runner.invoke(cli.cli, ["health", "snapshot", "--date", "2026-03-01", "--model-version", "9"])
     assert unknown.exit_code != 0
     assert "no health model version 9" in unknown.output
+
+
 def test_health_backtest_prints_tables_or_csv(cli_db: str) -> None:
+    runner.invoke(cli.cli, ["migrate"])
+    engine = make_engine(cli_db)
+    with make_sessionmaker(engine)() as session:
         worked_book(session)  # the backtest tests' hand-worked book: AUC 12.5 / 16
+        session.commit()
+    engine.dispose()
     dates = ["--start", "2025-03-03", "--end", "2025-03-10"]
     result = runner.invoke(cli.cli, ["health", "backtest", *dates], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
     assert "0.7812" in result.stdout
     assert "logins_per_seat" in result.stdout
     as_csv = runner.invoke(cli.cli, ["health", "backtest", *dates, "--csv"])

@@ -53,7 +53,8 @@ def signal_book(session: Session, *, seed: int, customers: int, churn_share: flo
     score before churning), scored weekly by SIGNAL_MODEL with equal weights; churners leave 3 weeks after the
     last snapshot. Returns the model version and the snapshot days."""
     rng = random.Random(seed)
-    version = health_service.put_health_model(session, SIGNAL_MODEL).version
+    # In force from before the first snapshot day: the point-in-time reads of those days use it too (SPEC §10).
+    version = health_service.put_health_model(session, SIGNAL_MODEL, today=date(2025, 1, 1)).version
     days = [FIRST_DAY + timedelta(days=7 * n) for n in range(WEEKS)]
     leave = days[-1] + timedelta(days=21)
     events, rows = [], []
