@@ -68,7 +68,8 @@ class TestProposal:
         extra = {"name": "csat", "weight": 1, "kind": "survey_response", "aggregate": "avg", "window_days": 90,
                  "bad": 1, "good": 5}  # fmt: skip
         newer = {**SIGNAL_MODEL.model_dump(mode="json"), "components": [
-            *SIGNAL_MODEL.model_dump(mode="json")["components"], extra]}  # fmt: skip
+            *SIGNAL_MODEL.model_dump(mode="json")["components"], extra],
+            "effective_from": "2025-01-01"}  # in force on the book's dates, so suggest starts from it  # fmt: skip
         assert client.put("/v1/health-model", json=newer).status_code == 200
         weights = {w["name"]: w for w in post_suggest(client, days).json()["weights"]}
         assert weights["csat"] == {"name": "csat", "current_weight": 1.0, "coefficient": None, "weight": 0.0,
