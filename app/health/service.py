@@ -16,7 +16,7 @@ from app import formulas, records
 from app.batch import dialect_insert
 from app.db import utcnow
 from app.errors import Unprocessable
-from app.health import queries
+from app.health import events, queries
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
 from app.health.schemas import (
     ComponentIn,
@@ -312,6 +312,7 @@ def snapshot_health(session: Session, *, day: date) -> SnapshotResult:
             set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keep},
         )
         session.execute(stmt, rows[start : start + _UPSERT_CHUNK])
+    events.emit_snapshot_events(session, day)  # webhooks (SPEC §11), in the snapshot's transaction
     return SnapshotResult(date=day, customers=len(rows), model_version=spec.version)
 
 
