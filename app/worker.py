@@ -297,7 +297,7 @@ def _send(worker: Worker, claimed: list[delivery.Claimed]) -> Counter[str]:
         recorded = delivery.record(session, attempts, now=utcnow())
         session.commit()
     for attempt in attempts:
-        fields = {"event": attempt.delivery.event, "type": attempt.delivery.type, "delivery": attempt.delivery.id,
+        fields = {"event_id": attempt.delivery.event, "type": attempt.delivery.type, "delivery": attempt.delivery.id,
                   "status_code": attempt.status_code, "duration_ms": attempt.duration_ms}  # fmt: skip
         if attempt.ok:
             log.info("webhook_delivered", **fields)

@@ -3,11 +3,13 @@
 Set-based: one `INSERT … SELECT` per batch, never a statement per event (the batch's (customer, date) pairs travel
 as one array or JSON parameter), and nothing at all but one read of the subscriptions when none wants either type.
 
-Which movements a batch caused: those dated on a date one of its new events carries, for that customer. A churn is
-one event per customer and day however many products ended (its amount: the ARR lost); an expansion is one event
-per customer and day (upsell plus cross-sell). Each has a dedupe key of type, customer, day and amount, so
-re-posting a movement's events under new ids (a CRM re-sending a correction that changes nothing) sends nothing
-twice.
+Which movements a batch caused: an event dated d can change a customer's movements on d and after it (a back-dated
+event can turn a later downsell into a churn), so the customer's churns and expansions dated on or after its
+earliest new event are examined, and each one not yet announced is sent. A churn is one event per customer and day
+however many products ended (its amount: the ARR lost); an expansion is one event per customer and day (upsell plus
+cross-sell). The dedupe key (type, customer, day, amount) keeps a movement that is already announced from being sent
+again: re-posting events under new ids, or a later event of the same customer, sends nothing twice; a movement whose
+amount a correction changed is sent again with its new amount.
 """
 
 import json
@@ -27,9 +29,13 @@ EXPANSION = ("upsell", "cross_sell")
 
 
 def emit_movement_events(session: Session, customer_dates: Iterable[tuple[str, date]]) -> int:
-    """Write the churn and expansion events of these (customer, effective date) pairs; how many were written."""
+    """Write the churn and expansion events that new events at these (customer, effective date) pairs may have
+    caused; how many were written."""
     wanted = webhooks.wanted(session, [CHURNED, EXPANDED])
-    pairs = sorted(set(customer_dates))
+    earliest: dict[str, date] = {}
+    for customer, day in customer_dates:
+        earliest[customer] = min(day, earliest.get(customer, day))
+    pairs = sorted(earliest.items())
     if not wanted or not pairs:
         return 0
     kinds = (["churn"] if CHURNED in wanted else []) + (list(EXPANSION) if EXPANDED in wanted else [])
@@ -37,7 +43,8 @@ def emit_movement_events(session: Session, customer_dates: Iterable[tuple[str, d
 
 
 def _pairs(session: Session, pairs: list[tuple[str, date]]) -> FromClause:
-    """The pairs as a table (customer_id, effective_date) from one parameter, whatever their number."""
+    """(customer, earliest date) pairs as a table (customer_id, effective_date) from one parameter, whatever their
+    number."""
     if session.get_bind().dialect.name == "postgresql":
         customers = bindparam("webhook_customers", [c for c, _ in pairs], type_=ARRAY(String))
         days = bindparam("webhook_days", [d for _, d in pairs], type_=ARRAY(Date))
@@ -51,7 +58,8 @@ def _pairs(session: Session, pairs: list[tuple[str, date]]) -> FromClause:
 
 
 def _events(session: Session, pairs: FromClause, kinds: list[str]) -> webhooks.EventRows:
-    """The event rows (type, customer_id, dedupe_key, data) of these pairs: one per customer, day and kind."""
+    """The event rows (type, customer_id, dedupe_key, data) of the customers' movements on or after their pair's date:
+    one per customer, day and kind."""
     a = ArrChange
     # Inline literals: PostgreSQL matches a grouped expression in SELECT only when it is the same text.
     churned = a.movement_type == literal_column("'churn'")
@@ -88,7 +96,7 @@ def _events(session: Session, pairs: FromClause, kinds: list[str]) -> webhooks.E
             case((churned, churn_data), else_=expansion_data).label("data"),
         )
         .select_from(pairs)
-        .join(a, (a.customer_id == pairs.c.customer_id) & (a.effective_date == pairs.c.effective_date))
+        .join(a, (a.customer_id == pairs.c.customer_id) & (a.effective_date >= pairs.c.effective_date))
         .join(Customer, Customer.id == a.customer_id)
         .where(a.movement_type.in_(kinds))
         .group_by(a.customer_id, a.effective_date, churned)
