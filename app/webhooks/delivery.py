@@ -39,7 +39,8 @@ USER_AGENT = f"csroi-webhooks/{__version__}"
 
 def backoff(failures: int) -> timedelta:
     """The pause after the `failures`-th failed attempt in a row: 30 s, 60 s, 2 min, … capped at an hour."""
-    pause: timedelta = FIRST_RETRY * 2 ** (max(failures, 1) - 1)
+    doublings = min(max(failures, 1) - 1, 16)  # 30 s × 2^16 is past the cap already; a larger power overflows
+    pause: timedelta = FIRST_RETRY * 2**doublings
     return min(pause, MAX_BACKOFF)
 
 
