@@ -115,11 +115,8 @@ def list_jobs(session: Session, specs: Sequence[JobSpec], *, now: datetime) -> l
     """Every job with its latest run and next due time: two statements whatever the history's length."""
     latest_ids = select(func.max(JobRun.id)).group_by(JobRun.job).scalar_subquery()
     last = {r.job: r for r in session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))}
-    taken = dict(
-        session.execute(select(JobRun.job, func.max(JobRun.slot)).where(JobRun.slot.is_not(None)).group_by(JobRun.job))
-        .tuples()
-        .all()
-    )
+    slots = select(JobRun.job, func.max(JobRun.slot)).where(JobRun.slot.is_not(None)).group_by(JobRun.job)
+    taken: dict[str, datetime] = {job: slot for job, slot in session.execute(slots)}
     jobs = []
     for spec in specs:
         run = last.get(spec.name)
