@@ -45,7 +45,7 @@ def _plus_days(session: Session, day: webhooks.SqlValue, days: int) -> ColumnEle
 
 def _at_risk(session: Session, band: webhooks.SqlValue, customer: webhooks.SqlValue, on: Any) -> ColumnElement[Any]:
     """SPEC §5's rule as SQL: red, or yellow with an open renewal due from `on` to 90 days after it."""
-    on_column = on if isinstance(on, ColumnElement) else literal(on, HealthSnapshot.snapshot_date.type)
+    on_column = literal(on, HealthSnapshot.snapshot_date.type) if isinstance(on, date) else on
     renewal_soon = exists().where(
         Renewal.customer_id == customer,
         Renewal.status == "open",

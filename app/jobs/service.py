@@ -116,7 +116,7 @@ def list_jobs(session: Session, specs: Sequence[JobSpec], *, now: datetime) -> l
     latest_ids = select(func.max(JobRun.id)).group_by(JobRun.job).scalar_subquery()
     last = {r.job: r for r in session.scalars(select(JobRun).where(JobRun.id.in_(latest_ids)))}
     slots = select(JobRun.job, func.max(JobRun.slot)).where(JobRun.slot.is_not(None)).group_by(JobRun.job)
-    taken: dict[str, datetime] = {job: slot for job, slot in session.execute(slots)}
+    taken: dict[str, datetime | None] = {job: slot for job, slot in session.execute(slots)}
     jobs = []
     for spec in specs:
         run = last.get(spec.name)
