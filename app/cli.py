@@ -343,3 +343,7 @@ def openapi(
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+if __name__ == "__main__":  # `python -m app.cli …`, as well as the `csroi` console script
+    main()

@@ -16,6 +16,7 @@ Every job calls the same service functions as the CLI commands (`csroi health sn
 `csroi interventions measure`), in its own transaction, committed here (an edge).
 """
 
+import logging
 import os
 import socket
 import threading
@@ -184,19 +185,19 @@ def run_job(worker: Worker, name: str, *, slot: datetime | None = None) -> Outco
     trigger: Literal["schedule", "manual"] = "schedule" if slot is not None else "manual"
     with locks.job_lock(worker.engine, name) as got:
         if not got:
-            log.info("job_busy", job=name, slot=slot)
+            log.info("job_busy", job=name, slot=slot.isoformat() if slot else None)
             return "busy"
         with _write(worker) as session:
             run_id = jobs_service.start_run(session, name, slot=slot, trigger=trigger, worker=worker.name, now=utcnow())
             session.commit()
         if run_id is None:
-            log.debug("job_taken", job=name, slot=slot)
+            log.debug("job_taken", job=name, slot=slot.isoformat() if slot else None)
             return "taken"
         return _run_recorded(worker, name, run_id, slot or utcnow())
 
 
 def _run_recorded(worker: Worker, name: str, run_id: int, at: datetime) -> Outcome:
-    log.info("job_started", job=name, run=run_id, at=at)
+    log.info("job_started", job=name, run=run_id, at=at.isoformat())
     started = time.perf_counter()
     try:
         result, error = JOBS[name](worker, at), None
@@ -330,6 +331,8 @@ def _schedule_loop(worker: Worker, stop: threading.Event) -> None:
 
 def run(worker: Worker, stop: threading.Event) -> None:
     """Run the scheduler and the deliverer until `stop` is set; a job in progress finishes first."""
+    # httpx logs every request at INFO; the worker logs each attempt itself, with the event and its outcome.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     recover_interrupted(worker)
     settings = worker.settings
     log.info(
