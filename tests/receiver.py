@@ -47,6 +47,9 @@ def running_receiver() -> Iterator[Receiver]:
     state: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for a delayed ACK
+
         def do_POST(self) -> None:
             receiver = state[0]
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -64,7 +67,13 @@ def running_receiver() -> Iterator[Receiver]:
         def log_message(self, *_args: object) -> None:  # keep the test output quiet
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # socketserver's backlog is 5: eight senders connecting at once would overflow it, and a dropped SYN is
+        # retried after a second, which a benchmark would measure instead of the worker.
+        request_queue_size = 128
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Handler)
     state.append(Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hook"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
