@@ -265,11 +265,13 @@ def deliver_pass(worker: Worker, *, record: bool = True, max_seconds: float = PA
     try:
         while time.perf_counter() - clock < max_seconds:
             with worker.maker() as session:
-                if not delivery.has_work(session, now=utcnow()):
-                    break
-            with _write(worker) as session:
-                totals["dispatched"] += delivery.dispatch(session)
-                session.commit()
+                undispatched, due = delivery.pending_work(session, now=utcnow())
+            if not (undispatched or due):
+                break
+            if undispatched:
+                with _write(worker) as session:
+                    totals["dispatched"] += delivery.dispatch(session)
+                    session.commit()
             with _write(worker) as session:
                 claimed = delivery.claim(
                     session, now=utcnow(), limit=batch, lease=lease, currency=worker.settings.currency

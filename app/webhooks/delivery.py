@@ -297,12 +297,12 @@ def record(session: Session, attempts: Sequence[Attempt], *, now: datetime) -> R
     )
 
 
-def has_work(session: Session, *, now: datetime) -> bool:
-    """Whether an event waits to be fanned out or a delivery is due: two index probes, no lock (an idle poll)."""
+def pending_work(session: Session, *, now: datetime) -> tuple[bool, bool]:
+    """(an event waits to be fanned out, a delivery is due): two index probes, no lock (an idle poll)."""
     undispatched = select(WebhookEvent.id).where(WebhookEvent.dispatched.is_(False)).limit(1)
     due = (
         select(WebhookDelivery.id)
         .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
         .limit(1)
     )
-    return session.scalar(undispatched) is not None or session.scalar(due) is not None
+    return session.scalar(undispatched) is not None, session.scalar(due) is not None

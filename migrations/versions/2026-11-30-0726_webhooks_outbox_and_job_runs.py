@@ -84,7 +84,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("webhook_event_pkey")),
         sa.UniqueConstraint("dedupe_key", name=op.f("webhook_event_dedupe_key_key")),
-        sa.UniqueConstraint("key", name=op.f("webhook_event_key_key")),
     )
     with op.batch_alter_table("webhook_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_webhook_event_customer_id"), ["customer_id"], unique=False)
