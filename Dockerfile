@@ -1,6 +1,9 @@
 # csroi: slim image, non-root user, uvicorn via `csroi serve`.
 # Migrations: `docker run IMAGE csroi migrate` as a release step; with CSROI_MIGRATE_ON_START=false,
 # `serve` never migrates (several replicas must not race to migrate).
+# The worker (scheduled jobs and webhook delivery) is the same image beside the API, with the same DATABASE_URL:
+#   docker run -d -p 8000:8000 -v csroi-data:/data IMAGE                  # the API (this CMD)
+#   docker run -d -v csroi-data:/data IMAGE csroi worker                  # the worker (SQLite: one; PostgreSQL: any)
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -1,7 +1,9 @@
 """The `csroi` command: serve, migrate, manage API keys, write the OpenAPI document."""
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import demo as demo_book
 from app import importer
 from app import migrate as migrations
+from app import worker as worker_process
 from app.audit import service as audit_service
 from app.config import get_settings
 from app.csv import csv_text
@@ -32,6 +35,7 @@ from app.health.backtest_schemas import CALIBRATION_COLUMNS, BacktestOut, Backte
 from app.interventions import service as interventions_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
+from app.logs import configure_logging
 from app.main import create_app
 from app.scorecard import client as scorecard_client
 from app.types import ResponseFormat
@@ -122,6 +126,37 @@ def serve(
         proxy_headers=True,
         access_log=False,
     )
+
+
+@cli.command()
+def worker(
+    once: Annotated[
+        str, typer.Option(help="Run this one job now and exit (a name from GET /v1/jobs, e.g. health.snapshot).")
+    ] = "",
+) -> None:
+    """Run the schedule (daily snapshot, outcome measurement, renewal notices, weekly churn refit) and deliver
+    webhooks, until SIGTERM or Ctrl-C; or run one job now with --once."""
+    settings = get_settings()
+    configure_logging(
+        settings.log_level, json=settings.log_json if settings.log_json is not None else not sys.stderr.isatty()
+    )
+    process = worker_process.build(settings)
+    try:
+        if once:
+            if once not in worker_process.JOBS:
+                err.print(f"no job {once!r}; the jobs are: {', '.join(worker_process.JOBS)}", markup=False)
+                raise typer.Exit(2)
+            outcome = worker_process.run_job(process, once)
+            if outcome == "busy":
+                err.print(f"{once} is running in another worker; nothing done", markup=False)
+            raise typer.Exit(0 if outcome in ("ran", "busy") else 1)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        worker_process.run(process, stop)
+    finally:
+        process.close()
+        process.engine.dispose()
 
 
 @keys_cli.command("create")
@@ -376,3 +411,7 @@ def openapi(
 def main() -> None:
     """Console-script entry point."""
     cli()
+
+
+if __name__ == "__main__":  # `python -m app.cli …`, as well as the `csroi` console script
+    main()

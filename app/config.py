@@ -1,6 +1,7 @@
 """Settings, read from the environment (prefix CSROI_, plus DATABASE_URL)."""
 
 import re
+from datetime import time
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated
@@ -109,6 +110,31 @@ def parse_optional_secret(value: object) -> object:
     if isinstance(value, str):
         return value.strip() or None
     return value
+def parse_notice_days(value: object) -> list[int]:
+    """`90,30` (or a list) to the distinct renewal-notice thresholds in days, largest first (SPEC §11 renewal.due)."""
+    parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+    if not isinstance(parts, list | tuple) or not parts:
+        raise ValueError("CSROI_RENEWAL_NOTICE_DAYS must be whole days before the due date, e.g. 90,30")
+    days = set()
+    for part in parts:
+        try:
+            number = int(str(part))
+        except ValueError:
+            raise ValueError(f"CSROI_RENEWAL_NOTICE_DAYS: {part!r} is not a whole number of days") from None
+        if not 1 <= number <= 3650:
+            raise ValueError(f"CSROI_RENEWAL_NOTICE_DAYS: {number} is not between 1 and 3650 days")
+        days.add(number)
+    return sorted(days, reverse=True)
+
+
+def parse_daily_at(value: object) -> time:
+    """`HH:MM` (UTC) for the worker's daily jobs; anything else stops the worker and the service at start."""
+    if isinstance(value, time):
+        return value
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", str(value).strip())
+    if match is None:
+        raise ValueError(f"CSROI_WORKER_DAILY_AT: {value!r} is not a time of day HH:MM (UTC), e.g. 02:00")
+    return time(int(match.group(1)), int(match.group(2)))
 
 
 def _split_csv(value: object) -> object:
@@ -153,6 +179,17 @@ class Settings(BaseSettings):
     metrics_work_mem: str | None = "64MB"
     # Signing secret of the Stripe webhook endpoint (`whsec_...`); unset: POST /v1/integrations/stripe answers 404.
     stripe_webhook_secret: SecretStr | None = None
+    # The worker (SPEC §11): its daily jobs run at this UTC time; webhooks.deliver polls the outbox this often.
+    worker_daily_at: Annotated[time, NoDecode] = time(2, 0)
+    webhook_poll_seconds: float = Field(2.0, ge=0.1, le=5.0)
+    # Webhook URLs resolving to loopback or private addresses are refused unless this is true (SSRF, SPEC §11).
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(8, ge=1, le=64)
+    # renewal.due is sent once per renewal and threshold: this many days before its due date.
+    renewal_notice_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [90, 30])
+    # Job runs older than this are deleted by the jobs.prune job (webhook delivery passes add one run each).
+    job_history_days: int = Field(30, ge=1, le=3650)
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None
@@ -164,6 +201,8 @@ class Settings(BaseSettings):
     _work_mem = field_validator("metrics_work_mem", mode="before")(parse_work_mem)
     _currency = field_validator("currency", mode="before")(parse_currency)
     _stripe_secret = field_validator("stripe_webhook_secret", mode="before")(parse_optional_secret)
+    _notice_days = field_validator("renewal_notice_days", mode="before")(parse_notice_days)
+    _daily_at = field_validator("worker_daily_at", mode="before")(parse_daily_at)
 
 
 @lru_cache

@@ -38,6 +38,7 @@ from app.health.backtest_router import router as health_backtest_router
 from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
+from app.jobs.router import router as jobs_router
 from app.ledger.router import router as ledger_router
 from app.ledger.stripe_router import router as stripe_router
 from app.ledger.stripe_router import stripe_schemas
@@ -53,6 +54,7 @@ from app.schemas import PLAIN_JSON_SCHEMAS, single_valued_query
 from app.scorecard.router import router as scorecard_router
 from app.usage.router import router as usage_router
 from app.usage.router import usage_batch_schemas
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """csroi answers *what is our Customer Success team worth?* It keeps customers, recurring revenue,
 renewals, CS costs, usage signals and CS interventions, and computes retention, renewal, cost, health and ROI
@@ -134,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         staffing_router,
         scorecard_router,
         audit_router,
+        webhooks_router,
+        jobs_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:

@@ -124,3 +124,22 @@ Direction = Literal["higher_is_better", "lower_is_better"]
 TargetStatus = Literal["on_track", "off_track"]
 # How a scorecard figure is rounded: cents, six places or a whole count.
 FigureKind = Literal["money", "number", "count", "fte"]
+
+# --- webhooks and the worker (SPEC §11) -------------------------------------------------------------------------
+
+WebhookEventType = Literal[
+    "health.band_changed",
+    "customer.at_risk",
+    "renewal.due",
+    "intervention.outcome_measured",
+    "revenue.churned",
+    "revenue.expanded",
+    "experiment.ready",
+    "scorecard.closed",
+]
+WEBHOOK_EVENT_TYPES: tuple[WebhookEventType, ...] = get_args(WebhookEventType)
+# pending: waiting for its next attempt; delivered: a 2xx answered; failed: no 2xx within 24 h of attempts.
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+JobStatus = Literal["running", "succeeded", "failed"]
+# schedule: the worker ran the job's slot; manual: `csroi worker --once`; poll: a webhook delivery pass with work.
+JobTrigger = Literal["schedule", "manual", "poll"]

@@ -20,6 +20,10 @@ Table: builder (through).
 - target: `make_target` (scorecard.service.put_target)
 - closed_month: `make_closed_month` (scorecard.service.close_month)
 - api_key: `make_api_key` (keys.service.create_key)
+- webhook, webhook_topic: `make_webhook` (webhooks.subscriptions.put_webhook)
+- webhook_event: `make_event` (webhooks.service.emit); webhook_delivery and webhook_attempt come from the worker's
+  `app.webhooks.delivery` functions
+- job_run: `make_job_run` (jobs.service.start_run, .finish_run)
 """
 
 from collections.abc import Mapping, Sequence
@@ -42,6 +46,7 @@ from app.health import service as health_service
 from app.health.schemas import HealthModelIn, HealthModelOut
 from app.interventions import service as interventions_service
 from app.interventions.schemas import InterventionIn, TransitionIn
+from app.jobs import service as jobs_service
 from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.ledger import ingest
@@ -54,6 +59,9 @@ from app.scorecard.schemas import ScorecardOut, TargetIn, TargetOut
 from app.usage import service as usage_service
 from app.usage.schemas import EventBatchResult as UsageBatchResult
 from app.usage.schemas import UsageEventIn
+from app.webhooks import service as webhooks_service
+from app.webhooks import subscriptions
+from app.webhooks.schemas import WebhookIn, WebhookOut
 
 Amount = int | float | str | Decimal
 
@@ -348,3 +356,55 @@ def make_closed_month(session: Session, *, month: str, settings: Settings | None
 def make_api_key(session: Session, *, scopes: Sequence[Scope] = (Scope.admin,), name: str = "test") -> str:
     """Create an API key; returns its secret."""
     return keys_service.create_key(session, name=name, scopes=list(scopes)).secret
+
+
+# webhook, webhook_event, job_run
+
+
+def make_webhook(
+    session: Session,
+    *,
+    id: str | None = None,
+    url: str = "http://127.0.0.1:9/hook",
+    events: Sequence[str] = ("revenue.churned",),
+    secret: str | None = None,
+) -> WebhookOut:
+    """Create or replace a subscription (private addresses allowed, as tests run their receivers locally); the view
+    carries the generated secret when one was generated."""
+    body = WebhookIn.model_validate({"url": url, "events": list(events), "secret": secret})
+    view, _ = subscriptions.put_webhook(session, id or fresh_id("wh"), body, allow_private=True)
+    return view
+
+
+def make_event(
+    session: Session,
+    *,
+    type: Any = "revenue.churned",
+    data: Mapping[str, Any] | None = None,
+    customer: str | None = None,
+    dedupe_key: str | None = None,
+) -> int:
+    """Write one outbox event (written only when a subscription wants its type); how many were written."""
+    event = webhooks_service.Emitted(data or {"note": "test"}, customer_id=customer, dedupe_key=dedupe_key)
+    return webhooks_service.emit(session, type, [event])
+
+
+def make_job_run(
+    session: Session,
+    *,
+    job: str = "health.snapshot",
+    slot: datetime | None = None,
+    started: datetime | None = None,
+    finished: datetime | None = None,
+    status: Any = "succeeded",
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> int:
+    """A job run as the worker records it (running when `status` is running); its number."""
+    start = started or datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    trigger = "schedule" if slot is not None else "manual"
+    run_id = jobs_service.start_run(session, job, slot=slot, trigger=trigger, worker="test:1", now=start)
+    assert run_id is not None
+    if status != "running":
+        jobs_service.finish_run(session, run_id, status=status, now=finished or start, result=result, error=error)
+    return run_id

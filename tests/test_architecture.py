@@ -54,9 +54,11 @@ FEATURES = {
     "ledger",
     "renewals",
     "usage",
+    "webhooks",
+    "jobs",
 }
 READ_SIDE = {"metrics", "scorecard"}
-EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops"}
+EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops", "app.worker"}
 
 # The read side calls a feature only for a concept that feature owns, through exactly these names.
 READ_SIDE_ALLOWLIST = {
@@ -79,6 +81,9 @@ READ_SIDE_ALLOWLIST = {
     # Closing a month and setting targets are audited writes (SPEC §11): the audit log records them.
     ("app.audit.service", "ActorDep"),
     ("app.audit.service", "record"),
+    # Closing a month is a webhook event (SPEC §11): written to the outbox in the close's transaction.
+    ("app.webhooks.service", "emit"),
+    ("app.webhooks.service", "Emitted"),
     # Revenue at risk applies the fitted churn model, which the health feature fits and stores.
     ("app.health.service", "latest_churn_fit"),
 }

@@ -14,16 +14,20 @@ from app.main import create_app
 from app.models import ApiKey
 
 # Scope a route needs, by method and path (SPEC §2): reads need `read`; posting data needs `ingest`;
-# interventions, experiments and targets need `write`; the health model, month close, keys, the audit log and
-# erasing a customer need `admin`.
+# interventions, experiments and targets need `write`; the health model, month close, keys, the audit log,
+# webhooks, the worker's jobs and erasing a customer need `admin`.
 WRITE_PATHS = re.compile(r"^/v1/(interventions|experiments|targets)")
-ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/close|keys)")
+ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/close|keys|webhooks|jobs)")
 
 
 def required_scope(method: str, path: str) -> Scope:
     """The scope SPEC §2 gives a route; the health model is admin even to read (issue 4)."""
     if method == "GET":
-        return Scope.admin if path.startswith("/v1/health-model") or path == "/v1/audit" else Scope.read
+        return (
+            Scope.admin
+            if path.startswith("/v1/health-model") or path == "/v1/audit" or ADMIN_PATHS.match(path)
+            else Scope.read
+        )
     if ADMIN_PATHS.match(path) or (method, path) == ("DELETE", "/v1/customers/{customer_id}"):
         return Scope.admin
     return Scope.write if WRITE_PATHS.match(path) else Scope.ingest

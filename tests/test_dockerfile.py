@@ -47,3 +47,18 @@ def test_cmd_is_a_valid_csroi_serve_invocation(dockerfile: str, monkeypatch: pyt
 def test_install_step_is_an_editable_install_of_the_project(dockerfile: str) -> None:
     # csroi locates migrations/ beside app/, which an editable install keeps (app/migrate.py).
     assert "pip install -e ." in instruction(dockerfile, "RUN")
+
+
+def test_the_worker_it_documents_is_a_csroi_command(dockerfile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The comment shows the API and the worker side by side; the worker command it gives starts the worker."""
+    [line] = [line for line in dockerfile.splitlines() if line.startswith("#") and "csroi worker" in line]
+    argv = shlex.split(line.split("IMAGE", 1)[1].split("#", 1)[0])
+    assert argv == ["csroi", "worker"]
+    started: list[object] = []
+    monkeypatch.setattr(cli.worker_process, "run", lambda process, stop: started.append(process))
+    # Keep the test process's own logging and Ctrl-C handling as they are.
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    result = CliRunner().invoke(cli.cli, argv[1:])
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1

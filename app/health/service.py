@@ -15,7 +15,7 @@ from app import formulas, records
 from app.batch import dialect_insert
 from app.db import forget_reads, read_cache, utcnow
 from app.errors import Unprocessable
-from app.health import queries
+from app.health import events, queries
 from app.health.schemas import (
     ComponentIn,
     ComponentOut,
@@ -337,6 +337,7 @@ def snapshot_health(session: Session, *, day: date, model_version: int | None = 
             set_={c.name: stmt.excluded[c.name] for c in table.c if c.name not in keep},
         )
         session.execute(stmt, rows[start : start + _UPSERT_CHUNK])
+    events.emit_snapshot_events(session, day)  # webhooks (SPEC §11), in the snapshot's transaction
     return SnapshotResult(date=day, customers=len(rows), model_version=spec.version)
 
 

@@ -16,6 +16,7 @@ from app.interventions.schemas import SPECIAL_METRICS, ExpectedIn
 from app.ledger import service as ledger_service
 from app.models import Intervention, Renewal
 from app.money import from_cents
+from app.webhooks import service as webhooks
 
 USAGE_WINDOW_DAYS = 30
 
@@ -203,3 +204,29 @@ def _outcome(
         "change": _json_number(change),
         "met": met,
     }
+
+
+def emit_measured(session: Session, rows: Sequence[Intervention]) -> int:
+    """`intervention.outcome_measured` for interventions whose outcome was just stored (one statement); each once per
+    measurement date, however often the job runs."""
+    return webhooks.emit(
+        session,
+        "intervention.outcome_measured",
+        [
+            webhooks.Emitted(
+                {
+                    "intervention": row.id,
+                    "customer": row.customer_id,
+                    "type": row.type,
+                    "framework": row.framework,
+                    "owner": row.owner,
+                    "started_on": row.started_on,
+                    "expected": row.expected,
+                    "outcome": row.outcome,
+                },
+                customer_id=row.customer_id,
+                dedupe_key=f"intervention.outcome_measured:{row.id}:{(row.outcome or {}).get('measured_on')}",
+            )
+            for row in rows
+        ],
+    )

@@ -594,13 +594,14 @@ def measure_due(session: Session, as_of: date) -> int:
         .where(Intervention.started_on.is_not(None), Intervention.status != "cancelled", Intervention.outcome.is_(None))
         .order_by(Intervention.id)
     ).all()
-    stored = 0
+    measured: list[Intervention] = []
     for first in range(0, len(rows), MEASURE_PAGE):
         page = rows[first : first + MEASURE_PAGE]
         due = outcome_measure.measure_many(session, page, as_of)
         for row in page:
             if row.id in due:
                 row.outcome = due[row.id]
-                stored += 1
+                measured.append(row)
     session.flush()
-    return stored
+    outcome_measure.emit_measured(session, measured)  # webhooks (SPEC §11), in the measurement's transaction
+    return len(measured)

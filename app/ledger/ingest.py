@@ -10,6 +10,7 @@ from app import batch, records
 from app.batch import LOOKUP_CHUNK
 from app.db import utcnow
 from app.errors import Conflict
+from app.ledger import outbox
 from app.ledger.schemas import EventBatchResult, RevenueEventIn
 from app.models import ArrChange, ArrMonth, Customer, RevenueEvent
 from app.money import to_cents
@@ -123,6 +124,8 @@ def ingest_revenue_events(session: Session, events: Sequence[RevenueEventIn]) ->
         _check_stored(session, fresh)
     if accepted:
         rebuild_ledger(session, customer_ids)
+        # Webhooks (SPEC §11): the batch's churns and expansions, in this transaction (a rollback sends nothing).
+        outbox.emit_movement_events(session, ((e.customer, e.effective_date) for e in fresh))
     return EventBatchResult(accepted=accepted, duplicates=duplicates + len(fresh) - accepted)
 
 

@@ -17,11 +17,15 @@ from app.models.experiment_assignment import ExperimentAssignment
 from app.models.health_model import HealthModel
 from app.models.health_snapshot import HealthSnapshot
 from app.models.intervention import Intervention
+from app.models.job_run import JobRun
 from app.models.renewal import Renewal
 from app.models.revenue_event import RevenueEvent
 from app.models.target import Target
 from app.models.team_member import TeamMember
 from app.models.usage_event import VALUE_MICROS, UsageEvent
+from app.models.webhook import Webhook, WebhookTopic
+from app.models.webhook_delivery import WebhookAttempt, WebhookDelivery
+from app.models.webhook_event import WebhookEvent
 
 __all__ = [
     "VALUE_MICROS",
@@ -39,9 +43,15 @@ __all__ = [
     "HealthModel",
     "HealthSnapshot",
     "Intervention",
+    "JobRun",
     "Renewal",
     "RevenueEvent",
     "Target",
     "TeamMember",
     "UsageEvent",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookTopic",
 ]

@@ -25,6 +25,7 @@ from app.scorecard.schemas import (
     TargetOut,
 )
 from app.types import TargetStatus
+from app.webhooks import service as webhooks
 
 QUADRANTS = ("financial", "customer", "process", "people")
 
@@ -191,7 +192,7 @@ def close_month(session: Session, month: str, *, settings: Settings) -> Scorecar
     row = ClosedMonth(month=month, closed_at=utcnow(), figures=_frozen_json(fresh))
     session.add(row)
     session.flush()
-    return ScorecardOut(
+    card = ScorecardOut(
         month=month,
         closed=True,
         closed_at=row.closed_at,
@@ -199,3 +200,7 @@ def close_month(session: Session, month: str, *, settings: Settings) -> Scorecar
         restated=[],
         meta=_meta(settings),
     )
+    # Webhooks (SPEC §11): the frozen card, in the close's transaction.
+    body = card.model_dump(mode="json", include={"month", "closed_at", "quadrants"})
+    webhooks.emit(session, "scorecard.closed", [webhooks.Emitted(body, dedupe_key=f"scorecard.closed:{month}")])
+    return card

@@ -5,7 +5,7 @@ date), which is when it started to score the reads and snapshot runs of that tim
 version are then scored by the built-in default (version 1), as they were when they were today.
 
 Revision ID: 447e66067005
-Revises: 179b3d28d37c
+Revises: 361106d85519
 Create Date: 2026-11-30 07:33:32.832263
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "447e66067005"
-down_revision: str | None = "179b3d28d37c"
+down_revision: str | None = "361106d85519"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

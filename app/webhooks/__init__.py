@@ -1,0 +1,1 @@
+"""Outbound webhooks (SPEC §11): subscriptions, the transactional outbox, signed deliveries."""
