@@ -1,6 +1,7 @@
 """Bearer API keys with scopes (SPEC §2): 401 without a valid key, 403 without the scope."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,6 +32,23 @@ def _check_key(request: Request, credentials: HTTPAuthorizationCredentials | Non
     return scopes
 
 
+@dataclass(frozen=True)
+class KeyIdentity:
+    """The presented key: its id, name and the scopes it was created with."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+
+
+def identify(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> KeyIdentity:
+    """A dependency admitting any active key, whatever its scopes, and naming it (for `GET /v1/me`)."""
+    scopes = _check_key(request, credentials)
+    return KeyIdentity(request.state.api_key_id, request.state.api_key_name, frozenset(scopes))
+
+
 def require(scope: Scope) -> Callable[..., None]:
     """A dependency admitting keys that carry `scope` (or admin)."""
 
@@ -38,7 +56,7 @@ def require(scope: Scope) -> Callable[..., None]:
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
     ) -> None:
         scopes = _check_key(request, credentials)
-        if scope.value not in scopes and Scope.admin.value not in scopes:
+        if scope not in keys_service.effective_scopes(scopes):
             raise Forbidden(f"This API key lacks the `{scope.value}` scope.", required_scope=scope.value)
 
     dependency.__name__ = f"require_{scope.value}"
@@ -50,3 +68,5 @@ ReadAuth = Annotated[None, Depends(require(Scope.read))]
 IngestAuth = Annotated[None, Depends(require(Scope.ingest))]
 WriteAuth = Annotated[None, Depends(require(Scope.write))]
 AdminAuth = Annotated[None, Depends(require(Scope.admin))]
+# Any valid key: a client learning what its own key may do.
+KeyAuth = Annotated[KeyIdentity, Depends(identify)]

@@ -56,7 +56,7 @@ FEATURES = {
     "usage",
 }
 READ_SIDE = {"metrics", "scorecard"}
-EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops"}
+EDGES = {"app.cli", "app.dashboard", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops"}
 
 # The read side calls a feature only for a concept that feature owns, through exactly these names.
 READ_SIDE_ALLOWLIST = {

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -26,6 +27,12 @@ class Scope(StrEnum):
     read = "read"
     write = "write"
     admin = "admin"
+
+
+def effective_scopes(scopes: Iterable[str]) -> list[Scope]:
+    """What a key with `scopes` may do: admin may do everything (SPEC §2); sorted by name."""
+    granted = {Scope(s) for s in scopes}
+    return sorted(set(Scope) if Scope.admin in granted else granted)
 
 
 @dataclass(frozen=True)
