@@ -10,6 +10,7 @@ function makeMoney(digits) {
   return new Intl.NumberFormat(LOCALE, {
     style: "currency",
     currency,
+    signDisplay: "negative",
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
@@ -24,9 +25,15 @@ export function setCurrency(code) {
   }
 }
 
+// signDisplay "negative": no minus on a value that rounds to zero ("-0.00" would read as a loss).
 const fixed = (digits) =>
-  new Intl.NumberFormat(LOCALE, { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const PERCENT = new Intl.NumberFormat(LOCALE, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  new Intl.NumberFormat(LOCALE, { minimumFractionDigits: digits, maximumFractionDigits: digits, signDisplay: "negative" });
+const PERCENT = new Intl.NumberFormat(LOCALE, {
+  style: "percent",
+  minimumFractionDigits: 1,
+  maximumFractionDigits: 1,
+  signDisplay: "negative",
+});
 const ONE = fixed(1);
 const TWO = fixed(2);
 const WHOLE = fixed(0);

@@ -66,6 +66,7 @@ export function problemView(error) {
 
 function setState(state) {
   main.dataset.state = state;
+  main.dataset.render = String(renderCount);
   main.setAttribute("aria-busy", state === "loading" ? "true" : "false");
 }
 

@@ -75,7 +75,8 @@ export function table(caption, columns, rows, { rowClass } = {}) {
 
 /** A number as shown on screen, carrying the API's raw value (data-value) and its metric name for tests and copy. */
 export function figure(kind, value, metric) {
-  return h("span", { class: "figure", "data-metric": metric || null, "data-value": value === null || value === undefined ? "" : String(value) },
+  return h("span", { class: "figure", "data-metric": metric || null, "data-kind": kind,
+    "data-value": value === null || value === undefined ? "" : String(value) },
     format(kind, value));
 }
 
