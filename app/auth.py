@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import WRITE_OPTION
 from app.errors import Forbidden, Unauthorized
 from app.keys import service as keys_service
 from app.keys.service import Scope
@@ -24,11 +25,16 @@ def _check_key(request: Request, credentials: HTTPAuthorizationCredentials | Non
         row = keys_service.authenticate(session, credentials.credentials)
         if row is None:
             raise Unauthorized("The API key is unknown or revoked.")
-        scopes = set(row.scopes)
-        # last_used_at for whoever audits keys: written at most once a minute per key, in auth's own session.
-        if keys_service.touch_key(session, row):
+        scopes, key_id, name, due = set(row.scopes), row.id, row.name, keys_service.touch_due(row)
+    if due:
+        # last_used_at for whoever audits keys: at most once a minute per key, in a write transaction of its own.
+        # Upgrading the read above to a write would fail at once on SQLite ("database is locked", a 500) when
+        # concurrent requests of one client (the dashboard's) wrote it meanwhile; BEGIN IMMEDIATE waits instead.
+        with maker() as session:
+            session.connection(execution_options={WRITE_OPTION: True})
+            keys_service.touch_key(session, key_id)
             session.commit()
-    request.state.api_key_id, request.state.api_key_name = row.id, row.name
+    request.state.api_key_id, request.state.api_key_name = key_id, name
     return scopes
 
 

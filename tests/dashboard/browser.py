@@ -46,7 +46,9 @@ def number(data_value: str | None) -> float | None:
 
 def column(page: Any, table: str, attribute: str) -> list[str | None]:
     """An attribute of every body row of `table[data-table=…]`, in order."""
-    return [row.get_attribute(attribute) for row in page.locator(f"table[data-table='{table}'] tbody tr").element_handles()]
+    return [
+        row.get_attribute(attribute) for row in page.locator(f"table[data-table='{table}'] tbody tr").element_handles()
+    ]
 
 
 # Everything a keyboard user must be able to reach: visible, enabled, in the tab order.
@@ -89,7 +91,9 @@ def walk_with_tab(page: Any) -> dict[str, Any]:
 
 def horizontal_overflow(page: Any) -> int:
     """How many pixels the page is wider than the window (0 when nothing scrolls sideways)."""
-    return int(page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - innerWidth"))
+    return int(
+        page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - innerWidth")
+    )
 
 
 def charts_drawn(page: Any) -> list[dict[str, Any]]:

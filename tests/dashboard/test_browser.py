@@ -63,7 +63,9 @@ def worklist_ids(server: LiveServer, **params: Any) -> list[str]:
 
 def js_array(values: list[float | None]) -> str:
     """JSON.stringify of numbers, as the page writes them (an integral number without a point)."""
-    return "[" + ",".join("null" if v is None else str(int(v)) if float(v).is_integer() else repr(v) for v in values) + "]"
+    return (
+        "[" + ",".join("null" if v is None else str(int(v)) if float(v).is_integer() else repr(v) for v in values) + "]"
+    )
 
 
 class PageChecks:
@@ -138,7 +140,9 @@ class TestScorecardPage(PageChecks):
         drawn = 0
         for entry in (e for entries in cards[-1]["quadrants"].values() for e in entries):
             metric = entry["metric"]
-            series = [next(e["value"] for q in c["quadrants"].values() for e in q if e["metric"] == metric) for c in cards]
+            series = [
+                next(e["value"] for q in c["quadrants"].values() for e in q if e["metric"] == metric) for c in cards
+            ]
             spark = tab.page.locator(f"td.spark[data-metric='{metric}'] svg")
             assert spark.get_attribute("data-values") == js_array(series), metric
             known = sum(v is not None for v in series)
@@ -223,7 +227,9 @@ class TestHealthPage(PageChecks):
         table = tab.page.locator("table[data-table='worklist']")
         assert_shows(table, "revenue_at_risk", [c["revenue_at_risk"] for c in expected])
         assert_shows(table, "arr", [c["arr"] for c in expected])
-        assert tab.page.locator("th:has(button[data-sort='revenue_at_risk'])").get_attribute("aria-sort") == "descending"
+        assert (
+            tab.page.locator("th:has(button[data-sort='revenue_at_risk'])").get_attribute("aria-sort") == "descending"
+        )
 
     def test_the_worklist_filters_and_sorts_by_a_column(self, tab: Tab) -> None:
         page = tab.page
@@ -306,7 +312,9 @@ class TestRoiPage(PageChecks):
         assert_shows(table, "roi", [r["roi"] for r in rows])
         assert_shows(table, "roi_incremental", [r["roi_incremental"] for r in rows])
         chart = tab.page.locator(f"svg[data-chart='roi-by-{by}']")
-        assert chart.locator("rect.bar").count() == sum(r[k] is not None for r in rows for k in ("roi", "roi_incremental"))
+        assert chart.locator("rect.bar").count() == sum(
+            r[k] is not None for r in rows for k in ("roi", "roi_incremental")
+        )
         assert chart.locator("g.whisker").count() == sum(r["roi_incremental_low"] is not None for r in rows)
 
     def test_each_experiment_shows_its_arms(self, tab: Tab) -> None:
@@ -344,7 +352,9 @@ class TestInterventionsPage(PageChecks):
         page.fill("input[name=measure_after_days]", "90")
         page.get_by_role("button", name="Record intervention").click()
         page.wait_for_selector("#announcer:has-text('recorded')")
-        mine = [i for i in server.get("/v1/interventions", customer=customer, limit=1000)["items"] if i["reason"] == reason]
+        mine = [
+            i for i in server.get("/v1/interventions", customer=customer, limit=1000)["items"] if i["reason"] == reason
+        ]
         assert len(mine) == 1
         created = mine[0]
         assert (created["status"], created["type"], created["framework"]) == ("planned", "qbr", "social_proof")

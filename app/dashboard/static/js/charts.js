@@ -60,11 +60,27 @@ function yAxis(svg, values, { kind, top, bottom, left, right }) {
 }
 
 function xLabels(svg, labels, x, y0, maxLabels) {
-  const every = Math.max(1, Math.ceil(labels.length / maxLabels));
+  // Counted back from the last label, so the newest period is always named and the spacing stays even.
+  const every = Math.max(1, Math.ceil(labels.length / Math.max(1, maxLabels)));
   labels.forEach((label, i) => {
-    if (i % every !== 0 && i !== labels.length - 1) return;
+    if ((labels.length - 1 - i) % every !== 0) return;
     svg.append(s("text", { class: "tick", x: x(i), y: y0 + 16, "text-anchor": "middle" }, label));
   });
+}
+
+/** Up to two lines of at most `chars` characters each (the second cut with "…"). */
+function wrapText(text, chars) {
+  const words = String(text).split(" ");
+  const lines = [""];
+  for (const word of words) {
+    const line = lines[lines.length - 1];
+    if (!line || `${line} ${word}`.length <= chars) lines[lines.length - 1] = line ? `${line} ${word}` : word;
+    else lines.push(word);
+  }
+  const out = lines.slice(0, 2);
+  if (lines.length > 2 || out[1]?.length > chars) out[1] = `${out[1].slice(0, Math.max(1, chars - 1))}…`;
+  if (out[0].length > chars) out[0] = `${out[0].slice(0, Math.max(1, chars - 1))}…`;
+  return out;
 }
 
 /** Runs of consecutive non-null points, as "x,y x,y" strings (a null breaks the line). */
@@ -156,19 +172,21 @@ export function waterfall({ steps, kind, width, height = 260, label, name }) {
     levels.push([from, to]);
     level = to;
   }
-  const box = { kind, top: 18, bottom: height - 26, left: 58, right: width - 10 };
+  const band = (width - 68) / steps.length;
+  const box = { kind, top: 18, bottom: height - (band < 52 ? 38 : 26), left: 58, right: width - 10 };
   const y = yAxis(svg, levels.flat(), box);
-  const band = (box.right - box.left) / steps.length;
   const x = (i) => box.left + band * (i + 0.5);
   steps.forEach((step, i) => {
     const [from, to] = levels[i];
     const cls = step.total ? "total" : step.value >= 0 ? "up" : "down";
     const top = y(Math.max(from, to));
     const barHeight = Math.max(1, Math.abs(y(from) - y(to)));
+    // Narrow bands alternate their labels between two lines so neighbours never overlap.
+    const labelY = box.bottom + 14 + (band < 52 && i % 2 === 1 ? 12 : 0);
     svg.append(
       s("rect", { class: ["bar", cls], x: x(i) - band * 0.35, width: band * 0.7, y: top, height: barHeight },
         s("title", {}, `${step.label}: ${format(kind, step.value)}`)),
-      s("text", { class: "tick", x: x(i), y: box.bottom + 16, "text-anchor": "middle" }, step.short || step.label),
+      s("text", { class: "tick", x: x(i), y: labelY, "text-anchor": "middle" }, step.short || step.label),
     );
     if (i < steps.length - 1) {
       svg.append(s("line", { class: "connector", x1: x(i) + band * 0.35, x2: x(i + 1) - band * 0.35, y1: y(to), y2: y(to) }));
@@ -185,8 +203,8 @@ export function rangeBars({ rows, kind, width, label, name }) {
   const svg = frame(width, height, label, "range-bars", name);
   const values = finite(rows.flatMap((row) => row.bars.flatMap((bar) => [bar.value, bar.low, bar.high])));
   if (!values.length) return svg;
-  const labelWidth = Math.min(150, width * 0.32);
-  const domain = ticks(Math.min(0, ...values), Math.max(0, ...values));
+  const labelWidth = Math.min(150, width * 0.3);
+  const domain = ticks(Math.min(0, ...values), Math.max(0, ...values), Math.max(2, Math.floor((width - labelWidth) / 90)));
   const x = linear(domain[0], domain[domain.length - 1], labelWidth + 4, width - 12);
   for (const t of domain) {
     svg.append(
@@ -197,7 +215,11 @@ export function rangeBars({ rows, kind, width, label, name }) {
   svg.append(s("line", { class: "reference", x1: x(0), x2: x(0), y1: 4, y2: height - 22 }));
   rows.forEach((row, r) => {
     const top = 6 + r * rowHeight;
-    svg.append(s("text", { class: "label", x: labelWidth, y: top + (rowHeight - 14) / 2 + 2, "text-anchor": "end", "dominant-baseline": "middle" }, row.label));
+    const lines = wrapText(row.label, Math.floor(labelWidth / 6.4));
+    const middle = top + (rowHeight - 14) / 2 + 2;
+    svg.append(s("text", { class: "label", x: labelWidth, y: middle - (lines.length - 1) * 6, "text-anchor": "end", "dominant-baseline": "middle" },
+      s("title", {}, row.label),
+      lines.map((line, i) => s("tspan", { x: labelWidth, dy: i ? 12 : 0 }, line))));
     row.bars.forEach((bar, b) => {
       if (typeof bar.value !== "number") return;
       const y0 = top + b * 14;

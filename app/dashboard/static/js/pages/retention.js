@@ -100,8 +100,8 @@ function groupsPanel(rows, book, groupBy) {
     if (r.grr !== null && book.grr !== null && r.grr < book.grr) reasons.push("GRR");
     return reasons;
   };
+  const note = h("p", { class: "muted" }, `Rows marked ▼ retain worse than the whole book (NRR ${format("ratio", book.nrr)}, GRR ${format("ratio", book.grr)}).`);
   const table = h("table", { "data-table": "groups" },
-    h("caption", {}, `Rows marked ▼ retain worse than the whole book (NRR ${format("ratio", book.nrr)}, GRR ${format("ratio", book.grr)}).`),
     h("thead", {}, h("tr", {}, [label, "Customers at start", "Starting ARR", "Ending ARR", "NRR", "GRR", "Logo churn", "Compared with the book"].map(
       (c, i) => h("th", { scope: "col", class: i && i < 7 ? "num" : null }, c)))),
     h("tbody", {}, rows.map((r) => {
@@ -116,7 +116,7 @@ function groupsPanel(rows, book, groupBy) {
         h("td", { class: "num" }, figure("ratio", r.logo_churn_rate, "logo_churn_rate")),
         h("td", {}, reasons.length ? h("span", { class: "badge weak-flag" }, `Below book ${reasons.join(" and ")}`) : h("span", { class: "muted" }, "At or above")));
     })));
-  return section(`Retention by ${label.toLowerCase()}`, tableWrap(`Retention by ${label.toLowerCase()}`, table));
+  return section(`Retention by ${label.toLowerCase()}`, note, tableWrap(`Retention by ${label.toLowerCase()}`, table));
 }
 
 export async function render(root, ctx) {

@@ -26,10 +26,10 @@ function quadrantTable(name, label, entries, sparkCells) {
       "tr",
       { "data-metric": entry.metric },
       h("th", { scope: "row" }, title),
-      h("td", { class: "num" }, figure(kind, entry.value, entry.metric)),
-      h("td", { class: "num" }, format(kind, entry.previous), h("span", { class: "change" }, formatChange(kind, entry.change))),
-      h("td", { class: "num" }, format(kind, entry.target)),
-      h("td", {}, statusBadge(entry.status)),
+      h("td", { class: "num", "data-label": "Value" }, figure(kind, entry.value, entry.metric)),
+      h("td", { class: "num", "data-label": "Previous" }, format(kind, entry.previous), h("span", { class: "change" }, formatChange(kind, entry.change))),
+      h("td", { class: "num", "data-label": "Target" }, format(kind, entry.target)),
+      h("td", { "data-label": "Status" }, statusBadge(entry.status)),
       cell,
     );
   });
