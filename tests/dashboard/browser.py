@@ -51,10 +51,10 @@ def column(page: Any, table: str, attribute: str) -> list[str | None]:
     ]
 
 
-# Everything a keyboard user must be able to reach: visible, enabled, in the tab order.
+# Everything a keyboard user must be able to reach: shown (not in a closed <details>), enabled, in the tab order.
 CONTROLS_JS = """() => [...document.querySelectorAll(
   'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])')]
-  .filter(el => !el.disabled && el.getClientRects().length && getComputedStyle(el).visibility !== 'hidden')"""
+  .filter(el => !el.disabled && el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true }))"""
 
 
 def walk_with_tab(page: Any) -> dict[str, Any]:
