@@ -21,6 +21,7 @@ const SORTS = [
 // The worklist's filters and sort (SPEC §12) and the list's older filters, as the query of GET /v1/customers.
 const WORKLIST_PARAMS = ["stage", "at_risk", "renewal_due_within_days", "min_arr", "has_open_intervention", "sort"];
 const LIST_PARAMS = ["band", "segment"];
+const SPANS = [["6", "6 months"], ["12", "12 months"], ["24", "24 months"]];
 const PAGE_SIZE = 25;
 
 // Columns: [field, heading, sort key or null, cell]. A column whose field no item carries is left out, so the
@@ -54,8 +55,8 @@ function bandsPanel(rows) {
       h("th", { scope: "row", class: "nowrap" }, monthLabel(r.period_start)),
       BANDS.map(([key]) => h("td", { class: "num" }, figure("count", r[`${key}_customers`], `${key}_customers`))),
       h("td", { class: "num" }, figure("money", r.revenue_at_risk, "revenue_at_risk"))))));
-  return [
-    section("Health bands and revenue at risk",
+  return {
+    overview: section("Health bands and revenue at risk",
       h("div", { class: "stats" },
         stat(`Revenue at risk, ${monthLabel(last.period_start)}`, "money", last.revenue_at_risk, "revenue_at_risk",
           "Σ ARR × churn probability"),
@@ -65,9 +66,21 @@ function bandsPanel(rows) {
       h("div", { class: "grid-2" },
         chartFigure("Paying customers at each month's end by the band of their latest health snapshot.", chart,
           BANDS.map(([, name, cls]) => [name, cls])),
-        chartFigure("Revenue at risk: each paying customer's ARR times its churn probability, summed.", risk, [["Revenue at risk", "s2"]])),
-      tableWrap("Health bands by month", table)),
-  ];
+        chartFigure("Revenue at risk: each paying customer's ARR times its churn probability, summed.", risk, [["Revenue at risk", "s2"]]))),
+    byMonth: section("Bands by month", tableWrap("Health bands by month", table)),
+  };
+}
+
+function rangeForm(ctx, values) {
+  const monthInput = h("input", { type: "month", name: "month", value: values.month, max: lastCompleteMonth(), required: true });
+  const spanSelect = select("months", SPANS, values.months);
+  const form = h("form", { class: "toolbar", "aria-label": "Choose the months" },
+    field("Last month", monthInput), field("Range", spanSelect), h("button", { type: "submit" }, "Show"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (isMonth(monthInput.value)) ctx.navigate("health", { params: { ...values, month: monthInput.value, months: spanSelect.value } });
+  });
+  return form;
 }
 
 function worklistForm(ctx, values) {
@@ -87,7 +100,7 @@ function worklistForm(ctx, values) {
     field("Renewal due within (days)", controls.renewal_due_within_days), field("Minimum ARR", controls.min_arr),
     field("Open intervention", controls.has_open_intervention),
     h("button", { type: "submit" }, "Apply"),
-    h("button", { type: "button", class: "quiet", onclick: () => ctx.navigate("health", { params: {} }) }, "Reset"));
+    h("button", { type: "button", class: "quiet", onclick: () => ctx.navigate("health", { params: { month: values.month, months: values.months } }) }, "Reset"));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const params = {};
@@ -95,7 +108,7 @@ function worklistForm(ctx, values) {
       params[name] = controls[name].value;
     }
     params.sort = `${controls.direction.value === "desc" ? "-" : ""}${controls.sort.value}`;
-    ctx.navigate("health", { params });
+    ctx.navigate("health", { params: { ...params, month: values.month, months: values.months } });
   });
   return form;
 }
@@ -159,11 +172,14 @@ async function worklistPanel(ctx, values) {
 
 export async function render(root, ctx) {
   const month = isMonth(ctx.params.get("month")) ? ctx.params.get("month") : lastCompleteMonth();
-  const values = { sort: ctx.params.get("sort") || "-revenue_at_risk" };
+  const months = SPANS.some(([v]) => v === ctx.params.get("months")) ? ctx.params.get("months") : "12";
+  const values = { sort: ctx.params.get("sort") || "-revenue_at_risk", month: ctx.params.get("month") || "", months: ctx.params.get("months") || "" };
   for (const name of [...WORKLIST_PARAMS, ...LIST_PARAMS]) if (name !== "sort") values[name] = ctx.params.get(name) || "";
-  const range = { start: monthStart(addMonths(month, -11)), end: monthEnd(month), interval: "month" };
-  root.append(pageHeader("Health", `Health bands and revenue at risk for the 12 months to ${monthLabel(month)}, and the customers to look at first.`));
+  const range = { start: monthStart(addMonths(month, 1 - Number(months))), end: monthEnd(month), interval: "month" };
+  root.append(pageHeader("Health", `Health bands and revenue at risk for the ${months} months to ${monthLabel(month)}, and the customers to look at first.`),
+    rangeForm(ctx, { ...values, month, months }));
   const [metric, worklist] = await Promise.all([get("metrics/health", range), worklistPanel(ctx, values)]);
   ctx.currency(metric.meta.currency);
-  root.append(...bandsPanel(metric.rows), worklist);
+  const bands = bandsPanel(metric.rows);
+  root.append(bands.overview, worklist, bands.byMonth);
 }
