@@ -29,11 +29,20 @@ export function announce(text) {
   window.setTimeout(() => (announcer.textContent = text), 50);
 }
 
+/** A fragment's path segment as text; a malformed escape (typed by hand) is taken literally. */
+function decodeSegment(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The current route: #/health?band=red → {page: "health", rest: [], params}. */
 function route() {
   const raw = location.hash.startsWith("#/") ? location.hash.slice(2) : "";
   const [path, query = ""] = raw.split("?");
-  const [page, ...rest] = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const [page, ...rest] = path.split("/").filter(Boolean).map(decodeSegment);
   return { page: PAGES[page] ? page : DEFAULT_PAGE, rest, params: new URLSearchParams(query) };
 }
 
@@ -113,7 +122,6 @@ function showSignedIn() {
   who.hidden = false;
   const scopes = me.effective_scopes.includes("write") ? me.scopes.join(", ") : `${me.scopes.join(", ")}, read only`;
   fill(document.getElementById("who-name"), h("span", { class: "key-name" }, me.name), ` (${scopes})`);
-  document.body.classList.toggle("read-only", !me.effective_scopes.includes("write"));
   render();
 }
 
@@ -160,7 +168,6 @@ function signOut(message) {
   renderCount += 1;
   nav.hidden = true;
   who.hidden = true;
-  document.body.classList.remove("read-only");
   document.title = "Sign in · csroi dashboard";
   fill(main, signInForm(message));
   setState("signin");
