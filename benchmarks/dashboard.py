@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, base: str, key: str) -> int:
     print(f"{'page':<14} {'API calls':>9} {'ready / slowest call':>21} {'sum of calls / ready':>21}   (ready, slowest)")
     with (
         sync_playwright() as playwright,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as api,
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=300) as api,
     ):
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
         for name in PAGES:
