@@ -24,6 +24,7 @@ from app.batch import BatchLimitMiddleware
 from app.config import Settings, get_settings
 from app.costs.router import router as costs_router
 from app.customers.router import router as customers_router
+from app.dashboard import install_dashboard
 from app.db import make_engine, make_sessionmaker
 from app.docs import install_docs, prefill_examples
 from app.errors import (
@@ -39,6 +40,7 @@ from app.health.router import router as health_router
 from app.interventions.router import recommendation_router
 from app.interventions.router import router as interventions_router
 from app.jobs.router import router as jobs_router
+from app.keys.router import router as keys_router
 from app.ledger.router import router as ledger_router
 from app.ledger.stripe_router import router as stripe_router
 from app.ledger.stripe_router import stripe_schemas
@@ -138,12 +140,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         webhooks_router,
         jobs_router,
+        keys_router,
     )
     routers = [("", ops.router), *[("/v1", r) for r in feature_routers]]
     for prefix, router in routers:
         app.include_router(router, prefix=prefix, dependencies=[Depends(single_valued_query)] if prefix else None)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     install_docs(app)
+    install_dashboard(app)
 
     Instrumentator(excluded_handlers=["/metrics"], registry=_metrics_registry()).instrument(app).expose(
         app, include_in_schema=False

@@ -58,7 +58,17 @@ FEATURES = {
     "jobs",
 }
 READ_SIDE = {"metrics", "scorecard"}
-EDGES = {"app.cli", "app.demo", "app.docs", "app.importer", "app.main", "app.migrate", "app.ops", "app.worker"}
+EDGES = {
+    "app.cli",
+    "app.dashboard",
+    "app.demo",
+    "app.docs",
+    "app.importer",
+    "app.main",
+    "app.migrate",
+    "app.ops",
+    "app.worker",
+}
 
 # The read side calls a feature only for a concept that feature owns, through exactly these names.
 READ_SIDE_ALLOWLIST = {

@@ -20,6 +20,10 @@ WRITE_PATHS = re.compile(r"^/v1/(interventions|experiments|targets)")
 ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/close|keys|webhooks|jobs)")
 
 
+# Routes any active key may call, whatever its scopes: a client learning what its own key may do.
+ANY_KEY_PATHS = {("GET", "/v1/me")}
+
+
 def required_scope(method: str, path: str) -> Scope:
     """The scope SPEC §2 gives a route; the health model is admin even to read (issue 4)."""
     if method == "GET":
@@ -50,6 +54,7 @@ def concrete(path: str) -> str:
 
 
 OPERATIONS = v1_operations()
+SCOPED_OPERATIONS = [operation for operation in OPERATIONS if operation not in ANY_KEY_PATHS]
 
 
 def test_the_walk_covers_the_records_routes() -> None:
@@ -84,7 +89,7 @@ def test_bad_key_is_401(anonymous: TestClient, method: str, path: str) -> None:
     assert response.status_code == 401
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+@pytest.mark.parametrize(("method", "path"), SCOPED_OPERATIONS)
 def test_wrong_scope_is_403_and_right_scope_passes_auth(
     anonymous: TestClient, make_key: Callable[..., str], method: str, path: str
 ) -> None:
@@ -96,6 +101,15 @@ def test_wrong_scope_is_403_and_right_scope_passes_auth(
     assert response.json()["required_scope"] == needed.value
     right = {"Authorization": f"Bearer {make_key(needed)}"}
     assert anonymous.request(method, concrete(path), headers=right).status_code not in (401, 403)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ANY_KEY_PATHS))
+@pytest.mark.parametrize("scope", list(Scope))
+def test_any_key_passes_auth_of_the_any_key_routes(
+    anonymous: TestClient, make_key: Callable[..., str], method: str, path: str, scope: Scope
+) -> None:
+    headers = {"Authorization": f"Bearer {make_key(scope)}"}
+    assert anonymous.request(method, concrete(path), headers=headers).status_code == 200
 
 
 def test_revoked_key_is_401(anonymous: TestClient, make_key: Callable[..., str], session) -> None:

@@ -30,6 +30,9 @@ def test_committed_openapi_matches_the_app(repo_root: Path) -> None:
 # Stripe sends no API key: its route answers a bad signature with a 400 instead of 401/403 (SPEC §11).
 SIGNED_BY_STRIPE = {("post", "/v1/integrations/stripe")}
 
+# Operations any active key may call (no scope to lack, so no 403): they document 401 and 422 only.
+ANY_KEY_OPERATIONS = {("get", "/v1/me")}
+
 
 def test_every_v1_operation_documents_its_problems() -> None:
     for path, operations in create_app().openapi()["paths"].items():
@@ -37,8 +40,13 @@ def test_every_v1_operation_documents_its_problems() -> None:
             continue
         for method, operation in operations.items():
             takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
-            auth = ("400",) if (method, path) in SIGNED_BY_STRIPE else ("401", "403")
-            for status in (*auth, "422") if takes_input else auth:
+            statuses = ["400"] if (method, path) in SIGNED_BY_STRIPE else ["401", "403"]
+            if takes_input:
+                statuses.append("422")
+            if (method, path) in ANY_KEY_OPERATIONS:
+                statuses.remove("403")
+                assert "403" not in operation["responses"], (method, path)
+            for status in statuses:
                 content = operation["responses"].get(status, {}).get("content", {})
                 assert "application/problem+json" in content, (method, path, status)
 

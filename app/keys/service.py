@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -26,6 +27,12 @@ class Scope(StrEnum):
     read = "read"
     write = "write"
     admin = "admin"
+
+
+def effective_scopes(scopes: Iterable[str]) -> list[Scope]:
+    """What a key with `scopes` may do: admin may do everything (SPEC §2); sorted by name."""
+    granted = {Scope(s) for s in scopes}
+    return sorted(set(Scope) if Scope.admin in granted else granted)
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,14 @@ def authenticate(session: Session, secret: str) -> ApiKey | None:
     return row
 
 
-def touch_key(session: Session, row: ApiKey) -> bool:
-    """Record that a key was used, at most once per LAST_USED_RESOLUTION (SPEC §11); True when it wrote."""
+def touch_due(row: ApiKey) -> bool:
+    """Whether a use of the key should be recorded: at most once per LAST_USED_RESOLUTION (SPEC §11)."""
+    return row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION
+
+
+def touch_key(session: Session, key_id: int) -> None:
+    """Record that a key was used now, unless another request of the same minute recorded it first."""
     now = utcnow()
-    if row.last_used_at is not None and now - row.last_used_at <= LAST_USED_RESOLUTION:
-        return False
-    # Only if no other request of the same minute wrote it first: one UPDATE, no read-modify-write race.
+    # One conditional UPDATE, no read-modify-write race between concurrent requests.
     stale = ApiKey.last_used_at.is_(None) | (ApiKey.last_used_at < now - LAST_USED_RESOLUTION)
-    session.execute(update(ApiKey).where(ApiKey.id == row.id, stale).values(last_used_at=now))
-    return True
+    session.execute(update(ApiKey).where(ApiKey.id == key_id, stale).values(last_used_at=now))
