@@ -17,7 +17,9 @@ from app.models import ApiKey
 # interventions, experiments and targets need `write`; the health model, month close, keys, the audit log,
 # webhooks, the worker's jobs and erasing a customer need `admin`.
 WRITE_PATHS = re.compile(r"^/v1/(interventions|experiments|targets)")
-ADMIN_PATHS = re.compile(r"^/v1/(health-model|health/snapshots|scorecards/[^/]+/close|keys|webhooks|jobs)")
+ADMIN_PATHS = re.compile(
+    r"^/v1/(health-model|health/snapshots|health/backtest/suggest|scorecards/[^/]+/close|keys|webhooks|jobs)"
+)
 
 
 # Routes any active key may call, whatever its scopes: a client learning what its own key may do.
