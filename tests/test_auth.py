@@ -14,8 +14,8 @@ from app.main import create_app
 from app.models import ApiKey
 
 # Scope a route needs, by method and path (SPEC §2): reads need `read`; posting data needs `ingest`;
-# interventions, experiments and targets need `write`; the health model, month close, keys, the audit log,
-# webhooks, the worker's jobs and erasing a customer need `admin`.
+# interventions, experiments and targets need `write`; the health model (and the suggested one), month close,
+# keys, the audit log, webhooks, the worker's jobs and erasing a customer need `admin`.
 WRITE_PATHS = re.compile(r"^/v1/(interventions|experiments|targets)")
 ADMIN_PATHS = re.compile(
     r"^/v1/(health-model|health/snapshots|health/backtest/suggest|scorecards/[^/]+/close|keys|webhooks|jobs)"
