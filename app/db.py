@@ -230,13 +230,14 @@ def in_values(
 # One request may need the same whole-book read several times (the ROI metric reads the ledger, the customers and
 # the health of the whole book for attribution, controls and the health baseline; the scorecard does so for two
 # months). `read_cache` keeps such reads in the session until it writes: any flush, any statement that is not a
-# SELECT, and any rollback empties every cache of the session, so a read never outlives the data it was read from.
+# SELECT, and any commit or rollback empties every cache of the session, so a read never outlives the data it was
+# read from, nor the transaction it was read in (a long-lived session sees other transactions' writes again).
 
 _READ_CACHES = "csroi.read_caches"
 
 
 def read_cache(session: Session, name: str) -> dict[Any, Any]:
-    """The session's cache called `name`, emptied whenever the session writes or rolls back."""
+    """The session's cache called `name`, emptied whenever the session writes, commits or rolls back."""
     caches: dict[str, dict[Any, Any]] = session.info.setdefault(_READ_CACHES, {})
     return caches.setdefault(name, {})
 
@@ -247,6 +248,7 @@ def forget_reads(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")  # commit or rollback, savepoints too
 @event.listens_for(Session, "after_rollback")
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_after(session: Session, *_: Any) -> None:

@@ -73,10 +73,14 @@ class TestReadsNeverOutliveAWrite:
         assert (after["control_customers"], after["incremental_retained_arr"]) == (99, 61010)
         assert after == fresh(client, session)
 
-    def test_a_select_keeps_the_cache_and_a_rollback_empties_it(self, session: Session) -> None:
+    def test_a_select_keeps_the_cache_and_a_commit_or_rollback_empties_it(self, session: Session) -> None:
         read_cache(session, "probe")["x"] = 1
         session.scalar(revenue_count())
         assert read_cache(session, "probe") == {"x": 1}
+        session.commit()
+        assert read_cache(session, "probe") == {}
+        read_cache(session, "probe")["x"] = 1
+        session.scalar(revenue_count())  # a new transaction, which the rollback ends
         session.rollback()
         assert read_cache(session, "probe") == {}
 
