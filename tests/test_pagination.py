@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from tests.builders import make_customer, make_experiment
+from tests.builders import make_customer, make_experiment, make_webhook
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def _list_routes(app: FastAPI) -> list[str]:
 def test_every_list_page_says_its_currency(app: FastAPI, client: TestClient, session: Session) -> None:
     make_customer(session, id="cus-0001", name="Acme")
     make_experiment(session, id="cus-0001")  # the path example of /v1/experiments/{id}/assignments
+    make_webhook(session, id="cus-0001")  # and of /v1/webhooks/{id}/deliveries
     session.commit()
     paths = _list_routes(app)
     assert len(paths) >= 9

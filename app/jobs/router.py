@@ -8,7 +8,7 @@ from app.auth import AdminAuth
 from app.config import Settings, SettingsDep, get_app_settings
 from app.csv import CSV_RESPONSE, csv_response, wants_csv
 from app.db import SessionDep, utcnow
-from app.errors import problem_responses
+from app.errors import problem_responses, worded
 from app.jobs import service
 from app.jobs.schedule import JobSpec, job_specs
 from app.jobs.schemas import JobListQuery, JobOut, JobRunOut, JobRunQuery
@@ -19,7 +19,9 @@ JobName = Annotated[
     str,
     Path(
         max_length=60,
-        pattern=r"^[a-z][a-z_]*\.[a-z][a-z_]*$",
+        pattern=worded(
+            r"^[a-z][a-z_]*\.[a-z][a-z_]*$", "a job name is two lowercase words joined by a dot, e.g. health.snapshot"
+        ),
         description="A job's name, e.g. health.snapshot (`GET /v1/jobs` lists them).",
         examples=["health.snapshot"],
     ),

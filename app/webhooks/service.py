@@ -32,10 +32,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy import (
-    cast as sql_cast,
-)
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -165,18 +162,13 @@ def random_key(session: Session) -> ColumnElement[str]:
 
 def json_object(session: Session, fields: Mapping[str, SqlValue]) -> ColumnElement[str]:
     """A JSON object's text from (key, SQL value) pairs, keys in the order given: text, dates (as YYYY-MM-DD),
-    integers, `money(...)`, `nested(json_object(...))` values and NULL (JSON null) keep their JSON types."""
+    integers, `money(...)`, `boolean(...)` and NULL (JSON null) keep their JSON types."""
     args: list[Any] = []
     for key, value in fields.items():
         args += [literal_column(_quoted(key)), value]
     if _postgres(session):
         return sql_cast(func.json_build_object(*args), Text)
     return func.json_object(*args)
-
-
-def nested(session: Session, value: ColumnElement[str]) -> ColumnElement[Any]:
-    """A `json_object(...)` (JSON text) placed as a value inside another `json_object`."""
-    return sql_cast(value, postgresql.JSON()) if _postgres(session) else func.json(value)
 
 
 def _quoted(key: str) -> str:
@@ -204,11 +196,6 @@ def boolean(session: Session, condition: SqlValue) -> ColumnElement[Any]:
 def integer(value: int) -> ColumnElement[int]:
     """A bound integer PostgreSQL can type inside `json_object`."""
     return sql_cast(literal(value), Integer)
-
-
-def text(value: str) -> ColumnElement[str]:
-    """A bound text value PostgreSQL can type inside `json_object`."""
-    return sql_cast(literal(value), Text)
 
 
 def days_from(session: Session, day: date, column: SqlValue) -> ColumnElement[int]:
