@@ -57,7 +57,6 @@ CROSS_FIELD_RULES: dict[str, str] = {
         "backtest history"
     ),
     r"no weighting to propose": "backtest history",
-    r"no such health model version": "unknown reference",
     # `POST /v1/interventions` for a customer that does not exist: the body is well formed, what it names is not
     # there, and the route creates no stub (PUT and batch do, SPEC §11). The check would accept only a 404, which
     # says the URL itself is unknown.
