@@ -110,6 +110,8 @@ def parse_optional_secret(value: object) -> object:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
 def parse_notice_days(value: object) -> list[int]:
     """`90,30` (or a list) to the distinct renewal-notice thresholds in days, largest first (SPEC §11 renewal.due)."""
     parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
