@@ -177,9 +177,12 @@ PARENT_POLL_SECONDS = 1.0
 def _exit_with_parent() -> None:
     """In a worker process of `csroi serve --workers N`: stop (SIGTERM to itself, so uvicorn shuts down cleanly)
     when the supervising parent dies, even by `kill -9`, instead of serving on as an orphan that holds the port."""
-    if multiprocessing.parent_process() is None:
+    supervisor = multiprocessing.parent_process()
+    if supervisor is None or supervisor.pid is None:
         return  # one process: nothing supervises it
-    parent = os.getppid()
+    # The supervisor's pid as multiprocessing knew it at spawn, not os.getppid() now: a worker slow to import the
+    # app (a loaded machine) may reach this after the parent died, when getppid() already names init.
+    parent = supervisor.pid
 
     def watch() -> None:
         while os.getppid() == parent:
