@@ -4,7 +4,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -53,7 +53,13 @@ SCORE_PLACES = Decimal("0.01")
 def _rounded(value: Decimal | float, places: Decimal) -> float:
     # A float through its shortest repr, so 0.1 rounds as the 0.1 it prints, then half to even like the money.
     exact = value if isinstance(value, Decimal) else Decimal(repr(value))
-    return float(exact.quantize(places, rounding=ROUND_HALF_EVEN))
+    if not exact.is_finite():
+        return float(exact)
+    # Enough precision for every digit the rounded value keeps: a raw usage value of 1e30 has 37 digits at six
+    # decimals, more than the default context's 28, where quantize would raise InvalidOperation.
+    with localcontext() as context:
+        context.prec = max(context.prec, exact.adjusted() + 1 - int(places.as_tuple().exponent) + 2)
+        return float(exact.quantize(places, rounding=ROUND_HALF_EVEN))
 
 
 def ratio_json(value: Decimal | float) -> float:

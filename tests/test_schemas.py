@@ -410,3 +410,17 @@ class TestNotBlank:
     @pytest.mark.parametrize("text", ["\u200bx", "\x1c", "a b"])
     def test_text_with_something_besides_whitespace_is_kept(self, client: TestClient, text: str) -> None:
         assert client.put("/v1/customers/a", json={"region": text}).status_code == 201
+
+
+def test_rounding_keeps_every_digit_of_a_huge_value() -> None:
+    """A raw usage value of 1e30 has 37 digits at six decimals, beyond Decimal's default 28: rounding must not raise
+    (it did, as a 500 on GET /v1/customers/{id}/health, found by schemathesis)."""
+    from decimal import Decimal  # noqa: PLC0415
+
+    from app.schemas import ratio_json, score_json  # noqa: PLC0415
+
+    assert ratio_json(1e30) == 1e30
+    big = "123456789012345678901234567890.1234567"
+    assert ratio_json(Decimal(big)) == float("123456789012345678901234567890.123457")
+    assert score_json(66.21761260178246) == 66.22
+    assert ratio_json(0.1234565) == 0.123456  # half to even
