@@ -61,9 +61,9 @@ CROSS_FIELD_RULES: dict[str, str] = {
     # there, and the route creates no stub (PUT and batch do, SPEC §11). The check would accept only a 404, which
     # says the URL itself is unknown.
     r"unknown customer": "unknown reference",
-    # A webhook URL must resolve, and to a public address (SPEC §11, SSRF): whether a host resolves is DNS's answer
-    # at that moment, which a schema cannot state (CI machines resolve no public names).
-    r"does not resolve": "webhook host",
+    # A webhook URL must resolve, and to a public address (SPEC §11, SSRF): where a host resolves is DNS's answer at
+    # that moment, which a schema cannot state (CI machines resolve no public names; `0` is 0.0.0.0).
+    r"does not resolve|resolves to a loopback or private address": "webhook host",
     # `?model_version=` names a stored health model version (SPEC §10); the schema can only say "integer ≥ 1".
     r"no such health model version": "unknown reference",
 }
