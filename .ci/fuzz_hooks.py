@@ -63,7 +63,7 @@ CROSS_FIELD_RULES: dict[str, str] = {
     r"unknown customer": "unknown reference",
     # A webhook URL must resolve, and to a public address (SPEC §11, SSRF): where a host resolves is DNS's answer at
     # that moment, which a schema cannot state (CI machines resolve no public names; `0` is 0.0.0.0).
-    r"does not resolve|resolves to a loopback or private address": "webhook host",
+    r"does not resolve|resolves to a loopback or private address|the URL is not valid": "webhook host",
     # `?model_version=` names a stored health model version (SPEC §10); the schema can only say "integer ≥ 1".
     r"no such health model version": "unknown reference",
 }

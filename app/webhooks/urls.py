@@ -64,7 +64,10 @@ def check_host(host: str, port: int, *, allow_private: bool, resolver: Resolver 
 
 def check_url(url: str, *, allow_private: bool, resolver: Resolver | None = None) -> None:
     """UrlRefused unless `url` is http(s) with a host that may be dialled (see `check_host`)."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:  # a control character, a bad port: what the body's type cannot rule out
+        raise UrlRefused(f"the URL is not valid ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UrlRefused("a webhook URL is http:// or https:// with a host")
     check_host(parsed.host, parsed.port or (443 if parsed.scheme == "https" else 80), allow_private=allow_private,

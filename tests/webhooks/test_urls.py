@@ -65,3 +65,9 @@ class TestGuardedTransport:
             answer = client.post(f"http://hooks.example.com:{port}/hook", content=b"{}")
         assert answer.status_code == 200
         assert receiver.requests[0].headers["Host"] == f"hooks.example.com:{port}"
+
+
+def test_a_url_httpx_cannot_parse_is_refused_not_a_500() -> None:
+    """A control character in the URL (found by schemathesis): UrlRefused (a 422 naming `url`), not InvalidURL."""
+    with pytest.raises(urls.UrlRefused, match="the URL is not valid"):
+        urls.check_url("https://\x1cexample.com/hook", allow_private=True)
