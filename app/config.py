@@ -192,6 +192,9 @@ class Settings(BaseSettings):
     renewal_notice_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [90, 30])
     # Job runs older than this are deleted by the jobs.prune job (webhook delivery passes add one run each).
     job_history_days: int = Field(30, ge=1, le=3650)
+    # Finished webhook deliveries (and their attempts) older than this are deleted by the jobs.prune job, and the
+    # events they carried with them (an event with a dedupe key keeps its key, so it is never sent twice).
+    webhook_history_days: int = Field(30, ge=2, le=3650)
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None

@@ -158,8 +158,14 @@ def _experiments(worker: Worker, at: datetime) -> dict[str, Any]:
 def _prune(worker: Worker, at: datetime) -> dict[str, Any]:
     with _write(worker) as session:
         deleted = jobs_service.prune(session, before=at - timedelta(days=worker.settings.job_history_days))
+        pruned = delivery.prune(session, before=at - timedelta(days=worker.settings.webhook_history_days))
         session.commit()
-    return {"deleted": deleted}
+    return {
+        "deleted": deleted,
+        "webhook_deliveries": pruned.deliveries,
+        "webhook_attempts": pruned.attempts,
+        "webhook_events": pruned.events,
+    }
 
 
 def _deliver(worker: Worker, at: datetime) -> dict[str, Any]:

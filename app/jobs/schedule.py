@@ -104,7 +104,12 @@ def job_specs(*, daily_at: time, poll_seconds: float) -> list[JobSpec]:
         ),
         JobSpec("experiments.ready", "Emits experiment.ready once an experiment's every window has closed.", daily),
         JobSpec("health.refit", "Refits the churn model on stored snapshots and churns.", Weekly(MONDAY, daily_at)),
-        JobSpec("jobs.prune", "Deletes job runs older than CSROI_JOB_HISTORY_DAYS.", daily),
+        JobSpec(
+            "jobs.prune",
+            "Deletes job runs older than CSROI_JOB_HISTORY_DAYS, and finished webhook deliveries older than"
+            " CSROI_WEBHOOK_HISTORY_DAYS.",
+            daily,
+        ),
         JobSpec(
             DELIVER,
             "Fans new webhook events out to subscriptions and delivers due ones, signed, with retries.",

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import CursorResult, Table, bindparam, insert, literal, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, delete, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app import __version__
@@ -306,3 +306,41 @@ def pending_work(session: Session, *, now: datetime) -> tuple[bool, bool]:
         .limit(1)
     )
     return session.scalar(undispatched) is not None, session.scalar(due) is not None
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune` removed: finished deliveries (with their attempts), and events left without deliveries."""
+
+    deliveries: int
+    attempts: int
+    events: int
+
+
+def _count(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def prune(session: Session, *, before: datetime) -> Pruned:
+    """Forget finished webhook traffic older than `before`, in four statements whatever its volume.
+
+    A delivery is finished once delivered or failed; it goes, with its attempts, when its window started before
+    `before` (a manual retry restarts the window, so a retried delivery keeps its history). An event fanned out
+    before `before` with no delivery left goes too, except that an event with a `dedupe_key` keeps its row with an
+    empty body (`{}`): the key is what stops a renewal notice or a closed month from being sent twice, so it must
+    outlive the body. Pending deliveries and their events are never touched.
+    """
+    finished = select(WebhookDelivery.id).where(
+        WebhookDelivery.status != "pending", WebhookDelivery.window_start < before
+    )
+    attempts = _count(session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(finished))))
+    deliveries = _count(session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(finished))))
+    orphan = and_(
+        WebhookEvent.dispatched.is_(True),
+        WebhookEvent.created_at < before,
+        ~select(WebhookDelivery.id).where(WebhookDelivery.event_id == WebhookEvent.id).exists(),
+    )
+    events = _count(session.execute(delete(WebhookEvent).where(orphan, WebhookEvent.dedupe_key.is_(None))))
+    tombstones = and_(orphan, WebhookEvent.dedupe_key.is_not(None), WebhookEvent.data != "{}")
+    session.execute(update(WebhookEvent).where(tombstones).values(data="{}"))
+    return Pruned(deliveries=deliveries, attempts=attempts, events=events)

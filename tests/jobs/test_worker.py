@@ -43,7 +43,8 @@ class TestRunJob:
         assert run_job(worker, "jobs.prune", slot=MONDAY_SLOT) == "taken"
         [run] = runs(session, "jobs.prune")
         assert (run.status, run.trigger, run.slot, run.result, run.worker) == (
-            "succeeded", "schedule", MONDAY_SLOT, {"deleted": 0}, "test:1",
+            "succeeded", "schedule", MONDAY_SLOT,
+            {"deleted": 0, "webhook_deliveries": 0, "webhook_attempts": 0, "webhook_events": 0}, "test:1",
         )  # fmt: skip
         assert run.finished_at is not None
         assert run.duration_ms is not None
