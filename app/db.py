@@ -1,5 +1,6 @@
 """Database plumbing: declarative base, engines for SQLite and PostgreSQL, per-request sessions."""
 
+import hashlib
 import random
 import time as clock
 from collections.abc import Callable, Iterable, Iterator
@@ -191,6 +192,19 @@ def commit_retrying(
             attempt += 1
         else:
             return result
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold `name`'s lock until the transaction ends: writers of the same name then run one after the other.
+
+    PostgreSQL: a transaction-level advisory lock keyed by the name's digest (released at commit or rollback, so a
+    failed request never leaves it held). SQLite needs none: its write transactions are already one at a time
+    (`BEGIN IMMEDIATE`). For read-then-insert writes a unique key alone would turn into a 500, like the next version
+    number of a health model.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"csroi-write:" + name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def set_local_work_mem(session: Session, work_mem: str | None) -> None:

@@ -262,3 +262,15 @@ class TestMixedWritersRacing:
         upserted = [pair[1].json()["created"] + pair[1].json()["updated"] for pair in rounds]
         assert upserted == [CUSTOMERS_PER_BATCH] * ROUNDS
         assert_ledger_is_rebuilt_from_every_event(racer.engine, "mix-")
+
+
+class TestHealthModelPuts:
+    def test_two_puts_at_once_store_two_versions(self, racer: Racer) -> None:
+        """Each PUT reads the highest version and stores the next: without a lock both would take the same number
+        and one would fail on the primary key (a 500)."""
+        model = {"components": [{"name": "logins", "weight": 100, "kind": "login", "aggregate": "count",
+                                 "window_days": 30, "bad": 0, "good": 20}]}  # fmt: skip
+        rounds = [racer.race("PUT", (("/v1/health-model", model), ("/v1/health-model", model))) for _ in range(10)]
+        assert statuses(rounds) == {200: 20} or statuses(rounds) == {201: 20}
+        versions = sorted(r.json()["version"] for pair in rounds for r in pair)
+        assert versions == list(range(versions[0], versions[0] + 20))

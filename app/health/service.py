@@ -66,11 +66,6 @@ def latest_snapshots(*, customer_ids: Sequence[str] | None = None, through: date
     return _latest(HealthSnapshot, customer_ids=customer_ids, through=through)
 
 
-def customers_in_band(band: str) -> Select[Any]:
-    """Ids of the customers whose latest health snapshot is in `band`, as a subquery for filters."""
-    return _latest(HealthSnapshot.customer_id).where(HealthSnapshot.band == band)
-
-
 def latest_snapshot_days(
     *, customer_ids: Sequence[str] | None = None, through: date | None = None
 ) -> Select[str, date]:

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import serialize, utcnow
 from app.errors import NotFound, Unprocessable
 from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
 from app.health.schemas import HealthModelIn, HealthModelListQuery, HealthModelOut
@@ -152,6 +152,7 @@ def list_health_models(session: Session, query: HealthModelListQuery) -> Page[He
 def put_health_model(session: Session, body: HealthModelIn, *, today: date) -> HealthModelOut:
     """Store `body` as the next version, in force from `body.effective_from` or `today` (versions are never
     edited, so every stored snapshot stays explained by the version it names)."""
+    serialize(session, "health_model")  # two PUTs at once would both read the same highest version
     stored = session.scalar(select(func.max(HealthModel.version))) or DEFAULT_VERSION
     row = HealthModel(
         version=max(stored, DEFAULT_VERSION) + 1,
