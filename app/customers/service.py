@@ -7,10 +7,10 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Boolean, ColumnElement, and_, case, false, func, literal, or_, select, true, type_coerce
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from app import batch, records
+from app import batch, records, risk
 from app.customers.schemas import TeamMemberListQuery
 from app.ledger import service as ledger
 from app.models import Customer, TeamMember
@@ -21,7 +21,6 @@ from app.types import Stage
 # SPEC §3 speaks of 90 days for every stage window.
 STAGE_WINDOW = timedelta(days=90)
 # SPEC §5: a yellow customer is at risk with an open renewal due within 90 days.
-RENEWAL_HORIZON = timedelta(days=90)
 
 
 def _row(item: BaseModel, record_id: str | None = None) -> dict[str, Any]:
@@ -111,9 +110,7 @@ def stage_sql(
 def at_risk_sql(band: ColumnElement[Any], next_upcoming: ColumnElement[Any], today: date) -> ColumnElement[bool]:
     """SPEC §5's at-risk rule as a SQL boolean, never NULL: the band is red, or yellow with an open renewal due
     within 90 days from `today` (`next_upcoming`: the earliest open due date on or after `today`)."""
-    soon = next_upcoming <= today + RENEWAL_HORIZON
-    rule = case((or_(band == "red", and_(band == "yellow", soon)), true()), else_=false())
-    return type_coerce(rule, Boolean)
+    return risk.at_risk_sql(band, next_upcoming <= today + timedelta(days=risk.RENEWAL_HORIZON_DAYS))
 
 
 def stage_parts(today: date, *, customer_ids: Sequence[str] | None = None) -> tuple[Any, Any, ColumnElement[str]]:

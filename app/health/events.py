@@ -12,17 +12,17 @@ day's snapshot again sends nothing twice. Set-based: one `INSERT … SELECT` per
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Integer, and_, exists, func, literal, literal_column, not_, or_, select
+from sqlalchemy import Integer, and_, exists, func, literal, literal_column, not_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from app import risk
 from app.ledger import service as ledger
 from app.models import Customer, HealthSnapshot, Renewal
 from app.webhooks import service as webhooks
 
 BAND_CHANGED, AT_RISK = "health.band_changed", "customer.at_risk"
-RENEWAL_HORIZON_DAYS = 90  # SPEC §5: yellow with a renewal due within 90 days is at risk
 
 
 def emit_snapshot_events(session: Session, day: date) -> int:
@@ -50,9 +50,9 @@ def _at_risk(session: Session, band: webhooks.SqlValue, customer: webhooks.SqlVa
         Renewal.customer_id == customer,
         Renewal.status == "open",
         Renewal.due_date >= on_column,
-        Renewal.due_date <= _plus_days(session, on_column, RENEWAL_HORIZON_DAYS),
+        Renewal.due_date <= _plus_days(session, on_column, risk.RENEWAL_HORIZON_DAYS),
     )
-    return or_(band == "red", and_(band == "yellow", renewal_soon))
+    return risk.at_risk_sql(band, renewal_soon)
 
 
 def _events(session: Session, day: date, kind: str) -> webhooks.EventRows:

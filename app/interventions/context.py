@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app import risk
 from app.db import in_values
 from app.health import service as health_service
 from app.ledger import service as ledger_service
 from app.models import Cost, Renewal
 from app.money import from_cents
 
-RENEWAL_HORIZON_DAYS = 90
 WEAKEST = 3
 # Components over these kinds measure adoption and engagement; one scoring below LOW_SCORE is low adoption.
 ADOPTION_KINDS = {"login", "feature_used", "milestone_completed", "active_users"}
@@ -35,9 +35,7 @@ def capture(session: Session, customer_id: str, started_on: date, explicit_at_ri
     renewal = _next_renewal(session, customer_id, started_on)
     days_to_renewal = (renewal - started_on).days if renewal else None
     band = health.get("band")
-    derived = band == "red" or (
-        band == "yellow" and days_to_renewal is not None and days_to_renewal <= RENEWAL_HORIZON_DAYS
-    )
+    derived = risk.at_risk(band, days_to_renewal)
     at_risk = explicit_at_risk if explicit_at_risk is not None else derived
     situation, reasons = _situation(
         session, customer_id, started_on, at_risk=at_risk, health=health, days_to_renewal=days_to_renewal

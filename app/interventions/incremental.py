@@ -32,7 +32,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import formulas
+from app import formulas, risk
 from app.db import in_values, read_cache
 from app.health import service as health_service
 from app.interventions.impact import Attribution, Window, allocate, cap_credits, rescue_years, risk_episodes
@@ -41,7 +41,6 @@ from app.models import Customer, Experiment, ExperimentAssignment, Intervention,
 from app.money import from_cents, to_cents
 from app.types import RoiMethod
 
-RENEWAL_HORIZON_DAYS = 90  # SPEC §5: yellow with a renewal due within 90 days is at risk
 RESAMPLES = 1_000
 MIN_EPISODES = 10  # fewer treated units than this: no interval (SPEC §9)
 EXACT_POOL = 100  # control pools up to this many customers are resampled exactly; larger ones by their normal limit
@@ -370,12 +369,12 @@ def _month(
     customers = codes.shape[1]
     soon = _marks(
         book.renewal_customer,
-        book.renewal_due - RENEWAL_HORIZON_DAYS,
+        book.renewal_due - risk.RENEWAL_HORIZON_DAYS,
         np.minimum(book.renewal_due, book.renewal_closed),
         ordinals,
         customers,
     )
-    risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
+    risky = risk.at_risk_array(codes, soon, red=health_service.RED, yellow=health_service.YELLOW)
     strata = codes * len(book.tier_codes) + book.tiers
     labels = np.where(codes != health_service.NO_BAND, strata * 2 + risky, -1)
     return _Month(
