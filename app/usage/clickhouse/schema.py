@@ -112,7 +112,7 @@ class Schema:
             ),
             self._stored(
                 "usage_daily",
-                "    customer_id String,\n    kind LowCardinality(String),\n    day Date,\n"
+                "    customer_id String,\n    kind LowCardinality(String),\n    day Date32,\n"
                 "    events SimpleAggregateFunction(sum, UInt64),\n"
                 "    sum_micros SimpleAggregateFunction(sum, Int128),\n"
                 "    min_micros SimpleAggregateFunction(min, Int64),\n"
@@ -125,7 +125,7 @@ class Schema:
             ),
             self._stored(
                 "usage_daily_value",
-                "    customer_id String,\n    kind LowCardinality(String),\n    day Date,\n"
+                "    customer_id String,\n    kind LowCardinality(String),\n    day Date32,\n"
                 "    property String,\n    value String",
                 self._engine("Replacing"),
                 "PARTITION BY toYYYYMM(day)\nORDER BY (customer_id, kind, property, day, value)",
