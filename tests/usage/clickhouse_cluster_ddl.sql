@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS csroi.usage_event_local ON CLUSTER main (
     received_at DateTime64(6, 'UTC')
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(occurred_at)
-ORDER BY (customer_id, kind, occurred_at, id);
+ORDER BY (kind, customer_id, occurred_at, id);
 
 CREATE TABLE IF NOT EXISTS csroi.usage_event_id_local ON CLUSTER main (
     id String,
@@ -29,10 +29,10 @@ CREATE TABLE IF NOT EXISTS csroi.usage_daily_local ON CLUSTER main (
     min_micros SimpleAggregateFunction(min, Int64),
     max_micros SimpleAggregateFunction(max, Int64),
     first_at SimpleAggregateFunction(min, DateTime64(6, 'UTC')),
-    last AggregateFunction(argMax, Tuple(Int64, DateTime64(6, 'UTC')), Tuple(DateTime64(6, 'UTC'), String))
+    last SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Int64))
 ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(day)
-ORDER BY (customer_id, kind, day);
+ORDER BY (kind, customer_id, day);
 
 CREATE TABLE IF NOT EXISTS csroi.usage_daily_value_local ON CLUSTER main (
     customer_id String,
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS csroi.usage_daily_value_local ON CLUSTER main (
     value String
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(day)
-ORDER BY (customer_id, kind, property, day, value);
+ORDER BY (kind, property, customer_id, day, value);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS csroi.usage_event_id_local_mv ON CLUSTER main TO csroi.usage_event_id_local AS
 SELECT id, content_hash, customer_id FROM csroi.usage_event_local;
@@ -50,7 +50,7 @@ SELECT id, content_hash, customer_id FROM csroi.usage_event_local;
 CREATE MATERIALIZED VIEW IF NOT EXISTS csroi.usage_daily_local_mv ON CLUSTER main TO csroi.usage_daily_local AS
 SELECT customer_id, kind, toDate32(occurred_at) AS day, count() AS events,
     sum(toInt128(value)) AS sum_micros, min(value) AS min_micros, max(value) AS max_micros,
-    min(occurred_at) AS first_at, argMaxState((value, occurred_at), (occurred_at, id)) AS last
+    min(occurred_at) AS first_at, max((occurred_at, id, value)) AS last
 FROM csroi.usage_event_local
 GROUP BY customer_id, kind, day;
 

@@ -1,13 +1,14 @@
 """The ClickHouse usage schema as DDL generated from settings: one node, or a cluster (replicated, sharded).
 
 Tables (reads and inserts name these; on a cluster they are `Distributed` tables over `<name>_local`):
-- `usage_event`: raw events, ReplacingMergeTree ordered by (customer_id, kind, occurred_at, id): a re-post of an id
+- `usage_event`: raw events, ReplacingMergeTree ordered by (kind, customer_id, occurred_at, id): a re-post of an id
   carries the same content, hence the same sorting key, so background merges fold any copy a race let in.
 - `usage_event_id`: (id, content_hash, customer_id) ordered by id, kept by a materialized view: ingest looks up a
   batch's ids here (the event table is ordered by customer, not id).
 - `usage_daily`: the rollup per (customer_id, kind, day): events, Σ/min/max of values, the first instant and the
-  latest (value, instant) by (occurred_at, id), kept by a materialized view on every insert (back-dated events land
-  in their own day).
+  latest event as the greatest (occurred_at, id, value) tuple (ties on the instant: highest id), kept by a
+  materialized view on every insert (back-dated events land in their own day). Ordered by kind first: every read
+  names its kinds.
 - `usage_daily_value`: (customer_id, kind, day, property, value) for every top-level property of every event: what
   a `distinct` component counts. Values are compared as PostgreSQL's `->>` renders them (strings unescaped, other
   JSON as its text, JSON null as no value).
@@ -102,7 +103,7 @@ class Schema:
                 "    occurred_at DateTime64(6, 'UTC'),\n    value Int64,\n    properties String CODEC(ZSTD(1)),\n"
                 "    content_hash String,\n    received_at DateTime64(6, 'UTC')",
                 self._engine("Replacing"),
-                "PARTITION BY toYYYYMM(occurred_at)\nORDER BY (customer_id, kind, occurred_at, id)",
+                "PARTITION BY toYYYYMM(occurred_at)\nORDER BY (kind, customer_id, occurred_at, id)",
             ),
             self._stored(
                 "usage_event_id",
@@ -118,24 +119,23 @@ class Schema:
                 "    min_micros SimpleAggregateFunction(min, Int64),\n"
                 "    max_micros SimpleAggregateFunction(max, Int64),\n"
                 "    first_at SimpleAggregateFunction(min, DateTime64(6, 'UTC')),\n"
-                "    last AggregateFunction(argMax, Tuple(Int64, DateTime64(6, 'UTC')), "
-                "Tuple(DateTime64(6, 'UTC'), String))",
+                "    last SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Int64))",
                 self._engine("Aggregating"),
-                "PARTITION BY toYYYYMM(day)\nORDER BY (customer_id, kind, day)",
+                "PARTITION BY toYYYYMM(day)\nORDER BY (kind, customer_id, day)",
             ),
             self._stored(
                 "usage_daily_value",
                 "    customer_id String,\n    kind LowCardinality(String),\n    day Date32,\n"
                 "    property String,\n    value String",
                 self._engine("Replacing"),
-                "PARTITION BY toYYYYMM(day)\nORDER BY (customer_id, kind, property, day, value)",
+                "PARTITION BY toYYYYMM(day)\nORDER BY (kind, property, customer_id, day, value)",
             ),
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ids}_mv{on} TO {ids} AS\n"
             f"SELECT id, content_hash, customer_id FROM {event}",
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {daily}_mv{on} TO {daily} AS\n"
             "SELECT customer_id, kind, toDate32(occurred_at) AS day, count() AS events,\n"
             "    sum(toInt128(value)) AS sum_micros, min(value) AS min_micros, max(value) AS max_micros,\n"
-            "    min(occurred_at) AS first_at, argMaxState((value, occurred_at), (occurred_at, id)) AS last\n"
+            "    min(occurred_at) AS first_at, max((occurred_at, id, value)) AS last\n"
             f"FROM {event}\nGROUP BY customer_id, kind, day",
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {values}_mv{on} TO {values} AS\n"
             "SELECT customer_id, kind, day, property, assumeNotNull(value) AS value FROM (\n"

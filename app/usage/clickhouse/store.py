@@ -175,7 +175,8 @@ class ClickHouseStore:
         self, kind: str, where: Where, params: _Params, *, customers: Sequence[str] | None, upto: date | None
     ) -> str:
         """(customer_id, day, events, sum_micros, first_at, last) rows of one (kind, where), possibly several per
-        (customer, day): readers aggregate them. The rollup without `where`, raw events grouped by day with it."""
+        (customer, day): readers aggregate them. The rollup without `where`; with it, each matching raw event as a
+        day row of one event."""
         who = self._customers(customers, params)
         if not where:
             bound = "" if upto is None else f" AND toInt32(day) <= {params.add(_day(upto), 'Int32')}"
@@ -189,10 +190,9 @@ class ClickHouseStore:
             else f" AND occurred_at < fromUnixTimestamp64Micro({params.add(_end_micros(upto), 'Int64')}, 'UTC')"
         )
         return (
-            "SELECT customer_id, toDate32(occurred_at) AS day, count() AS events, sum(toInt128(value)) AS sum_micros,"
-            " min(occurred_at) AS first_at, argMaxState((value, occurred_at), (occurred_at, id)) AS last"
+            "SELECT customer_id, toDate32(occurred_at) AS day, toUInt64(1) AS events, toInt128(value) AS sum_micros,"
+            " occurred_at AS first_at, (occurred_at, id, value) AS last"
             f" FROM {self.schema.table('usage_event')} WHERE {self._match(kind, where, params)}{who}{bound}"
-            " GROUP BY customer_id, day"
         )
 
     def _values(self, component: ComponentIn, params: _Params, *, customers: Sequence[str] | None, upto: date) -> str:
@@ -297,8 +297,8 @@ class ClickHouseStore:
         params = _Params()
         days = self._days(kind, where, params, customers=customers, upto=as_of)
         sql = (
-            "SELECT customer_id, tupleElement(l, 1), toUnixTimestamp64Micro(tupleElement(l, 2))"
-            f" FROM (SELECT customer_id, argMaxMerge(last) AS l FROM ({days}) GROUP BY customer_id)"
+            "SELECT customer_id, tupleElement(l, 3), toUnixTimestamp64Micro(tupleElement(l, 1))"
+            f" FROM (SELECT customer_id, max(last) AS l FROM ({days}) GROUP BY customer_id)"
         )
         return {cid: (_value(micros), _at(at)) for cid, micros, at in self._query(sql, params)}
 
@@ -396,8 +396,8 @@ class ClickHouseStore:
         params = _Params()
         joined = self._point_days(kind, where, points, params)
         sql = (
-            "SELECT n, tupleElement(l, 1), toUnixTimestamp64Micro(tupleElement(l, 2))"
-            f" FROM (SELECT p.n AS n, argMaxMerge(r.last) AS l FROM {joined} GROUP BY p.n)"
+            "SELECT n, tupleElement(l, 3), toUnixTimestamp64Micro(tupleElement(l, 1))"
+            f" FROM (SELECT p.n AS n, max(r.last) AS l FROM {joined} GROUP BY p.n)"
         )
         return {n: (_value(micros), _at(at)) for n, micros, at in self._query(sql, params)}
 
@@ -449,7 +449,7 @@ class ClickHouseStore:
         params = _Params()
         rows, wanted = self._kind_points(ordered, params)
         sql = (
-            "SELECT n, tupleElement(l, 1) FROM (SELECT p.n AS n, argMaxMerge(r.last) AS l"
+            "SELECT n, tupleElement(l, 3) FROM (SELECT p.n AS n, max(r.last) AS l"
             f" FROM ({rows}) AS r INNER JOIN ({wanted}) AS p ON r.customer_id = p.customer_id AND r.kind = p.kind"
             " WHERE toInt32(r.day) <= p.pday GROUP BY p.n)"
         )
@@ -459,5 +459,5 @@ class ClickHouseStore:
 
 def _value(micros: int) -> Decimal:
     value = from_micros(micros)
-    assert value is not None  # noqa: S101 - argMax of a NOT NULL column
+    assert value is not None  # noqa: S101 - the latest of a NOT NULL column
     return value
