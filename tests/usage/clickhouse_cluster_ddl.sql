@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS csroi.usage_daily_local ON CLUSTER main (
     first_at SimpleAggregateFunction(min, DateTime64(6, 'UTC')),
     last SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Int64))
 ) ENGINE = ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (kind, customer_id, day);
 
 CREATE TABLE IF NOT EXISTS csroi.usage_daily_value_local ON CLUSTER main (
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS csroi.usage_daily_value_local ON CLUSTER main (
     property String,
     value String
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
-PARTITION BY toYYYYMM(day)
+PARTITION BY toYear(day)
 ORDER BY (kind, property, customer_id, day, value);
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS csroi.usage_event_id_local_mv ON CLUSTER main TO csroi.usage_event_id_local AS

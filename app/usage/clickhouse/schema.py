@@ -121,14 +121,14 @@ class Schema:
                 "    first_at SimpleAggregateFunction(min, DateTime64(6, 'UTC')),\n"
                 "    last SimpleAggregateFunction(max, Tuple(DateTime64(6, 'UTC'), String, Int64))",
                 self._engine("Aggregating"),
-                "PARTITION BY toYYYYMM(day)\nORDER BY (kind, customer_id, day)",
+                "PARTITION BY toYear(day)\nORDER BY (kind, customer_id, day)",
             ),
             self._stored(
                 "usage_daily_value",
                 "    customer_id String,\n    kind LowCardinality(String),\n    day Date32,\n"
                 "    property String,\n    value String",
                 self._engine("Replacing"),
-                "PARTITION BY toYYYYMM(day)\nORDER BY (kind, property, customer_id, day, value)",
+                "PARTITION BY toYear(day)\nORDER BY (kind, property, customer_id, day, value)",
             ),
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ids}_mv{on} TO {ids} AS\n"
             f"SELECT id, content_hash, customer_id FROM {event}",
