@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 Row = tuple[Any, ...]
 
@@ -64,17 +64,22 @@ def connect(dsn: Dsn) -> ClickHouseClient:
     """The client for a DSN: chDB in this process, or clickhouse-connect to a server."""
     if dsn.scheme == "chdb":
         return ChdbClient(dsn.path)
-    return ConnectClient(dsn.url)
+    return ConnectClient(dsn.url, secure=dsn.scheme == "clickhouses")
 
 
 class ConnectClient:
     """clickhouse-connect over HTTP(S); parameters are bound by the server (`{name:Type}`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, secure: bool = False) -> None:
         import clickhouse_connect  # noqa: PLC0415 - optional extra, imported only when configured
 
+        # The store names every table with its database, which may not exist yet: the session gets none (a chdb://
+        # DSN, which clickhouse-connect also drives, keeps its path: the directory).
+        server = url if url.startswith("chdb:") else urlunsplit(urlsplit(url)._replace(path=""))
         # Synchronous inserts through Distributed tables: an accepted batch is on its shards when the call returns.
-        self._client = clickhouse_connect.get_client(dsn=url, settings={"distributed_foreground_insert": 1})
+        self._client = clickhouse_connect.get_client(
+            dsn=server, secure=secure, settings={"distributed_foreground_insert": 1}
+        )
 
     def command(self, sql: str) -> None:
         self._client.command(sql)

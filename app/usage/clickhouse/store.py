@@ -101,6 +101,8 @@ class ClickHouseStore:
         """Store new events in ClickHouse, count re-posted ones, refuse the batch (409) if an id arrives with new
         content, with nothing written; stub customers go through `session` (the caller commits it)."""
         distinct, repeats = unique_rows(rows)
+        if not distinct:
+            return EventBatchResult(accepted=0, duplicates=0)
         outside = sorted(r.id for r in distinct if not FIRST_INSTANT <= r.occurred_at < LAST_INSTANT)
         if outside:
             raise Unprocessable(
