@@ -94,6 +94,10 @@ class TestIngest:
         }
         # Its ids are free again: the same id is new, not a conflict.
         assert ch_store.ingest_events(session, [_row("e1", micros=5)]).accepted == 1
+        # An id with a quote and a backslash is erased too (the mutation quotes it).
+        ch_store.ingest_events(session, [_row("q1", "o'ne\\il")])
+        assert ch_store.erase(session, "o'ne\\il") == 1
+        assert [i for i, _ in _stored(ch_store)] == ["e1", "e3"]
 
     def test_daily_aggregates_are_refused(self, session: Session, ch_store: ClickHouseStore) -> None:
         with pytest.raises(Unprocessable):

@@ -46,7 +46,8 @@ def _identifier(name: str, what: str) -> str:
     return name
 
 
-def _literal(text: str) -> str:
+def quote(text: str) -> str:
+    """A ClickHouse string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
@@ -83,7 +84,7 @@ class Schema:
     def _engine(self, family: str) -> str:
         if not self.cluster:
             return f"{family}MergeTree"
-        return f"Replicated{family}MergeTree({_literal(self.replica_path)}, {_literal(self.replica_name)})"
+        return f"Replicated{family}MergeTree({quote(self.replica_path)}, {quote(self.replica_name)})"
 
     def _stored(self, name: str, columns: str, engine: str, tail: str) -> str:
         return (

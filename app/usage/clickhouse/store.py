@@ -20,7 +20,7 @@ from app.health.queries import windowed_raw
 from app.health.schemas import ComponentIn
 from app.types import from_micros
 from app.usage.clickhouse.client import ClickHouseClient, Dsn, connect
-from app.usage.clickhouse.schema import ClickHouseSettings, Schema, prop_text
+from app.usage.clickhouse.schema import ClickHouseSettings, Schema, prop_text, quote
 from app.usage.schemas import EventBatchResult
 from app.usage.service import EventRow, conflict, unique_rows
 
@@ -154,11 +154,10 @@ class ClickHouseStore:
         (count,) = self._query(
             f"SELECT count() FROM {self.schema.table('usage_event')} WHERE customer_id = {who}", params
         )[0]
-        literal = "'" + customer_id.replace("\\", "\\\\").replace("'", "\\'") + "'"
         for name in ("usage_event", "usage_event_id", "usage_daily", "usage_daily_value"):
             self.client.command(
-                f"ALTER TABLE {self.schema.local(name)}{self.schema.on_cluster} DELETE WHERE customer_id = {literal}"
-                " SETTINGS mutations_sync = 2"
+                f"ALTER TABLE {self.schema.local(name)}{self.schema.on_cluster}"
+                f" DELETE WHERE customer_id = {quote(customer_id)} SETTINGS mutations_sync = 2"
             )
         return int(count)
 
