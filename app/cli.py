@@ -39,6 +39,7 @@ from app.logs import configure_logging
 from app.main import create_app
 from app.scorecard import client as scorecard_client
 from app.types import ResponseFormat
+from app.usage.clickhouse.schema import ClickHouseSettings, Schema
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -47,6 +48,8 @@ interventions_cli = typer.Typer(help="Scheduled work on interventions.", no_args
 cli.add_typer(interventions_cli, name="interventions")
 health_cli = typer.Typer(help="Health snapshots, the churn model and the backtest.", no_args_is_help=True)
 cli.add_typer(health_cli, name="health")
+clickhouse_cli = typer.Typer(help="The ClickHouse usage store (docs/clickhouse.md).", no_args_is_help=True)
+cli.add_typer(clickhouse_cli, name="clickhouse")
 err = Console(stderr=True)
 
 
@@ -406,6 +409,29 @@ def openapi(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+@clickhouse_cli.command("ddl")
+def clickhouse_ddl(
+    cluster: Annotated[
+        str | None, typer.Option(help="A cluster from remote_servers (default CSROI_CLICKHOUSE_CLUSTER).")
+    ] = None,
+    database: Annotated[str | None, typer.Option(help="The database (default CSROI_CLICKHOUSE_DATABASE).")] = None,
+) -> None:
+    """Print the ClickHouse usage schema's DDL, statements ending in `;` (for clickhouse-client --multiquery).
+
+    With a cluster: ReplicatedMergeTree local tables (CSROI_CLICKHOUSE_REPLICA_PATH, _REPLICA_NAME) and Distributed
+    tables sharded by cityHash64(customer_id), every statement ON CLUSTER.
+    """
+    settings = ClickHouseSettings()
+    try:
+        schema = Schema(
+            database or settings.database, cluster or settings.cluster, settings.replica_path, settings.replica_name
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    sys.stdout.write("".join(f"{statement};\n\n" for statement in schema.ddl()))
 
 
 def main() -> None:

@@ -112,7 +112,7 @@ def parse_events(body: Any, *, max_items: int = MAX_BATCH_ITEMS) -> list[EventRo
     return [to_row(item) for item in batch.events]
 
 
-def _conflict(ids: Sequence[str]) -> Conflict:
+def conflict(ids: Sequence[str]) -> Conflict:
     ordered = sorted(set(ids))
     return Conflict(
         f"{len(ordered)} event id(s) were already used for different content; nothing was written.",
@@ -129,7 +129,7 @@ def unique_rows(rows: Sequence[EventRow]) -> tuple[list[EventRow], int]:
         if seen.content_hash != row.content_hash:
             conflicts.append(row.id)
     if conflicts:
-        raise _conflict(conflicts)
+        raise conflict(conflicts)
     return list(distinct.values()), len(rows) - len(distinct)
 
 
@@ -157,7 +157,7 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
     stored = _stored_hashes(session, [r.id for r in rows])
     conflicts = [r.id for r in rows if stored.get(r.id, r.content_hash) != r.content_hash]
     if conflicts:
-        raise _conflict(conflicts)
+        raise conflict(conflicts)
     new = [r for r in rows if r.id not in stored]
     if not new:
         return 0
@@ -216,5 +216,5 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
         # Empty the stage for the next batch in this transaction; on a 409 the rollback empties it.
         cur.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
     if conflicts:
-        raise _conflict(conflicts)
+        raise conflict(conflicts)
     return accepted

@@ -1,0 +1,464 @@
+"""`ClickHouseStore`: usage events and the health reads in ClickHouse (SPEC §14), customers stay in the SQL database.
+
+The five reads answer exactly what `app.health.queries` answers from `usage_event` (the parity test runs both):
+components without `where` read the `usage_daily` rollup (and `usage_daily_value` for `distinct`); components
+with `where` group raw events by day in ClickHouse into the same shape. Windows are whole UTC days, so a day
+relation answers every window: as_of - window_days < day ≤ as_of. Point sets travel as one array parameter.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app import records
+from app.db import day_end, utcnow
+from app.errors import Unprocessable
+from app.health.queries import windowed_raw
+from app.health.schemas import ComponentIn
+from app.types import from_micros
+from app.usage.clickhouse.client import ClickHouseClient, Dsn, connect
+from app.usage.clickhouse.schema import ClickHouseSettings, Schema, prop_text, quote
+from app.usage.schemas import EventBatchResult
+from app.usage.service import EventRow, conflict, unique_rows
+
+_EPOCH = date(1970, 1, 1)
+_EPOCH_AT = datetime(1970, 1, 1, tzinfo=UTC)
+# DateTime64's range: ClickHouse would clamp a time outside it, so such an event is refused instead.
+FIRST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LAST_INSTANT = datetime(2300, 1, 1, tzinfo=UTC)
+_LOOKUP_CHUNK = 10_000
+_INSERT_CHUNK = 100_000
+_EVENT_COLUMNS = ("id", "customer_id", "kind", "occurred_at", "value", "properties", "content_hash", "received_at")
+
+Where = dict[str, str] | None
+
+
+def _day(d: date) -> int:
+    """A date as ClickHouse's Int32 day number (days since 1970-01-01, negative before)."""
+    return (d - _EPOCH).days
+
+
+def _at(micros: int) -> datetime:
+    return _EPOCH_AT + timedelta(microseconds=int(micros))
+
+
+def _end_micros(d: date) -> int:
+    """The first instant after `d` in microseconds, bounded to what DateTime64 holds."""
+    end = min(max(day_end(d), FIRST_INSTANT), LAST_INSTANT)
+    return (end - _EPOCH_AT) // timedelta(microseconds=1)
+
+
+class _Params:
+    """Query parameters named p0, p1, …: `add` returns the `{pN:Type}` placeholder."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, type_: str) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"{{{name}:{type_}}}"
+
+
+class ClickHouseStore:
+    """The usage store on ClickHouse: raw events, a rollup kept by materialized views, health reads computed there."""
+
+    def __init__(
+        self, dsn: str, *, settings: ClickHouseSettings | None = None, client: ClickHouseClient | None = None
+    ) -> None:
+        parsed = Dsn(dsn)
+        self.schema = Schema.from_settings(settings or ClickHouseSettings(), database=parsed.database)
+        self._client = client
+        self._dsn = parsed
+        self._ready = False
+
+    @property
+    def client(self) -> ClickHouseClient:
+        """The connection, made (and the schema created, IF NOT EXISTS) on first use."""
+        if self._client is None:
+            self._client = connect(self._dsn)
+        if not self._ready:
+            self.create_schema()
+        return self._client
+
+    def create_schema(self) -> None:
+        """Run the schema's DDL (every statement is IF NOT EXISTS)."""
+        if self._client is None:
+            self._client = connect(self._dsn)
+        for statement in self.schema.ddl():
+            self._client.command(statement)
+        self._ready = True
+
+    def _query(self, sql: str, params: _Params) -> list[tuple[Any, ...]]:
+        return self.client.query(sql, params.values)
+
+    # --- ingest --------------------------------------------------------------------------------------------------
+
+    def ingest_events(self, session: Session, rows: list[EventRow]) -> EventBatchResult:
+        """Store new events in ClickHouse, count re-posted ones, refuse the batch (409) if an id arrives with new
+        content, with nothing written; stub customers go through `session` (the caller commits it)."""
+        distinct, repeats = unique_rows(rows)
+        if not distinct:
+            return EventBatchResult(accepted=0, duplicates=0)
+        outside = sorted(r.id for r in distinct if not FIRST_INSTANT <= r.occurred_at < LAST_INSTANT)
+        if outside:
+            raise Unprocessable(
+                f"{len(outside)} event(s) occurred outside 1900-2299, which the ClickHouse usage store cannot hold; "
+                "nothing was written.",
+                [{"loc": ["body", "events"], "msg": f"occurred_at out of range: {', '.join(outside[:20])}",
+                  "type": "value_error"}],
+            )  # fmt: skip
+        stored = self._stored_hashes([r.id for r in distinct])
+        conflicts = [r.id for r in distinct if stored.get(r.id, r.content_hash) != r.content_hash]
+        if conflicts:
+            raise conflict(conflicts)
+        new = [r for r in distinct if r.id not in stored]
+        # Every customer the batch names, not only the new rows': a re-post after a crash between the ClickHouse
+        # insert and the SQL commit creates the stubs that commit lost.
+        records.ensure_customers(session, sorted({r.customer_id for r in distinct}))
+        session.flush()
+        received = utcnow()
+        for start in range(0, len(new), _INSERT_CHUNK):
+            chunk = new[start : start + _INSERT_CHUNK]
+            self.client.insert(
+                self.schema.table("usage_event"),
+                [(*r, received) for r in chunk],
+                _EVENT_COLUMNS,
+            )
+        return EventBatchResult(accepted=len(new), duplicates=repeats + len(distinct) - len(new))
+
+    def _stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            params = _Params()
+            chunk = params.add(list(ids[start : start + _LOOKUP_CHUNK]), "Array(String)")
+            table = self.schema.table("usage_event_id")
+            sql = f"SELECT id, any(content_hash) FROM {table} WHERE id IN {chunk} GROUP BY id"
+            found.update({event_id: digest for event_id, digest in self._query(sql, params)})
+        return found
+
+    def ingest_daily(self, session: Session, rows: Sequence[Any]) -> Any:
+        """Aggregated daily usage is not taken by this store (its rollup is kept from raw events only): a 422."""
+        raise Unprocessable(
+            "The ClickHouse usage store takes raw events only (POST /v1/events); load warehouse aggregates into "
+            "ClickHouse's usage_daily table directly (docs/clickhouse.md)."
+        )
+
+    def erase(self, session: Session, customer_id: str) -> int:
+        """Delete a customer's events and rollups (synchronous mutations); how many events there were."""
+        params = _Params()
+        who = params.add(customer_id, "String")
+        (count,) = self._query(
+            f"SELECT count() FROM {self.schema.table('usage_event')} WHERE customer_id = {who}", params
+        )[0]
+        for name in ("usage_event", "usage_event_id", "usage_daily", "usage_daily_value"):
+            self.client.command(
+                f"ALTER TABLE {self.schema.local(name)}{self.schema.on_cluster}"
+                f" DELETE WHERE customer_id = {quote(customer_id)} SETTINGS mutations_sync = 2"
+            )
+        return int(count)
+
+    # --- the day relations -----------------------------------------------------------------------------------------
+
+    def _match(self, kind: str, where: Where, params: _Params) -> str:
+        conditions = [f"kind = {params.add(kind, 'String')}"]
+        for key, value in sorted((where or {}).items()):
+            conditions.append(f"{prop_text('properties', params.add(key, 'String'))} = {params.add(value, 'String')}")
+        return " AND ".join(conditions)
+
+    def _customers(self, customers: Sequence[str] | None, params: _Params) -> str:
+        return "" if customers is None else f" AND customer_id IN {params.add(list(customers), 'Array(String)')}"
+
+    def _days(
+        self, kind: str, where: Where, params: _Params, *, customers: Sequence[str] | None, upto: date | None
+    ) -> str:
+        """(customer_id, day, events, sum_micros, first_at, last) rows of one (kind, where), possibly several per
+        (customer, day): readers aggregate them. The rollup without `where`; with it, each matching raw event as a
+        day row of one event."""
+        who = self._customers(customers, params)
+        if not where:
+            bound = "" if upto is None else f" AND toInt32(day) <= {params.add(_day(upto), 'Int32')}"
+            return (
+                "SELECT customer_id, day, events, sum_micros, first_at, last"
+                f" FROM {self.schema.table('usage_daily')} WHERE {self._match(kind, None, params)}{who}{bound}"
+            )
+        bound = (
+            ""
+            if upto is None
+            else f" AND occurred_at < fromUnixTimestamp64Micro({params.add(_end_micros(upto), 'Int64')}, 'UTC')"
+        )
+        return (
+            "SELECT customer_id, toDate32(occurred_at) AS day, toUInt64(1) AS events, toInt128(value) AS sum_micros,"
+            " occurred_at AS first_at, (occurred_at, id, value) AS last"
+            f" FROM {self.schema.table('usage_event')} WHERE {self._match(kind, where, params)}{who}{bound}"
+        )
+
+    def _values(self, component: ComponentIn, params: _Params, *, customers: Sequence[str] | None, upto: date) -> str:
+        """(customer_id, day, value) rows of a distinct component's property (NULL values are not counted)."""
+        assert component.property is not None  # noqa: S101 - the schema requires it
+        who = self._customers(customers, params)
+        prop = params.add(component.property, "String")
+        if not component.where:
+            return (
+                f"SELECT customer_id, day, value FROM {self.schema.table('usage_daily_value')}"
+                f" WHERE {self._match(component.kind, None, params)} AND property = {prop}"
+                f"{who} AND toInt32(day) <= {params.add(_day(upto), 'Int32')}"
+            )
+        return (
+            f"SELECT customer_id, toDate32(occurred_at) AS day, {prop_text('properties', prop)} AS value"
+            f" FROM {self.schema.table('usage_event')}"
+            f" WHERE {self._match(component.kind, component.where, params)}{who}"
+            f" AND occurred_at < fromUnixTimestamp64Micro({params.add(_end_micros(upto), 'Int64')}, 'UTC')"
+        )
+
+    # --- model_raws and first_seen -----------------------------------------------------------------------------------
+
+    def model_raws(  # noqa: PLR0912 - the SQL reads' `first` rules, kept next to the reads they change
+        self,
+        session: Session,
+        components: Sequence[ComponentIn],
+        *,
+        as_of: date,
+        customers: Sequence[str] | None,
+        seats: bool,
+        first: Sequence[Mapping[str, datetime]] | None = None,
+    ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
+        """`app.health.queries.model_raws` in ClickHouse: a statement per component and per `last` group (the
+        seats are one), whatever the number of customers."""
+        raws: list[dict[str, Decimal | None]] = []
+        for c in components:
+            if c.aggregate == "distinct":
+                raws.append(self._distinct(c, as_of=as_of, customers=customers))
+            elif c.aggregate == "last":
+                raws.append({})
+            else:
+                raws.append(self._windowed(c, as_of=as_of, customers=customers))
+        end = day_end(as_of)
+        groups: dict[tuple[str, str], dict[str, tuple[Decimal, datetime]]] = {}
+        for i, c in enumerate(components):
+            if c.aggregate != "last":
+                continue
+            key = (c.kind, repr(sorted((c.where or {}).items())))
+            if key not in groups:
+                groups[key] = self._latest(c.kind, c.where, as_of=as_of, customers=customers)
+                if first is not None:
+                    # As the SQL reads with `first`: a latest event older than the group's widest window is left out.
+                    widest = max(o.window_days for o in components if o.aggregate == "last" and o.kind == c.kind
+                                 and (o.where or {}) == (c.where or {}))  # fmt: skip
+                    since = end - timedelta(days=widest)
+                    groups[key] = {cid: v for cid, v in groups[key].items() if v[1] >= since}
+            start = end - timedelta(days=c.window_days)
+            raws[i] = {cid: (value if at >= start else None) for cid, (value, at) in groups[key].items()}
+        if first is not None:
+            # As the SQL reads with `first`: its customers with history but nothing in the window are 0 (None for avg).
+            for i, c in enumerate(components):
+                if c.aggregate == "last":
+                    continue
+                for cid, seen in first[i].items():
+                    if seen < end and cid not in raws[i]:
+                        raws[i][cid] = None if c.aggregate == "avg" else Decimal(0)
+        latest_seats = self._latest("seats", None, as_of=as_of, customers=customers) if seats else {}
+        return raws, latest_seats
+
+    def _windowed(self, c: ComponentIn, *, as_of: date, customers: Sequence[str] | None) -> dict[str, Decimal | None]:
+        if customers is not None and not customers:
+            return {}
+        params = _Params()
+        lo = params.add(_day(as_of) - c.window_days, "Int32")
+        days = self._days(c.kind, c.where, params, customers=customers, upto=as_of)
+        sql = (
+            f"SELECT customer_id, toUInt64(sumIf(events, toInt32(day) > {lo})), sumIf(sum_micros, toInt32(day) > {lo})"
+            f" FROM ({days}) GROUP BY customer_id"
+        )
+        return {cid: windowed_raw(c.aggregate, count, total) for cid, count, total in self._query(sql, params)}
+
+    def _distinct(self, c: ComponentIn, *, as_of: date, customers: Sequence[str] | None) -> dict[str, Decimal | None]:
+        if customers is not None and not customers:
+            return {}
+        params = _Params()
+        lo = params.add(_day(as_of) - c.window_days, "Int32")
+        days = self._days(c.kind, c.where, params, customers=customers, upto=as_of)
+        values = self._values(c, params, customers=customers, upto=as_of)
+        sql = (
+            f"SELECT e.customer_id, v.n FROM (SELECT DISTINCT customer_id FROM ({days})) AS e"
+            f" LEFT JOIN (SELECT customer_id, uniqExact(value) AS n FROM ({values}) WHERE toInt32(day) > {lo}"
+            " GROUP BY customer_id) AS v ON e.customer_id = v.customer_id"
+        )
+        return {cid: Decimal(n or 0) for cid, n in self._query(sql, params)}
+
+    def _latest(
+        self, kind: str, where: Where, *, as_of: date, customers: Sequence[str] | None
+    ) -> dict[str, tuple[Decimal, datetime]]:
+        """Each customer's latest value of (kind, where) up to as_of, with when (ties: highest id)."""
+        if customers is not None and not customers:
+            return {}
+        params = _Params()
+        days = self._days(kind, where, params, customers=customers, upto=as_of)
+        sql = (
+            "SELECT customer_id, tupleElement(l, 3), toUnixTimestamp64Micro(tupleElement(l, 1))"
+            f" FROM (SELECT customer_id, max(last) AS l FROM ({days}) GROUP BY customer_id)"
+        )
+        return {cid: (_value(micros), _at(at)) for cid, micros, at in self._query(sql, params)}
+
+    def first_seen(
+        self, session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+    ) -> list[dict[str, datetime]]:
+        """When each customer first had each component's events: a statement per (kind, where)."""
+        found: dict[tuple[str, str], dict[str, datetime]] = {}
+        result: list[dict[str, datetime]] = []
+        for c in components:
+            key = (c.kind, repr(sorted((c.where or {}).items())))
+            if key not in found:
+                found[key] = {}
+                if customers is None or customers:
+                    params = _Params()
+                    days = self._days(c.kind, c.where, params, customers=customers, upto=None)
+                    sql = (
+                        f"SELECT customer_id, toUnixTimestamp64Micro(min(first_at)) FROM ({days}) GROUP BY customer_id"
+                    )
+                    found[key] = {cid: _at(at) for cid, at in self._query(sql, params)}
+            result.append(dict(found[key]))
+        return result
+
+    # --- point reads -----------------------------------------------------------------------------------------------
+
+    def point_raws(
+        self, session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+    ) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
+        """`model_raws` of many (customer, day) points, keyed by index: the points are one array parameter joined
+        to the day rows (a statement per component and per `last` group, whatever the number of points)."""
+        raws: list[dict[int, Decimal | None]] = [{} for _ in components]
+        if not points:
+            return raws, {}
+        groups: dict[tuple[str, str], dict[int, tuple[Decimal, datetime]]] = {}
+        for i, c in enumerate(components):
+            if c.aggregate == "last":
+                key = (c.kind, repr(sorted((c.where or {}).items())))
+                if key not in groups:
+                    groups[key] = self._point_latest(c.kind, c.where, points)
+                raws[i] = {
+                    n: (value if at >= day_end(points[n][1]) - timedelta(days=c.window_days) else None)
+                    for n, (value, at) in groups[key].items()
+                }
+            elif c.aggregate == "distinct":
+                raws[i] = self._point_distinct(c, points)
+            else:
+                raws[i] = self._point_windowed(c, points)
+        return raws, (self._point_latest("seats", None, points) if seats else {})
+
+    def _points(self, points: Sequence[tuple[str, date]], params: _Params) -> str:
+        array = params.add(
+            [(n, cid, _day(day)) for n, (cid, day) in enumerate(points)], "Array(Tuple(UInt32, String, Int32))"
+        )
+        return (
+            "SELECT tupleElement(t, 1) AS n, tupleElement(t, 2) AS customer_id, tupleElement(t, 3) AS pday"
+            f" FROM (SELECT arrayJoin({array}) AS t)"
+        )
+
+    def _point_days(self, kind: str, where: Where, points: Sequence[tuple[str, date]], params: _Params) -> str:
+        """The day rows of the points' customers, each joined to its points (`p.n`, `p.pday`) up to the point's day."""
+        customers = sorted({cid for cid, _ in points})
+        days = self._days(kind, where, params, customers=customers, upto=max(day for _, day in points))
+        return (
+            f"({days}) AS r INNER JOIN ({self._points(points, params)}) AS p ON r.customer_id = p.customer_id"
+            " WHERE toInt32(r.day) <= p.pday"
+        )
+
+    def _point_windowed(self, c: ComponentIn, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
+        params = _Params()
+        width = params.add(c.window_days, "Int32")
+        joined = self._point_days(c.kind, c.where, points, params)
+        inside = f"toInt32(r.day) > p.pday - {width}"
+        sql = (
+            f"SELECT p.n, toUInt64(sumIf(r.events, {inside})), sumIf(r.sum_micros, {inside}) FROM {joined} GROUP BY p.n"
+        )
+        return {n: windowed_raw(c.aggregate, count, total) for n, count, total in self._query(sql, params)}
+
+    def _point_distinct(self, c: ComponentIn, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
+        params = _Params()
+        width = params.add(c.window_days, "Int32")
+        joined = self._point_days(c.kind, c.where, points, params)
+        customers = sorted({cid for cid, _ in points})
+        values = self._values(c, params, customers=customers, upto=max(day for _, day in points))
+        sql = (
+            f"SELECT e.n, v.k FROM (SELECT DISTINCT p.n AS n FROM {joined}) AS e LEFT JOIN ("
+            f"SELECT p.n AS n, uniqExact(r.value) AS k FROM ({values}) AS r"
+            f" INNER JOIN ({self._points(points, params)}) AS p ON r.customer_id = p.customer_id"
+            f" WHERE toInt32(r.day) <= p.pday AND toInt32(r.day) > p.pday - {width} GROUP BY p.n) AS v ON e.n = v.n"
+        )
+        return {n: Decimal(k or 0) for n, k in self._query(sql, params)}
+
+    def _point_latest(
+        self, kind: str, where: Where, points: Sequence[tuple[str, date]]
+    ) -> dict[int, tuple[Decimal, datetime]]:
+        params = _Params()
+        joined = self._point_days(kind, where, points, params)
+        sql = (
+            "SELECT n, tupleElement(l, 3), toUnixTimestamp64Micro(tupleElement(l, 1))"
+            f" FROM (SELECT p.n AS n, max(r.last) AS l FROM {joined} GROUP BY p.n)"
+        )
+        return {n: (_value(micros), _at(at)) for n, micros, at in self._query(sql, params)}
+
+    # --- (customer, kind, day) reads -----------------------------------------------------------------------------
+
+    def _kind_points(self, ordered: Sequence[tuple[str, str, date]], params: _Params) -> tuple[str, str]:
+        """The rollup rows of the points' customers and kinds, and the points (n, customer_id, kind, pday)."""
+        array = params.add(
+            [(n, c, k, _day(d)) for n, (c, k, d) in enumerate(ordered)], "Array(Tuple(UInt32, String, String, Int32))"
+        )
+        points = (
+            "SELECT tupleElement(t, 1) AS n, tupleElement(t, 2) AS customer_id, tupleElement(t, 3) AS kind,"
+            f" tupleElement(t, 4) AS pday FROM (SELECT arrayJoin({array}) AS t)"
+        )
+        customers = params.add(sorted({c for c, _, _ in ordered}), "Array(String)")
+        kinds = params.add(sorted({k for _, k, _ in ordered}), "Array(String)")
+        upto = params.add(max(_day(d) for _, _, d in ordered), "Int32")
+        rows = (
+            f"SELECT customer_id, kind, day, events, sum_micros, last FROM {self.schema.table('usage_daily')}"
+            f" WHERE customer_id IN {customers} AND kind IN {kinds} AND toInt32(day) <= {upto}"
+        )
+        return rows, points
+
+    def window_totals(
+        self, session: Session, windows: set[tuple[str, str, date]], *, window_days: int
+    ) -> dict[tuple[str, str, date], tuple[int, int | None]]:
+        """The event count and Σ of values (millionths) of each (customer, kind, day) window, from the rollup in one
+        statement; (0, None) without events."""
+        if not windows:
+            return {}
+        ordered = sorted(windows)
+        params = _Params()
+        rows, points = self._kind_points(ordered, params)
+        width = params.add(window_days, "Int32")
+        sql = (
+            f"SELECT p.n, toUInt64(sum(r.events)), sum(r.sum_micros) FROM ({rows}) AS r INNER JOIN ({points}) AS p"
+            " ON r.customer_id = p.customer_id AND r.kind = p.kind"
+            f" WHERE toInt32(r.day) <= p.pday AND toInt32(r.day) > p.pday - {width} GROUP BY p.n"
+        )
+        found = {n: (int(count), int(total)) for n, count, total in self._query(sql, params)}
+        return {window: found.get(n, (0, None)) for n, window in enumerate(ordered)}
+
+    def latest_upto(self, session: Session, points: set[tuple[str, str, date]]) -> dict[tuple[str, str, date], Decimal]:
+        """The latest value of each (customer, kind, day) up to the end of the day, however old (ties: highest id);
+        a point without any such event is missing. One statement over the rollup."""
+        if not points:
+            return {}
+        ordered = sorted(points)
+        params = _Params()
+        rows, wanted = self._kind_points(ordered, params)
+        sql = (
+            "SELECT n, tupleElement(l, 3) FROM (SELECT p.n AS n, max(r.last) AS l"
+            f" FROM ({rows}) AS r INNER JOIN ({wanted}) AS p ON r.customer_id = p.customer_id AND r.kind = p.kind"
+            " WHERE toInt32(r.day) <= p.pday GROUP BY p.n)"
+        )
+        found = {n: _value(micros) for n, micros in self._query(sql, params)}
+        return {point: found[n] for n, point in enumerate(ordered) if n in found}
+
+
+def _value(micros: int) -> Decimal:
+    value = from_micros(micros)
+    assert value is not None  # noqa: S101 - the latest of a NOT NULL column
+    return value

@@ -1,0 +1,180 @@
+"""The same random books through the SQL store and the ClickHouse store (chDB) give the same health reads.
+
+The SQL side is `app/health/queries.py` on the database under test (SQLite or PostgreSQL); every event batch is
+ingested into both, with re-posted rows and a second, back-dated batch. Every read function is compared on several
+days, with and without a customer subset and `first`, and so is the health each side's raws score.
+"""
+
+import random
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.health import queries
+from app.health import service as health_service
+from app.health.schemas import HealthModelIn
+from app.usage import service as usage_service
+from app.usage.clickhouse import ClickHouseStore
+from app.usage.schemas import EventBatchResult, UsageEventIn
+from app.usage.service import EventRow, to_row
+from tests.builders import usage_event
+from tests.health import usage_books
+from tests.health.usage_books import AS_OF, MODEL, random_usage_book
+
+# MODEL's components and more: `where` on an empty string and on a numeric-looking property, distinct with
+# `where`, sum with `where`, last without `where`, a window longer than the book.
+EXTRA = [
+    {"name": "blank_tier", "weight": 1, "kind": "other", "where": {"tier": ""}, "aggregate": "sum",
+     "window_days": 40, "bad": 0, "good": 10},
+    {"name": "app_devices", "weight": 1, "kind": "login", "where": {"via": "app"}, "aggregate": "distinct",
+     "property": "device", "window_days": 90, "bad": 0, "good": 3},
+    {"name": "active_last", "weight": 1, "kind": "active_users", "aggregate": "last", "window_days": 4,
+     "bad": 0, "good": 10},
+    {"name": "devices", "weight": 1, "kind": "login", "aggregate": "distinct", "property": "device",
+     "window_days": 3660, "bad": 0, "good": 3},
+    {"name": "seat_sum", "weight": 1, "kind": "seats", "aggregate": "avg", "window_days": 30, "per_seat": True,
+     "bad": 0, "good": 1},
+]  # fmt: skip
+WIDE = HealthModelIn.model_validate(
+    {"components": [*(c.model_dump() for c in MODEL.components), *EXTRA], "bands": MODEL.bands.model_dump()}
+)
+DAYS = (AS_OF, AS_OF - timedelta(days=4), AS_OF + timedelta(days=3), AS_OF - timedelta(days=120), date(2020, 1, 1))
+
+
+def _extra_events(seed: int, customers: list[str]) -> list[UsageEventIn]:
+    """Events for EXTRA: blank and numeric properties, devices (numbers among them), ties on one instant."""
+    rng = random.Random(seed + 1000)
+    end = datetime(AS_OF.year, AS_OF.month, AS_OF.day, tzinfo=UTC) + timedelta(days=1)
+    events = []
+    for n in range(80):
+        at = end - timedelta(seconds=rng.randrange(-2 * 86_400, 100 * 86_400), microseconds=rng.randrange(10**6))
+        customer = rng.choice(customers[:10])
+        props: dict[str, Any] = {"tier": rng.choice(("", "gold", 7))} if rng.random() < 0.8 else {}
+        events.append(usage_event(customer, "other", at, value=Decimal(rng.randrange(-9_000_000, 9_000_000)) / 10**6,
+                                  id=f"x{seed}-{n:03d}", **props))  # fmt: skip
+        device = rng.choice(("ios", "android", 3, 4, True, None, "web"))
+        events.append(usage_event(customer, "login", at, id=f"y{seed}-{n:03d}", via=rng.choice(("app", "web")),
+                                  **({} if device is None else {"device": device})))  # fmt: skip
+    for n in range(4):  # four active_users values at one instant: the highest id wins
+        at = end - timedelta(days=2)
+        events.append(usage_event(customers[4], "active_users", at, value=n + 1, id=f"z{seed}-{n}"))
+    return events
+
+
+class Both:
+    """Ingest every batch into the SQL database and into ClickHouse, with re-posted rows on the ClickHouse side too."""
+
+    def __init__(self, session: Session, store: ClickHouseStore) -> None:
+        self.session, self.store = session, store
+        self.results: list[tuple[EventBatchResult, EventBatchResult]] = []
+
+    def post(self, session: Session, *events: UsageEventIn) -> EventBatchResult:
+        rows: list[EventRow] = [to_row(e) for e in events]
+        sql = usage_service.ingest_usage_events(session, rows)
+        ch = self.store.ingest_events(session, rows)
+        self.results.append((sql, ch))
+        return sql
+
+
+@pytest.fixture
+def book(session: Session, ch_store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], list[str]]:
+    both = Both(session, ch_store)
+    monkeypatch.setattr(usage_books, "post_usage", both.post)
+
+    def make(seed: int) -> list[str]:
+        customers = random_usage_book(session, seed)
+        extra = _extra_events(seed, customers)
+        both.post(session, *extra[::2])
+        # A second batch: the rest (back-dated among them) and a third of the first batch again (duplicates).
+        rng = random.Random(seed)
+        both.post(session, *extra[1::2], *rng.sample(extra[::2], len(extra) // 6))
+        for sql, ch in both.results:
+            assert sql == ch
+        assert any(sql.duplicates for sql, _ in both.results)
+        return customers
+
+    return make
+
+
+class TestParity:
+    """Every read of the usage-store interface: ClickHouse answers what the SQL reads answer."""
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_model_raws_and_first_seen(
+        self, session: Session, ch_store: ClickHouseStore, book: Callable[[int], list[str]], seed: int
+    ) -> None:
+        customers = book(seed)
+        components = WIDE.components
+        first = queries.first_seen(session, components, customers=None)
+        assert ch_store.first_seen(session, components, customers=None) == first
+        subset = [*customers[1::3], "nobody"]
+        assert ch_store.first_seen(session, components, customers=subset) == queries.first_seen(
+            session, components, customers=subset
+        )
+        assert ch_store.first_seen(session, components, customers=[]) == [{} for _ in components]
+        for as_of in DAYS:
+            for who in (None, subset, []):
+                for seen in (None, first):
+                    options: dict[str, Any] = {"as_of": as_of, "customers": who, "seats": True, "first": seen}
+                    expected = queries.model_raws(session, components, **options)
+                    got = ch_store.model_raws(session, components, **options)
+                    for component, want, have in zip(components, expected[0], got[0], strict=True):
+                        assert have == want, (component.name, as_of, who, seen is None)
+                    assert got[1] == expected[1]
+        # Something to compare: every component has data for someone on AS_OF.
+        raws, _ = ch_store.model_raws(session, components, as_of=AS_OF, customers=None, seats=True)
+        assert all(any(v is not None for v in raw.values()) for raw in raws)
+
+    @pytest.mark.parametrize("seed", range(2))
+    def test_point_raws(
+        self, session: Session, ch_store: ClickHouseStore, book: Callable[[int], list[str]], seed: int
+    ) -> None:
+        customers = book(seed)
+        points = [(c, day) for day in DAYS for c in customers] + [(customers[0], AS_OF), ("nobody", AS_OF)]
+        for components in (WIDE.components, WIDE.components[:1]):
+            assert ch_store.point_raws(session, components, points, seats=True) == queries.point_raws(
+                session, components, points, seats=True
+            )
+        assert ch_store.point_raws(session, WIDE.components, [], seats=True) == ([{} for _ in WIDE.components], {})
+
+    @pytest.mark.parametrize("seed", range(2))
+    def test_window_totals_and_latest_upto(
+        self, session: Session, ch_store: ClickHouseStore, book: Callable[[int], list[str]], seed: int
+    ) -> None:
+        customers = book(seed)
+        points = {(c, k, d) for c in [*customers, "nobody"] for k in usage_books.KINDS for d in DAYS}
+        for width in (1, 7, 30, 400):
+            assert ch_store.window_totals(session, points, window_days=width) == queries.window_totals(
+                session, points, window_days=width
+            )
+        latest = queries.latest_upto(session, points)
+        assert ch_store.latest_upto(session, points) == latest
+        assert latest  # not vacuous
+        assert ch_store.window_totals(session, set(), window_days=7) == {}
+        assert ch_store.latest_upto(session, set()) == {}
+
+    @pytest.mark.parametrize("seed", range(3))
+    def test_same_health(
+        self,
+        session: Session,
+        ch_store: ClickHouseStore,
+        book: Callable[[int], list[str]],
+        monkeypatch: pytest.MonkeyPatch,
+        seed: int,
+    ) -> None:
+        book(seed)
+        spec = health_service.ModelSpec(version=2, model=WIDE, default=False)
+        first = health_service.first_seen(session, spec)
+        expected = {
+            as_of: health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
+            for as_of in DAYS
+        }
+        monkeypatch.setattr(health_service.queries, "model_raws", ch_store.model_raws)
+        for as_of in DAYS:
+            got = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
+            assert got == expected[as_of]
+        assert {h.band for h in expected[AS_OF].values()} >= {"red"}  # scores to compare, not only "no data"
