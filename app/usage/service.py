@@ -16,6 +16,7 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
 from app.types import VALUE_SCALE, to_micros
+from app.usage import rollup
 from app.usage.schemas import (
     FAST_EVENTS,
     SURVEY_KIND,
@@ -136,6 +137,7 @@ def unique_rows(rows: Sequence[EventRow]) -> tuple[list[EventRow], int]:
 def ingest_usage_events(session: Session, items: Sequence[UsageEventIn | EventRow]) -> EventBatchResult:
     """Store new events, count re-posted ones, refuse the batch (409) if an id arrives with new content."""
     rows, repeats = unique_rows([i if isinstance(i, EventRow) else to_row(i) for i in items])
+    rollup.claim(session, {(r.customer_id, r.kind) for r in rows}, source="raw")  # 409 on a daily-fed pair
     if session.get_bind().dialect.name == "postgresql":
         accepted = _ingest_postgresql(session, rows)
     else:
@@ -162,6 +164,7 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
     if not new:
         return 0
     records.ensure_customers(session, [r.customer_id for r in new])
+    before = rollup.last_rowid(session)
     received = utcnow().replace(tzinfo=None).strftime(_SQLITE_DATETIME)
     # The driver's executemany, bypassing per-row type processing: values are already in storage form
     # (UTC text in SQLAlchemy's DateTime format, integer millionths, JSON text), as UsageEvent reads them.
@@ -174,11 +177,13 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
         f"INSERT INTO usage_event ({_COLUMNS}, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         params,
     )
+    rollup.add_sqlite(session, before)  # the daily rollup of exactly these rows, in this transaction
     return len(new)
 
 
 def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     """Binary COPY into a temp staging table, then one INSERT … ON CONFLICT DO NOTHING and a hash check."""
+    specs = sorted(rollup.kept(session))
     raw: Any = session.connection().connection.driver_connection
     now = utcnow()
     with raw.cursor() as cur:
@@ -198,12 +203,14 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
             (now, now),
         )
-        cur.execute(
+        # The insert runs inside the rollup's statement, which upserts the daily rows of what it inserted.
+        accepted = rollup.insert_and_add_pg(
+            cur,
+            specs,
             f"INSERT INTO usage_event ({_COLUMNS}, received_at) SELECT id, customer_id, kind, occurred_at, value,"  # noqa: S608
-            f" properties::jsonb, content_hash, %s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
-            (now,),
+            f" properties::jsonb, content_hash, %(received_at)s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
+            {"received_at": now},
         )
-        accepted: int = cur.rowcount
         conflicts: list[str] = []
         if accepted < len(rows):
             # Rows not inserted already existed (possibly committed a moment ago by a concurrent batch): a
