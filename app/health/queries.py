@@ -202,7 +202,7 @@ def _windowed_raws(
             else:
                 raws[i][customer_id] = windowed_raw(c.aggregate, count, measure)
     if first is not None:
-        _empty_windows(windowed, first, end, raws, distinct_ever)
+        empty_windows(windowed, first, end, raws, distinct_ever)
     for i, ever in distinct_ever.items():
         counts = _distinct_counts(session, components[i], end=end, customers=customers)
         raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in ever}
@@ -222,7 +222,7 @@ def _window_bounds(windowed: Sequence[tuple[int, ComponentIn]], end: datetime, *
     ]
 
 
-def _empty_windows(
+def empty_windows(
     windowed: Sequence[tuple[int, ComponentIn]],
     first: Sequence[Mapping[str, datetime]],
     end: datetime,
