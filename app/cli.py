@@ -39,6 +39,7 @@ from app.logs import configure_logging
 from app.main import create_app
 from app.scorecard import client as scorecard_client
 from app.types import ResponseFormat
+from app.usage import rollup
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -47,6 +48,8 @@ interventions_cli = typer.Typer(help="Scheduled work on interventions.", no_args
 cli.add_typer(interventions_cli, name="interventions")
 health_cli = typer.Typer(help="Health snapshots, the churn model and the backtest.", no_args_is_help=True)
 cli.add_typer(health_cli, name="health")
+usage_cli = typer.Typer(help="The daily usage rollup.", no_args_is_help=True)
+cli.add_typer(usage_cli, name="usage")
 err = Console(stderr=True)
 
 
@@ -244,6 +247,20 @@ def health_snapshot(
             progress.update(task, advance=1, description=f"{current}: {result.customers} customers")
     versions = ", ".join(str(v) for v in sorted(used))
     err.print(f"stored {len(days)} day(s) of health snapshots, model version(s) {versions}")
+
+
+@usage_cli.command("rebuild-rollup")
+def usage_rebuild_rollup(
+    customer: Annotated[
+        list[str] | None, typer.Option(help="Only this customer (repeat the option for several); default: all.")
+    ] = None,
+) -> None:
+    """Recompute the raw-fed daily usage rollup from raw events, in one transaction (daily aggregates stay)."""
+    with _session() as session:
+        session.connection(execution_options={WRITE_OPTION: True})
+        written = rollup.rebuild(session, customer or None)
+        session.commit()
+    err.print(f"rebuilt {written:,} usage_daily row(s) from raw events")
 
 
 @health_cli.command("fit")

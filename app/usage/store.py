@@ -21,7 +21,7 @@ from app.health import queries
 from app.health.schemas import ComponentIn
 from app.usage import daily, daily_reads, rollup
 from app.usage import service as usage_service
-from app.usage.schemas import DailyBatchResult, EventBatchResult
+from app.usage.schemas import DailyBatchResult, EventBatchResult, UsageDailyIn
 
 Raws = list[dict[str, Decimal | None]]
 Seats = dict[str, tuple[Decimal, datetime]]
@@ -200,3 +200,14 @@ def get_store() -> UsageStore:
     from app.config import get_settings  # noqa: PLC0415 - settings only when a store is first asked for
 
     return store_for(get_settings().usage_store)
+
+
+def ingest_events(session: Session, rows: list[usage_service.EventRow]) -> EventBatchResult:
+    """`POST /v1/events`' service: the configured store ingests the batch."""
+    return get_store().ingest_events(session, rows)
+
+
+def ingest_usage_daily(session: Session, items: Sequence[UsageDailyIn]) -> DailyBatchResult:
+    """`POST /v1/usage/daily`' and `csroi import usage-daily`'s service: the rows with their defaults applied
+    (`daily.to_daily_row`), upserted by the configured store."""
+    return get_store().ingest_daily(session, [daily.to_daily_row(item) for item in items])
