@@ -39,7 +39,7 @@ from app.logs import configure_logging
 from app.main import create_app
 from app.scorecard import client as scorecard_client
 from app.types import ResponseFormat
-from app.usage import rollup
+from app.usage import service as usage_service
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -258,7 +258,9 @@ def usage_rebuild_rollup(
     """Recompute the raw-fed daily usage rollup from raw events, in one transaction (daily aggregates stay)."""
     with _session() as session:
         session.connection(execution_options={WRITE_OPTION: True})
-        written = rollup.rebuild(session, customer or None)
+        models = health_service.versions(session).specs.values()
+        components = [c for spec in models for c in spec.model.components]
+        written = usage_service.rebuild_rollup(session, customer or None, components=components)
         session.commit()
     err.print(f"rebuilt {written:,} usage_daily row(s) from raw events")
 

@@ -28,7 +28,7 @@ from app.models import (
     RevenueEvent,
     UsageEvent,
 )
-from app.usage.store import get_store
+from app.usage import service as usage
 
 
 def id_digest(customer_id: str) -> str:
@@ -53,7 +53,7 @@ def erase_customer(session: Session, customer_id: str, *, actor: audit.Actor) ->
         "experiment_assignments": gone(ExperimentAssignment),
         "health_snapshots": gone(HealthSnapshot),
         "usage_events": gone(UsageEvent),
-        "usage_days": get_store().erase(session, customer_id),
+        "usage_days": usage.erase_usage_rollup(session, customer_id),
         "renewals": gone(Renewal),
         "interventions": gone(Intervention),
         "ledger_months": gone(ArrMonth),

@@ -1,4 +1,4 @@
-"""Health reads from the daily rollup (SPEC §14): `app/health/queries.py`'s answers from `usage_daily`.
+"""Health reads from the daily rollup (SPEC §14): `app/usage/raw_reads.py`'s answers from `usage_daily`.
 
 The same five functions with the same answers (the property test in tests/usage/test_store.py compares them), but
 their cost follows customers × days instead of raw events. Windows are whole UTC days, so "the events of as_of -
@@ -32,16 +32,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db import day_end
-from app.health.queries import empty_windows, windowed_raw
-from app.health.schemas import ComponentIn
 from app.models import UsageDaily, UsageDailyValue
-from app.types import from_micros
+from app.types import UsageComponent, from_micros
+from app.usage.raw_reads import empty_windows, windowed_raw
 from app.usage.rollup import facet_of
 
-Group = tuple[str, dict[str, str] | None]
+Group = tuple[str, Mapping[str, str] | None]
 
 
-def _match(kind: str, where: dict[str, str] | None) -> ColumnElement[bool]:
+def _match(kind: str, where: Mapping[str, str] | None) -> ColumnElement[bool]:
     return and_(UsageDaily.kind == kind, UsageDaily.facet == facet_of(where))
 
 
@@ -53,7 +52,7 @@ def _micros(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _windowed_columns(windowed: Sequence[tuple[int, ComponentIn]], since: Any) -> list[Any]:
+def _windowed_columns(windowed: Sequence[tuple[int, UsageComponent]], since: Any) -> list[Any]:
     """Per component: days with its events up to the end (ever), events in its window, Σ in its window."""
     columns: list[Any] = []
     for _, c in windowed:
@@ -65,7 +64,7 @@ def _windowed_columns(windowed: Sequence[tuple[int, ComponentIn]], since: Any) -
     return [c if c is not None else literal(None, Integer) for c in columns]
 
 
-def _fill(row: Sequence[Any], key: Any, windowed: Sequence[tuple[int, ComponentIn]], raws: Any, ever: Any) -> None:
+def _fill(row: Sequence[Any], key: Any, windowed: Sequence[tuple[int, UsageComponent]], raws: Any, ever: Any) -> None:
     for position, (i, c) in enumerate(windowed):
         days, count, measure = row[1 + 3 * position : 4 + 3 * position]
         if not days:
@@ -76,7 +75,7 @@ def _fill(row: Sequence[Any], key: Any, windowed: Sequence[tuple[int, ComponentI
             raws[i][key] = windowed_raw(c.aggregate, int(count or 0), _micros(measure))
 
 
-def _distinct_values(c: ComponentIn) -> ColumnElement[bool]:
+def _distinct_values(c: UsageComponent) -> ColumnElement[bool]:
     """The kept values of the component's facet and property (a daily row's values, under '', answer any)."""
     assert c.property is not None  # noqa: S101 - the schema requires it
     return and_(
@@ -88,7 +87,7 @@ def _distinct_values(c: ComponentIn) -> ColumnElement[bool]:
 
 def model_raws(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     *,
     as_of: date,
     customers: Sequence[str] | None,
@@ -143,12 +142,12 @@ def model_raws(
     return raws, (latest[-1] if seats else {})
 
 
-def _days(c: ComponentIn) -> timedelta:
+def _days(c: UsageComponent) -> timedelta:
     return timedelta(days=c.window_days)
 
 
 def _distinct_counts(
-    session: Session, c: ComponentIn, *, as_of: date, customers: Sequence[str] | None
+    session: Session, c: UsageComponent, *, as_of: date, customers: Sequence[str] | None
 ) -> dict[str, int]:
     stmt = (
         select(UsageDailyValue.customer_id, func.count(distinct(UsageDailyValue.value)))
@@ -209,7 +208,7 @@ def _latest_many(
 
 
 def first_seen(
-    session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+    session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
 ) -> list[dict[str, datetime]]:
     """`queries.first_seen` from the rollup: each day keeps its first instant."""
     result: list[dict[str, datetime]] = [{} for _ in components]
@@ -294,7 +293,7 @@ def latest_upto(session: Session, points: set[tuple[str, str, date]]) -> dict[tu
 
 
 def point_raws(
-    session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+    session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
 ) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
     """`queries.point_raws` from the rollup: the points as a VALUES list (customer, day, each window's last day
     before it) joined to the rollup; one pass per statement kind whatever the number of points."""
@@ -349,7 +348,7 @@ def point_raws(
 
 def _point_lasts(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     raws: list[dict[int, Decimal | None]],
     wanted: Any,
     points: Sequence[tuple[str, date]],

@@ -16,7 +16,7 @@ previous maximum: SQLite has one writer).
 # ruff: noqa: S608 - the SQL text interpolates identifiers and fixed fragments only; every value is a bound parameter
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, String, delete, func, literal, select
@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 
 from app.batch import LOOKUP_CHUNK, dialect_insert
 from app.errors import Conflict
-from app.health.defaults import DEFAULT_MODEL
-from app.health.schemas import ComponentIn
-from app.models import HealthModel, UsageDaily, UsageDailyValue, UsageFeed, UsageRollupFacet
+from app.models import UsageDaily, UsageDailyValue, UsageFeed, UsageRollupFacet
+from app.types import UsageComponent
 from app.usage.schemas import canonical_json
 
 Spec = tuple[str, str, str]  # (kind, facet, property): property '' is the facet's daily rows
@@ -35,12 +34,12 @@ EVENT_COLUMNS = "id, customer_id, kind, occurred_at, value, properties"
 LONG_VALUE = 256
 
 
-def facet_of(where: dict[str, str] | None) -> str:
+def facet_of(where: Mapping[str, str] | None) -> str:
     """The facet of a component's `where`: '' for none, else its canonical JSON (sorted keys, compact)."""
     return canonical_json(where) if where else ""
 
 
-def needed(components: Iterable[ComponentIn]) -> set[Spec]:
+def needed(components: Iterable[UsageComponent]) -> set[Spec]:
     """The (kind, facet, property) rows the components read beyond facet '' of every kind."""
     specs: set[Spec] = set()
     for c in components:
@@ -59,12 +58,12 @@ def kept(session: Session) -> set[Spec]:
     return {(k, f, p) for k, f, p in rows}
 
 
-def covers(session: Session, components: Iterable[ComponentIn]) -> bool:
+def covers(session: Session, components: Iterable[UsageComponent]) -> bool:
     """Whether the rollup keeps everything the components read (else reads fall back to raw events)."""
     return needed(components) <= kept(session)
 
 
-def keep(session: Session, components: Iterable[ComponentIn]) -> int:
+def keep(session: Session, components: Iterable[UsageComponent]) -> int:
     """Keep the facets and properties the components need from now on, backfilled from the raw events in this
     transaction (a health model version being stored); how many (kind, facet, property) rows were new."""
     new = sorted(needed(components) - kept(session))
@@ -257,14 +256,6 @@ def claim(session: Session, pairs: Iterable[tuple[str, str]], *, source: str) ->
 # --- Rebuild and erasure -----------------------------------------------------------------------------------------
 
 
-def model_specs(session: Session) -> set[Spec]:
-    """What the default model and every stored health model version read."""
-    specs = needed(DEFAULT_MODEL.components)
-    for components in session.scalars(select(HealthModel.components)):
-        specs |= needed(ComponentIn.model_validate(c) for c in components)
-    return specs
-
-
 def _keep_specs(session: Session, specs: Iterable[Spec]) -> None:
     rows = [{"kind": k, "facet": f, "property": p} for k, f, p in sorted(specs)]
     if rows:
@@ -272,13 +263,15 @@ def _keep_specs(session: Session, specs: Iterable[Spec]) -> None:
         session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows)
 
 
-def rebuild(session: Session, customers: Sequence[str] | None = None) -> int:
-    """Recompute the raw-fed rollup from raw events (of `customers`, None: all), keeping every facet the default
-    and the stored models read; daily aggregates stay. Returns how many usage_daily rows it wrote.
+def rebuild(
+    session: Session, customers: Sequence[str] | None = None, *, components: Iterable[UsageComponent] = ()
+) -> int:
+    """Recompute the raw-fed rollup from raw events (of `customers`, None: all), keeping also what `components` (every
+    health model version's, from the caller) read; daily aggregates stay. Returns how many usage_daily rows it wrote.
 
     Days whose raw events a retention policy dropped lose their rows: rebuild only books whose events are whole.
     """
-    _keep_specs(session, model_specs(session) - kept(session))
+    _keep_specs(session, needed(components) - kept(session))
     specs = sorted(kept(session))
     pg = _pg(session)
     chunks: list[Sequence[str] | None] = (

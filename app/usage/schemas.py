@@ -269,10 +269,10 @@ class UsageDailyBatchIn(StrictIn):
             "examples": [
                 {
                     "rows": [
-                        {"customer": "cus-0001", "kind": "login", "day": "2026-03-02", "count": 42},
-                        {"customer": "cus-0001", "kind": "seats", "day": "2026-03-02", "last": 25},
+                        {"customer": "cus-0042", "kind": "login", "day": "2026-03-02", "count": 42},
+                        {"customer": "cus-0042", "kind": "seats", "day": "2026-03-02", "last": 25},
                         {
-                            "customer": "cus-0001",
+                            "customer": "cus-0042",
                             "kind": "feature_used",
                             "day": "2026-03-02",
                             "count": 17,

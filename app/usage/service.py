@@ -1,10 +1,10 @@
 """Usage event ingestion: idempotent, all-or-nothing, COPY-fast on PostgreSQL (SPEC §2 events, §3)."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -15,8 +15,9 @@ from app.batch import LOOKUP_CHUNK, MAX_BATCH_ITEMS
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
-from app.types import VALUE_SCALE, to_micros
+from app.types import VALUE_SCALE, UsageComponent, to_micros
 from app.usage import rollup
+from app.usage.raw_reads import windowed_raw as windowed_raw  # noqa: PLC0414 - re-exported for health
 from app.usage.schemas import (
     FAST_EVENTS,
     SURVEY_KIND,
@@ -28,6 +29,9 @@ from app.usage.schemas import (
     parse_value,
     survey_problem,
 )
+
+if TYPE_CHECKING:
+    from app.usage.store import UsageStore
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
 _COLUMNS = "id, customer_id, kind, occurred_at, value, properties, content_hash"
@@ -225,3 +229,31 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     if conflicts:
         raise _conflict(conflicts)
     return accepted
+
+
+# --- What other features call: the configured usage store, and the rollup's upkeep ------------------------------
+# (app/usage/store.py imports this module for raw ingest, so the store is imported when first asked for.)
+
+
+def usage_store() -> "UsageStore":
+    """The configured usage store (`CSROI_USAGE_STORE`): health's usage reads go through it (SPEC §14)."""
+    from app.usage.store import get_store  # noqa: PLC0415 - store imports this module
+
+    return get_store()
+
+
+def keep_facets(session: Session, components: Sequence[UsageComponent]) -> int:
+    """Keep (and backfill now) what a health model version being stored reads from the daily rollup."""
+    return rollup.keep(session, components)
+
+
+def erase_usage_rollup(session: Session, customer_id: str) -> int:
+    """Delete a customer's daily usage rollup (erasure, SPEC §11); rows deleted."""
+    return usage_store().erase(session, customer_id)
+
+
+def rebuild_rollup(
+    session: Session, customers: Sequence[str] | None, *, components: Iterable[UsageComponent] = ()
+) -> int:
+    """`csroi usage rebuild-rollup`: the raw-fed rollup recomputed from raw events; usage_daily rows written."""
+    return rollup.rebuild(session, customers, components=components)

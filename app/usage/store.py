@@ -1,6 +1,6 @@
 """The usage store: where raw events, daily aggregates and health's usage reads live (SPEC §14).
 
-`UsageStore` is the interface health and ingest use: the five reads of `app/health/queries.py` (same signatures,
+`UsageStore` is the interface health and ingest use: the five reads of `app/usage/raw_reads.py` (same signatures,
 same answers), raw and daily ingest, and erasure. `SqlStore` (the default) keeps everything in the application
 database and answers health from the daily rollup; `RawSqlReads` answers from raw events and is the reference the
 property test and the benchmark compare against. `get_store()` picks by `CSROI_USAGE_STORE`: unset or `sql` is
@@ -17,9 +17,9 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from app.health import queries
-from app.health.schemas import ComponentIn
+from app.types import UsageComponent
 from app.usage import daily, daily_reads, rollup
+from app.usage import raw_reads as queries
 from app.usage import service as usage_service
 from app.usage.schemas import DailyBatchResult, EventBatchResult, UsageDailyIn
 
@@ -36,7 +36,7 @@ class UsageStore(Protocol):
     def model_raws(
         self,
         session: Session,
-        components: Sequence[ComponentIn],
+        components: Sequence[UsageComponent],
         *,
         as_of: date,
         customers: Sequence[str] | None,
@@ -47,13 +47,13 @@ class UsageStore(Protocol):
         ...
 
     def point_raws(
-        self, session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+        self, session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
     ) -> tuple[PointRaws, PointSeats]:
         """`model_raws` of many (customer, day) points, keyed by each point's index."""
         ...
 
     def first_seen(
-        self, session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+        self, session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
     ) -> list[dict[str, datetime]]:
         """When each customer first had each component's events."""
         ...
@@ -82,12 +82,12 @@ class UsageStore(Protocol):
 
 
 class RawSqlReads:
-    """Health reads from raw `usage_event` rows (`app/health/queries.py`): the reference answers."""
+    """Health reads from raw `usage_event` rows (`app/usage/raw_reads.py`): the reference answers."""
 
     def model_raws(
         self,
         session: Session,
-        components: Sequence[ComponentIn],
+        components: Sequence[UsageComponent],
         *,
         as_of: date,
         customers: Sequence[str] | None,
@@ -98,13 +98,13 @@ class RawSqlReads:
         return queries.model_raws(session, components, as_of=as_of, customers=customers, seats=seats, first=first)
 
     def point_raws(
-        self, session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+        self, session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
     ) -> tuple[PointRaws, PointSeats]:
         """See `UsageStore.point_raws`."""
         return queries.point_raws(session, components, points, seats=seats)
 
     def first_seen(
-        self, session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+        self, session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
     ) -> list[dict[str, datetime]]:
         """See `UsageStore.first_seen`."""
         return queries.first_seen(session, components, customers=customers)
@@ -139,7 +139,7 @@ class SqlStore(RawSqlReads):
     def model_raws(
         self,
         session: Session,
-        components: Sequence[ComponentIn],
+        components: Sequence[UsageComponent],
         *,
         as_of: date,
         customers: Sequence[str] | None,
@@ -152,7 +152,7 @@ class SqlStore(RawSqlReads):
         return daily_reads.model_raws(session, components, as_of=as_of, customers=customers, seats=seats, first=first)
 
     def point_raws(
-        self, session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+        self, session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
     ) -> tuple[PointRaws, PointSeats]:
         """See `UsageStore.point_raws`."""
         if not rollup.covers(session, components):
@@ -160,7 +160,7 @@ class SqlStore(RawSqlReads):
         return daily_reads.point_raws(session, components, points, seats=seats)
 
     def first_seen(
-        self, session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+        self, session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
     ) -> list[dict[str, datetime]]:
         """See `UsageStore.first_seen`."""
         if not rollup.covers(session, components):

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.health import service as health_service
+from app.health.schemas import ComponentIn
 from app.models import UsageDaily
 from app.usage import rollup
+from app.usage import service as usage_service
 from app.usage.store import RawSqlReads, SqlStore
 from tests.builders import post_usage, usage_event
 from tests.health.usage_books import AS_OF, MODEL
@@ -110,7 +112,7 @@ class TestRollupEqualsRaw:
         random_usage_book(kept, seed)
         scores = {}
         for name, store in (("raw", RAW), ("rollup", ROLLUP)):
-            monkeypatch.setattr(health_service, "get_store", lambda store=store: store)
+            monkeypatch.setattr(usage_service, "usage_store", lambda store=store: store)
             scores[name] = {d: health_service.compute_health(kept, as_of=d, customers=None, spec=SPEC) for d in DAYS}
         assert scores["rollup"] == scores["raw"]
         assert any(h.score is not None for by_day in scores["raw"].values() for h in by_day.values())
@@ -158,3 +160,29 @@ class TestHandComputed:
         after = sorted(kept.execute(select(*columns)).all())
         assert after == before
         assert written == len(before)
+
+
+class TestModelVersionBackfill:
+    """Storing a model version that reads a new facet or property backfills it from raw events, same transaction."""
+
+    def test_a_new_where_and_property_are_kept_and_read_from_the_rollup(self, session: Session) -> None:
+        from app.health.schemas import HealthModelIn  # noqa: PLC0415
+        from app.health.versions import put_health_model  # noqa: PLC0415
+
+        day = datetime(2026, 3, 5, tzinfo=UTC)
+        post_usage(
+            session,
+            usage_event("m1", "report_run", day, id="r1", team="ops", report="a"),
+            usage_event("m1", "report_run", day, id="r2", team="ops", report="b"),
+            usage_event("m1", "report_run", day, id="r3", team="sales", report="c"),
+        )
+        component = ComponentIn(
+            name="ops_reports", weight=1, kind="report_run", where={"team": "ops"}, aggregate="distinct",
+            property="report", window_days=7, bad=0, good=2,
+        )  # fmt: skip
+        assert not rollup.covers(session, [component])
+        put_health_model(session, HealthModelIn(components=[component]), today=date(2026, 3, 5))
+        assert rollup.covers(session, [component])
+        raws = ROLLUP.model_raws(session, [component], as_of=date(2026, 3, 6), customers=None, seats=False)
+        assert raws == ([{"m1": Decimal(2)}], {})  # reports a and b of team ops; c is sales'
+        assert raws == RAW.model_raws(session, [component], as_of=date(2026, 3, 6), customers=None, seats=False)
