@@ -136,7 +136,8 @@ class _Sql:
             " max(CASE WHEN rn = 1 THEN value END), 'raw'"
             f" FROM (SELECT m.*, {self.day()} AS day, row_number() OVER (PARTITION BY customer_id, kind, facet,"
             f" {self.day()} ORDER BY occurred_at DESC, id DESC) AS rn FROM {matched} m) t"
-            " WHERE 1 = 1 GROUP BY customer_id, kind, facet, day"
+            # In key order: two batches upserting the same days lock them in the same order (no deadlock).
+            " WHERE 1 = 1 GROUP BY customer_id, kind, facet, day ORDER BY customer_id, kind, facet, day"
             " ON CONFLICT (customer_id, kind, facet, day) DO UPDATE SET"
             " events = usage_daily.events + excluded.events,"
             " sum_micros = usage_daily.sum_micros + excluded.sum_micros,"

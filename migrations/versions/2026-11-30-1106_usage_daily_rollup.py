@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import app.db
+from app.migrate import refuse_data_loss
 
 revision: str = "21bf39b8d23f"
 down_revision: str | None = "447e66067005"
@@ -78,6 +79,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Raw-fed rows are derived (the upgrade rebuilds them); daily aggregates were sent by a warehouse: data.
+    refuse_data_loss(
+        "21bf39b8d23f",
+        {"usage_daily (daily aggregates)": "SELECT count(*) FROM usage_daily WHERE source = 'daily'"},
+    )
     op.drop_table("usage_rollup_facet")
     op.drop_table("usage_feed")
     op.drop_table("usage_daily_value")
