@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db import day_end
-from app.models import UsageDaily, UsageDailyValue
+from app.models import Customer, UsageDaily, UsageDailyValue
 from app.types import UsageComponent, from_micros
 from app.usage.raw_reads import empty_windows, windowed_raw
 from app.usage.rollup import facet_of
@@ -94,43 +94,63 @@ def model_raws(
     seats: bool,
     first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
-    """`queries.model_raws` from the rollup."""
+    """`queries.model_raws` from the rollup, reading only the components' windows (and every seats day).
+
+    Whether a customer ever had a component's events before its window comes from `first` when given, else from
+    an index probe per customer and (kind, facet) (`_ever`): never from a scan of the whole history, so the cost
+    follows customers × window days, however long the history.
+    """
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
+    ever = None if first is not None else _ever(session, components, as_of=as_of, customers=customers)
     windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
     if windowed:
-        bounds: list[Any] = []
-        if first is not None:  # only the windows' days: whether a customer ever had events comes from `first`
-            bounds = [or_(*(and_(_match(c.kind, c.where), UsageDaily.day > as_of - _days(c)) for _, c in windowed))]
         stmt = (
             select(UsageDaily.customer_id, *_windowed_columns(windowed, lambda w: as_of - timedelta(days=w)))
             .where(
                 UsageDaily.day <= as_of,
                 UsageDaily.kind.in_(sorted({c.kind for _, c in windowed})),
+                or_(*(and_(_match(c.kind, c.where), UsageDaily.day > as_of - _days(c)) for _, c in windowed)),
                 *_customers(customers),
-                *bounds,
             )
             .group_by(UsageDaily.customer_id)
         )
-        ever: dict[int, list[str]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
+        distinct_ever: dict[int, list[str]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
         for row in session.execute(stmt):
-            _fill(row, row[0], windowed, raws, ever)
+            _fill(row, row[0], windowed, raws, distinct_ever)
         if first is not None:
-            empty_windows(windowed, first, day_end(as_of), raws, ever)
-        for i, customers_ever in ever.items():
+            empty_windows(windowed, first, day_end(as_of), raws, distinct_ever)
+        else:
+            assert ever is not None  # noqa: S101 - read above when `first` is not given
+            _empty_from_ever(windowed, ever, raws, distinct_ever)
+        for i, customers_ever in distinct_ever.items():
             counts = _distinct_counts(session, components[i], as_of=as_of, customers=customers)
             raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in customers_ever}
+    latest = _model_lasts(session, components, raws, as_of=as_of, customers=customers, seats=seats)
+    if ever is not None:  # history before the window: no data (None), as raw reads of all history answer
+        for i, c in enumerate(components):
+            if c.aggregate == "last":
+                raws[i].update({cid: None for cid in ever[i] if cid not in raws[i]})
+    return raws, latest
+
+
+def _model_lasts(
+    session: Session,
+    components: Sequence[UsageComponent],
+    raws: list[dict[str, Decimal | None]],
+    *,
+    as_of: date,
+    customers: Sequence[str] | None,
+    seats: bool,
+) -> dict[str, tuple[Decimal, datetime]]:
+    """Fill `raws` for the `last` components (their windows' days only); the latest seats when `seats`."""
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
     groups: list[Group] = []
     for _, c in lasts:
         if (c.kind, c.where) not in groups:
             groups.append((c.kind, c.where))
-    since: list[date | None] = [
-        None
-        if first is None
-        else as_of - timedelta(days=max(c.window_days for _, c in lasts if (c.kind, c.where) == g))
-        for g in groups
-    ]
-    if seats:
+    widest = [max(c.window_days for _, c in lasts if (c.kind, c.where) == g) for g in groups]
+    since: list[date | None] = [as_of - timedelta(days=w) for w in widest]
+    if seats:  # the latest seats value however old
         groups.append(("seats", None))
         since.append(None)
     latest = _latest_many(session, groups, as_of=as_of, customers=customers, since=since)
@@ -139,7 +159,52 @@ def model_raws(
         start = end - timedelta(days=c.window_days)
         found = latest[groups.index((c.kind, c.where))]
         raws[i] = {cid: (value if at >= start else None) for cid, (value, at) in found.items()}
-    return raws, (latest[-1] if seats else {})
+    return latest[-1] if seats else {}
+
+
+def _ever(
+    session: Session, components: Sequence[UsageComponent], *, as_of: date, customers: Sequence[str] | None
+) -> list[set[str]]:
+    """Per component, the customers with any of its rows up to as_of: one statement over the customers, an index
+    probe (the rollup's key: customer, kind, facet, day) per customer and distinct (kind, facet)."""
+    keys = sorted({(c.kind, facet_of(c.where)) for c in components})
+    if not keys:
+        return []
+    probes = [
+        select(UsageDaily.day)
+        .where(
+            UsageDaily.customer_id == Customer.id,
+            UsageDaily.kind == kind,
+            UsageDaily.facet == facet,
+            UsageDaily.day <= as_of,
+        )
+        .exists()
+        for kind, facet in keys
+    ]
+    stmt = select(Customer.id, *probes)
+    if customers is not None:
+        stmt = stmt.where(Customer.id.in_(customers))
+    found: dict[tuple[str, str], set[str]] = {key: set() for key in keys}
+    for row in session.execute(stmt):
+        for key, had in zip(keys, row[1:], strict=True):
+            if had:
+                found[key].add(row[0])
+    return [found[(c.kind, facet_of(c.where))] for c in components]
+
+
+def _empty_from_ever(
+    windowed: Sequence[tuple[int, UsageComponent]],
+    ever: Sequence[set[str]],
+    raws: list[dict[str, Decimal | None]],
+    distinct_ever: dict[int, list[str]],
+) -> None:
+    """Customers with history but an empty window: 0 for count, sum and distinct, None for avg (SPEC §6)."""
+    for i, c in windowed:
+        if c.aggregate == "distinct":
+            known = set(distinct_ever[i])
+            distinct_ever[i].extend(sorted(ever[i] - known))
+        else:
+            raws[i].update({cid: (None if c.aggregate == "avg" else Decimal(0)) for cid in ever[i] - raws[i].keys()})
 
 
 def _days(c: UsageComponent) -> timedelta:
@@ -210,16 +275,22 @@ def _latest_many(
 def first_seen(
     session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
 ) -> list[dict[str, datetime]]:
-    """`queries.first_seen` from the rollup: each day keeps its first instant."""
+    """`queries.first_seen` from the rollup: per customer and component, the first day's first instant, found by an
+    index probe (the rollup's key) rather than a scan of the history."""
     result: list[dict[str, datetime]] = [{} for _ in components]
     if not components:
         return result
-    columns = [func.min(case((_match(c.kind, c.where), UsageDaily.first_at))) for c in components]
-    stmt = (
-        select(UsageDaily.customer_id, *columns)
-        .where(UsageDaily.kind.in_(sorted({c.kind for c in components})), *_customers(customers))
-        .group_by(UsageDaily.customer_id)
-    )
+    probes = [
+        select(UsageDaily.first_at)
+        .where(UsageDaily.customer_id == Customer.id, _match(c.kind, c.where))
+        .order_by(UsageDaily.day)
+        .limit(1)
+        .scalar_subquery()
+        for c in components
+    ]
+    stmt = select(Customer.id, *probes)
+    if customers is not None:
+        stmt = stmt.where(Customer.id.in_(customers))
     for row in session.execute(stmt):
         for i, seen in enumerate(row[1:]):
             if seen is not None:
