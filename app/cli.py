@@ -39,6 +39,7 @@ from app.logs import configure_logging
 from app.main import create_app
 from app.scorecard import client as scorecard_client
 from app.types import ResponseFormat
+from app.usage import service as usage_service
 from app.usage.clickhouse.schema import ClickHouseSettings, Schema
 
 cli = typer.Typer(help="csroi: what is our Customer Success team worth?", no_args_is_help=True)
@@ -50,6 +51,8 @@ health_cli = typer.Typer(help="Health snapshots, the churn model and the backtes
 cli.add_typer(health_cli, name="health")
 clickhouse_cli = typer.Typer(help="The ClickHouse usage store (docs/clickhouse.md).", no_args_is_help=True)
 cli.add_typer(clickhouse_cli, name="clickhouse")
+usage_cli = typer.Typer(help="The daily usage rollup.", no_args_is_help=True)
+cli.add_typer(usage_cli, name="usage")
 err = Console(stderr=True)
 
 
@@ -247,6 +250,22 @@ def health_snapshot(
             progress.update(task, advance=1, description=f"{current}: {result.customers} customers")
     versions = ", ".join(str(v) for v in sorted(used))
     err.print(f"stored {len(days)} day(s) of health snapshots, model version(s) {versions}")
+
+
+@usage_cli.command("rebuild-rollup")
+def usage_rebuild_rollup(
+    customer: Annotated[
+        list[str] | None, typer.Option(help="Only this customer (repeat the option for several); default: all.")
+    ] = None,
+) -> None:
+    """Recompute the raw-fed daily usage rollup from raw events, in one transaction (daily aggregates stay)."""
+    with _session() as session:
+        session.connection(execution_options={WRITE_OPTION: True})
+        models = health_service.versions(session).specs.values()
+        components = [c for spec in models for c in spec.model.components]
+        written = usage_service.rebuild_rollup(session, customer or None, components=components)
+        session.commit()
+    err.print(f"rebuilt {written:,} usage_daily row(s) from raw events")
 
 
 @health_cli.command("fit")

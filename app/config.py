@@ -61,6 +61,15 @@ def parse_csm_ratios(value: object) -> dict[str, int]:
     return ratios
 
 
+def parse_usage_store(value: object) -> str:
+    """`sql`, `raw` or a ClickHouse DSN (clickhouse://…, clickhouses://…, chdb://PATH); anything else stops the
+    service at start."""
+    text = str(value).strip()
+    if text in ("", "sql", "raw") or re.match(r"^(clickhouse|clickhouses|chdb)://\S*$", text):
+        return text or "sql"
+    raise ValueError(f"CSROI_USAGE_STORE: {text!r} is not sql, raw, or a clickhouse:// or chdb:// DSN")
+
+
 def parse_default_tier(value: object) -> str:
     """A tier name for customers without one (SPEC §13 staffing); anything else stops the service at start."""
     tier = str(value).strip()
@@ -195,6 +204,9 @@ class Settings(BaseSettings):
     # Finished webhook deliveries (and their attempts) older than this are deleted by the jobs.prune job, and the
     # events they carried with them (an event with a dedupe key keeps its key, so it is never sent twice).
     webhook_history_days: int = Field(30, ge=2, le=3650)
+    # Where usage lives and health reads it (SPEC §14): `sql` (default) the daily rollup in this database, `raw` the
+    # raw events in this database (the reference path), or a ClickHouse DSN (`clickhouse://…`, `chdb://PATH`).
+    usage_store: str = "sql"
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None
@@ -208,6 +220,7 @@ class Settings(BaseSettings):
     _stripe_secret = field_validator("stripe_webhook_secret", mode="before")(parse_optional_secret)
     _notice_days = field_validator("renewal_notice_days", mode="before")(parse_notice_days)
     _daily_at = field_validator("worker_daily_at", mode="before")(parse_daily_at)
+    _usage_store = field_validator("usage_store", mode="before")(parse_usage_store)
 
 
 @lru_cache

@@ -23,7 +23,8 @@ from app.ledger.schemas import RevenueEventIn
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
 from app.usage import service as usage_service
-from app.usage.schemas import UsageEventIn
+from app.usage import store as usage_store
+from app.usage.schemas import UsageDailyIn, UsageEventIn
 
 JSON_COLUMNS = ("attributes", "properties", "expected")
 
@@ -37,6 +38,7 @@ class Kind(StrEnum):
     renewals = "renewals"
     costs = "costs"
     events = "events"
+    usage_daily = "usage-daily"
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,14 @@ TARGETS = {
     Kind.renewals: Target(RenewalBatchItem, renewals_service.upsert_renewals),
     Kind.costs: Target(CostBatchItem, costs_service.upsert_costs),
     Kind.events: Target(UsageEventIn, usage_service.ingest_usage_events),
+    Kind.usage_daily: Target(UsageDailyIn, usage_store.ingest_usage_daily),
 }
+# Cells that are not text in the API: `count` a whole number, `distinct_values` a list written a|b|c (the values
+# themselves cannot hold a `|` in a CSV cell).
+INT_COLUMNS = ("count",)
+LIST_COLUMNS = ("distinct_values",)
+# The columns that name one record of a kind: a second row with the same values is refused, naming both lines.
+KEY_COLUMNS = {Kind.usage_daily: ("customer", "kind", "day")}
 
 
 class ImportInvalid(Exception):
@@ -86,6 +95,12 @@ def _parse(line: int, row: dict[str, Any], schema: type[BaseModel]) -> tuple[Bas
             except json.JSONDecodeError as exc:
                 errors.append(f"line {line}: {column}: not valid JSON ({exc.msg})")
                 del row[column]  # reported once, not again as "not a dictionary"
+    for column in INT_COLUMNS:
+        if column in row and row[column].strip().isdigit():
+            row[column] = int(row[column])
+    for column in LIST_COLUMNS:
+        if column in row:
+            row[column] = row[column].split("|")
     try:
         item = schema.model_validate(row)
     except ValidationError as exc:
@@ -98,11 +113,16 @@ def read_file(path: Path, kind: Kind) -> list[BaseModel]:
     """Every row validated with the API's schema; ImportInvalid lists every bad row."""
     items: list[BaseModel] = []
     errors: list[str] = []
+    lines: dict[tuple[Any, ...], int] = {}
     for line, row in _rows(path):
         item, row_errors = _parse(line, row, TARGETS[kind].schema)
         errors += row_errors
         if item is not None:
             items.append(item)
+            key = tuple(getattr(item, name) for name in KEY_COLUMNS.get(kind, ()))
+            if key and key in lines:
+                errors.append(f"line {line}: the same {', '.join(KEY_COLUMNS[kind])} as line {lines[key]}")
+            lines.setdefault(key, line)
     if errors:
         raise ImportInvalid(errors)
     return items

@@ -4,8 +4,9 @@ Enums are `Literal` types (the OpenAPI document shows them inline as `enum`); a 
 constraint with `typing.get_args`. This module imports no feature and no API schema.
 """
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal, Protocol, get_args
 
 from fastapi import Path
 from pydantic import StringConstraints
@@ -72,6 +73,25 @@ UsageKind = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=worded(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$", _KIND_WORDS))
 ]
 Aggregate = Literal["count", "sum", "avg", "last", "distinct"]
+
+
+class UsageComponent(Protocol):
+    """What usage reads need of a health component (SPEC §6): the health feature's `ComponentIn` is one. Usage reads
+    take this shape, not the health schema, so the usage feature does not depend on the health feature."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def where(self) -> Mapping[str, str] | None: ...
+    @property
+    def aggregate(self) -> Aggregate: ...
+    @property
+    def window_days(self) -> int: ...
+    # Last: below this line `property` names the attribute in the class body, not the builtin.
+    @property
+    def property(self) -> str | None: ...
+
+
 Band = Literal["red", "yellow", "green"]
 # How a churn probability was found: the company's fitted model, or the default curve.
 ChurnMethod = Literal["fitted", "default"]

@@ -1,5 +1,5 @@
 """Benchmark: a 10,000-customer health snapshot read on the ClickHouse store (chDB, in process) vs the SQL raw path
-(`app/health/queries.py` on PostgreSQL), in one run.
+(`app/usage/raw_reads.py` on PostgreSQL), in one run.
 
     .venv/bin/python benchmarks/usage_clickhouse.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres \
         --customers 10000 --events 2000000
@@ -34,8 +34,8 @@ from health_snapshot import _event, load  # the script beside this one
 
 from app import migrate
 from app.db import make_engine
-from app.health import queries
 from app.health.defaults import DEFAULT_MODEL
+from app.usage import raw_reads as queries
 from app.usage.clickhouse import ClickHouseSettings, ClickHouseStore
 from app.usage.service import make_row
 

@@ -38,6 +38,7 @@ PLUMBING = {
     "app.money",
     "app.pagination",
     "app.records",
+    "app.risk",  # neutral: SPEC §5's at-risk rule, in the forms its readers need
     "app.routes",
     "app.schemas",
     "app.types",
@@ -102,10 +103,6 @@ READ_SIDE_ALLOWLIST = {
 EXCEPTIONS = {
     # The request dependency checks API keys: plumbing every router uses, built on the keys feature's service.
     ("app.auth", "app.keys.service"),
-    # The ClickHouse usage store answers health's read interface (app/health/queries.py) in ClickHouse: it takes
-    # the same components and turns window totals into raw values with the same function.
-    ("app.usage.clickhouse.store", "app.health.queries"),
-    ("app.usage.clickhouse.store", "app.health.schemas"),
 }
 
 

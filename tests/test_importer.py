@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from app import cli, importer
 from app.db import make_engine, make_sessionmaker
-from app.models import Cost, Customer, Renewal, RevenueEvent, TeamMember, UsageEvent
+from app.models import Cost, Customer, Renewal, RevenueEvent, TeamMember, UsageDaily, UsageEvent
 
 runner = CliRunner()
 
@@ -37,6 +37,13 @@ FILES = {
         'e2,acme,survey_response,2025-10-02T09:00:00Z,9,"{""survey"": ""nps""}"\n',
         UsageEvent,
     ),
+    importer.Kind.usage_daily: (
+        "customer,kind,day,count,sum,last,distinct_values\n"
+        "initech,login,2025-10-01,4,,,\n"
+        "initech,feature_used,2025-10-01,2,,,export|reports\n"
+        "initech,seats,2025-10-01,,,25,\n",
+        UsageDaily,
+    ),
 }
 
 
@@ -63,6 +70,11 @@ class TestImport:
         assert rows(session, model) == count
         if kind in (importer.Kind.revenue, importer.Kind.events):
             assert (first, again) == ({"accepted": count, "duplicates": 0}, {"accepted": 0, "duplicates": count})
+        elif kind == importer.Kind.usage_daily:  # a re-sent day, as stored, is unchanged
+            assert (first, again) == (
+                {"created": count, "updated": 0, "unchanged": 0},
+                {"created": 0, "updated": 0, "unchanged": count},
+            )
         else:
             assert (first, again) == ({"created": count, "updated": 0}, {"created": 0, "updated": count})
 

@@ -142,6 +142,87 @@ def test_arr_month_is_rebuilt_after_a_downgrade_and_upgrade(empty_url: str) -> N
     assert _rows(empty_url, query) == before
 
 
+def _usage_book(url: str) -> None:
+    """Usage events of the default model's facets and of a stored version's own facet, through the services."""
+    from datetime import date  # noqa: PLC0415
+
+    from app.db import make_sessionmaker  # noqa: PLC0415 - only these tests write through the services
+    from app.health.schemas import HealthModelIn  # noqa: PLC0415
+    from app.health.versions import put_health_model  # noqa: PLC0415
+    from tests.builders import post_usage, usage_event  # noqa: PLC0415
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            component = {"name": "ops", "weight": 1, "kind": "report_run", "where": {"team": "ops"},
+                         "aggregate": "distinct", "property": "report", "window_days": 7, "bad": 0,
+                         "good": 2}  # fmt: skip
+            model = HealthModelIn.model_validate({"components": [component]})
+            put_health_model(session, model, today=date(2026, 3, 1))
+            post_usage(
+                session,
+                usage_event("a", "login", "2026-03-01T09:00:00Z", id="u1"),
+                usage_event("a", "login", "2026-03-01T09:00:00Z", id="u2", value=3),  # a tie: u2 is the last
+                usage_event("a", "survey_response", "2026-03-02T10:00:00Z", id="u3", value=9, survey="nps"),
+                usage_event("b", "feature_used", "2026-03-02T11:00:00Z", id="u4", feature="export"),
+                usage_event("b", "feature_used", "2026-03-03T11:00:00Z", id="u5", feature="reports"),
+                usage_event("b", "report_run", "2026-03-03T12:00:00Z", id="u6", team="ops", report="r1"),
+                usage_event("b", "report_run", "2026-03-03T12:30:00Z", id="u7", team="sales", report="r2"),
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def _down_to(slug: str) -> str:
+    revision = next(r for r in _revisions() if slug in _migration_file(r))
+    down_to = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_revision(revision).down_revision
+    assert isinstance(down_to, str)
+    return down_to
+
+
+def test_usage_daily_upgrade_fills_what_ingest_keeps(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    _usage_book(empty_url)
+    queries = [
+        "SELECT customer_id, kind, facet, day, events, sum_micros, min_micros, max_micros, first_at, last_at, last_id,"
+        " last_micros, source FROM usage_daily ORDER BY 1, 2, 3, 4",
+        "SELECT * FROM usage_daily_value ORDER BY 1, 2, 3, 4, 5, 6",
+        "SELECT * FROM usage_rollup_facet ORDER BY 1, 2, 3",
+        "SELECT * FROM usage_feed ORDER BY 1, 2",
+    ]
+    before = [_rows(empty_url, q) for q in queries]
+    # a: login 1 day + survey_response 1 day in facets '' and nps; b: feature_used 2 days + report_run in '' and ops
+    assert len(before[0]) == 1 + 2 + 2 + 2
+    assert len(before[1]) == 3  # export, reports; r1 (ops only)
+    migrate.downgrade(empty_url, _down_to("usage_daily_rollup"))  # raw-fed rows are derived: no permission needed
+    assert "usage_daily" not in _tables(empty_url)
+    migrate.upgrade(empty_url)
+    assert [_rows(empty_url, q) for q in queries] == before
+
+
+def test_usage_daily_downgrade_refuses_to_drop_daily_aggregates(
+    empty_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.db import make_sessionmaker  # noqa: PLC0415
+    from app.usage import store  # noqa: PLC0415
+    from app.usage.schemas import UsageDailyIn  # noqa: PLC0415
+
+    monkeypatch.delenv(migrate.ALLOW_DATA_LOSS, raising=False)
+    migrate.upgrade(empty_url)
+    engine = make_engine(empty_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            row = UsageDailyIn.model_validate({"customer": "w", "kind": "login", "day": "2026-03-01", "count": 5})
+            store.ingest_usage_daily(session, [row])
+            session.commit()
+    finally:
+        engine.dispose()
+    with pytest.raises(migrate.DataLossRefused) as refused:
+        migrate.downgrade(empty_url, _down_to("usage_daily_rollup"))
+    assert "1 rows of usage_daily (daily aggregates)" in str(refused.value)
+
+
 def _migration_file(revision: str) -> str:
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
     return str(script.get_revision(revision).path)

@@ -2,8 +2,9 @@
 
 Costs keep their amount (the money was spent) and lose their link to the customer and to its interventions;
 everything else about the customer is deleted: its revenue events and the ledger derived from them (arr_change,
-arr_month), usage events, renewals, interventions, health snapshots and experiment assignments. Metrics read
-afterwards are those of a book where the customer never existed. The audit log keeps only a SHA-256 of its id.
+arr_month), usage events and their daily rollup, renewals, interventions, health snapshots and experiment
+assignments. Metrics read afterwards are those of a book where the customer never existed. The audit log keeps
+only a SHA-256 of its id.
 """
 
 import hashlib
@@ -27,6 +28,7 @@ from app.models import (
     RevenueEvent,
     UsageEvent,
 )
+from app.usage import service as usage
 
 
 def id_digest(customer_id: str) -> str:
@@ -51,6 +53,7 @@ def erase_customer(session: Session, customer_id: str, *, actor: audit.Actor) ->
         "experiment_assignments": gone(ExperimentAssignment),
         "health_snapshots": gone(HealthSnapshot),
         "usage_events": gone(UsageEvent),
+        "usage_days": usage.erase_usage_rollup(session, customer_id),
         "renewals": gone(Renewal),
         "interventions": gone(Intervention),
         "ledger_months": gone(ArrMonth),

@@ -314,6 +314,9 @@ class ErasureOut(BaseModel):
     ledger_changes: int = Field(description="Derived ARR changes deleted (the ledger rebuilt without the customer).")
     ledger_months: int = Field(description="Derived monthly ARR rows deleted.")
     usage_events: int = Field(description="Usage events deleted.")
+    usage_days: int = Field(
+        description="Daily usage rollup rows deleted (raw events' rollup and daily aggregates, every facet)."
+    )
     renewals: int = Field(description="Renewals deleted.")
     interventions: int = Field(description="Interventions deleted.")
     health_snapshots: int = Field(description="Health snapshots deleted.")

@@ -15,7 +15,7 @@ from app import formulas, records
 from app.batch import dialect_insert
 from app.db import forget_reads, read_cache, utcnow
 from app.errors import Unprocessable
-from app.health import events, queries
+from app.health import events
 from app.health.schemas import (
     ComponentIn,
     ComponentOut,
@@ -32,6 +32,7 @@ from app.health.versions import list_health_models as list_health_models  # noqa
 from app.health.versions import put_health_model as put_health_model  # noqa: PLC0414 - re-exported: the router's
 from app.models import ChurnModel, Customer, HealthSnapshot
 from app.pagination import Page, make_page
+from app.usage import service as usage
 
 _UPSERT_CHUNK = 1_000
 K = TypeVar("K", str, int)  # a customer id, or the index of a (customer, day) point
@@ -104,12 +105,11 @@ def usage_values(session: Session, windows: set[UsageWindow], *, window_days: in
     window sums and counts 0 and has no average (None). last is the latest value up to the day however old: a level
     (seats held) stands until a new value is sent; None before the first one.
     """
-    totals = queries.window_totals(
-        session, {(c, k, d) for c, k, a, d in windows if a != "last"}, window_days=window_days
-    )
-    latest = queries.latest_upto(session, {(c, k, d) for c, k, a, d in windows if a == "last"})
+    store = usage.usage_store()
+    totals = store.window_totals(session, {(c, k, d) for c, k, a, d in windows if a != "last"}, window_days=window_days)
+    latest = store.latest_upto(session, {(c, k, d) for c, k, a, d in windows if a == "last"})
     return {
-        (c, k, a, d): latest.get((c, k, d)) if a == "last" else queries.windowed_raw(a, *totals[(c, k, d)])
+        (c, k, a, d): latest.get((c, k, d)) if a == "last" else usage.windowed_raw(a, *totals[(c, k, d)])
         for c, k, a, d in windows
     }
 
@@ -174,7 +174,7 @@ def compute_health(
     `first` (`first_seen(session, spec)`, read once for many days) lets each day read only the model's windows.
     """
     components = spec.model.components
-    raws, seats = queries.model_raws(
+    raws, seats = usage.usage_store().model_raws(
         session, components, as_of=as_of, customers=customers, seats=any(c.per_seat for c in components), first=first
     )
     ids = customers if customers is not None else session.scalars(select(Customer.id)).all()
@@ -216,8 +216,8 @@ def scores_on(
 ) -> dict[tuple[str, date], float | None]:
     """The health score of each (customer, day) pair: the stored snapshot of that day when there is one, else the
     point-in-time score by the version in force that day, computed for all the remaining pairs of one version in
-    one set-based pass (`queries.point_raws`): a pass per version in force, not per day. With `spec`, every pair
-    is computed point in time by that version (snapshots of other versions would not answer for it)."""
+    one set-based pass (the usage store's `point_raws`): a pass per version in force, not per day. With `spec`,
+    every pair is computed point in time by that version (snapshots of other versions would not answer for it)."""
     if not pairs:
         return {}
     if spec is not None:
@@ -244,14 +244,16 @@ def _point_scores(
     found: dict[tuple[str, date], float | None] = {}
     for first in range(0, len(points), size):
         chunk = points[first : first + size]
-        raws, seats = queries.point_raws(session, components, chunk, seats=any(c.per_seat for c in components))
+        raws, seats = usage.usage_store().point_raws(
+            session, components, chunk, seats=any(c.per_seat for c in components)
+        )
         found.update({point: _customer_health(n, spec, raws, seats).score for n, point in enumerate(chunk)})
     return found
 
 
 def first_seen(session: Session, spec: ModelSpec) -> list[dict[str, datetime]]:
     """When each customer first had each of the model's components' events (for `compute_health`'s `first`)."""
-    return queries.first_seen(session, spec.model.components, customers=None)
+    return usage.usage_store().first_seen(session, spec.model.components, customers=None)
 
 
 def book_scores(

@@ -23,6 +23,7 @@ from app.health.defaults import DEFAULT_MODEL, DEFAULT_VERSION
 from app.health.schemas import HealthModelIn, HealthModelListQuery, HealthModelOut
 from app.models import HealthModel
 from app.pagination import Page, make_page
+from app.usage import service as usage
 
 
 @dataclass(frozen=True)
@@ -163,5 +164,6 @@ def put_health_model(session: Session, body: HealthModelIn, *, today: date) -> H
     )
     session.add(row)
     session.flush()
+    usage.keep_facets(session, body.components)  # its new facets and properties, backfilled in this transaction
     versions = load_versions(session)
     return model_out(versions, versions.specs[row.version])

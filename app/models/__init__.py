@@ -22,6 +22,7 @@ from app.models.renewal import Renewal
 from app.models.revenue_event import RevenueEvent
 from app.models.target import Target
 from app.models.team_member import TeamMember
+from app.models.usage_daily import UsageDaily, UsageDailyValue, UsageFeed, UsageRollupFacet
 from app.models.usage_event import VALUE_MICROS, UsageEvent
 from app.models.webhook import Webhook, WebhookTopic
 from app.models.webhook_delivery import WebhookAttempt, WebhookDelivery
@@ -48,7 +49,11 @@ __all__ = [
     "RevenueEvent",
     "Target",
     "TeamMember",
+    "UsageDaily",
+    "UsageDailyValue",
     "UsageEvent",
+    "UsageFeed",
+    "UsageRollupFacet",
     "Webhook",
     "WebhookAttempt",
     "WebhookDelivery",

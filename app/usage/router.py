@@ -10,8 +10,8 @@ from app.auth import IngestAuth
 from app.config import SettingsDep
 from app.db import WriteSessionDep, commit_retrying
 from app.errors import problem_responses
-from app.usage import service
-from app.usage.schemas import EventBatchResult, UsageEventBatchIn
+from app.usage import service, store
+from app.usage.schemas import DailyBatchResult, EventBatchResult, UsageDailyBatchIn, UsageEventBatchIn
 
 router = APIRouter()
 
@@ -27,7 +27,13 @@ def post_events(
 ) -> EventBatchResult:
     """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates."""
     rows = service.parse_events(body, max_items=settings.max_batch_items)
-    return commit_retrying(session, service.ingest_usage_events, rows)
+    return commit_retrying(session, store.ingest_events, rows)
+
+
+@router.post("/usage/daily", tags=["events"], responses=problem_responses(401, 403, 409, 413, 422))
+def post_usage_daily(_auth: IngestAuth, body: UsageDailyBatchIn, session: WriteSessionDep) -> DailyBatchResult:
+    """Upsert up to 10,000 daily usage aggregates by (customer, kind, day), all or nothing (a warehouse sync)."""
+    return commit_retrying(session, store.ingest_usage_daily, body.rows)
 
 
 def usage_batch_schemas() -> dict[str, Any]:

@@ -8,19 +8,23 @@ from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     AwareDatetime,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from app.batch import BatchItems, EventCounts
 from app.errors import pattern_words, worded
-from app.schemas import JsonObject, StrictIn
+from app.schemas import NO_NUL, IsoDate, JsonObject, StrictIn, json_number, omit_null
 from app.types import RecordId, UsageKind
 
 _MAX_VALUE = Decimal("9e12")  # millionths of it still fit a signed 64-bit integer
@@ -200,3 +204,110 @@ FAST_EVENTS: TypeAdapter[list[FastEvent]] = TypeAdapter(list[FastEvent])
 
 class EventBatchResult(EventCounts):
     """What an event batch did: new events stored, and re-posted ones recognised as duplicates."""
+
+
+# --- Daily aggregates (SPEC §14): what a warehouse sync sends instead of raw events -------------------------------
+
+MAX_DAILY_COUNT = 10**12  # events of one customer and kind in one day: far above any product, inside a bigint
+MAX_DISTINCT_VALUES = 1_000
+DistinctValue = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NO_NUL)]
+DailyCount = Annotated[int, Field(ge=0, le=MAX_DAILY_COUNT), BeforeValidator(json_number)]
+
+
+def _no_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("omit the field instead of sending null")
+    return value
+
+
+class UsageDailyIn(StrictIn):
+    """One customer's usage of one kind on one UTC day, aggregated by the sender (a warehouse sync)."""
+
+    customer: RecordId = Field(description="Customer id; unknown customers are created with only their id.")
+    kind: UsageKind = Field(description="The usage kind, as raw events would name it: login, seats, ….")
+    day: IsoDate = Field(description="The UTC day, YYYY-MM-DD; re-sending a day replaces it.")
+    count: DailyCount | None = Field(
+        None,
+        description="Events that day (0 to 10^12); omitted: 1 (a day with activity). What `count` and `avg` "
+        "components read.",
+        json_schema_extra=omit_null,
+    )
+    sum: EventValue | None = Field(
+        None,
+        description="Σ of the day's values, as `value` bounds an event's; omitted: `count` (each event worth 1, as a "
+        "raw event's default value). What `sum` and `avg` (sum / count) read.",
+        json_schema_extra=omit_null,
+    )
+    last: EventValue | None = Field(
+        None,
+        description="The day's closing value of a level (seats held, active users): what `last` components and the "
+        "per-seat divisor read. Omitted: the day carries no level and `last` reads an earlier day's.",
+        json_schema_extra=omit_null,
+    )
+    distinct_values: list[DistinctValue] | None = Field(
+        None,
+        max_length=MAX_DISTINCT_VALUES,
+        description="The distinct values seen that day (up to 1,000 strings of 1 to 255 characters), e.g. the "
+        "features used: what `distinct` components count across their window (any `property`).",
+        json_schema_extra=omit_null,
+    )
+
+    _present = field_validator("count", "sum", "last", "distinct_values", mode="before")(_no_null)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "UsageDailyIn":
+        if self.count == 0 and (self.sum not in (None, 0) or self.last is not None or self.distinct_values):
+            raise ValueError("a day with count 0 has no sum, last or distinct_values")
+        return self
+
+
+class UsageDailyBatchIn(StrictIn):
+    """`POST /v1/usage/daily` body: up to 10,000 daily rows, all or nothing, one per (customer, kind, day)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rows": [
+                        {"customer": "cus-0042", "kind": "login", "day": "2026-03-02", "count": 42},
+                        {"customer": "cus-0042", "kind": "seats", "day": "2026-03-02", "last": 25},
+                        {
+                            "customer": "cus-0042",
+                            "kind": "feature_used",
+                            "day": "2026-03-02",
+                            "count": 17,
+                            "distinct_values": ["export", "reports"],
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    rows: BatchItems[UsageDailyIn] = Field(
+        description="1 to 10,000 rows (CSROI_MAX_BATCH_ITEMS; more is a 413), all or nothing; a (customer, kind, "
+        "day) at most once."
+    )
+
+    @model_validator(mode="after")
+    def _one_per_day(self) -> "UsageDailyBatchIn":
+        seen: dict[tuple[str, str, Any], int] = {}
+        for n, row in enumerate(self.rows):
+            key = (row.customer, row.kind, row.day)
+            if key in seen:
+                raise PydanticCustomError(
+                    "duplicate_day",
+                    "rows {first} and {second} are both {customer}, {kind} on {day}: send each day once",
+                    {"first": seen[key], "second": n, "customer": row.customer, "kind": row.kind,
+                     "day": row.day.isoformat()},
+                )  # fmt: skip
+            seen[key] = n
+        return self
+
+
+class DailyBatchResult(BaseModel):
+    """What a daily batch did, by (customer, kind, day)."""
+
+    created: int = Field(description="Days that were new: rows inserted.")
+    updated: int = Field(description="Days that existed with other numbers: replaced by this batch's.")
+    unchanged: int = Field(description="Days re-sent exactly as stored: left as they were (a safe retry).")

@@ -1,10 +1,10 @@
 """Usage event ingestion: idempotent, all-or-nothing, COPY-fast on PostgreSQL (SPEC §2 events, §3)."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -15,7 +15,9 @@ from app.batch import LOOKUP_CHUNK, MAX_BATCH_ITEMS
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
-from app.types import VALUE_SCALE, to_micros
+from app.types import VALUE_SCALE, UsageComponent, to_micros
+from app.usage import rollup
+from app.usage.raw_reads import windowed_raw as windowed_raw  # noqa: PLC0414 - re-exported for health
 from app.usage.schemas import (
     FAST_EVENTS,
     SURVEY_KIND,
@@ -27,6 +29,9 @@ from app.usage.schemas import (
     parse_value,
     survey_problem,
 )
+
+if TYPE_CHECKING:
+    from app.usage.store import UsageStore
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's storage format for DateTime on SQLite
 _COLUMNS = "id, customer_id, kind, occurred_at, value, properties, content_hash"
@@ -136,6 +141,7 @@ def unique_rows(rows: Sequence[EventRow]) -> tuple[list[EventRow], int]:
 def ingest_usage_events(session: Session, items: Sequence[UsageEventIn | EventRow]) -> EventBatchResult:
     """Store new events, count re-posted ones, refuse the batch (409) if an id arrives with new content."""
     rows, repeats = unique_rows([i if isinstance(i, EventRow) else to_row(i) for i in items])
+    rollup.claim(session, {(r.customer_id, r.kind) for r in rows}, source="raw")  # 409 on a daily-fed pair
     if session.get_bind().dialect.name == "postgresql":
         accepted = _ingest_postgresql(session, rows)
     else:
@@ -162,6 +168,7 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
     if not new:
         return 0
     records.ensure_customers(session, [r.customer_id for r in new])
+    before = rollup.last_rowid(session)
     received = utcnow().replace(tzinfo=None).strftime(_SQLITE_DATETIME)
     # The driver's executemany, bypassing per-row type processing: values are already in storage form
     # (UTC text in SQLAlchemy's DateTime format, integer millionths, JSON text), as UsageEvent reads them.
@@ -174,11 +181,13 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
         f"INSERT INTO usage_event ({_COLUMNS}, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
         params,
     )
+    rollup.add_sqlite(session, before)  # the daily rollup of exactly these rows, in this transaction
     return len(new)
 
 
 def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     """Binary COPY into a temp staging table, then one INSERT … ON CONFLICT DO NOTHING and a hash check."""
+    specs = sorted(rollup.kept(session))
     raw: Any = session.connection().connection.driver_connection
     now = utcnow()
     with raw.cursor() as cur:
@@ -198,12 +207,14 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
             (now, now),
         )
-        cur.execute(
+        # The insert runs inside the rollup's statement, which upserts the daily rows of what it inserted.
+        accepted = rollup.insert_and_add_pg(
+            cur,
+            specs,
             f"INSERT INTO usage_event ({_COLUMNS}, received_at) SELECT id, customer_id, kind, occurred_at, value,"  # noqa: S608
-            f" properties::jsonb, content_hash, %s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
-            (now,),
+            f" properties::jsonb, content_hash, %(received_at)s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
+            {"received_at": now},
         )
-        accepted: int = cur.rowcount
         conflicts: list[str] = []
         if accepted < len(rows):
             # Rows not inserted already existed (possibly committed a moment ago by a concurrent batch): a
@@ -218,3 +229,31 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     if conflicts:
         raise conflict(conflicts)
     return accepted
+
+
+# --- What other features call: the configured usage store, and the rollup's upkeep ------------------------------
+# (app/usage/store.py imports this module for raw ingest, so the store is imported when first asked for.)
+
+
+def usage_store() -> "UsageStore":
+    """The configured usage store (`CSROI_USAGE_STORE`): health's usage reads go through it (SPEC §14)."""
+    from app.usage.store import get_store  # noqa: PLC0415 - store imports this module
+
+    return get_store()
+
+
+def keep_facets(session: Session, components: Sequence[UsageComponent]) -> int:
+    """Keep (and backfill now) what a health model version being stored reads from the daily rollup."""
+    return rollup.keep(session, components)
+
+
+def erase_usage_rollup(session: Session, customer_id: str) -> int:
+    """Delete a customer's daily usage rollup (erasure, SPEC §11); rows deleted."""
+    return usage_store().erase(session, customer_id)
+
+
+def rebuild_rollup(
+    session: Session, customers: Sequence[str] | None, *, components: Iterable[UsageComponent] = ()
+) -> int:
+    """`csroi usage rebuild-rollup`: the raw-fed rollup recomputed from raw events; usage_daily rows written."""
+    return rollup.rebuild(session, customers, components=components)

@@ -58,6 +58,7 @@ class TestErasure:
             "ledger_changes": 2,  # new in January, upsell in March
             "ledger_months": 2,
             "usage_events": 1,
+            "usage_days": 1,  # the one event's day in the rollup (facet '')
             "renewals": 1,
             "interventions": 1,
             "health_snapshots": 1,

@@ -1,12 +1,12 @@
-"""Health reads (`app/health/queries.py`): the few-statement path equals the per-component path."""
+"""Health reads (`app/usage/raw_reads.py`): the few-statement path equals the per-component path."""
 
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
-from app.health import queries
 from app.health import service as health_service
+from app.usage import raw_reads as queries
 from tests.health.usage_books import AS_OF, MODEL, random_usage_book
 
 

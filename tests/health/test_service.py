@@ -3,7 +3,8 @@
 import pytest
 from sqlalchemy.orm import Session
 
-from app.health import queries, service
+from app.health import service
+from app.usage import raw_reads as queries
 from tests.health.usage_books import AS_OF, MODEL, random_usage_book
 
 

@@ -1,8 +1,8 @@
 """The same random books through the SQL store and the ClickHouse store (chDB) give the same health reads.
 
-The SQL side is `app/health/queries.py` on the database under test (SQLite or PostgreSQL); every event batch is
-ingested into both, with re-posted rows and a second, back-dated batch. Every read function is compared on several
-days, with and without a customer subset and `first`, and so is the health each side's raws score.
+The SQL side is `app/usage/raw_reads.py` (raw events) on the database under test (SQLite or PostgreSQL); every
+event batch is ingested into both, with re-posted rows and a second, back-dated batch. Every read function is
+compared on several days, with and without a customer subset and `first`, and so is the health each side's raws score.
 """
 
 import random
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from app.health import queries
 from app.health import service as health_service
 from app.health.schemas import HealthModelIn
+from app.usage import raw_reads as queries
 from app.usage import service as usage_service
 from app.usage.clickhouse import ClickHouseStore
 from app.usage.schemas import EventBatchResult, UsageEventIn
@@ -173,7 +173,7 @@ class TestParity:
             as_of: health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
             for as_of in DAYS
         }
-        monkeypatch.setattr(health_service.queries, "model_raws", ch_store.model_raws)
+        monkeypatch.setattr(usage_service, "usage_store", lambda: ch_store)
         for as_of in DAYS:
             got = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
             assert got == expected[as_of]

@@ -1,6 +1,6 @@
 """`ClickHouseStore`: usage events and the health reads in ClickHouse (SPEC §14), customers stay in the SQL database.
 
-The five reads answer exactly what `app.health.queries` answers from `usage_event` (the parity test runs both):
+The five reads answer exactly what `app.usage.raw_reads` answers from `usage_event` (the parity test runs both):
 components without `where` read the `usage_daily` rollup (and `usage_daily_value` for `distinct`); components
 with `where` group raw events by day in ClickHouse into the same shape. Windows are whole UTC days, so a day
 relation answers every window: as_of - window_days < day ≤ as_of. Point sets travel as one array parameter.
@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 from app import records
 from app.db import day_end, utcnow
 from app.errors import Unprocessable
-from app.health.queries import windowed_raw
-from app.health.schemas import ComponentIn
-from app.types import from_micros
+from app.types import UsageComponent, from_micros
 from app.usage.clickhouse.client import ClickHouseClient, Dsn, connect
 from app.usage.clickhouse.schema import ClickHouseSettings, Schema, prop_text, quote
+from app.usage.raw_reads import windowed_raw
 from app.usage.schemas import EventBatchResult
 from app.usage.service import EventRow, conflict, unique_rows
 
@@ -33,7 +32,7 @@ _LOOKUP_CHUNK = 10_000
 _INSERT_CHUNK = 100_000
 _EVENT_COLUMNS = ("id", "customer_id", "kind", "occurred_at", "value", "properties", "content_hash", "received_at")
 
-Where = dict[str, str] | None
+Where = Mapping[str, str] | None
 
 
 def _day(d: date) -> int:
@@ -196,7 +195,9 @@ class ClickHouseStore:
             f" FROM {self.schema.table('usage_event')} WHERE {self._match(kind, where, params)}{who}{bound}"
         )
 
-    def _values(self, component: ComponentIn, params: _Params, *, customers: Sequence[str] | None, upto: date) -> str:
+    def _values(
+        self, component: UsageComponent, params: _Params, *, customers: Sequence[str] | None, upto: date
+    ) -> str:
         """(customer_id, day, value) rows of a distinct component's property (NULL values are not counted)."""
         assert component.property is not None  # noqa: S101 - the schema requires it
         who = self._customers(customers, params)
@@ -219,14 +220,14 @@ class ClickHouseStore:
     def model_raws(  # noqa: PLR0912 - the SQL reads' `first` rules, kept next to the reads they change
         self,
         session: Session,
-        components: Sequence[ComponentIn],
+        components: Sequence[UsageComponent],
         *,
         as_of: date,
         customers: Sequence[str] | None,
         seats: bool,
         first: Sequence[Mapping[str, datetime]] | None = None,
     ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
-        """`app.health.queries.model_raws` in ClickHouse: a statement per component and per `last` group (the
+        """`app.usage.raw_reads.model_raws` in ClickHouse: a statement per component and per `last` group (the
         seats are one), whatever the number of customers."""
         raws: list[dict[str, Decimal | None]] = []
         for c in components:
@@ -263,7 +264,9 @@ class ClickHouseStore:
         latest_seats = self._latest("seats", None, as_of=as_of, customers=customers) if seats else {}
         return raws, latest_seats
 
-    def _windowed(self, c: ComponentIn, *, as_of: date, customers: Sequence[str] | None) -> dict[str, Decimal | None]:
+    def _windowed(
+        self, c: UsageComponent, *, as_of: date, customers: Sequence[str] | None
+    ) -> dict[str, Decimal | None]:
         if customers is not None and not customers:
             return {}
         params = _Params()
@@ -275,7 +278,9 @@ class ClickHouseStore:
         )
         return {cid: windowed_raw(c.aggregate, count, total) for cid, count, total in self._query(sql, params)}
 
-    def _distinct(self, c: ComponentIn, *, as_of: date, customers: Sequence[str] | None) -> dict[str, Decimal | None]:
+    def _distinct(
+        self, c: UsageComponent, *, as_of: date, customers: Sequence[str] | None
+    ) -> dict[str, Decimal | None]:
         if customers is not None and not customers:
             return {}
         params = _Params()
@@ -304,7 +309,7 @@ class ClickHouseStore:
         return {cid: (_value(micros), _at(at)) for cid, micros, at in self._query(sql, params)}
 
     def first_seen(
-        self, session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+        self, session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
     ) -> list[dict[str, datetime]]:
         """When each customer first had each component's events: a statement per (kind, where)."""
         found: dict[tuple[str, str], dict[str, datetime]] = {}
@@ -326,7 +331,7 @@ class ClickHouseStore:
     # --- point reads -----------------------------------------------------------------------------------------------
 
     def point_raws(
-        self, session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+        self, session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
     ) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
         """`model_raws` of many (customer, day) points, keyed by index: the points are one array parameter joined
         to the day rows (a statement per component and per `last` group, whatever the number of points)."""
@@ -367,7 +372,7 @@ class ClickHouseStore:
             " WHERE toInt32(r.day) <= p.pday"
         )
 
-    def _point_windowed(self, c: ComponentIn, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
+    def _point_windowed(self, c: UsageComponent, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
         params = _Params()
         width = params.add(c.window_days, "Int32")
         joined = self._point_days(c.kind, c.where, points, params)
@@ -377,7 +382,7 @@ class ClickHouseStore:
         )
         return {n: windowed_raw(c.aggregate, count, total) for n, count, total in self._query(sql, params)}
 
-    def _point_distinct(self, c: ComponentIn, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
+    def _point_distinct(self, c: UsageComponent, points: Sequence[tuple[str, date]]) -> dict[int, Decimal | None]:
         params = _Params()
         width = params.add(c.window_days, "Int32")
         joined = self._point_days(c.kind, c.where, points, params)

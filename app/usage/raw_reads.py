@@ -25,12 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.db import day_end
-from app.health.schemas import ComponentIn
 from app.models import VALUE_MICROS, UsageEvent
-from app.types import from_micros
+from app.types import UsageComponent, from_micros
 
 
-def _filters(kind: str, where: dict[str, str] | None, end: datetime, customers: Sequence[str] | None) -> list[Any]:
+def _filters(kind: str, where: Mapping[str, str] | None, end: datetime, customers: Sequence[str] | None) -> list[Any]:
     conditions: list[ColumnElement[bool]] = [UsageEvent.kind == kind, UsageEvent.occurred_at < end]
     for key, value in (where or {}).items():
         conditions.append(UsageEvent.properties[key].as_string() == value)
@@ -40,7 +39,7 @@ def _filters(kind: str, where: dict[str, str] | None, end: datetime, customers: 
 
 
 def latest_values(
-    session: Session, *, kind: str, where: dict[str, str] | None, as_of: date, customers: Sequence[str] | None
+    session: Session, *, kind: str, where: Mapping[str, str] | None, as_of: date, customers: Sequence[str] | None
 ) -> dict[str, tuple[Decimal, datetime]]:
     """Each customer's latest value of `kind` up to as_of, with when it occurred (ties: highest id)."""
     rank = func.row_number().over(
@@ -60,7 +59,7 @@ def latest_values(
     return result
 
 
-def _window_stmt(component: ComponentIn, as_of: date, customers: Sequence[str] | None) -> Select[Any]:
+def _window_stmt(component: UsageComponent, as_of: date, customers: Sequence[str] | None) -> Select[Any]:
     end = day_end(as_of)
     in_window = UsageEvent.occurred_at >= end - timedelta(days=component.window_days)
     if component.aggregate == "distinct":
@@ -76,7 +75,7 @@ def _window_stmt(component: ComponentIn, as_of: date, customers: Sequence[str] |
 
 
 def component_raw(
-    session: Session, component: ComponentIn, *, as_of: date, customers: Sequence[str] | None
+    session: Session, component: UsageComponent, *, as_of: date, customers: Sequence[str] | None
 ) -> dict[str, Decimal | None]:
     """SPEC §6 raw values for every customer that ever had the component's events up to as_of.
 
@@ -94,13 +93,13 @@ def component_raw(
     return result
 
 
-def _match(kind: str, where: dict[str, str] | None) -> ColumnElement[bool]:
+def _match(kind: str, where: Mapping[str, str] | None) -> ColumnElement[bool]:
     return and_(UsageEvent.kind == kind, *(UsageEvent.properties[k].as_string() == v for k, v in (where or {}).items()))
 
 
 def latest_many(
     session: Session,
-    groups: Sequence[tuple[str, dict[str, str] | None]],
+    groups: Sequence[tuple[str, Mapping[str, str] | None]],
     *,
     as_of: date,
     customers: Sequence[str] | None,
@@ -158,7 +157,7 @@ def windowed_raw(aggregate: str, count: int, measure: Any) -> Decimal | None:
 
 def _windowed_raws(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     raws: list[dict[str, Decimal | None]],
     *,
     end: datetime,
@@ -202,13 +201,13 @@ def _windowed_raws(
             else:
                 raws[i][customer_id] = windowed_raw(c.aggregate, count, measure)
     if first is not None:
-        _empty_windows(windowed, first, end, raws, distinct_ever)
+        empty_windows(windowed, first, end, raws, distinct_ever)
     for i, ever in distinct_ever.items():
         counts = _distinct_counts(session, components[i], end=end, customers=customers)
         raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in ever}
 
 
-def _window_bounds(windowed: Sequence[tuple[int, ComponentIn]], end: datetime, *, bounded: bool) -> list[Any]:
+def _window_bounds(windowed: Sequence[tuple[int, UsageComponent]], end: datetime, *, bounded: bool) -> list[Any]:
     """Only the events inside some component's window (when `bounded`)."""
     if not bounded:
         return []
@@ -222,8 +221,8 @@ def _window_bounds(windowed: Sequence[tuple[int, ComponentIn]], end: datetime, *
     ]
 
 
-def _empty_windows(
-    windowed: Sequence[tuple[int, ComponentIn]],
+def empty_windows(
+    windowed: Sequence[tuple[int, UsageComponent]],
     first: Sequence[Mapping[str, datetime]],
     end: datetime,
     raws: list[dict[str, Decimal | None]],
@@ -241,7 +240,7 @@ def _empty_windows(
 
 
 def first_seen(
-    session: Session, components: Sequence[ComponentIn], *, customers: Sequence[str] | None
+    session: Session, components: Sequence[UsageComponent], *, customers: Sequence[str] | None
 ) -> list[dict[str, datetime]]:
     """When each customer first had each component's events (one scan of the history, per request rather than
     per day): lets `model_raws` read only the components' windows."""
@@ -262,7 +261,7 @@ def first_seen(
 
 
 def _distinct_counts(
-    session: Session, component: ComponentIn, *, end: datetime, customers: Sequence[str] | None
+    session: Session, component: UsageComponent, *, end: datetime, customers: Sequence[str] | None
 ) -> dict[str, int]:
     """Distinct values of the component's property in its window, per customer with any in the window."""
     assert component.property is not None  # noqa: S101 - the schema requires it
@@ -281,7 +280,7 @@ def _distinct_counts(
 
 def model_raws(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     *,
     as_of: date,
     customers: Sequence[str] | None,
@@ -299,7 +298,7 @@ def model_raws(
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
     _windowed_raws(session, components, raws, end=end, customers=customers, first=first)
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[tuple[str, dict[str, str] | None]] = []
+    groups: list[tuple[str, Mapping[str, str] | None]] = []
     for _, c in lasts:
         if (c.kind, c.where) not in groups:
             groups.append((c.kind, c.where))
@@ -387,7 +386,7 @@ def latest_upto(session: Session, points: set[tuple[str, str, date]]) -> dict[tu
 
 
 def point_raws(
-    session: Session, components: Sequence[ComponentIn], points: Sequence[tuple[str, date]], *, seats: bool
+    session: Session, components: Sequence[UsageComponent], points: Sequence[tuple[str, date]], *, seats: bool
 ) -> tuple[list[dict[int, Decimal | None]], dict[int, tuple[Decimal, datetime]]]:
     """`model_raws` of many (customer, day) points at once, keyed by each point's index in `points`.
 
@@ -427,7 +426,7 @@ def _upto(wanted: Any) -> ColumnElement[bool]:
 
 def _point_windowed(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     raws: list[dict[int, Decimal | None]],
     wanted: Any,
 ) -> None:
@@ -474,7 +473,7 @@ def _point_windowed(
 
 def _point_lasts(
     session: Session,
-    components: Sequence[ComponentIn],
+    components: Sequence[UsageComponent],
     raws: list[dict[int, Decimal | None]],
     wanted: Any,
     points: Sequence[tuple[str, date]],
@@ -483,7 +482,7 @@ def _point_lasts(
 ) -> dict[int, tuple[Decimal, datetime]]:
     """Fill `raws` for the `last` components of `point_raws`' points; the latest seats of each when `seats`."""
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[tuple[str, dict[str, str] | None]] = []
+    groups: list[tuple[str, Mapping[str, str] | None]] = []
     for _, c in lasts:
         if (c.kind, c.where) not in groups:
             groups.append((c.kind, c.where))

@@ -1,0 +1,316 @@
+"""The daily usage rollup, kept from raw events (SPEC §14): the SQL that writes `usage_daily`.
+
+Raw ingest adds the events it actually inserted, in its own transaction and in set-based statements: per (customer,
+kind, facet, UTC day) the count, Σ, min and max of the values, the first instant and the latest event by
+(occurred_at, id), the tie rule of raw reads; `ON CONFLICT DO UPDATE` merges a batch into the stored day, so a
+back-dated event updates its own day and a re-posted (duplicate) one, never inserted, counts nothing. Facet '' rolls
+up every event of a kind; the facets and distinct properties the stored health models need are rows of
+`usage_rollup_facet`, matched with the very expressions raw reads filter with (`CAST(properties ->> key AS VARCHAR)`
+on PostgreSQL, `CAST(json_extract(properties, '$."key"') AS VARCHAR)` on SQLite), so both read the same events.
+
+The SQL is text built here for both dialects: PostgreSQL runs it as data-modifying CTEs around the event INSERT
+(`RETURNING` says which rows were new), SQLite from the rows the ingest just inserted (rowid above the table's
+previous maximum: SQLite has one writer).
+"""
+
+# ruff: noqa: S608 - the SQL text interpolates identifiers and fixed fragments only; every value is a bound parameter
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, String, delete, func, literal, select
+from sqlalchemy.orm import Session
+
+from app.batch import LOOKUP_CHUNK, dialect_insert
+from app.errors import Conflict
+from app.models import UsageDaily, UsageDailyValue, UsageFeed, UsageRollupFacet
+from app.types import UsageComponent
+from app.usage.schemas import canonical_json
+
+Spec = tuple[str, str, str]  # (kind, facet, property): property '' is the facet's daily rows
+EVENT_COLUMNS = "id, customer_id, kind, occurred_at, value, properties"
+# A property value longer than this is kept on PostgreSQL as 'md5:' and its digest (a btree entry holds ~2.7 kB).
+LONG_VALUE = 256
+
+
+def facet_of(where: Mapping[str, str] | None) -> str:
+    """The facet of a component's `where`: '' for none, else its canonical JSON (sorted keys, compact)."""
+    return canonical_json(where) if where else ""
+
+
+def needed(components: Iterable[UsageComponent]) -> set[Spec]:
+    """The (kind, facet, property) rows the components read beyond facet '' of every kind."""
+    specs: set[Spec] = set()
+    for c in components:
+        facet = facet_of(c.where)
+        if facet:
+            specs.add((c.kind, facet, ""))
+        if c.aggregate == "distinct":
+            assert c.property is not None  # noqa: S101 - the schema requires it
+            specs.add((c.kind, facet, c.property))
+    return specs
+
+
+def kept(session: Session) -> set[Spec]:
+    """Every (kind, facet, property) the rollup keeps."""
+    rows = session.execute(select(UsageRollupFacet.kind, UsageRollupFacet.facet, UsageRollupFacet.property))
+    return {(k, f, p) for k, f, p in rows}
+
+
+def covers(session: Session, components: Iterable[UsageComponent]) -> bool:
+    """Whether the rollup keeps everything the components read (else reads fall back to raw events)."""
+    return needed(components) <= kept(session)
+
+
+def keep(session: Session, components: Iterable[UsageComponent]) -> int:
+    """Keep the facets and properties the components need from now on, backfilled from the raw events in this
+    transaction (a health model version being stored); how many (kind, facet, property) rows were new."""
+    new = sorted(needed(components) - kept(session))
+    if not new:
+        return 0
+    _keep_specs(session, new)
+    _add(session, "usage_event", {}, new, include_all=False)
+    return len(new)
+
+
+def _pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+class _Sql:
+    """Text SQL for one dialect with its driver's placeholders (psycopg `%(name)s`, sqlite3 `:name`)."""
+
+    def __init__(self, *, pg: bool) -> None:
+        self.pg = pg
+        self.params: dict[str, Any] = {}
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s" if self.pg else f":{name}"
+
+    def prop(self, key: str) -> str:
+        """A property as text, exactly as raw reads extract it."""
+        if self.pg:
+            return f"CAST((properties ->> {self.bind(key)}) AS VARCHAR)"
+        return f"CAST(json_extract(properties, {self.bind(f'$.{chr(34)}{key}{chr(34)}')}) AS VARCHAR)"
+
+    def day(self) -> str:
+        return "CAST((occurred_at AT TIME ZONE 'UTC') AS DATE)" if self.pg else "date(occurred_at)"
+
+    def kept_value(self, expr: str) -> str:
+        if not self.pg:
+            return expr
+        return f"CASE WHEN length({expr}) > {LONG_VALUE} THEN 'md5:' || md5({expr}) ELSE {expr} END"
+
+    def matched(self, source: str, facets: Sequence[tuple[str, str]], *, include_all: bool) -> str:
+        """The source's events once per facet they belong to (facet '' for all when `include_all`)."""
+        parts = [f"SELECT CAST('' AS VARCHAR) AS facet, {EVENT_COLUMNS} FROM {source}"] if include_all else []
+        for kind, facet in facets:
+            where = [f"kind = {self.bind(kind)}"]
+            for key, value in json.loads(facet).items():
+                where.append(f"{self.prop(key)} = {self.bind(value)}")
+            parts.append(
+                f"SELECT CAST({self.bind(facet)} AS VARCHAR) AS facet, {EVENT_COLUMNS} FROM {source}"
+                f" WHERE {' AND '.join(where)}"
+            )
+        return " UNION ALL ".join(parts)
+
+    def upsert_days(self, matched: str) -> str:
+        """INSERT the matched events' days, merged into stored days of the same key."""
+        least, greatest = ("LEAST", "GREATEST") if self.pg else ("min", "max")
+        newer = (
+            "(excluded.last_at > usage_daily.last_at OR (excluded.last_at = usage_daily.last_at"
+            " AND excluded.last_id > usage_daily.last_id))"
+        )
+        last = ", ".join(
+            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE usage_daily.{c} END"
+            for c in ("last_at", "last_id", "last_micros")
+        )
+        return (
+            "INSERT INTO usage_daily (customer_id, kind, facet, day, events, sum_micros, min_micros, max_micros,"
+            " first_at, last_at, last_id, last_micros, source)"
+            " SELECT customer_id, kind, facet, day, count(*), sum(value), min(value), max(value), min(occurred_at),"
+            " max(CASE WHEN rn = 1 THEN occurred_at END), max(CASE WHEN rn = 1 THEN id END),"
+            " max(CASE WHEN rn = 1 THEN value END), 'raw'"
+            f" FROM (SELECT m.*, {self.day()} AS day, row_number() OVER (PARTITION BY customer_id, kind, facet,"
+            f" {self.day()} ORDER BY occurred_at DESC, id DESC) AS rn FROM {matched} m) t"
+            # In key order: two batches upserting the same days lock them in the same order (no deadlock).
+            " WHERE 1 = 1 GROUP BY customer_id, kind, facet, day ORDER BY customer_id, kind, facet, day"
+            " ON CONFLICT (customer_id, kind, facet, day) DO UPDATE SET"
+            " events = usage_daily.events + excluded.events,"
+            " sum_micros = usage_daily.sum_micros + excluded.sum_micros,"
+            f" min_micros = {least}(usage_daily.min_micros, excluded.min_micros),"
+            f" max_micros = {greatest}(usage_daily.max_micros, excluded.max_micros),"
+            f" first_at = {least}(usage_daily.first_at, excluded.first_at), {last}"
+        )
+
+    def insert_values(self, matched: str, props: Sequence[Spec]) -> str:
+        """INSERT the distinct property values of the matched events' days (kept ones skipped)."""
+        parts = []
+        for kind, facet, prop in props:
+            value = self.prop(prop)
+            parts.append(
+                f"SELECT customer_id, kind, facet, {self.day()} AS day, CAST({self.bind(prop)} AS VARCHAR) AS property,"
+                f" {self.kept_value(value)} AS value FROM {matched} m WHERE kind = {self.bind(kind)}"
+                f" AND facet = {self.bind(facet)} AND {value} IS NOT NULL"
+            )
+        return (
+            "INSERT INTO usage_daily_value (customer_id, kind, facet, day, property, value)"
+            f" SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) v WHERE 1 = 1 ON CONFLICT DO NOTHING"
+        )
+
+
+def _plan(specs: Iterable[Spec]) -> tuple[list[tuple[str, str]], list[Spec]]:
+    """The facets with daily rows (beyond '') and the properties with values, in a stable order."""
+    ordered = sorted(specs)
+    return sorted({(k, f) for k, f, _ in ordered if f}), [s for s in ordered if s[2]]
+
+
+def _add(session: Session, source: str, params: dict[str, Any], specs: Sequence[Spec], *, include_all: bool) -> None:
+    """Roll up the events of `source` (a table or subquery with the event columns) for `specs` (and facet '' when
+    `include_all`): a statement for the days, one for the distinct values."""
+    facets, props = _plan(specs)
+    if not include_all:  # a backfill: days only for the new facets, values for the new properties
+        facets = sorted({(k, f) for k, f, p in specs if f and not p})
+    value_facets = sorted({(k, f) for k, f, _ in props if f})
+    connection = session.connection()
+    if facets or include_all:
+        sql = _Sql(pg=_pg(session))
+        sql.params.update(params)
+        matched = sql.matched(source, facets, include_all=include_all)
+        connection.exec_driver_sql(f"WITH matched AS ({matched}) {sql.upsert_days('matched')}", sql.params)
+    if props:
+        sql = _Sql(pg=_pg(session))
+        sql.params.update(params)
+        matched = sql.matched(source, value_facets, include_all=any(f == "" for _, f, _ in props))
+        connection.exec_driver_sql(f"WITH matched AS ({matched}) {sql.insert_values('matched', props)}", sql.params)
+
+
+def add_sqlite(session: Session, after_rowid: int) -> None:
+    """Roll up the events this SQLite transaction just inserted: those with a rowid above `after_rowid`."""
+    source = f"(SELECT {EVENT_COLUMNS} FROM usage_event WHERE rowid > :after_rowid)"
+    _add(session, source, {"after_rowid": after_rowid}, sorted(kept(session)), include_all=True)
+
+
+def last_rowid(session: Session) -> int:
+    """usage_event's highest rowid on SQLite (0 when empty): what `add_sqlite` adds after."""
+    return int(session.connection().exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM usage_event").scalar() or 0)
+
+
+def insert_and_add_pg(cursor: Any, specs: Sequence[Spec], insert_sql: str, params: dict[str, Any]) -> int:
+    """Run the event INSERT (psycopg `%(name)s` parameters) and roll up the rows it inserted, in one statement:
+    the INSERT becomes a CTE `RETURNING` the new rows, and the day and value upserts read it. Returns how many
+    events the INSERT inserted."""
+    sql = _Sql(pg=True)
+    sql.params.update(params)
+    facets, props = _plan(specs)
+    ctes = [
+        f"ins AS ({insert_sql} RETURNING {EVENT_COLUMNS})",
+        f"matched AS ({sql.matched('ins', facets, include_all=True)})",
+        f"days AS ({sql.upsert_days('matched')} RETURNING 1)",
+    ]
+    if props:
+        ctes.append(f"vals AS ({sql.insert_values('matched', props)} RETURNING 1)")
+    cursor.execute(f"WITH {', '.join(ctes)} SELECT count(*) FROM ins", sql.params)
+    row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- Which source feeds a (customer, kind) ----------------------------------------------------------------------
+
+
+def mixing(pairs: Iterable[tuple[str, str]], *, source: str) -> Conflict:
+    """The 409 for pairs already fed by the other source (SPEC §14: never both for one customer and kind)."""
+    ordered = sorted(set(pairs))
+    other = "daily aggregates" if source == "raw" else "raw events"
+    return Conflict(
+        f"{len(ordered)} (customer, kind) pair(s) already take {other}; a customer's kind is fed by raw events or"
+        " by daily aggregates, never both. Nothing was written.",
+        pairs=[{"customer": c, "kind": k} for c, k in ordered],
+    )
+
+
+def claim(session: Session, pairs: Iterable[tuple[str, str]], *, source: str) -> None:
+    """Record `source` as the feed of each (customer, kind) still without one; Conflict naming the pairs another
+    source feeds. The insert waits for a concurrent transaction claiming the same pair, then sees its row."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return
+    table: Any = UsageFeed.__table__
+    rows = [{"customer_id": c, "kind": k, "source": source} for c, k in wanted]
+    for start in range(0, len(rows), LOOKUP_CHUNK):
+        session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows[start : start + LOOKUP_CHUNK])
+    customers = sorted({c for c, _ in wanted})
+    taken: set[tuple[str, str]] = set()
+    for start in range(0, len(customers), LOOKUP_CHUNK):
+        stmt = select(UsageFeed.customer_id, UsageFeed.kind).where(
+            UsageFeed.customer_id.in_(customers[start : start + LOOKUP_CHUNK]), UsageFeed.source != source
+        )
+        taken.update((c, k) for c, k in session.execute(stmt))
+    clash = taken & set(wanted)
+    if clash:
+        raise mixing(clash, source=source)
+
+
+# --- Rebuild and erasure -----------------------------------------------------------------------------------------
+
+
+def _keep_specs(session: Session, specs: Iterable[Spec]) -> None:
+    rows = [{"kind": k, "facet": f, "property": p} for k, f, p in sorted(specs)]
+    if rows:
+        table: Any = UsageRollupFacet.__table__
+        session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows)
+
+
+def rebuild(
+    session: Session, customers: Sequence[str] | None = None, *, components: Iterable[UsageComponent] = ()
+) -> int:
+    """Recompute the raw-fed rollup from raw events (of `customers`, None: all), keeping also what `components` (every
+    health model version's, from the caller) read; daily aggregates stay. Returns how many usage_daily rows it wrote.
+
+    Days whose raw events a retention policy dropped lose their rows: rebuild only books whose events are whole.
+    """
+    _keep_specs(session, needed(components) - kept(session))
+    specs = sorted(kept(session))
+    pg = _pg(session)
+    chunks: list[Sequence[str] | None] = (
+        [None]
+        if customers is None
+        else [customers[i : i + LOOKUP_CHUNK] for i in range(0, len(customers), LOOKUP_CHUNK)]
+    )
+    written = 0
+    for chunk in chunks:
+        days = delete(UsageDaily).where(UsageDaily.source == "raw")
+        values = delete(UsageDailyValue).where(UsageDailyValue.property != "")
+        feeds = select(UsageDaily.customer_id, UsageDaily.kind, literal("raw", String)).where(
+            UsageDaily.source == "raw", UsageDaily.facet == ""
+        )
+        count = select(func.count()).select_from(UsageDaily).where(UsageDaily.source == "raw")
+        params: dict[str, Any] = {}
+        source = "usage_event"
+        if chunk is not None:
+            days = days.where(UsageDaily.customer_id.in_(chunk))
+            values = values.where(UsageDailyValue.customer_id.in_(chunk))
+            feeds = feeds.where(UsageDaily.customer_id.in_(chunk))
+            count = count.where(UsageDaily.customer_id.in_(chunk))
+            params = {f"c{n}": cid for n, cid in enumerate(chunk)}
+            marks = ", ".join(f"%({name})s" if pg else f":{name}" for name in params)
+            source = f"(SELECT {EVENT_COLUMNS} FROM usage_event WHERE customer_id IN ({marks}))"
+        session.execute(days)
+        session.execute(values)
+        _add(session, source, params, specs, include_all=True)
+        table: Any = UsageFeed.__table__
+        insert = dialect_insert(session, table).from_select(["customer_id", "kind", "source"], feeds.distinct())
+        session.execute(insert.on_conflict_do_nothing())
+        written += int(session.scalar(count) or 0)
+    return written
+
+
+def erase(session: Session, customer_id: str) -> int:
+    """Delete a customer's rollup rows (days, values and its feeds); how many usage_daily rows went."""
+    result = cast(CursorResult[Any], session.execute(delete(UsageDaily).where(UsageDaily.customer_id == customer_id)))
+    session.execute(delete(UsageDailyValue).where(UsageDailyValue.customer_id == customer_id))
+    session.execute(delete(UsageFeed).where(UsageFeed.customer_id == customer_id))
+    return int(result.rowcount)

@@ -1,0 +1,219 @@
+"""Benchmark (issue 14, SPEC §14): a whole-book health snapshot read from the daily rollup vs from raw events, at two
+event volumes, on PostgreSQL.
+
+    .venv/bin/python benchmarks/usage_snapshot.py --private                      # 10,000 customers, 2M and 20M events
+    .venv/bin/python benchmarks/usage_snapshot.py --private --events 200000 2000000 --runs 2
+    .venv/bin/python benchmarks/usage_snapshot.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+For each volume, on a fresh database (dropped afterwards): customers and usage events of the default model's kinds
+(`health_snapshot.py`'s mix, spread over the year before the snapshot day) are loaded by binary COPY into
+`usage_event`, then `rollup.rebuild` fills the daily rollup from them (as the migration or `csroi usage
+rebuild-rollup` would), and the table is vacuumed and analysed. Then `compute_health` of every customer on the day
+(what `POST /v1/health/snapshots` computes before it upserts) runs `--runs` times on each path, alternating
+raw / rollup so both see the same machine: `RawSqlReads` (the raw events, the reference) and `SqlStore` (the
+rollup, the default). Every customer's health must be identical on both paths (checked). Reported: wall and CPU
+seconds per call (CPU: this process's plus its PostgreSQL backend's, from /proc, when the server runs here: on a
+shared machine it moves far less than wall time), the rollup / raw ratio at each volume, and each path's
+largest / smallest volume ratio. Ratios measured in one run; a measurement, not a test.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from app import migrate
+from app.db import make_engine
+from app.health import service as health_service
+from app.health.versions import DEFAULT_SPEC
+from app.usage import rollup
+from app.usage import service as usage_service
+from app.usage.store import RawSqlReads, SqlStore, UsageStore
+
+AS_OF = date(2026, 3, 31)
+START = datetime(2025, 4, 1, tzinfo=UTC)  # a year of events before the snapshot day
+KINDS = [
+    ("login", 50), ("feature_used", 20), ("active_users", 10), ("milestone_completed", 3), ("milestone_missed", 2),
+    ("ticket_escalated", 3), ("downtime", 2), ("nps", 3), ("csat", 3), ("seats", 4),
+]  # fmt: skip
+PATHS: dict[str, UsageStore] = {"raw": RawSqlReads(), "rollup": SqlStore()}
+
+
+def _events(customers: int, count: int, seed: int) -> Any:
+    """`count` events as binary COPY rows of usage_event (health_snapshot.py's kinds and values)."""
+    rng = random.Random(seed)
+    names = [k for k, _ in KINDS]
+    weights = [w for _, w in KINDS]
+    span = int((datetime.combine(AS_OF + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - START).total_seconds())
+    chosen = rng.choices(names, weights=weights, k=count)
+    for n, drawn in enumerate(chosen):
+        kind = drawn
+        props: dict[str, str] = {}
+        value = 1
+        if kind == "feature_used":
+            props = {"feature": f"f{rng.randrange(10)}"}
+        elif kind == "active_users":
+            value = rng.randrange(1, 50)
+        elif kind == "downtime":
+            value = rng.randrange(0, 90)
+        elif kind == "seats":
+            value = rng.randrange(5, 50)
+        elif kind in ("nps", "csat"):
+            props, value = {"survey": kind}, rng.randrange(0, 11) if kind == "nps" else rng.randrange(1, 6)
+            kind = "survey_response"
+        at = START + timedelta(seconds=rng.randrange(span))
+        yield (f"e{n:09}", f"c{rng.randrange(customers):05}", kind, at, value * 1_000_000, Jsonb(props),
+               uuid.uuid4().hex, at)  # fmt: skip
+
+
+def load(url: str, customers: int, events: int) -> tuple[float, float]:
+    """Binary COPY of customers and events, then the rollup rebuilt from them; (load seconds, rebuild seconds)."""
+    began = time.perf_counter()
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as conn:
+        with conn.cursor().copy("COPY customer (id, attributes, created_at, updated_at) FROM STDIN") as copy:
+            for i in range(customers):
+                copy.write_row((f"c{i:05}", "{}", START, START))
+        columns = "id, customer_id, kind, occurred_at, value, properties, content_hash, received_at"
+        with conn.cursor().copy(f"COPY usage_event ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "text", "text", "timestamptz", "int8", "jsonb", "text", "timestamptz"])
+            for row in _events(customers, events, seed=42):
+                copy.write_row(row)
+    loaded = time.perf_counter() - began
+    engine = make_engine(url)
+    began = time.perf_counter()
+    with Session(engine) as session:
+        rollup.rebuild(session, components=DEFAULT_SPEC.model.components)
+        session.commit()
+    rebuilt = time.perf_counter() - began
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    return loaded, rebuilt
+
+
+def _backend_cpu(session: Session) -> float | None:
+    """CPU seconds the session's PostgreSQL backend used so far (None when the server is not on this machine)."""
+    pid = session.scalar(text("SELECT pg_backend_pid()"))
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(url: str, runs: int) -> tuple[dict[str, list[tuple[float, float | None]]], int, int]:
+    """Alternate raw / rollup `compute_health` of the whole book; (wall, cpu) per call per path, rows, checked."""
+    engine = make_engine(url)
+    timings: dict[str, list[tuple[float, float | None]]] = {name: [] for name in PATHS}
+    answers: dict[str, Any] = {}
+    with Session(engine) as session:
+        rows = int(session.scalar(text("SELECT count(*) FROM usage_daily")) or 0)
+        for n in range(runs + 1):  # the first round warms the cache and is not timed
+            order = list(PATHS) if n % 2 == 0 else list(reversed(PATHS))
+            for name in order:
+                store = PATHS[name]
+                usage_service.usage_store = lambda store=store: store  # type: ignore[assignment]
+                backend, client, began = _backend_cpu(session), time.process_time(), time.perf_counter()
+                health = health_service.compute_health(session, as_of=AS_OF, customers=None, spec=DEFAULT_SPEC)
+                wall, used = time.perf_counter() - began, time.process_time() - client
+                after = _backend_cpu(session)
+                cpu = None if backend is None or after is None else used + after - backend
+                if n:
+                    timings[name].append((wall, cpu))
+                answers[name] = health
+                session.rollback()
+    engine.dispose()
+    same = sum(1 for cid, h in answers["raw"].items() if answers["rollup"].get(cid) == h)
+    if same != len(answers["raw"]):
+        bad = [c for c, h in answers["raw"].items() if answers["rollup"].get(c) != h][:3]
+        print("MISMATCH:", [(c, answers["raw"][c], answers["rollup"].get(c)) for c in bad])
+    return timings, rows, same
+
+
+def _median(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known and len(known) == len(values) else None
+
+
+def run(server: str, customers: int, volumes: list[int], runs: int) -> None:
+    """Each volume on its own fresh database; then the table of ratios."""
+    results: dict[int, dict[str, tuple[float, float | None]]] = {}
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    for events in volumes:
+        name = f"csroi_bench_usage_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(server).set(database=name).render_as_string(hide_password=False)
+        try:
+            migrate.upgrade(url)
+            loaded, rebuilt = load(url, customers, events)
+            timings, rows, same = measure(url, runs)
+            print(f"{events:>11,} events: COPY {loaded:.0f} s, rollup rebuild {rebuilt:.0f} s, {rows:,} usage_daily"
+                  f" rows; {same:,} of {customers:,} customers' health identical on both paths")  # fmt: skip
+            results[events] = {
+                path: (statistics.median(w for w, _ in calls), _median([c for _, c in calls]))
+                for path, calls in timings.items()
+            }
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    _report(results, customers, runs)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+
+def _report(results: dict[int, dict[str, tuple[float, float | None]]], customers: int, runs: int) -> None:
+    print(f"\nhealth of {customers:,} customers on {AS_OF} (default model), median of {runs} alternating calls")
+    print(f"{'events':>12} {'raw s':>8} {'raw cpu':>8} {'rollup s':>9} {'rollup cpu':>11} {'rollup/raw s':>13}"
+          f" {'rollup/raw cpu':>15}")  # fmt: skip
+    for events, paths in sorted(results.items()):
+        (rw, rc), (uw, uc) = paths["raw"], paths["rollup"]
+        print(f"{events:>12,} {rw:>8.2f} {rc or 0:>8.2f} {uw:>9.2f} {uc or 0:>11.2f} {_ratio(uw, rw):>13}"
+              f" {_ratio(uc, rc):>15}")  # fmt: skip
+    if len(results) > 1:
+        low, high = min(results), max(results)
+        for path in PATHS:
+            (lw, lc), (hw, hc) = results[low][path], results[high][path]
+            print(f"{path:>6} path: {high:,} / {low:,} events ({high / low:.0f}x) took {_ratio(hw, lw)}x the wall time,"
+                  f" {_ratio(hc, lc)}x the CPU")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pg", help="a PostgreSQL server URL (fresh databases are created on it)")
+    where.add_argument("--private", action="store_true", help="a private PostgreSQL 15 cluster (retention.py's)")
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--events", type=int, nargs="+", default=[2_000_000, 20_000_000])
+    parser.add_argument("--runs", type=int, default=3, help="timed calls per path and volume (after one warm-up)")
+    args = parser.parse_args()
+    if args.private:
+        from retention import private_cluster  # noqa: PLC0415 - the script beside this one; needs the PG binaries
+
+        with private_cluster() as server:
+            url = make_url(server).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+            run(url, args.customers, args.events, args.runs)
+    else:
+        run(args.pg, args.customers, args.events, args.runs)
+
+
+if __name__ == "__main__":
+    main()
