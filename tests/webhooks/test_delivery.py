@@ -255,10 +255,12 @@ class TestRecord:
 
     @pytest.fixture
     def claimed_row(self, session: Session, receiver: Receiver) -> None:
-        make_webhook(session, id="rx", url=receiver.url, events=["revenue.churned"])
-        make_customer(session, id="acme")
-        post_revenue(session, revenue("acme", "2026-01-01", 500), revenue("acme", "2026-02-01", 0))
-        delivery.dispatch(session)
+        # The outbox stamps its rows with the clock: write them at NOW, whatever the day the suite runs.
+        with time_machine.travel(self.NOW, tick=False):
+            make_webhook(session, id="rx", url=receiver.url, events=["revenue.churned"])
+            make_customer(session, id="acme")
+            post_revenue(session, revenue("acme", "2026-01-01", 500), revenue("acme", "2026-02-01", 0))
+            delivery.dispatch(session)
         assert delivery.claim(session, now=self.NOW, limit=10, lease=timedelta(minutes=1), currency="USD")
 
     @pytest.mark.usefixtures("claimed_row")
