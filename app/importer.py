@@ -1,6 +1,7 @@
 """`csroi import KIND FILE.csv`: validate every row with the API's schemas, then write all or nothing."""
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -108,8 +109,19 @@ def read_file(path: Path, kind: Kind) -> list[BaseModel]:
     return items
 
 
-def write_items(session: Session, kind: Kind, items: Sequence[BaseModel], console: Console | None) -> dict[str, int]:
-    """Write in batches of 10,000 through the service; the caller commits once (all or nothing)."""
+def write_items(
+    session: Session,
+    kind: Kind,
+    items: Sequence[BaseModel],
+    console: Console | None,
+    *,
+    retention_days: int | None = None,
+) -> dict[str, int]:
+    """Write in batches of 10,000 through the service; the caller commits once (all or nothing). Events older than
+    the retention (CSROI_EVENTS_RETENTION_DAYS) are counted as expired and not stored, as the API does."""
+    write = TARGETS[kind].write
+    if kind is Kind.events:
+        write = functools.partial(usage_service.ingest_usage_events, retention_days=retention_days)
     totals: dict[str, int] = {}
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console, disable=console is None
@@ -117,7 +129,7 @@ def write_items(session: Session, kind: Kind, items: Sequence[BaseModel], consol
         task = bar.add_task(f"importing {kind.value}", total=len(items))
         for start in range(0, len(items), MAX_BATCH_ITEMS):
             chunk = items[start : start + MAX_BATCH_ITEMS]
-            result = TARGETS[kind].write(session, chunk)
+            result = write(session, chunk)
             for name, value in result.model_dump().items():
                 totals[name] = totals.get(name, 0) + value
             bar.advance(task, len(chunk))

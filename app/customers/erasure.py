@@ -25,8 +25,8 @@ from app.models import (
     Intervention,
     Renewal,
     RevenueEvent,
-    UsageEvent,
 )
+from app.usage import service as usage
 
 
 def id_digest(customer_id: str) -> str:
@@ -50,7 +50,7 @@ def erase_customer(session: Session, customer_id: str, *, actor: audit.Actor) ->
     counts = {
         "experiment_assignments": gone(ExperimentAssignment),
         "health_snapshots": gone(HealthSnapshot),
-        "usage_events": gone(UsageEvent),
+        "usage_events": usage.erase_events(session, customer_id),
         "renewals": gone(Renewal),
         "interventions": gone(Intervention),
         "ledger_months": gone(ArrMonth),

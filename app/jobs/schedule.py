@@ -106,6 +106,12 @@ def job_specs(*, daily_at: time, poll_seconds: float) -> list[JobSpec]:
         JobSpec("health.refit", "Refits the churn model on stored snapshots and churns.", Weekly(MONDAY, daily_at)),
         JobSpec("jobs.prune", "Deletes job runs older than CSROI_JOB_HISTORY_DAYS.", daily),
         JobSpec(
+            "usage.retention",
+            "Deletes raw usage events of every UTC month wholly older than CSROI_EVENTS_RETENTION_DAYS (PostgreSQL "
+            "drops the month's partition); the daily rollup that health reads stays. Does nothing when unset.",
+            daily,
+        ),
+        JobSpec(
             DELIVER,
             "Fans new webhook events out to subscriptions and delivers due ones, signed, with retries.",
             Every(poll_seconds),

@@ -25,9 +25,10 @@ EventBatchBody = Annotated[Any, Body(), WithJsonSchema({"$ref": "#/components/sc
 def post_events(
     _auth: IngestAuth, body: EventBatchBody, session: WriteSessionDep, settings: SettingsDep
 ) -> EventBatchResult:
-    """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates."""
+    """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates, events older than
+    the retention (CSROI_EVENTS_RETENTION_DAYS) as expired."""
     rows = service.parse_events(body, max_items=settings.max_batch_items)
-    return commit_retrying(session, service.ingest_usage_events, rows)
+    return commit_retrying(session, service.ingest_usage_events, rows, retention_days=settings.events_retention_days)
 
 
 def usage_batch_schemas() -> dict[str, Any]:

@@ -1,0 +1,219 @@
+"""Usage-event ingest at volume on PostgreSQL (issue 14): the API path against COPY, ratios measured in one run.
+
+Alternating rounds on one database: (a) every batch POSTed to /v1/events on one uvicorn worker (bodies encoded
+before the clock starts; two client threads keep the worker busy), (b) a CSV COPY of the same rows into a plain
+table with the same (customer_id, kind, occurred_at) index and a primary key on id, (c) the service function
+in process with rows already built, with and without the foreign key usage_event -> customer. Each round starts
+from empty tables. The ratio is COPY's time over the other's (0.5 means half COPY's speed); medians of the rounds.
+
+After the rounds the API's rows are compared with the COPY table's (same ids, customers, kinds, times, values and
+properties): the benchmark is also a correctness check, exiting 1 when they differ.
+
+    .venv/bin/python benchmarks/usage_ingest.py                 # a private PostgreSQL 15 cluster (CSROI_PG_BIN)
+    .venv/bin/python benchmarks/usage_ingest.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+"""
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from events_ingest import pg_database, post_all, server  # noqa: E402
+from retention import private_cluster  # noqa: E402
+
+from app import migrate  # noqa: E402
+from app.db import make_engine, make_sessionmaker  # noqa: E402
+from app.usage import service as usage_service  # noqa: E402
+
+KINDS = ["login", "feature_used", "active_users", "ticket_opened", "downtime"]
+COPY_TABLE = "usage_copy"
+FK = "usage_event_customer_id_fkey"
+
+
+def make_events(n: int, customers: int, days: int) -> list[dict[str, Any]]:
+    """n events over `customers` customers, spread over `days` days (several months: several partitions)."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    step = days * 86_400 / n
+    events = []
+    for i in range(n):
+        kind = KINDS[i % len(KINDS)]
+        event: dict[str, Any] = {
+            "id": f"ev-{i}",
+            "customer": f"cust-{(i * 7919) % customers}",
+            "kind": kind,
+            "occurred_at": (start + timedelta(seconds=int(i * step))).isoformat(),
+            "value": i % 17,
+        }
+        if kind == "feature_used":
+            event["properties"] = {"feature": f"f{i % 9}"}
+        events.append(event)
+    return events
+
+
+def plain(url: str) -> str:
+    return url.replace("+psycopg", "")
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(plain(url)) as conn:
+        directory = conn.execute("SELECT to_regclass('usage_event_id')").fetchone()
+        extra = ", usage_event_id" if directory and directory[0] else ""
+        conn.execute(f"TRUNCATE usage_event, {COPY_TABLE}{extra}")
+        conn.execute("DELETE FROM customer")
+
+
+def csv_text(events: list[dict[str, Any]]) -> bytes:
+    """The rows as COPY's CSV input, in the stored form (built before the clock starts)."""
+    buffer = io.StringIO()
+    for e in events:
+        props = json.dumps(e.get("properties", {}), sort_keys=True, separators=(",", ":")).replace('"', '""')
+        buffer.write(f'{e["id"]},{e["customer"]},{e["kind"]},{e["occurred_at"]},{e["value"] * 1_000_000},"{props}"\n')
+    return buffer.getvalue().encode()
+
+
+def copy_csv(url: str, data: bytes) -> None:
+    with psycopg.connect(plain(url)) as conn, conn.cursor() as cur:
+        with cur.copy(
+            f"COPY {COPY_TABLE} (id, customer_id, kind, occurred_at, value, properties) FROM STDIN (FORMAT CSV)"
+        ) as copy:
+            copy.write(data)
+
+
+def create_copy_table(url: str) -> None:
+    with psycopg.connect(plain(url)) as conn:
+        conn.execute(
+            f"CREATE TABLE {COPY_TABLE} (id varchar(255) PRIMARY KEY, customer_id varchar(255) NOT NULL,"
+            " kind varchar(100) NOT NULL, occurred_at timestamptz NOT NULL, value bigint NOT NULL,"
+            " properties jsonb NOT NULL)"
+        )
+        conn.execute(f"CREATE INDEX ON {COPY_TABLE} (customer_id, kind, occurred_at)")
+
+
+def has_fk(url: str) -> bool:
+    with psycopg.connect(plain(url)) as conn:
+        return conn.execute("SELECT 1 FROM pg_constraint WHERE conname = %s", (FK,)).fetchone() is not None
+
+
+@contextmanager
+def foreign_key(url: str, present: bool) -> Iterator[None]:
+    """The FK usage_event -> customer present or absent for the round, restored afterwards."""
+    had = has_fk(url)
+    with psycopg.connect(plain(url), autocommit=True) as conn:
+        if present and not had:
+            conn.execute(
+                f"ALTER TABLE usage_event ADD CONSTRAINT {FK} FOREIGN KEY (customer_id) REFERENCES customer (id)"
+            )
+        if had and not present:
+            conn.execute(f"ALTER TABLE usage_event DROP CONSTRAINT {FK}")
+    try:
+        yield
+    finally:
+        with psycopg.connect(plain(url), autocommit=True) as conn:
+            if had and not present:
+                conn.execute(
+                    f"ALTER TABLE usage_event ADD CONSTRAINT {FK} FOREIGN KEY (customer_id) REFERENCES customer (id)"
+                )
+            if present and not had:
+                conn.execute(f"ALTER TABLE usage_event DROP CONSTRAINT {FK}")
+
+
+def timed(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def check_same(url: str) -> None:
+    """The API's rows equal the COPY table's (a benchmark that stores something else is measuring nothing)."""
+    query = (
+        "SELECT count(*) FROM ((SELECT id, customer_id, kind, occurred_at, value, properties FROM {a} EXCEPT"
+        " SELECT id, customer_id, kind, occurred_at, value, properties FROM {b})) d"
+    )
+    with psycopg.connect(plain(url)) as conn:
+        counts = [conn.execute(query.format(a=a, b=b)).fetchone()[0] for a, b in  # type: ignore[index]
+                  (("usage_event", COPY_TABLE), (COPY_TABLE, "usage_event"))]  # fmt: skip
+    if counts != [0, 0]:
+        print(f"MISMATCH: rows only in usage_event {counts[0]}, only in {COPY_TABLE} {counts[1]}")
+        raise SystemExit(1)
+    print("  check: the API stored exactly the COPY table's rows")
+
+
+def run(server_url: str, args: argparse.Namespace) -> None:
+    events = make_events(args.events, args.customers, args.days)
+    n = len(events)
+    bodies = [json.dumps({"events": events[i : i + args.batch]}).encode() for i in range(0, n, args.batch)]
+    data = csv_text(events)
+    rows = usage_service.parse_events({"events": events}, max_items=n)
+    with pg_database(server_url) as url:
+        migrate.upgrade(url)
+        create_copy_table(url)
+        engine = make_engine(url)
+        maker = make_sessionmaker(engine)
+
+        def service() -> None:
+            for i in range(0, n, args.batch):
+                with maker() as session:
+                    usage_service.ingest_usage_events(session, rows[i : i + args.batch])
+                    session.commit()
+
+        times: dict[str, list[float]] = {"api": [], "copy": [], "fk": [], "nofk": []}
+        print(f"PostgreSQL, {n:,} events over {args.customers:,} customers and {args.days} days, batches of "
+              f"{args.batch:,}, {args.rounds} alternating rounds (FK in the schema: {has_fk(url)})")  # fmt: skip
+        with server(url) as (base, key):
+            for _ in range(args.rounds):
+                reset(url)
+                times["api"].append(timed(lambda: post_all(base, key, bodies)))
+                if args.check:
+                    copy_csv(url, data)
+                    check_same(url)
+                reset(url)
+                times["copy"].append(timed(lambda: copy_csv(url, data)))
+                if args.fk:
+                    for present, label in ((True, "fk"), (False, "nofk")):
+                        reset(url)
+                        with foreign_key(url, present):
+                            times[label].append(timed(service))
+        engine.dispose()
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    labels = {"api": "POST /v1/events, 1 uvicorn worker", "copy": "CSV COPY, same index + pkey",
+              "fk": "service in process, with the FK", "nofk": "service in process, without FK"}  # fmt: skip
+    for label, name in labels.items():
+        if label in med:
+            print(f"  {name:<36} median {n / med[label]:>9,.0f} events/s")
+    print(f"  ratio API / COPY (time)          = {med['copy'] / med['api']:.2f}x   rounds: "
+          + ", ".join(f"{c / a:.2f}" for a, c in zip(times["api"], times["copy"], strict=True)))  # fmt: skip
+    if args.fk:
+        print(f"  ratio without FK / with FK (time) = {med['fk'] / med['nofk']:.2f}x   rounds: "
+              + ", ".join(f"{f / w:.2f}" for f, w in zip(times["fk"], times["nofk"], strict=True)))  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pg", help="a PostgreSQL server URL (default: start a private cluster)")
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-fk", dest="fk", action="store_false", help="skip the FK with/without rounds")
+    parser.add_argument("--no-check", dest="check", action="store_false", help="skip the row comparison")
+    args = parser.parse_args()
+    with nullcontext(args.pg) if args.pg else private_cluster() as server_url:
+        run(server_url if "+psycopg" in server_url else server_url.replace("postgresql://", "postgresql+psycopg://"),
+            args)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
