@@ -34,7 +34,7 @@ class TestList:
         found = jobs(client)
         assert list(found) == [
             "health.snapshot", "interventions.measure", "renewals.notices", "experiments.ready", "health.refit",
-            "jobs.prune", "webhooks.deliver",
+            "jobs.prune", "usage.retention", "webhooks.deliver",
         ]  # fmt: skip
         assert found["health.snapshot"]["next_run_at"] == "2026-12-02T02:00:00Z"
         assert found["health.refit"]["next_run_at"] == "2026-11-30T02:00:00Z"
