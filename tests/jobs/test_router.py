@@ -79,7 +79,7 @@ class TestList:
         answer = client.get("/v1/jobs", params={"format": "csv"})
         assert answer.headers["content-type"].startswith("text/csv")
         assert answer.text.splitlines()[0].startswith("name,description,schedule,last_run,")
-        assert len(answer.text.splitlines()) == 1 + 7
+        assert len(answer.text.splitlines()) == 1 + 8
 
     def test_an_unknown_parameter_is_422(self, client: TestClient) -> None:
         assert client.get("/v1/jobs", params={"limit": 5}).status_code == 422
