@@ -229,7 +229,7 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
         partitions.ensure_months(cur, {partitions.month_of(r.occurred_at) for r in rows})
         # Events before stub customers: the event insert takes usage_event for writing, so an erasure (which first
         # locks usage_event in SHARE mode, `erase_events`) runs wholly before or wholly after this batch, and a
-        # customer it deletes never keeps events (there is no foreign key to say so: it cost a third of the insert).
+        # customer it deletes never keeps events (no foreign key says so: the insert ran 1.28-1.35x as fast without).
         cur.execute(_INSERT_EVENTS, {"now": now})
         accepted: int = cur.rowcount
         conflicts: list[str] = []

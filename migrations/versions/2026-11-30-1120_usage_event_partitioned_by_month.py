@@ -7,8 +7,8 @@ and `usage_event_id (id, content_hash)` keeps event ids unique across months (ap
 in one transaction: create the new table, copy, drop the old one; the (customer_id, kind, occurred_at) index keeps
 its name.
 
-Both databases: the foreign key usage_event.customer_id -> customer.id goes. It cost a third of the insert
-(benchmarks/usage_ingest.py: the service's insert 1.35x faster without it) and guards nothing the code does not:
+Both databases: the foreign key usage_event.customer_id -> customer.id goes. The service's insert ran 1.28-1.35x
+as fast without it (benchmarks/usage_ingest.py), and it guards nothing the code does not:
 ingest creates the stub customer in the same transaction, and erasure deletes a customer's events explicitly
 (app/usage/service.py says how the two cannot interleave). The downgrade restores it (creating stub customers
 for any event whose customer is missing, as ingest would have).
