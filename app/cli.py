@@ -410,7 +410,9 @@ def import_csv(
     with _session() as session:
         session.connection(execution_options={WRITE_OPTION: True})
         try:
-            totals = importer.write_items(session, kind, items, err)
+            totals = importer.write_items(
+                session, kind, items, err, retention_days=get_settings().events_retention_days
+            )
         except AppError as exc:  # e.g. an event id reused with other content: nothing is committed
             err.print(f"refused: {exc}", markup=False)
             raise typer.Exit(1) from None

@@ -121,6 +121,11 @@ def parse_optional_secret(value: object) -> object:
     return value
 
 
+def parse_unset_empty(value: object) -> object:
+    """An empty value (`CSROI_EVENTS_RETENTION_DAYS=` in a .env file) is unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def parse_notice_days(value: object) -> list[int]:
     """`90,30` (or a list) to the distinct renewal-notice thresholds in days, largest first (SPEC §11 renewal.due)."""
     parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
@@ -207,6 +212,9 @@ class Settings(BaseSettings):
     # Where usage lives and health reads it (SPEC §14): `sql` (default) the daily rollup in this database, `raw` the
     # raw events in this database (the reference path), or a ClickHouse DSN (`clickhouse://…`, `chdb://PATH`).
     usage_store: str = "sql"
+    # Raw usage events older than this many days are not stored at ingest and are deleted by the worker's
+    # usage.retention job, whole UTC months at a time (SPEC §14); unset keeps every event. Health reads the rollup.
+    events_retention_days: int | None = Field(None, ge=1, le=36_500)
     log_level: str = "INFO"
     # None: JSON lines for machines (stderr not a terminal), readable lines for a person at a terminal.
     log_json: bool | None = None
@@ -221,6 +229,7 @@ class Settings(BaseSettings):
     _notice_days = field_validator("renewal_notice_days", mode="before")(parse_notice_days)
     _daily_at = field_validator("worker_daily_at", mode="before")(parse_daily_at)
     _usage_store = field_validator("usage_store", mode="before")(parse_usage_store)
+    _retention = field_validator("events_retention_days", mode="before")(parse_unset_empty)
 
 
 @lru_cache

@@ -1,6 +1,7 @@
 """`csroi import KIND FILE.csv`: validate every row with the API's schemas, then write all or nothing."""
 
 import csv
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from app.ledger.ingest import ingest_revenue_events
 from app.ledger.schemas import RevenueEventIn
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
-from app.usage import service as usage_service
 from app.usage import store as usage_store
 from app.usage.schemas import UsageDailyIn, UsageEventIn
 
@@ -55,7 +55,7 @@ TARGETS = {
     Kind.revenue: Target(RevenueEventIn, ingest_revenue_events),
     Kind.renewals: Target(RenewalBatchItem, renewals_service.upsert_renewals),
     Kind.costs: Target(CostBatchItem, costs_service.upsert_costs),
-    Kind.events: Target(UsageEventIn, usage_service.ingest_usage_events),
+    Kind.events: Target(UsageEventIn, usage_store.ingest_events),
     Kind.usage_daily: Target(UsageDailyIn, usage_store.ingest_usage_daily),
 }
 # Cells that are not text in the API: `count` a whole number, `distinct_values` a list written a|b|c (the values
@@ -128,8 +128,19 @@ def read_file(path: Path, kind: Kind) -> list[BaseModel]:
     return items
 
 
-def write_items(session: Session, kind: Kind, items: Sequence[BaseModel], console: Console | None) -> dict[str, int]:
-    """Write in batches of 10,000 through the service; the caller commits once (all or nothing)."""
+def write_items(
+    session: Session,
+    kind: Kind,
+    items: Sequence[BaseModel],
+    console: Console | None,
+    *,
+    retention_days: int | None = None,
+) -> dict[str, int]:
+    """Write in batches of 10,000 through the service; the caller commits once (all or nothing). Events older than
+    the retention (CSROI_EVENTS_RETENTION_DAYS) are counted as expired and not stored, as the API does."""
+    write = TARGETS[kind].write
+    if kind is Kind.events:
+        write = functools.partial(usage_store.ingest_events, retention_days=retention_days)
     totals: dict[str, int] = {}
     with Progress(
         *Progress.get_default_columns(), MofNCompleteColumn(), console=console, disable=console is None
@@ -137,7 +148,7 @@ def write_items(session: Session, kind: Kind, items: Sequence[BaseModel], consol
         task = bar.add_task(f"importing {kind.value}", total=len(items))
         for start in range(0, len(items), MAX_BATCH_ITEMS):
             chunk = items[start : start + MAX_BATCH_ITEMS]
-            result = TARGETS[kind].write(session, chunk)
+            result = write(session, chunk)
             for name, value in result.model_dump().items():
                 totals[name] = totals.get(name, 0) + value
             bar.advance(task, len(chunk))

@@ -44,6 +44,7 @@ from app.jobs import locks
 from app.jobs import service as jobs_service
 from app.jobs.schedule import DELIVER, JobSpec, job_specs, latest_slot, next_slot
 from app.renewals import notices
+from app.usage import service as usage_service
 from app.webhooks import delivery, urls
 
 log = structlog.get_logger("csroi.worker")
@@ -168,6 +169,16 @@ def _prune(worker: Worker, at: datetime) -> dict[str, Any]:
     }
 
 
+def _retention(worker: Worker, at: datetime) -> dict[str, Any]:
+    days = worker.settings.events_retention_days
+    if days is None:
+        return {"retention_days": None, "months": [], "events": 0}
+    with _write(worker) as session:
+        done = usage_service.expire_events(session, now=at, retention_days=days)
+        session.commit()
+    return {"retention_days": days, "horizon": done.horizon.isoformat(), "months": done.months, "events": done.events}
+
+
 def _deliver(worker: Worker, at: datetime) -> dict[str, Any]:
     return dict(deliver_pass(worker, record=False))
 
@@ -179,6 +190,7 @@ JOBS: dict[str, Callable[[Worker, datetime], dict[str, Any]]] = {
     "experiments.ready": _experiments,
     "health.refit": _refit,
     "jobs.prune": _prune,
+    "usage.retention": _retention,
     DELIVER: _deliver,
 }
 

@@ -35,7 +35,7 @@ from app import formulas, migrate
 from app.db import make_engine
 from app.health import service
 from app.health.defaults import DEFAULT_MODEL
-from app.usage import rollup
+from app.usage import partitions, rollup
 
 AS_OF = date(2026, 3, 31)
 # The default model (app/health/defaults.py) as one statement: a single scan of the events up to the day's
@@ -130,9 +130,19 @@ def load(url: str, customers: int, events: int) -> float:
             for i in range(customers):
                 copy.write_row((f"c{i}", "{}", start, start))
         columns = "id, customer_id, kind, occurred_at, value, properties, content_hash, received_at"
+        # usage_event is partitioned by month (app/usage/partitions.py): make the months' partitions first, and
+        # fill the id directory from the events afterwards, as ingest would have.
+        month, end = partitions.month_of(start), partitions.month_of(start + timedelta(seconds=span))
+        months = [month]
+        while month < end:
+            month = partitions.next_month(month)
+            months.append(month)
+        with conn.cursor() as cur:
+            partitions.ensure_months(cur, months)
         with conn.cursor().copy(f"COPY usage_event ({columns}) FROM STDIN") as copy:
             for n in range(events):
                 copy.write_row(_event(rng, n, customers, start, span))
+        conn.execute(f"INSERT INTO {partitions.DIRECTORY} (id, content_hash) SELECT id, content_hash FROM usage_event")
     # Events COPYed straight into usage_event skip ingest: fill the daily rollup health reads from them (SPEC §14).
     engine = make_engine(url)
     with Session(engine) as session:

@@ -6,6 +6,7 @@ from sqlalchemy import pool
 from app.config import get_settings
 from app.db import make_engine
 from app.models import Base
+from app.usage.partitions import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,6 +22,8 @@ def _configure(**kwargs: object) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        # usage_event's monthly partitions and id directory are PostgreSQL storage, not models.
+        include_object=include_object,
         # SQLite cannot ALTER most things: batch mode copies the table (needs the naming convention).
         render_as_batch=url.startswith("sqlite"),
         **kwargs,

@@ -59,3 +59,23 @@ class TestLevelKinds:
         monkeypatch.setenv("CSROI_LEVEL_KINDS", value)
         with pytest.raises(ValidationError, match="CSROI_LEVEL_KINDS"):
             Settings()
+
+
+class TestEventsRetentionDays:
+    def test_unset_keeps_every_event_and_empty_is_unset(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("CSROI_EVENTS_RETENTION_DAYS", raising=False)
+        assert Settings().events_retention_days is None
+        monkeypatch.setenv("CSROI_EVENTS_RETENTION_DAYS", " ")
+        assert Settings().events_retention_days is None
+
+    def test_whole_days_from_one(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("CSROI_EVENTS_RETENTION_DAYS", "395")
+        assert Settings().events_retention_days == 395
+        monkeypatch.setenv("CSROI_EVENTS_RETENTION_DAYS", "1")
+        assert Settings().events_retention_days == 1
+
+    @pytest.mark.parametrize("value", ["0", "-30", "1.5", "a year", "36501"])
+    def test_refuses_anything_else(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        monkeypatch.setenv("CSROI_EVENTS_RETENTION_DAYS", value)
+        with pytest.raises(ValidationError):
+            Settings()

@@ -68,7 +68,12 @@ class TestImport:
         again = importer.write_items(session, kind, importer.read_file(path, kind), None)
         count = len(text.strip().splitlines()) - 1
         assert rows(session, model) == count
-        if kind in (importer.Kind.revenue, importer.Kind.events):
+        if kind is importer.Kind.events:
+            assert (first, again) == (
+                {"accepted": count, "duplicates": 0, "expired": 0},
+                {"accepted": 0, "duplicates": count, "expired": 0},
+            )
+        elif kind is importer.Kind.revenue:
             assert (first, again) == ({"accepted": count, "duplicates": 0}, {"accepted": 0, "duplicates": count})
         elif kind == importer.Kind.usage_daily:  # a re-sent day, as stored, is unchanged
             assert (first, again) == (
@@ -77,6 +82,17 @@ class TestImport:
             )
         else:
             assert (first, again) == ({"created": count, "updated": 0}, {"created": 0, "updated": count})
+
+    def test_events_older_than_the_retention_are_expired_not_stored(self, session: Session, tmp_path: Path) -> None:
+        text = (
+            "id,customer,kind,occurred_at\n"
+            "old,acme,login,2000-01-01T00:00:00Z\n"  # decades before any 30-day horizon
+            "new,acme,login,2999-01-01T00:00:00Z\n"  # after every horizon
+        )
+        items = importer.read_file(write_csv(tmp_path, text), importer.Kind.events)
+        done = importer.write_items(session, importer.Kind.events, items, None, retention_days=30)
+        assert done == {"accepted": 1, "duplicates": 0, "expired": 1}
+        assert list(session.scalars(select(UsageEvent.id))) == ["new"]
 
     def test_errors_name_each_line_and_field(self, tmp_path: Path) -> None:
         text = (

@@ -4,16 +4,18 @@
 """
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 
 from app import migrate
 from app.db import make_engine
-from app.models import Base
+from app.models import Base, Customer, UsageEvent
+from app.usage import partitions
 
 
 @pytest.fixture
@@ -29,7 +31,9 @@ def _revisions() -> list[str]:
 def _tables(url: str) -> set[str]:
     engine = make_engine(url)
     try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+        # usage_event's monthly partitions and id directory (PostgreSQL) are storage of one model, not models.
+        names = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        return {name for name in names if not partitions.STORAGE_TABLES.match(name)}
     finally:
         engine.dispose()
 
@@ -57,7 +61,8 @@ def test_models_match_migrations(empty_url: str) -> None:
     engine = make_engine(empty_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+            opts = {"compare_type": True, "compare_server_default": True, "include_object": partitions.include_object}
+            context = MigrationContext.configure(conn, opts=opts)
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
@@ -226,3 +231,66 @@ def test_usage_daily_downgrade_refuses_to_drop_daily_aggregates(
 def _migration_file(revision: str) -> str:
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
     return str(script.get_revision(revision).path)
+
+
+# --- usage_event partitioned by month (PostgreSQL) and without its foreign key (both) ---------------------------
+
+PARTITIONED = "5c1d3e7a9b20"
+
+
+def _events(url: str) -> list[tuple[object, ...]]:
+    return _rows(url, "SELECT id, customer_id, kind, value, content_hash FROM usage_event ORDER BY id")
+
+
+def test_usage_event_moves_into_monthly_partitions_and_back(empty_url: str, dialect: str) -> None:
+    script = ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+    before = script.get_revision(PARTITIONED).down_revision
+    assert isinstance(before, str)
+    migrate.upgrade(empty_url, before)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(Customer.__table__), [{"id": c, "created_at": now, "updated_at": now} for c in "ab"])
+            conn.execute(
+                insert(UsageEvent.__table__),
+                [
+                    {"id": eid, "customer_id": c, "kind": "login", "occurred_at": at, "value": 1, "properties": {},
+                     "content_hash": f"h-{eid}", "received_at": now}
+                    for eid, c, at in (
+                        ("e1", "a", datetime(2025, 12, 31, 23, 59, tzinfo=UTC)),
+                        ("e2", "a", datetime(2026, 1, 1, tzinfo=UTC)),
+                        ("e3", "b", datetime(2026, 1, 31, tzinfo=UTC)),
+                    )
+                ],
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    stored = _events(empty_url)
+    assert len(stored) == 3
+
+    migrate.upgrade(empty_url)
+    assert _events(empty_url) == stored
+    if dialect == "postgresql":
+        placed = _rows(empty_url, "SELECT tableoid::regclass::text, id FROM usage_event ORDER BY 2")
+        assert placed == [("usage_event_p202512", "e1"), ("usage_event_p202601", "e2"), ("usage_event_p202601", "e3")]
+        assert _rows(empty_url, "SELECT id, content_hash FROM usage_event_id ORDER BY 1") == [
+            ("e1", "h-e1"), ("e2", "h-e2"), ("e3", "h-e3"),
+        ]  # fmt: skip
+    assert _foreign_keys(empty_url) == []
+
+    migrate.downgrade(empty_url, before)
+    assert _events(empty_url) == stored
+    assert _foreign_keys(empty_url) == ["customer"]
+    if dialect == "postgresql":
+        assert _rows(empty_url, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'usage_event'::regclass") == [(0,)]
+    migrate.upgrade(empty_url)
+    assert _events(empty_url) == stored
+
+
+def _foreign_keys(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        return [fk["referred_table"] for fk in inspect(engine).get_foreign_keys("usage_event")]
+    finally:
+        engine.dispose()

@@ -248,6 +248,76 @@ class TestEventBatchesRacing:
         assert _count(racer.engine, UsageEvent.id, "use-") == ROUNDS * ITEMS
 
 
+class TestUsageMonthsRacing:
+    """usage_event partitions made on demand (SPEC §14): two batches needing the same new month at once."""
+
+    def test_two_batches_needing_the_same_new_month_both_land(self, racer: Racer) -> None:
+        rounds = []
+        for r in range(SAME_BATCH_ROUNDS):
+            at = f"{2040 + r // 12}-{1 + r % 12:02d}-15T10:00:00Z"  # a month no batch used before
+
+            def batch(side: str, at: str = at, r: int = r) -> dict[str, Any]:
+                own = [{"id": f"mon-{r}-{side}{n}", "customer": f"mon-{r}", "kind": "login", "occurred_at": at}
+                       for n in range(50)]  # fmt: skip
+                shared = [{"id": f"mon-{r}-s{n}", "customer": f"mon-{r}", "kind": "login", "occurred_at": at}
+                          for n in range(20)]  # fmt: skip
+                return {"events": own + shared}
+
+            rounds.append(racer.race_post("/v1/events", batch("a"), batch("b")))
+        assert statuses(rounds) == {200: 2 * SAME_BATCH_ROUNDS}
+        # 50 + 50 own events and the 20 shared ones once: 120 accepted, 20 duplicates, per round.
+        assert totals(rounds, "accepted", "duplicates") == [(120, 20)] * SAME_BATCH_ROUNDS
+        assert _count(racer.engine, UsageEvent.id, "mon-") == SAME_BATCH_ROUNDS * 120
+
+    def test_one_id_in_two_new_months_at_once_is_stored_once_and_the_other_is_409(self, racer: Racer) -> None:
+        rounds = []
+        for r in range(SAME_BATCH_ROUNDS):
+            event = {"id": f"two-{r}", "customer": f"two-{r}", "kind": "login"}
+            first = {"events": [event | {"occurred_at": f"{2050 + r}-01-10T00:00:00Z"}]}
+            second = {"events": [event | {"occurred_at": f"{2050 + r}-02-10T00:00:00Z"}]}
+            rounds.append(racer.race_post("/v1/events", first, second))
+        assert [sorted(r.status_code for r in pair) for pair in rounds] == [[200, 409]] * SAME_BATCH_ROUNDS
+        assert _count(racer.engine, UsageEvent.id, "two-") == SAME_BATCH_ROUNDS
+
+
+class TestErasureRacingIngest:
+    """No foreign key usage_event -> customer (docs/operations.md): an erasure and a batch for the same customer
+    at once must still leave no event without its customer."""
+
+    def test_no_event_outlives_its_customer(self, racer: Racer) -> None:
+        for r in range(SAME_BATCH_ROUNDS):
+            customer = f"gdpr-{r}"
+            first = [{"id": f"{customer}-old", "customer": customer, "kind": "login",
+                      "occurred_at": "2026-01-05T00:00:00Z"}]  # fmt: skip
+            assert racer.clients[0].post("/v1/events", json={"events": first}).status_code == 200
+            batch = {"events": [{"id": f"{customer}-{n}", "customer": customer, "kind": "login",
+                                 "occurred_at": f"2026-02-{1 + n:02d}T00:00:00Z"} for n in range(20)]}  # fmt: skip
+            posted, erased = self._race(racer, batch, customer)
+            assert posted.status_code == 200, posted.text
+            assert erased.status_code == 200, erased.text
+            with Session(racer.engine) as session:
+                events = session.scalar(select(func.count()).where(UsageEvent.customer_id == customer)) or 0
+                exists = session.get(Customer, customer) is not None
+            # Erased first: the batch made a new stub for its 20 events. Batch first: all 21 events were erased.
+            assert (exists, events) in {(True, 20), (False, 0)}, (exists, events)
+
+    @staticmethod
+    def _race(racer: Racer, batch: dict[str, Any], customer: str) -> tuple[httpx.Response, httpx.Response]:
+        barrier = threading.Barrier(2)
+
+        def post() -> httpx.Response:
+            barrier.wait(timeout=10)
+            return racer.clients[0].post("/v1/events", json=batch)
+
+        def erase() -> httpx.Response:
+            barrier.wait(timeout=10)
+            return racer.clients[1].delete(f"/v1/customers/{customer}")
+
+        with ThreadPoolExecutor(2) as pool:
+            posted, erased = pool.submit(post), pool.submit(erase)
+            return posted.result(), erased.result()
+
+
 class TestMixedWritersRacing:
     """Different write paths naming the same new customers at once: whatever locks they share, no 5xx."""
 

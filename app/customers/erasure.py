@@ -26,7 +26,6 @@ from app.models import (
     Intervention,
     Renewal,
     RevenueEvent,
-    UsageEvent,
 )
 from app.usage import service as usage
 
@@ -52,7 +51,7 @@ def erase_customer(session: Session, customer_id: str, *, actor: audit.Actor) ->
     counts = {
         "experiment_assignments": gone(ExperimentAssignment),
         "health_snapshots": gone(HealthSnapshot),
-        "usage_events": gone(UsageEvent),
+        "usage_events": usage.erase_events(session, customer_id),
         "usage_days": usage.erase_usage_rollup(session, customer_id),
         "renewals": gone(Renewal),
         "interventions": gone(Intervention),

@@ -36,7 +36,7 @@ from app.ledger.schemas import RevenueEventIn
 from app.models import Customer
 from app.renewals import service as renewals_service
 from app.renewals.schemas import RenewalBatchItem
-from app.usage import service as usage_service
+from app.usage import store as usage_store
 from app.usage.schemas import UsageEventIn
 
 SNAPSHOT_WEEKS = 26
@@ -139,7 +139,7 @@ class Loader:
         stages: list[tuple[str, list[dict[str, Any]], type[BaseModel], Callable[[Session, Any], Any]]] = [
             ("revenue events", [e for x in endings for e in x.events], RevenueEventIn, ingest_revenue_events),
             ("renewals", [r for x in endings for r in x.renewals], RenewalBatchItem, renewals_service.upsert_renewals),
-            ("usage events", [e for x in endings for e in x.usage], UsageEventIn, usage_service.ingest_usage_events),
+            ("usage events", [e for x in endings for e in x.usage], UsageEventIn, usage_store.ingest_events),
         ]
         for name, rows, schema, write in stages:
             for chunk in _chunks(rows):
@@ -241,7 +241,7 @@ def load_demo(
         loader.batches("renewals", renewals, len(renewals), RenewalBatchItem, renewals_service.upsert_renewals)
         loader.batches("costs", book.costs, len(book.costs), CostBatchItem, costs_service.upsert_costs)
         events = list(trial.usage_before_turns())
-        loader.batches("usage events", events, len(events), UsageEventIn, usage_service.ingest_usage_events)
+        loader.batches("usage events", events, len(events), UsageEventIn, usage_store.ingest_events)
         loader.weeks(trial, min_churns)
         loader.interventions(trial)
     loader.experiment(trial, today)

@@ -111,6 +111,12 @@ def job_specs(*, daily_at: time, poll_seconds: float) -> list[JobSpec]:
             daily,
         ),
         JobSpec(
+            "usage.retention",
+            "Deletes raw usage events of every UTC month wholly older than CSROI_EVENTS_RETENTION_DAYS (PostgreSQL "
+            "drops the month's partition); the daily rollup that health reads stays. Does nothing when unset.",
+            daily,
+        ),
+        JobSpec(
             DELIVER,
             "Fans new webhook events out to subscriptions and delivers due ones, signed, with retries.",
             Every(poll_seconds),

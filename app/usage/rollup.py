@@ -199,14 +199,17 @@ def last_rowid(session: Session) -> int:
     return int(session.connection().exec_driver_sql("SELECT coalesce(max(rowid), 0) FROM usage_event").scalar() or 0)
 
 
-def insert_and_add_pg(cursor: Any, specs: Sequence[Spec], insert_sql: str, params: dict[str, Any]) -> int:
+def insert_and_add_pg(
+    cursor: Any, specs: Sequence[Spec], insert_sql: str, params: dict[str, Any], *, before: Sequence[str] = ()
+) -> int:
     """Run the event INSERT (psycopg `%(name)s` parameters) and roll up the rows it inserted, in one statement:
-    the INSERT becomes a CTE `RETURNING` the new rows, and the day and value upserts read it. Returns how many
-    events the INSERT inserted."""
+    the INSERT becomes a CTE `RETURNING` the new rows, and the day and value upserts read it. `before`: CTEs
+    (`name AS (…)`) the INSERT reads, e.g. the ids it claimed. Returns how many events the INSERT inserted."""
     sql = _Sql(pg=True)
     sql.params.update(params)
     facets, props = _plan(specs)
     ctes = [
+        *before,
         f"ins AS ({insert_sql} RETURNING {EVENT_COLUMNS})",
         f"matched AS ({sql.matched('ins', facets, include_all=True)})",
         f"days AS ({sql.upsert_days('matched')} RETURNING 1)",

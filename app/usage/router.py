@@ -25,9 +25,10 @@ EventBatchBody = Annotated[Any, Body(), WithJsonSchema({"$ref": "#/components/sc
 def post_events(
     _auth: IngestAuth, body: EventBatchBody, session: WriteSessionDep, settings: SettingsDep
 ) -> EventBatchResult:
-    """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates."""
+    """Ingest up to 10,000 usage events, all or nothing; re-posted ids are counted as duplicates, events older than
+    the retention (CSROI_EVENTS_RETENTION_DAYS) as expired."""
     rows = service.parse_events(body, max_items=settings.max_batch_items)
-    return commit_retrying(session, store.ingest_events, rows)
+    return commit_retrying(session, store.ingest_events, rows, retention_days=settings.events_retention_days)
 
 
 @router.post("/usage/daily", tags=["events"], responses=problem_responses(401, 403, 409, 413, 422))

@@ -203,7 +203,12 @@ FAST_EVENTS: TypeAdapter[list[FastEvent]] = TypeAdapter(list[FastEvent])
 
 
 class EventBatchResult(EventCounts):
-    """What an event batch did: new events stored, and re-posted ones recognised as duplicates."""
+    """What an event batch did: new events stored, re-posted ones recognised as duplicates, expired ones left out."""
+
+    expired: int = Field(
+        description="Events older than the retention horizon (CSROI_EVENTS_RETENTION_DAYS before now): not stored "
+        "and not compared with stored ones. Always 0 when no retention is set.",
+    )
 
 
 # --- Daily aggregates (SPEC §14): what a warehouse sync sends instead of raw events -------------------------------

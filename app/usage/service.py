@@ -2,12 +2,12 @@
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app import records
@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.errors import Conflict, InvalidInput
 from app.models import UsageEvent
 from app.types import VALUE_SCALE, UsageComponent, to_micros
-from app.usage import rollup
+from app.usage import partitions, rollup
 from app.usage.raw_reads import windowed_raw as windowed_raw  # noqa: PLC0414 - re-exported for health
 from app.usage.schemas import (
     FAST_EVENTS,
@@ -138,15 +138,37 @@ def unique_rows(rows: Sequence[EventRow]) -> tuple[list[EventRow], int]:
     return list(distinct.values()), len(rows) - len(distinct)
 
 
-def ingest_usage_events(session: Session, items: Sequence[UsageEventIn | EventRow]) -> EventBatchResult:
-    """Store new events, count re-posted ones, refuse the batch (409) if an id arrives with new content."""
+def retention_horizon(now: datetime, retention_days: int | None) -> datetime | None:
+    """The instant before which events are expired (CSROI_EVENTS_RETENTION_DAYS); None keeps every event."""
+    return None if retention_days is None else now - timedelta(days=retention_days)
+
+
+def ingest_usage_events(
+    session: Session,
+    items: Sequence[UsageEventIn | EventRow],
+    *,
+    retention_days: int | None = None,
+    now: datetime | None = None,
+) -> EventBatchResult:
+    """Store new events, count re-posted ones, refuse the batch (409) if an id arrives with new content.
+
+    With a retention, events older than its horizon are counted as `expired` and neither stored nor compared with
+    stored ones: their month may already be dropped, and storing one again would count it twice in the rollup.
+    """
     rows, repeats = unique_rows([i if isinstance(i, EventRow) else to_row(i) for i in items])
+    horizon = retention_horizon(now or utcnow(), retention_days)
+    expired = 0
+    if horizon is not None:
+        kept = [r for r in rows if r.occurred_at >= horizon]
+        expired, rows = len(rows) - len(kept), kept
     rollup.claim(session, {(r.customer_id, r.kind) for r in rows}, source="raw")  # 409 on a daily-fed pair
-    if session.get_bind().dialect.name == "postgresql":
+    if not rows:
+        accepted = 0
+    elif session.get_bind().dialect.name == "postgresql":
         accepted = _ingest_postgresql(session, rows)
     else:
         accepted = _ingest_sqlite(session, rows)
-    return EventBatchResult(accepted=accepted, duplicates=repeats + len(rows) - accepted)
+    return EventBatchResult(accepted=accepted, duplicates=repeats + len(rows) - accepted, expired=expired)
 
 
 def _stored_hashes(session: Session, ids: Sequence[str]) -> dict[str, str]:
@@ -185,8 +207,27 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
     return len(new)
 
 
+# The event insert of a PostgreSQL batch: ids new to the directory (app/usage/partitions.py) are claimed in id order
+# (two batches naming the same new ids lock them in the same order instead of deadlocking, issue 10; a racing claim
+# waits for the other batch and then skips), and exactly the claimed rows go into usage_event (a plain insert into
+# its month's partition: nothing there can conflict any more).
+# Both are parts of the rollup's one statement (`rollup.insert_and_add_pg`), which also upserts the daily rows of
+# exactly the inserted events: PostgreSQL takes data-modifying CTEs at the top level only, so the claim is a
+# sibling CTE of the insert.
+_CLAIM_IDS = (
+    f"claimed AS (INSERT INTO {partitions.DIRECTORY} (id, content_hash)"  # noqa: S608 - constant names
+    f" SELECT id, content_hash FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id)"
+)
+_INSERT_CLAIMED = (
+    f"INSERT INTO usage_event ({_COLUMNS}, received_at)"  # noqa: S608 - constant names
+    f" SELECT s.id, s.customer_id, s.kind, s.occurred_at, s.value, s.properties::jsonb, s.content_hash, %(now)s"
+    f" FROM {_STAGE} s JOIN claimed USING (id)"
+)
+
+
 def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
-    """Binary COPY into a temp staging table, then one INSERT … ON CONFLICT DO NOTHING and a hash check."""
+    """Binary COPY into a temp staging table; the months' partitions; the event insert with its daily rollup; a hash
+    check; stub customers."""
     specs = sorted(rollup.kept(session))
     raw: Any = session.connection().connection.driver_connection
     now = utcnow()
@@ -199,31 +240,27 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             copy.set_types(["text", "text", "text", "timestamptz", "int8", "text", "text"])
             for row in rows:
                 copy.write_row(row)
-        # Stub customers first (SPEC §2): the foreign key needs them, and ON CONFLICT makes it one statement.
-        # Both inserts go in id order, so two batches naming the same new ids lock them in the same order
-        # instead of deadlocking (issue 10); ON CONFLICT waits for a racing insert and then skips it.
-        cur.execute(
-            f"INSERT INTO customer (id, created_at, updated_at) SELECT DISTINCT customer_id, %s, %s"  # noqa: S608
-            f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
-            (now, now),
-        )
-        # The insert runs inside the rollup's statement, which upserts the daily rows of what it inserted.
-        accepted = rollup.insert_and_add_pg(
-            cur,
-            specs,
-            f"INSERT INTO usage_event ({_COLUMNS}, received_at) SELECT id, customer_id, kind, occurred_at, value,"  # noqa: S608
-            f" properties::jsonb, content_hash, %(received_at)s FROM {_STAGE} ORDER BY id ON CONFLICT (id) DO NOTHING",
-            {"received_at": now},
-        )
+        partitions.ensure_months(cur, {partitions.month_of(r.occurred_at) for r in rows})
+        # Events before stub customers: the event insert takes usage_event for writing, so an erasure (which first
+        # locks usage_event in SHARE mode, `erase_events`) runs wholly before or wholly after this batch, and a
+        # customer it deletes never keeps events (no foreign key says so: the insert ran 1.28-1.35x as fast without).
+        accepted = rollup.insert_and_add_pg(cur, specs, _INSERT_CLAIMED, {"now": now}, before=[_CLAIM_IDS])
         conflicts: list[str] = []
         if accepted < len(rows):
-            # Rows not inserted already existed (possibly committed a moment ago by a concurrent batch): a
-            # different digest means the same id was used for different content.
+            # Ids not claimed were already stored (possibly committed a moment ago by a concurrent batch), in any
+            # month: a different digest (it covers occurred_at) means the same id was used for different content.
             cur.execute(
-                f"SELECT s.id FROM {_STAGE} s JOIN usage_event e ON e.id = s.id"  # noqa: S608
-                " WHERE e.content_hash <> s.content_hash"
+                f"SELECT s.id FROM {_STAGE} s JOIN {partitions.DIRECTORY} d ON d.id = s.id"  # noqa: S608
+                " WHERE d.content_hash <> s.content_hash"
             )
             conflicts = [r[0] for r in cur.fetchall()]
+        if not conflicts:
+            # Stub customers (SPEC §2) in id order, so concurrent batches lock new ones in the same order.
+            cur.execute(
+                f"INSERT INTO customer (id, created_at, updated_at) SELECT DISTINCT customer_id, %s, %s"  # noqa: S608
+                f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
+                (now, now),
+            )
         # Empty the stage for the next batch in this transaction; on a 409 the rollback empties it.
         cur.execute(f"DELETE FROM {_STAGE}")  # noqa: S608
     if conflicts:
@@ -257,3 +294,61 @@ def rebuild_rollup(
 ) -> int:
     """`csroi usage rebuild-rollup`: the raw-fed rollup recomputed from raw events; usage_daily rows written."""
     return rollup.rebuild(session, customers, components=components)
+
+
+def erase_events(session: Session, customer_id: str) -> int:
+    """Delete a customer's usage events (erasure, SPEC §11); how many.
+
+    On PostgreSQL, first lock usage_event in SHARE mode: an ingest in flight (which holds it for writing from
+    its event insert on) commits first and its events are deleted here; one starting now waits, then makes a
+    new stub customer for its events. Without the foreign key, this is what keeps events from outliving their
+    customer. The directory forgets the ids, as if they had never been posted.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE usage_event IN SHARE MODE"))
+        session.execute(
+            text(
+                f"DELETE FROM {partitions.DIRECTORY} WHERE id IN"  # noqa: S608 - a constant name
+                " (SELECT id FROM usage_event WHERE customer_id = :customer)"
+            ),
+            {"customer": customer_id},
+        )
+    result = session.execute(delete(UsageEvent).where(UsageEvent.customer_id == customer_id))
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+class Expiry(NamedTuple):
+    """What one retention pass did."""
+
+    horizon: datetime
+    months: list[str]  # the months dropped, YYYY-MM
+    events: int
+
+
+def expire_events(session: Session, *, now: datetime, retention_days: int) -> Expiry:
+    """Delete the raw events of every UTC month that ended before the horizon (`retention_days` before `now`).
+
+    Whole months on both databases, so both keep the same rows: PostgreSQL drops each expired month's partition
+    (and its ids in the directory), SQLite deletes the rows. Events after a month's start but before the horizon
+    stay until their whole month is expired. The rollup (health's source) keeps every day.
+    """
+    horizon = now - timedelta(days=retention_days)
+    first_kept = partitions.month_of(horizon)
+    if session.get_bind().dialect.name != "postgresql":
+        start = datetime(first_kept[0], first_kept[1], 1, tzinfo=UTC)
+        # Stored as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff': its first seven characters are the month.
+        months = select(func.substr(UsageEvent.occurred_at, 1, 7)).where(UsageEvent.occurred_at < start).distinct()
+        gone_months = sorted(session.scalars(months))
+        result = session.execute(delete(UsageEvent).where(UsageEvent.occurred_at < start))
+        return Expiry(horizon, gone_months, int(cast(CursorResult[Any], result).rowcount))
+    raw: Any = session.connection().connection.driver_connection
+    dropped, events = [], 0
+    with raw.cursor() as cur:
+        # Dropping a partition takes usage_event exclusively: rather fail (and retry at the next slot) than queue
+        # ingest and health reads behind a long transaction.
+        cur.execute("SET LOCAL lock_timeout = '5s'")
+        for month in partitions.partitions(cur):
+            if month < first_kept:
+                events += partitions.drop_month(cur, month)
+                dropped.append(f"{month[0]:04d}-{month[1]:02d}")
+    return Expiry(horizon, dropped, events)

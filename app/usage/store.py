@@ -21,7 +21,7 @@ from app.types import UsageComponent
 from app.usage import daily, daily_reads, rollup
 from app.usage import raw_reads as queries
 from app.usage import service as usage_service
-from app.usage.schemas import DailyBatchResult, EventBatchResult, UsageDailyIn
+from app.usage.schemas import DailyBatchResult, EventBatchResult, UsageDailyIn, UsageEventIn
 
 Raws = list[dict[str, Decimal | None]]
 Seats = dict[str, tuple[Decimal, datetime]]
@@ -68,8 +68,11 @@ class UsageStore(Protocol):
         """The latest value of each (customer, kind, day), however old."""
         ...
 
-    def ingest_events(self, session: Session, rows: list[usage_service.EventRow]) -> EventBatchResult:
-        """Store raw events (idempotent by id; 409 on a reused id or a daily-fed pair)."""
+    def ingest_events(
+        self, session: Session, rows: list[usage_service.EventRow], *, retention_days: int | None = None
+    ) -> EventBatchResult:
+        """Store raw events (idempotent by id; 409 on a reused id or a daily-fed pair); events older than
+        `retention_days` are counted as expired and not stored."""
         ...
 
     def ingest_daily(self, session: Session, rows: list[daily.DailyRow]) -> DailyBatchResult:
@@ -119,9 +122,11 @@ class RawSqlReads:
         """See `UsageStore.latest_upto`."""
         return queries.latest_upto(session, points)
 
-    def ingest_events(self, session: Session, rows: list[usage_service.EventRow]) -> EventBatchResult:
+    def ingest_events(
+        self, session: Session, rows: list[usage_service.EventRow], *, retention_days: int | None = None
+    ) -> EventBatchResult:
         """See `UsageStore.ingest_events`: rows and their daily rollup, in the session's transaction."""
-        return usage_service.ingest_usage_events(session, rows)
+        return usage_service.ingest_usage_events(session, rows, retention_days=retention_days)
 
     def ingest_daily(self, session: Session, rows: list[daily.DailyRow]) -> DailyBatchResult:
         """See `UsageStore.ingest_daily`."""
@@ -202,9 +207,16 @@ def get_store() -> UsageStore:
     return store_for(get_settings().usage_store)
 
 
-def ingest_events(session: Session, rows: list[usage_service.EventRow]) -> EventBatchResult:
-    """`POST /v1/events`' service: the configured store ingests the batch."""
-    return get_store().ingest_events(session, rows)
+def ingest_events(
+    session: Session,
+    items: Sequence[UsageEventIn | usage_service.EventRow],
+    *,
+    retention_days: int | None = None,
+) -> EventBatchResult:
+    """`POST /v1/events`', `csroi import events`' and the demo's service: the configured store ingests the batch
+    (CSROI_EVENTS_RETENTION_DAYS applied)."""
+    rows = [i if isinstance(i, usage_service.EventRow) else usage_service.to_row(i) for i in items]
+    return get_store().ingest_events(session, rows, retention_days=retention_days)
 
 
 def ingest_usage_daily(session: Session, items: Sequence[UsageDailyIn]) -> DailyBatchResult:

@@ -34,7 +34,7 @@ class TestList:
         found = jobs(client)
         assert list(found) == [
             "health.snapshot", "interventions.measure", "renewals.notices", "experiments.ready", "health.refit",
-            "jobs.prune", "webhooks.deliver",
+            "jobs.prune", "usage.retention", "webhooks.deliver",
         ]  # fmt: skip
         assert found["health.snapshot"]["next_run_at"] == "2026-12-02T02:00:00Z"
         assert found["health.refit"]["next_run_at"] == "2026-11-30T02:00:00Z"
@@ -79,7 +79,7 @@ class TestList:
         answer = client.get("/v1/jobs", params={"format": "csv"})
         assert answer.headers["content-type"].startswith("text/csv")
         assert answer.text.splitlines()[0].startswith("name,description,schedule,last_run,")
-        assert len(answer.text.splitlines()) == 1 + 7
+        assert len(answer.text.splitlines()) == 1 + 8
 
     def test_an_unknown_parameter_is_422(self, client: TestClient) -> None:
         assert client.get("/v1/jobs", params={"limit": 5}).status_code == 422

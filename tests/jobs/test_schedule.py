@@ -67,5 +67,6 @@ def test_every_job_of_spec_11_is_scheduled() -> None:
         "experiments.ready": "daily at 03:30 UTC",
         "health.refit": "weekly on Monday at 03:30 UTC",
         "jobs.prune": "daily at 03:30 UTC",
+        "usage.retention": "daily at 03:30 UTC",
         "webhooks.deliver": "every 2 s (continuous)",
     }

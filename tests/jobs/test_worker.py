@@ -26,6 +26,7 @@ DAILY = [
     "experiments.ready",
     "health.refit",
     "jobs.prune",
+    "usage.retention",
 ]
 
 

@@ -27,7 +27,7 @@ def stored(session: Session) -> int:
 
 class TestPostEvents:
     def test_accepts_and_stubs_unknown_customers(self, client: TestClient) -> None:
-        assert post(client, event("u1"), event("u2", "c2")) == (200, {"accepted": 2, "duplicates": 0})
+        assert post(client, event("u1"), event("u2", "c2")) == (200, {"accepted": 2, "duplicates": 0, "expired": 0})
         assert client.get("/v1/customers/c2").json()["name"] is None
 
     def test_stores_utc_time_exact_value_and_properties(self, client: TestClient, session: Session) -> None:
@@ -54,12 +54,19 @@ class TestPostEvents:
 
     def test_retry_is_all_duplicates_and_stores_nothing_twice(self, client: TestClient, session: Session) -> None:
         post(client, event("u1"), event("u2"))
-        assert post(client, event("u1"), event("u2"), event("u3")) == (200, {"accepted": 1, "duplicates": 2})
+        assert post(client, event("u1"), event("u2"), event("u3")) == (
+            200,
+            {"accepted": 1, "duplicates": 2, "expired": 0},
+        )
         assert stored(session) == 3
 
     def test_same_content_with_other_offset_is_a_duplicate(self, client: TestClient) -> None:
         post(client, event("u1", occurred_at="2026-02-01T09:00:00Z"))
-        assert post(client, event("u1", occurred_at="2026-02-01T10:00:00+01:00"))[1] == {"accepted": 0, "duplicates": 1}
+        assert post(client, event("u1", occurred_at="2026-02-01T10:00:00+01:00"))[1] == {
+            "accepted": 0,
+            "duplicates": 1,
+            "expired": 0,
+        }
 
     def test_same_id_other_content_is_409_naming_ids_and_writes_nothing(
         self, client: TestClient, session: Session
@@ -72,7 +79,7 @@ class TestPostEvents:
         assert stored(session) == 2
 
     def test_same_id_twice_in_one_batch_counts_once_accepted_once_duplicate(self, client: TestClient) -> None:
-        assert post(client, event("u1"), event("u1")) == (200, {"accepted": 1, "duplicates": 1})
+        assert post(client, event("u1"), event("u1")) == (200, {"accepted": 1, "duplicates": 1, "expired": 0})
 
     def test_same_id_twice_in_one_batch_with_other_content_is_409(self, client: TestClient, session: Session) -> None:
         status, body = post(client, event("u0"), event("u1"), event("u1", value=2))
@@ -112,7 +119,7 @@ class TestPostEvents:
 
     def test_a_large_batch_is_stored_whole(self, client: TestClient, session: Session) -> None:
         batch = [event(f"u{i}", f"c{i % 37}", value=i) for i in range(5000)]
-        assert post(client, *batch) == (200, {"accepted": 5000, "duplicates": 0})
+        assert post(client, *batch) == (200, {"accepted": 5000, "duplicates": 0, "expired": 0})
         assert session.scalar(select(func.sum(UsageEvent.value))) == Decimal(sum(range(5000)))
 
 
@@ -152,7 +159,7 @@ class TestSurveyValues:
         items = [answer(f"s{n}", survey, value) for n, (survey, value) in enumerate(ends)]
         # A whole number written with decimals or as text is still that number.
         items += [answer("s6", "nps", 9.0), answer("s7", "csat", "4"), answer("s8", "ces", "3.000")]
-        assert post(client, *items) == (200, {"accepted": 9, "duplicates": 0})
+        assert post(client, *items) == (200, {"accepted": 9, "duplicates": 0, "expired": 0})
         values = session.scalars(select(UsageEvent.value).order_by(UsageEvent.id))
         assert list(values) == [0, 10, 1, 5, 1, 7, 9, 4, 3]
 
@@ -180,4 +187,4 @@ class TestSurveyValues:
             event("o2", kind="login", value=11, properties={"survey": "nps"}),  # not a survey answer
             event("o3", kind="survey_response", value=99),  # no survey named
         ]
-        assert post(client, *items) == (200, {"accepted": 3, "duplicates": 0})
+        assert post(client, *items) == (200, {"accepted": 3, "duplicates": 0, "expired": 0})

@@ -21,7 +21,7 @@ from app.usage.clickhouse.client import ClickHouseClient, Dsn, connect
 from app.usage.clickhouse.schema import ClickHouseSettings, Schema, prop_text, quote
 from app.usage.raw_reads import windowed_raw
 from app.usage.schemas import EventBatchResult
-from app.usage.service import EventRow, conflict, unique_rows
+from app.usage.service import EventRow, conflict, retention_horizon, unique_rows
 
 _EPOCH = date(1970, 1, 1)
 _EPOCH_AT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -96,12 +96,20 @@ class ClickHouseStore:
 
     # --- ingest --------------------------------------------------------------------------------------------------
 
-    def ingest_events(self, session: Session, rows: list[EventRow]) -> EventBatchResult:
+    def ingest_events(
+        self, session: Session, rows: list[EventRow], *, retention_days: int | None = None
+    ) -> EventBatchResult:
         """Store new events in ClickHouse, count re-posted ones, refuse the batch (409) if an id arrives with new
-        content, with nothing written; stub customers go through `session` (the caller commits it)."""
+        content, with nothing written; stub customers go through `session` (the caller commits it). Events older than
+        the retention horizon are counted as expired and not stored, as in the SQL store."""
         distinct, repeats = unique_rows(rows)
+        horizon = retention_horizon(utcnow(), retention_days)
+        expired = 0
+        if horizon is not None:
+            kept = [r for r in distinct if r.occurred_at >= horizon]
+            expired, distinct = len(distinct) - len(kept), kept
         if not distinct:
-            return EventBatchResult(accepted=0, duplicates=0)
+            return EventBatchResult(accepted=0, duplicates=repeats, expired=expired)
         outside = sorted(r.id for r in distinct if not FIRST_INSTANT <= r.occurred_at < LAST_INSTANT)
         if outside:
             raise Unprocessable(
@@ -127,7 +135,7 @@ class ClickHouseStore:
                 [(*r, received) for r in chunk],
                 _EVENT_COLUMNS,
             )
-        return EventBatchResult(accepted=len(new), duplicates=repeats + len(distinct) - len(new))
+        return EventBatchResult(accepted=len(new), duplicates=repeats + len(distinct) - len(new), expired=expired)
 
     def _stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
