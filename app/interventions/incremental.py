@@ -342,10 +342,11 @@ def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarr
     lo = np.searchsorted(days, first, side="left")
     hi = np.searchsorted(days, last, side="right")
     kept = lo < hi
-    diff = np.zeros((len(days) + 1, customers), dtype=np.int32)
-    np.add.at(diff, (lo[kept], rows[kept]), 1)
-    np.add.at(diff, (hi[kept], rows[kept]), -1)
-    marked: np.ndarray = np.cumsum(diff, axis=0)[:-1] > 0
+    size = (len(days) + 1) * customers
+    opened = np.bincount(lo[kept] * customers + rows[kept], minlength=size)
+    closed = np.bincount(hi[kept] * customers + rows[kept], minlength=size)
+    diff = (opened - closed).reshape(len(days) + 1, customers)[:-1]
+    marked: np.ndarray = np.cumsum(diff, axis=0) > 0
     return marked
 
 
@@ -359,6 +360,7 @@ class _Month:
     # risk by SPEC §5's rule: red, or yellow with a renewal due within 90 days still open that day.
     labels: np.ndarray
     arr_before: np.ndarray  # cents of ARR the day before (a control window's ARR at start)
+    paying: np.ndarray  # arr_before > 0 (a window without ARR at start weighs nothing)
     grown_before: np.ndarray  # cents of expansion up to the day before
 
 
@@ -378,9 +380,8 @@ def _month(
     risky = (codes == health_service.RED) | ((codes == health_service.YELLOW) & soon)
     strata = codes * len(book.tier_codes) + book.tiers
     labels = np.where(codes != health_service.NO_BAND, strata * 2 + risky, -1)
-    return _Month(
-        ordinals, labels, ledger.arr_grid(ordinals - 1, customers), ledger.expansion_grid(ordinals - 1, customers)
-    )
+    arr_before = ledger.arr_grid(ordinals - 1, customers)
+    return _Month(ordinals, labels, arr_before, arr_before > 0, ledger.expansion_grid(ordinals - 1, customers))
 
 
 def _matched(
@@ -470,22 +471,17 @@ def _month_pools(
     customers = month.labels.shape[1]
     busy, churned, grown = _window_outcomes(book, ledger, month, used, length=length, today=today)
     tiers = len(book.tier_codes)
-    # label → key index; the last slot, -1, is where an ineligible cell's label (-1) lands.
-    owner = np.full((health_service.GREEN + 1) * tiers * 2 + 1, -1, dtype=np.int64)
-    member = np.zeros((len(keys), len(used)), dtype=bool)  # key × used day: the key starts on it
+    # used day × label → key index (-1: none); the last column, -1, is where an ineligible cell's label (-1) lands.
+    owner = np.full((len(used), (health_service.GREEN + 1) * tiers * 2 + 1), -1, dtype=np.int64)
     for n, (key, days) in enumerate(zip(keys, starts, strict=True)):
         code = health_service.BAND_CODES.get(str(key[2]), health_service.NO_BAND)
         if code != health_service.NO_BAND:  # no band code: no customer matches (an empty pool)
-            owner[(code * tiers + _key_int(key, TIER)) * 2 + bool(key[1])] = n
-            member[n, np.searchsorted(used, sorted(days))] = True
-    cell_key = owner[np.where(busy, -1, month.labels[used])]
-    a_all = month.arr_before[used]
-    day, customer = np.nonzero((cell_key >= 0) & (a_all > 0))
+            owner[np.searchsorted(used, sorted(days)), (code * tiers + _key_int(key, TIER)) * 2 + bool(key[1])] = n
+    cell_key = owner[np.arange(len(used))[:, None], month.labels[used]]
+    day, customer = np.nonzero((cell_key >= 0) & ~busy & month.paying[used])
     keyed = cell_key[day, customer]
-    inside = member[keyed, day]
-    day, customer, keyed = day[inside], customer[inside], keyed[inside]
     group = keyed * customers + customer
-    a = a_all[day, customer]
+    a = month.arr_before[used[day], customer]
 
     def per_key(weights: np.ndarray | None) -> np.ndarray:
         sums: np.ndarray = np.bincount(group, weights=weights, minlength=len(keys) * customers)
