@@ -27,7 +27,8 @@ def measured_on(row: Intervention) -> date | None:
 
 
 def _mean(values: np.ndarray) -> Decimal | None:
-    return Decimal(f"{values.mean():.6f}") if len(values) else None
+    """The mean to 6 decimals: the sum as `ndarray.mean` takes it (numpy's pairwise sum), over the count."""
+    return Decimal(f"{np.add.reduce(values) / len(values):.6f}") if len(values) else None
 
 
 def health_deltas(
@@ -62,18 +63,23 @@ def health_deltas(
         at_start = bands[row.id] if bands is not None else (row.context or {}).get("band")
         band = health_service.BAND_CODES.get(at_start or "", health_service.NO_BAND)
         groups[(row.started_on, day)][band].append(row)
+    of_band: dict[tuple[date, int], np.ndarray] = {}  # (start, band) → the customers in the band on that day
     result: dict[str, tuple[Decimal, Decimal | None]] = {}
     for (start, end), by_band in groups.items():
-        # Per (start, measurement day): who is free of intervention windows, and everyone's change; then per band.
+        # Per (start, measurement day): everyone's change and who is usable (a score at the end, not busy); per band,
+        # the mean change of the usable customers in it (the same masked mean, summed in the same order).
         before, after = health.score(start), health.score(end)
         busy = np.zeros(len(before), dtype=bool)
         busy[busy_customer[(busy_start <= end.toordinal()) & (busy_end >= start.toordinal())]] = True
-        usable = ~np.isnan(after) & ~busy
+        usable = ~(np.isnan(after) | busy)
         change = after - before
-        start_bands = health.band(start)
         for band, members in by_band.items():
-            peers = (start_bands == band) & usable if band != health_service.NO_BAND else np.zeros(len(before), bool)
-            baseline = _mean(change[peers])
+            if band == health_service.NO_BAND:
+                baseline = None
+            else:
+                if (start, band) not in of_band:
+                    of_band[(start, band)] = health.band(start) == band
+                baseline = _mean(np.compress(of_band[(start, band)] & usable, change))
             for row in members:
                 own_before, own_after = before[health.index[row.customer_id]], after[health.index[row.customer_id]]
                 if np.isnan(own_before) or np.isnan(own_after):
