@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.health import service as health_service
 from app.interventions import incremental
+from app.interventions.outcome import Started
 from app.models import Intervention
 
 
-def measured_on(row: Intervention) -> date | None:
+def measured_on(row: Started) -> date | None:
     """The day an intervention's outcome is measured: its start + measure_after_days (None if not started)."""
     if row.started_on is None:
         return None
@@ -32,12 +33,12 @@ def _mean(values: np.ndarray) -> Decimal | None:
 
 
 def health_deltas(
-    session: Session, rows: Sequence[Intervention], today: date, *, bands: Mapping[str, str | None] | None = None
+    session: Session, rows: Sequence[Started], today: date, *, bands: Mapping[str, str | None]
 ) -> dict[str, tuple[Decimal, Decimal | None]]:
     """Per intervention measured by `today`: its health change from start to measurement, and the mean change over
     the same days of the customers in its band at the start whose intervention windows (any) do not overlap it.
 
-    `bands`: each row's band at start (its context's `band`) when the caller read it without the context."""
+    `bands`: each row's band at start (its context's `band`), by id."""
     due = [(row, day) for row in rows if (day := measured_on(row)) is not None and day <= today]
     if not due:
         return {}
@@ -57,11 +58,10 @@ def health_deltas(
         if windows
         else (np.zeros(0, dtype=np.int64) for _ in range(3))
     )
-    groups: dict[tuple[date, date], dict[int, list[Intervention]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple[date, date], dict[int, list[Started]]] = defaultdict(lambda: defaultdict(list))
     for row, day in due:
         assert row.started_on is not None  # noqa: S101 - `due` holds started ones
-        at_start = bands[row.id] if bands is not None else (row.context or {}).get("band")
-        band = health_service.BAND_CODES.get(at_start or "", health_service.NO_BAND)
+        band = health_service.BAND_CODES.get(bands[row.id] or "", health_service.NO_BAND)
         groups[(row.started_on, day)][band].append(row)
     of_band: dict[tuple[date, int], np.ndarray] = {}  # (start, band) → the customers in the band on that day
     result: dict[str, tuple[Decimal, Decimal | None]] = {}
