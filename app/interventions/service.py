@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app import formulas, records
 from app.batch import UpsertResult
@@ -39,7 +39,7 @@ from app.interventions.schemas import (
     TransitionIn,
 )
 from app.interventions.schemas import InterventionOut as InterventionOut  # noqa: PLC0414 - re-exported: build_views' answer
-from app.models import Intervention, TeamMember
+from app.models import Customer, Intervention, TeamMember
 from app.money import CENT, from_cents
 from app.pagination import Page
 
@@ -413,7 +413,7 @@ class StartedRow:
     impact_override: dict[str, Any] | None
 
 
-STARTED_ROW_COLUMNS = (
+_STARTED_ROW_COLUMNS = (
     Intervention.id,
     Intervention.customer_id,
     Intervention.status,
@@ -426,6 +426,21 @@ STARTED_ROW_COLUMNS = (
     Intervention.outcome_override,
     Intervention.impact_override,
 )  # `StartedRow`'s fields, in order
+
+
+def started_between(
+    session: Session, start: date, end: date, label: QueryableAttribute[Any]
+) -> list[tuple[StartedRow, Any, str | None]]:
+    """The interventions started in [start, end] as plain rows (`StartedRow`), each with `label`'s value (a column of
+    the intervention or of its customer: the ROI metric's group) and its band at start. One statement, without the
+    context JSON (the largest column): the health lift takes the band from one extracted field."""
+    stmt = (
+        select(*_STARTED_ROW_COLUMNS, label, Intervention.context["band"].as_string())
+        .join(Customer, Customer.id == Intervention.customer_id)
+        .where(Intervention.started_on >= start, Intervention.started_on <= end)
+    )
+    width = len(_STARTED_ROW_COLUMNS)
+    return [(StartedRow(*values[:width]), values[width], values[width + 1]) for values in session.execute(stmt)]
 
 
 def hourly_costs(session: Session, owners: set[str]) -> dict[str, Decimal]:

@@ -59,24 +59,12 @@ def roi(
     )
     if group_column is None and query.group_by is not None:
         group_column = getattr(Customer, query.group_by)
-    # Plain columns, no ORM objects (thousands of them); not the context JSON (the largest column): the health
-    # lift takes each row's band at start from one extracted field, and nothing else here reads the context.
-    stmt = (
-        select(
-            *interventions_service.STARTED_ROW_COLUMNS,
-            group_column if group_column is not None else Intervention.id,
-            Intervention.context["band"].as_string(),
-        )
-        .join(Customer, Customer.id == Intervention.customer_id)
-        .where(Intervention.started_on >= query.start, Intervention.started_on <= query.end)
-    )
-    width = len(interventions_service.STARTED_ROW_COLUMNS)
-    found: list[tuple[interventions_service.StartedRow, str | None]] = []
+    found = []
     bands: dict[str, str | None] = {}
-    for values in session.execute(stmt):
-        row = interventions_service.StartedRow(*values[:width])
-        found.append((row, values[width] if query.group_by else None))
-        bands[row.id] = values[width + 1]
+    label = group_column if group_column is not None else Intervention.id
+    for row, group, band in interventions_service.started_between(session, query.start, query.end, label):
+        found.append((row, group if query.group_by else None))
+        bands[row.id] = band
     started = [r for r, _ in found]
     computed = interventions_service.impacts(
         session, {r.customer_id for r in started}, today, min_controls=min_controls, churn_defaults=churn_defaults
