@@ -57,6 +57,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -118,6 +119,115 @@ SELECT month, framework, count(*) AS interventions, count(met) AS measured,
        sum(retained) AS retained_cents, sum(expanded) AS expanded_cents, sum(cost) AS cost_cents,
        CAST(sum(retained) + sum(expanded) - sum(cost) AS numeric) / nullif(sum(cost), 0) AS roi
 FROM figures GROUP BY month, framework ORDER BY month, framework
+"""
+
+
+# The fair reference (`--fair-reference`): one hand-written statement computing the route's incremental counts for
+# the same 12 months, the work SPEC §9's matched control needs and the naive figures skip. Per matched pool
+# (at-risk flag × band at start × tier × window length × calendar month of the treated units started in the
+# period): every control window (each start day of the pool × every other customer in the stratum that day, from
+# its latest snapshot of the 7 days up to it, at risk by SPEC §5's rule, paying the day before, with no
+# intervention window overlapping), its ARR at start, whether it churned by its last day (or today) and the
+# expansion inside; the pool's windows, customers and sums; then a × (p − c) and a × e of each treated unit of a
+# pool of at least `min_controls` customers (rounded half away from zero here; the route rounds half to even).
+# Left out (cheap in any implementation): the holdout and model methods, the rescue-year cap, the split among an
+# episode's interventions, the bootstrap, the point-in-time score of a day without a snapshot.
+FAIR_SQL = """
+WITH RECURSIVE
+-- The ledger per customer and day: ARR and cumulative expansion after the day's changes, until the next change.
+led AS (
+    SELECT customer_id, d,
+           sum(delta) OVER (PARTITION BY customer_id ORDER BY d) AS arr,
+           sum(grown) OVER (PARTITION BY customer_id ORDER BY d) AS grown,
+           coalesce(lead(d) OVER (PARTITION BY customer_id ORDER BY d), CAST('infinity' AS date)) AS next_d
+    FROM (SELECT customer_id, effective_date AS d, sum(delta_cents) AS delta,
+                 coalesce(sum(delta_cents) FILTER (WHERE movement_type IN ('upsell', 'cross_sell')), 0) AS grown
+          FROM arr_change GROUP BY customer_id, effective_date) changes
+),
+-- Started, not cancelled intervention windows.
+w AS (
+    SELECT i.id, i.customer_id, i.started_on AS s, i.window_end AS e, i.at_risk, i.context->>'band' AS band, c.tier
+    FROM intervention i JOIN customer c ON c.id = i.customer_id
+    WHERE i.started_on IS NOT NULL AND i.window_end IS NOT NULL AND i.status <> 'cancelled'
+),
+-- At-risk episodes (SPEC §5): a customer's at-risk windows starting inside the first one's window share it.
+risky AS (SELECT w.*, row_number() OVER (PARTITION BY customer_id ORDER BY s, id) AS n FROM w WHERE at_risk),
+episode (customer_id, n, first_id, first_e) AS (
+    SELECT customer_id, n, id, e FROM risky WHERE n = 1
+    UNION ALL
+    SELECT r.customer_id, r.n, CASE WHEN r.s < p.first_e THEN p.first_id ELSE r.id END,
+           CASE WHEN r.s < p.first_e THEN p.first_e ELSE r.e END
+    FROM episode p JOIN risky r ON r.customer_id = p.customer_id AND r.n = p.n + 1
+),
+-- Treated units started in the period: an episode's first window, or a non-at-risk window; with a band at start.
+unit AS (
+    SELECT w.*, w.e - w.s AS len, CAST(date_trunc('month', w.s) AS date) AS month
+    FROM w
+    WHERE w.s BETWEEN :start AND :end AND w.band IS NOT NULL
+      AND (NOT w.at_risk OR w.id IN (SELECT first_id FROM episode))
+),
+key_day AS (SELECT DISTINCT at_risk, band, tier, len, month, s FROM unit),
+-- Each customer's band on each start day: its latest snapshot taken that day or in the 6 days before.
+snap AS (
+    SELECT customer_id, snapshot_date, band,
+           least(snapshot_date + 6,
+                 coalesce(lead(snapshot_date) OVER (PARTITION BY customer_id ORDER BY snapshot_date) - 1,
+                          snapshot_date + 6)) AS until
+    FROM health_snapshot WHERE snapshot_date BETWEEN CAST(:start AS date) - 6 AND :end
+),
+day_band AS (
+    SELECT g.s, snap.customer_id, snap.band
+    FROM snap CROSS JOIN LATERAL generate_series(snap.snapshot_date, snap.until, interval '1 day') AS covered(day)
+    JOIN (SELECT DISTINCT s FROM unit) g ON g.s = CAST(covered.day AS date)
+),
+-- Control windows: on s, in the key's band and tier, at risk (or not) by SPEC §5's rule, no intervention window
+-- overlapping [s, s + len), paying the day before; their ARR at start, churn at the last day, expansion inside.
+cell AS (
+    SELECT k.at_risk, k.band, k.tier, k.len, k.month, k.s, b.customer_id,
+           least(k.s + k.len - 1, CAST(:today AS date)) AS last
+    FROM key_day k
+    JOIN day_band b ON b.s = k.s AND b.band = k.band
+    JOIN customer c ON c.id = b.customer_id AND c.tier IS NOT DISTINCT FROM k.tier
+    WHERE k.at_risk = (b.band = 'red' OR (b.band = 'yellow' AND EXISTS (
+              SELECT 1 FROM renewal r WHERE r.customer_id = b.customer_id AND k.s >= r.due_date - 90
+                AND k.s <= least(r.due_date, CASE WHEN r.status = 'open' THEN CAST('infinity' AS date)
+                                                 ELSE coalesce(r.closed_on, CAST('infinity' AS date)) END))))
+      AND NOT EXISTS (SELECT 1 FROM intervention i WHERE i.customer_id = b.customer_id AND i.status <> 'cancelled'
+                        AND i.started_on < k.s + k.len AND i.window_end > k.s)
+),
+control AS (
+    SELECT cell.at_risk, cell.band, cell.tier, cell.len, cell.month, cell.customer_id, a.arr AS a,
+           coalesce(z.arr, 0) <= 0 AS churned,
+           CASE WHEN cell.last >= cell.s THEN coalesce(z.grown, 0) - coalesce(a.grown, 0) ELSE 0 END AS grown
+    FROM cell
+    JOIN led a ON a.customer_id = cell.customer_id AND a.d <= cell.s - 1 AND cell.s - 1 < a.next_d
+    LEFT JOIN led z ON z.customer_id = cell.customer_id AND z.d <= cell.last AND cell.last < z.next_d
+    WHERE a.arr > 0
+),
+pool AS (
+    SELECT at_risk, band, tier, len, month, count(*) AS windows, count(DISTINCT customer_id) AS customers,
+           sum(a) AS start_cents, sum(a) FILTER (WHERE churned) AS churned_cents, sum(grown) AS grown_cents
+    FROM control GROUP BY at_risk, band, tier, len, month
+),
+-- Each treated unit's a (ARR the day before its start) and c (ARR 0 on its window's last day, or today).
+treated AS (
+    SELECT u.at_risk, u.band, u.tier, u.len, u.month, coalesce(a.arr, 0) AS a, coalesce(z.arr, 0) <= 0 AS churned
+    FROM unit u
+    LEFT JOIN led a ON a.customer_id = u.customer_id AND a.d <= u.s - 1 AND u.s - 1 < a.next_d
+    LEFT JOIN led z ON z.customer_id = u.customer_id AND z.d <= least(u.s + u.len - 1, CAST(:today AS date))
+                   AND least(u.s + u.len - 1, CAST(:today AS date)) < z.next_d
+)
+SELECT p.at_risk, p.band, p.tier, p.len, p.month, p.windows, p.customers, p.start_cents,
+       coalesce(p.churned_cents, 0) AS churned_cents, p.grown_cents, count(t.*) AS units,
+       sum(round(t.a * (CAST(coalesce(p.churned_cents, 0) AS numeric) / p.start_cents
+                        - CASE WHEN t.churned THEN 1 ELSE 0 END)))
+           FILTER (WHERE t.at_risk) AS incremental_retained_cents,
+       sum(round(t.a * CAST(p.grown_cents AS numeric) / p.start_cents)) AS expected_expansion_cents
+FROM pool p JOIN treated t USING (at_risk, band, tier, len, month)
+WHERE p.customers >= :min_controls
+GROUP BY p.at_risk, p.band, p.tier, p.len, p.month, p.windows, p.customers, p.start_cents, p.churned_cents,
+         p.grown_cents
+ORDER BY p.month, p.at_risk, p.band, p.tier, p.len
 """
 
 
@@ -401,6 +511,37 @@ def time_sql(url: str, params: dict[str, Any], *, runs: int, warm_up: bool) -> t
     return statistics.median(times), rows
 
 
+def time_fair(url: str, params: dict[str, Any], *, timeout: float) -> tuple[float | None, float | None, list[Any]]:
+    """Seconds and CPU seconds (its backend's, from /proc) of one call of FAIR_SQL, and its rows; None, None when it
+    ran past `timeout` seconds (PostgreSQL's statement_timeout ends it)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{int(timeout * 1000)}"})
+            # Planner row estimates of the CTEs are off by two orders of magnitude (18 treated units estimated for
+            # 4,000): left on, nested loops over the ledger ranges and the control cells never finish.
+            conn.execute(text("SET LOCAL enable_nestloop = off"))
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
+            stat = Path(f"/proc/{pid}/stat")
+
+            def cpu() -> float | None:
+                try:
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    return None
+                return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+            before, started = cpu(), time.perf_counter()
+            try:
+                rows = list(conn.execute(text(FAIR_SQL), params).all())
+            except OperationalError:
+                return None, None, []
+            seconds, after = time.perf_counter() - started, cpu()
+    finally:
+        engine.dispose()
+    return seconds, None if before is None or after is None else after - before, rows
+
+
 # --- One size, and the report -------------------------------------------------------------------------------
 
 
@@ -414,9 +555,11 @@ class SizeResult:
     timings: dict[str, Timing]
     sql_seconds: float
     sql_rows: list[Any]
+    fair: tuple[float | None, float | None, list[Any]] | None = None  # FAIR_SQL's seconds, CPU seconds, rows
 
 
-def measure(server: Engine, db: BookDb, *, runs: int, warm_up: bool, timeout: float) -> SizeResult:
+def measure(server: Engine, db: BookDb, *, runs: int, warm_up: bool, timeout: float,
+            fair_timeout: float | None = None) -> SizeResult:  # fmt: skip
     """Time the reads and the naive SQL on one book."""
     # The 12 complete months before the book's day.
     end = month_end(add_months(db.today.replace(day=1), -1))
@@ -445,7 +588,11 @@ def measure(server: Engine, db: BookDb, *, runs: int, warm_up: bool, timeout: fl
     params = {"start": start, "end": end, "today": utcnow().date(), "default_hourly_cents": int(default_hourly * 100)}
     # The reference always gets a warm-up and at least 3 calls: it is cheap, and a cold first call is noise.
     sql_seconds, sql_rows = time_sql(db.url, params, runs=max(runs, RUNS), warm_up=True)
-    return SizeResult(db, (start, end), row_counts(db.url), timings, sql_seconds, sql_rows)
+    fair = None
+    if fair_timeout is not None:
+        fair = time_fair(db.url, {**params, "min_controls": Settings(database_url=db.url).min_controls},
+                         timeout=fair_timeout)  # fmt: skip
+    return SizeResult(db, (start, end), row_counts(db.url), timings, sql_seconds, sql_rows, fair)
 
 
 SQL_LABEL = "naive 12-month figures by framework, one SQL query"
@@ -490,7 +637,7 @@ def _growth(large: Timing | float | None, small: Timing | float | None) -> str:
     return f"{'> ' if big_open else ''}{big / little:.2f}"
 
 
-def report(results: list[SizeResult], *, runs: int, warm_up: bool) -> None:
+def report(results: list[SizeResult], *, runs: int, warm_up: bool) -> None:  # noqa: PLR0912 - one table, checks
     """Print the load, the row counts, the timing table and the agreement check."""
     for r in results:
         db = r.db
@@ -537,6 +684,8 @@ def report(results: list[SizeResult], *, runs: int, warm_up: bool) -> None:
             if timing.error:
                 print(f"   {r.db.customers:,}: {label}: {timing.error}")
         _agreement(r)
+    for r in sizes:  # the fair reference, when asked for
+        _fair(r)
     print("\nGrowth is the larger book's time over the smaller's (4× the customers; SPEC §9 target ≤ 4).")
 
 
@@ -582,6 +731,27 @@ def _agreement(r: SizeResult) -> None:
           f"{expanded[0]:,.2f} vs naive {expanded[1]:,.2f} (episodes, cap and splits only in the route)")  # fmt: skip
 
 
+def _fair(r: SizeResult) -> None:
+    """The fair reference's time and the ROI routes' ratios to it, beside their ratios to the naive SQL."""
+    if r.fair is None:
+        return
+    seconds, cpu, rows = r.fair
+    if seconds is None:
+        print(f"   {r.db.customers:,}: fair reference (FAIR_SQL): did not finish within its timeout")
+        return
+    print(f"   {r.db.customers:,}: fair reference (FAIR_SQL, the incremental counts): {seconds:.2f} s, "
+          f"{'—' if cpu is None else f'{cpu:.2f}'} CPU s; {len(rows)} matched pools, "
+          f"{sum(row.windows for row in rows):,} control windows, "
+          f"{sum(row.units for row in rows):,} treated units")  # fmt: skip
+    for label in ("/v1/metrics/roi 12 months", "/v1/metrics/roi 12 months by framework"):
+        timing = r.timings.get(label)
+        if timing is None or timing.median is None:
+            continue
+        cpu_ratio = "" if cpu is None or timing.median_cpu is None else f", CPU {timing.median_cpu / cpu:.3f}"
+        print(f"      {label}: route / fair reference {timing.median / seconds:.3f}{cpu_ratio} (route / naive SQL "
+              f"{timing.median / r.sql_seconds:.1f})")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -596,6 +766,8 @@ def main() -> None:
     parser.add_argument("--no-warm-up", action="store_true", help="time the first call (for very slow routes)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one call may take (default 600)")
     parser.add_argument("--load-only", action="store_true", help="load (or find) the books, time nothing")
+    parser.add_argument("--fair-reference", type=float, metavar="TIMEOUT", default=None,
+                        help="also run FAIR_SQL once per size, given at most TIMEOUT seconds")  # fmt: skip
     args = parser.parse_args()
 
     server = make_engine(args.pg)
@@ -610,7 +782,10 @@ def main() -> None:
                 print(f"{db.name}: {'reused' if db.reused else 'loaded'}; {row_counts(db.url)}")
             return
         warm_up = not args.no_warm_up
-        results = [measure(server, db, runs=args.runs, warm_up=warm_up, timeout=args.timeout) for db in books]
+        results = [
+            measure(server, db, runs=args.runs, warm_up=warm_up, timeout=args.timeout, fair_timeout=args.fair_reference)
+            for db in books
+        ]
         report(results, runs=args.runs, warm_up=warm_up)
     finally:
         if not args.keep:

@@ -81,6 +81,8 @@ READ_SIDE_ALLOWLIST = {
     # roi_figures: what the view shows of each (outcome, impact, cost) by the view's rules, without the view.
     ("app.interventions.service", "roi_figures"),
     ("app.interventions.service", "InterventionFigures"),  # the type roi_figures returns (a row annotation)
+    # The period's interventions as plain rows (what roi_figures and the health lift read), with the group's value.
+    ("app.interventions.service", "started_between"),
     # Health lift: each intervention's point-in-time health change against same-band peers.
     ("app.interventions.service", "health_deltas"),
     # Incremental ROI (SPEC §9): the impacts of a set of interventions (naive and against controls), a row's

@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from app.health import service as health_service
 from app.interventions import incremental
+from app.interventions.outcome import Started
 from app.models import Intervention
 
 
-def measured_on(row: Intervention) -> date | None:
+def measured_on(row: Started) -> date | None:
     """The day an intervention's outcome is measured: its start + measure_after_days (None if not started)."""
     if row.started_on is None:
         return None
@@ -27,16 +28,17 @@ def measured_on(row: Intervention) -> date | None:
 
 
 def _mean(values: np.ndarray) -> Decimal | None:
-    return Decimal(f"{values.mean():.6f}") if len(values) else None
+    """The mean to 6 decimals: the sum as `ndarray.mean` takes it (numpy's pairwise sum), over the count."""
+    return Decimal(f"{np.add.reduce(values) / len(values):.6f}") if len(values) else None
 
 
 def health_deltas(
-    session: Session, rows: Sequence[Intervention], today: date, *, bands: Mapping[str, str | None] | None = None
+    session: Session, rows: Sequence[Started], today: date, *, bands: Mapping[str, str | None]
 ) -> dict[str, tuple[Decimal, Decimal | None]]:
     """Per intervention measured by `today`: its health change from start to measurement, and the mean change over
     the same days of the customers in its band at the start whose intervention windows (any) do not overlap it.
 
-    `bands`: each row's band at start (its context's `band`) when the caller read it without the context."""
+    `bands`: each row's band at start (its context's `band`), by id."""
     due = [(row, day) for row in rows if (day := measured_on(row)) is not None and day <= today]
     if not due:
         return {}
@@ -56,24 +58,28 @@ def health_deltas(
         if windows
         else (np.zeros(0, dtype=np.int64) for _ in range(3))
     )
-    groups: dict[tuple[date, date], dict[int, list[Intervention]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple[date, date], dict[int, list[Started]]] = defaultdict(lambda: defaultdict(list))
     for row, day in due:
         assert row.started_on is not None  # noqa: S101 - `due` holds started ones
-        at_start = bands[row.id] if bands is not None else (row.context or {}).get("band")
-        band = health_service.BAND_CODES.get(at_start or "", health_service.NO_BAND)
+        band = health_service.BAND_CODES.get(bands[row.id] or "", health_service.NO_BAND)
         groups[(row.started_on, day)][band].append(row)
+    of_band: dict[tuple[date, int], np.ndarray] = {}  # (start, band) → the customers in the band on that day
     result: dict[str, tuple[Decimal, Decimal | None]] = {}
     for (start, end), by_band in groups.items():
-        # Per (start, measurement day): who is free of intervention windows, and everyone's change; then per band.
+        # Per (start, measurement day): everyone's change and who is usable (a score at the end, not busy); per band,
+        # the mean change of the usable customers in it (the same masked mean, summed in the same order).
         before, after = health.score(start), health.score(end)
         busy = np.zeros(len(before), dtype=bool)
         busy[busy_customer[(busy_start <= end.toordinal()) & (busy_end >= start.toordinal())]] = True
-        usable = ~np.isnan(after) & ~busy
+        usable = ~(np.isnan(after) | busy)
         change = after - before
-        start_bands = health.band(start)
         for band, members in by_band.items():
-            peers = (start_bands == band) & usable if band != health_service.NO_BAND else np.zeros(len(before), bool)
-            baseline = _mean(change[peers])
+            if band == health_service.NO_BAND:
+                baseline = None
+            else:
+                if (start, band) not in of_band:
+                    of_band[(start, band)] = health.band(start) == band
+                baseline = _mean(np.compress(of_band[(start, band)] & usable, change))
             for row in members:
                 own_before, own_after = before[health.index[row.customer_id]], after[health.index[row.customer_id]]
                 if np.isnan(own_before) or np.isnan(own_after):

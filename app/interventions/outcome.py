@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -106,7 +106,22 @@ def _json_number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
-def measured_on(row: Intervention) -> date | None:
+class Started(Protocol):
+    """What measuring an outcome reads of an intervention: an `Intervention`, or its columns read as a plain row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_on(self) -> date | None: ...
+    @property
+    def expected(self) -> dict[str, Any]: ...
+
+
+def measured_on(row: Started) -> date | None:
     """The day the outcome is measured (`started_on + measure_after_days`), None if never started or cancelled."""
     if row.started_on is None or row.status == "cancelled":
         return None
@@ -118,7 +133,7 @@ def measure(session: Session, row: Intervention, as_of: date) -> dict[str, Any] 
     return measure_many(session, [row], as_of).get(row.id)
 
 
-def measure_many(session: Session, rows: Sequence[Intervention], as_of: date) -> dict[str, dict[str, Any]]:
+def measure_many(session: Session, rows: Sequence[Started], as_of: date) -> dict[str, dict[str, Any]]:
     """The outcomes of every due intervention among `rows` (by id), in a fixed number of statements whatever the
     number of rows: one per metric type (ARR, renewals, usage windows, latest usage values; health scores per day
     without a snapshot)."""
@@ -145,7 +160,7 @@ Metric = tuple[str, str | None]  # (metric, aggregate)
 Key = tuple[str, str | None, str, date, date]  # (metric, aggregate, customer, since, on)
 
 
-def _metric(row: Intervention) -> Metric:
+def _metric(row: Started) -> Metric:
     return row.expected["metric"], aggregate_of(row.expected)
 
 

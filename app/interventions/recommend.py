@@ -77,7 +77,7 @@ def _evidence(session: Session, situation: Situation, today: date) -> dict[tuple
         )
     )
     due = outcome_measure.measure_many(session, [r for r in rows if r.outcome is None], today)
-    deltas = health_lift.health_deltas(session, rows, today)
+    deltas = health_lift.health_deltas(session, rows, today, bands={r.id: (r.context or {}).get("band") for r in rows})
     grouped: dict[tuple[str, str], list[Intervention]] = {key: [] for key in totals}
     for row in rows:
         grouped.setdefault((row.framework, row.type), []).append(row)

@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from app import formulas
 from app.db import utcnow
@@ -59,21 +59,10 @@ def roi(
     )
     if group_column is None and query.group_by is not None:
         group_column = getattr(Customer, query.group_by)
-    # The context JSON (the largest column) is not loaded: the health lift takes each row's band at start from
-    # one extracted field, and nothing else here reads the context (a read would load it row by row).
-    stmt = (
-        select(
-            Intervention,
-            group_column if group_column is not None else Intervention.id,
-            Intervention.context["band"].as_string(),
-        )
-        .join(Customer, Customer.id == Intervention.customer_id)
-        .where(Intervention.started_on >= query.start, Intervention.started_on <= query.end)
-        .options(defer(Intervention.context))
-    )
-    found: list[tuple[Intervention, str | None]] = []
+    found = []
     bands: dict[str, str | None] = {}
-    for row, group, band in session.execute(stmt):
+    label = group_column if group_column is not None else Intervention.id
+    for row, group, band in interventions_service.started_between(session, query.start, query.end, label):
         found.append((row, group if query.group_by else None))
         bands[row.id] = band
     started = [r for r, _ in found]

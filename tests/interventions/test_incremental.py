@@ -91,9 +91,16 @@ class TestMatched:
         assert high is not None
         assert low < high
         assert answer["meta"]["seed"] == 0
-        # Same data, same seed: the same interval; another seed draws other resamples.
+        # The point estimate lies inside its interval (a clear case: 40 treated, 100 controls).
+        assert low <= row["roi_incremental"] <= high
+        # Same data, same seed: the same interval; other seeds draw other resamples, so the intervals of a few
+        # seeds are not all equal (any one other seed may, by chance, give the same rounded bounds).
         assert april(client)["rows"][0]["roi_incremental_low"] == low
-        assert april(client, seed="7")["rows"][0]["roi_incremental_low"] != low
+        others = {(low, high)}
+        for seed in ("1", "2", "3", "7"):
+            other = april(client, seed=seed)["rows"][0]
+            others.add((other["roi_incremental_low"], other["roi_incremental_high"]))
+        assert len(others) > 1
 
     def test_a_pool_below_min_controls_falls_back_to_the_model(self, client: TestClient, session: Session) -> None:
         treated = [f"t{n:02d}" for n in range(10)]
@@ -271,3 +278,42 @@ def test_the_same_data_and_seed_give_the_same_interval(
     again = incremental.row_figures(measured(), list(measured().shares), Decimal(1000), seed=seed)
     assert (first.low, first.high) == (again.low, again.high)
     assert first.low is not None
+
+
+def test_a_resample_is_n_draws_with_replacement() -> None:
+    """Each resample's counts say how often each of the n items was drawn among n draws: n in all, none negative."""
+    import numpy as np  # noqa: PLC0415
+
+    counts = incremental._resample_counts(np.random.default_rng(3), 7)
+    assert counts.shape == (incremental.RESAMPLES, 7)
+    assert (counts >= 0).all()
+    assert (counts.sum(axis=1) == 7).all()
+    # Over 1,000 resamples of 7 draws each item is drawn 7,000 / 7 = 1,000 times on average; each count is
+    # Binomial(7,000, 1/7): standard deviation sqrt(7,000 × 1/7 × 6/7) ≈ 29, so 6 deviations is ±175.
+    assert (abs(counts.sum(axis=0) - 1_000) < 175).all()
+
+
+def test_a_sample_where_every_draw_gives_the_same_value_has_a_zero_width_interval() -> None:
+    """10 identical treated units against 30 identical control customers: every resample is the same sample."""
+    import numpy as np  # noqa: PLC0415
+
+    found = incremental.Incremental()
+    key: tuple[object, ...] = ("matched", True, "red", 0, 90, "2026-04")
+    # Each control customer: 1,000,000 cents at start, 250,000 of it churned: p = 0.25 in every resample.
+    found.pools[key] = incremental.Pool(
+        "matched",
+        np.arange(30),
+        np.full(30, 1_000_000),
+        np.full(30, 250_000),
+        np.zeros(30, dtype=np.int64),
+    )
+    for n in range(10):
+        window = Window(f"iv{n}", f"c{n}", date(2026, 4, 1), date(2026, 6, 30), True)
+        unit = incremental.Unit([window], arr_cents=1_000_000, method="matched", pool=key, p=Decimal("0.25"))
+        found.units[window.id] = unit
+        found.shares[window.id] = incremental.Share(250_000, 0, 0, "matched", window.id)  # 2,500.00 each
+    figures = incremental.row_figures(found, list(found.shares), Decimal(5000), seed=11)
+    # Any resample of 10 units: Σ a × (p − c) = 10 × 10,000 × (0.25 − 0) = 25,000; ROI = (25,000 − 5,000) / 5,000
+    # = 4. Every resample gives 4, so both percentiles are 4 (and the point estimate too).
+    assert (figures.low, figures.high) == (Decimal(4), Decimal(4))
+    assert figures.roi == Decimal(4)
