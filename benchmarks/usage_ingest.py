@@ -79,7 +79,8 @@ def reset(url: str) -> None:
     with psycopg.connect(plain(url)) as conn:
         directory = conn.execute("SELECT to_regclass('usage_event_id')").fetchone()
         extra = ", usage_event_id" if directory and directory[0] else ""
-        conn.execute(f"TRUNCATE usage_event, {COPY_TABLE}{extra}")
+        # The rollup and the feeds too: each round ingests into an empty book, its upkeep included.
+        conn.execute(f"TRUNCATE usage_event, {COPY_TABLE}, usage_daily, usage_daily_value, usage_feed{extra}")
         conn.execute("DELETE FROM customer")
 
 
@@ -216,7 +217,22 @@ def check_same(url: str) -> None:
     if counts != [0, 0]:
         print(f"MISMATCH: rows only in usage_event {counts[0]}, only in {COPY_TABLE} {counts[1]}")
         raise SystemExit(1)
-    print("  check: the API stored exactly the COPY table's rows")
+    rollup = (
+        "SELECT count(*) FROM ((SELECT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE), count(*),"
+        " sum(value), min(value), max(value) FROM {COPY_TABLE} GROUP BY 1, 2, 3) EXCEPT ALL (SELECT customer_id, kind,"
+        " day, events, sum_micros, min_micros, max_micros FROM usage_daily WHERE facet = '')) d"
+    ).replace("{COPY_TABLE}", COPY_TABLE)
+    with psycopg.connect(plain(url)) as conn:
+        missing = conn.execute(rollup).fetchone()[0]  # type: ignore[index]
+        days = conn.execute("SELECT count(*) FROM usage_daily WHERE facet = ''").fetchone()[0]  # type: ignore[index]
+        grouped = conn.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE)"  # noqa: S608
+            f" FROM {COPY_TABLE}) g"
+        ).fetchone()[0]  # type: ignore[index]
+    if missing or days != grouped:
+        print(f"MISMATCH: the daily rollup differs from the COPY table's days ({missing} differ, {days} vs {grouped})")
+        raise SystemExit(1)
+    print("  check: the API stored exactly the COPY table's rows, and their daily rollup")
 
 
 def run(server_url: str, args: argparse.Namespace) -> None:
