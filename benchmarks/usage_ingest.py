@@ -226,7 +226,7 @@ def check_same(url: str) -> None:
         missing = conn.execute(rollup).fetchone()[0]  # type: ignore[index]
         days = conn.execute("SELECT count(*) FROM usage_daily WHERE facet = ''").fetchone()[0]  # type: ignore[index]
         grouped = conn.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE)"  # noqa: S608
+            f"SELECT count(*) FROM (SELECT DISTINCT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE)"
             f" FROM {COPY_TABLE}) g"
         ).fetchone()[0]  # type: ignore[index]
     if missing or days != grouped:
