@@ -254,7 +254,7 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                     session.commit()
 
         times: dict[str, list[float]] = {"api": [], "copy": [], "fk": [], "nofk": []}
-        cpu: dict[str, list[float]] = {"api": [], "copy": []}
+        cpu: dict[str, list[float]] = {"api": [], "copy": [], "server": [], "database": []}
         print(f"PostgreSQL, {n:,} events over {args.customers:,} customers and {args.days} days, batches of "
               f"{args.batch:,}, {args.rounds} alternating rounds (FK in the schema: {has_fk(url)})")  # fmt: skip
         with server(url) as (base, key, pid):
@@ -263,8 +263,11 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                 before, backends = cpu_seconds(pid), backend_cpu(url)
                 times["api"].append(timed(lambda: post_all(base, key, bodies)))
                 after = backend_cpu(url)
-                used = cpu_seconds(pid) - before + sum(v - backends.get(p, 0.0) for p, v in after.items())
-                cpu["api"].append(used)
+                server_cpu = cpu_seconds(pid) - before
+                database_cpu = sum(v - backends.get(p, 0.0) for p, v in after.items())
+                cpu["api"].append(server_cpu + database_cpu)
+                cpu["server"].append(server_cpu)
+                cpu["database"].append(database_cpu)
                 if args.check:
                     copy_csv(url, data)
                     check_same(url)
@@ -291,6 +294,10 @@ def run(server_url: str, args: argparse.Namespace) -> None:
           + ", ".join(f"{c / a:.2f}" for a, c in zip(times["api"], times["copy"], strict=True)))  # fmt: skip
     print(f"  ratio API / COPY (CPU seconds)   = {statistics.median(cpu['copy']) / statistics.median(cpu['api']):.2f}x"
           "   (API: the uvicorn process and its backends; COPY: this process and its backend)")  # fmt: skip
+    per = 100_000 / n
+    print(f"  CPU seconds per 100,000 events: COPY {statistics.median(cpu['copy']) * per:.2f}; API"
+          f" {statistics.median(cpu['api']) * per:.2f} = uvicorn {statistics.median(cpu['server']) * per:.2f}"
+          f" + PostgreSQL backends {statistics.median(cpu['database']) * per:.2f}")  # fmt: skip
     if args.fk:
         print(f"  ratio without FK / with FK (time) = {med['fk'] / med['nofk']:.2f}x   rounds: "
               + ", ".join(f"{f / w:.2f}" for f, w in zip(times["fk"], times["nofk"], strict=True)))  # fmt: skip
