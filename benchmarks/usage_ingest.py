@@ -4,13 +4,16 @@ Alternating rounds on one database: (a) every batch POSTed to /v1/events on one 
 before the clock starts; two client threads keep the worker busy), (b) a CSV COPY of the same rows into a plain
 table with the same (customer_id, kind, occurred_at) index and a primary key on id, (c) the service function
 in process with rows already built, with and without the foreign key usage_event -> customer. Each round starts
-from empty tables. The ratio is COPY's time over the other's (0.5 means half COPY's speed); medians of the rounds.
+from empty tables (the daily rollup and the feeds included: the API path keeps them in the same transaction).
+The ratio is COPY's time over the other's (0.5 means half COPY's speed); medians of the rounds.
 A second ratio compares CPU seconds, which a shared machine disturbs far less than wall time: the API's are those
 of the uvicorn process and its PostgreSQL backends (parsing, hashing and the database's work), COPY's those of
 this process and its backend (the CSV is built before the clock starts).
 
 After the rounds the API's rows are compared with the COPY table's (same ids, customers, kinds, times, values and
-properties): the benchmark is also a correctness check, exiting 1 when they differ.
+properties), and the daily rollup with the COPY table's days (count, sum, min, max per customer, kind and UTC day):
+the benchmark is also a correctness check, exiting 1 when they differ. CPU seconds per 100,000 events are printed
+split into the uvicorn process and its backends.
 
     .venv/bin/python benchmarks/usage_ingest.py                 # a private PostgreSQL 15 cluster (CSROI_PG_BIN)
     .venv/bin/python benchmarks/usage_ingest.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
@@ -79,7 +82,8 @@ def reset(url: str) -> None:
     with psycopg.connect(plain(url)) as conn:
         directory = conn.execute("SELECT to_regclass('usage_event_id')").fetchone()
         extra = ", usage_event_id" if directory and directory[0] else ""
-        conn.execute(f"TRUNCATE usage_event, {COPY_TABLE}{extra}")
+        # The rollup and the feeds too: each round ingests into an empty book, its upkeep included.
+        conn.execute(f"TRUNCATE usage_event, {COPY_TABLE}, usage_daily, usage_daily_value, usage_feed{extra}")
         conn.execute("DELETE FROM customer")
 
 
@@ -216,7 +220,22 @@ def check_same(url: str) -> None:
     if counts != [0, 0]:
         print(f"MISMATCH: rows only in usage_event {counts[0]}, only in {COPY_TABLE} {counts[1]}")
         raise SystemExit(1)
-    print("  check: the API stored exactly the COPY table's rows")
+    rollup = (
+        "SELECT count(*) FROM ((SELECT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE), count(*),"
+        " sum(value), min(value), max(value) FROM {COPY_TABLE} GROUP BY 1, 2, 3) EXCEPT ALL (SELECT customer_id, kind,"
+        " day, events, sum_micros, min_micros, max_micros FROM usage_daily WHERE facet = '')) d"
+    ).replace("{COPY_TABLE}", COPY_TABLE)
+    with psycopg.connect(plain(url)) as conn:
+        missing = conn.execute(rollup).fetchone()[0]  # type: ignore[index]
+        days = conn.execute("SELECT count(*) FROM usage_daily WHERE facet = ''").fetchone()[0]  # type: ignore[index]
+        grouped = conn.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT customer_id, kind, CAST((occurred_at AT TIME ZONE 'UTC') AS DATE)"
+            f" FROM {COPY_TABLE}) g"
+        ).fetchone()[0]  # type: ignore[index]
+    if missing or days != grouped:
+        print(f"MISMATCH: the daily rollup differs from the COPY table's days ({missing} differ, {days} vs {grouped})")
+        raise SystemExit(1)
+    print("  check: the API stored exactly the COPY table's rows, and their daily rollup")
 
 
 def run(server_url: str, args: argparse.Namespace) -> None:
@@ -238,7 +257,7 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                     session.commit()
 
         times: dict[str, list[float]] = {"api": [], "copy": [], "fk": [], "nofk": []}
-        cpu: dict[str, list[float]] = {"api": [], "copy": []}
+        cpu: dict[str, list[float]] = {"api": [], "copy": [], "server": [], "database": []}
         print(f"PostgreSQL, {n:,} events over {args.customers:,} customers and {args.days} days, batches of "
               f"{args.batch:,}, {args.rounds} alternating rounds (FK in the schema: {has_fk(url)})")  # fmt: skip
         with server(url) as (base, key, pid):
@@ -247,8 +266,11 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                 before, backends = cpu_seconds(pid), backend_cpu(url)
                 times["api"].append(timed(lambda: post_all(base, key, bodies)))
                 after = backend_cpu(url)
-                used = cpu_seconds(pid) - before + sum(v - backends.get(p, 0.0) for p, v in after.items())
-                cpu["api"].append(used)
+                server_cpu = cpu_seconds(pid) - before
+                database_cpu = sum(v - backends.get(p, 0.0) for p, v in after.items())
+                cpu["api"].append(server_cpu + database_cpu)
+                cpu["server"].append(server_cpu)
+                cpu["database"].append(database_cpu)
                 if args.check:
                     copy_csv(url, data)
                     check_same(url)
@@ -275,6 +297,10 @@ def run(server_url: str, args: argparse.Namespace) -> None:
           + ", ".join(f"{c / a:.2f}" for a, c in zip(times["api"], times["copy"], strict=True)))  # fmt: skip
     print(f"  ratio API / COPY (CPU seconds)   = {statistics.median(cpu['copy']) / statistics.median(cpu['api']):.2f}x"
           "   (API: the uvicorn process and its backends; COPY: this process and its backend)")  # fmt: skip
+    per = 100_000 / n
+    print(f"  CPU seconds per 100,000 events: COPY {statistics.median(cpu['copy']) * per:.2f}; API"
+          f" {statistics.median(cpu['api']) * per:.2f} = uvicorn {statistics.median(cpu['server']) * per:.2f}"
+          f" + PostgreSQL backends {statistics.median(cpu['database']) * per:.2f}")  # fmt: skip
     if args.fk:
         print(f"  ratio without FK / with FK (time) = {med['fk'] / med['nofk']:.2f}x   rounds: "
               + ", ".join(f"{f / w:.2f}" for f, w in zip(times["fk"], times["nofk"], strict=True)))  # fmt: skip

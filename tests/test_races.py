@@ -30,7 +30,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.ledger import ingest
 from app.main import create_app
-from app.models import ArrChange, ArrMonth, Customer, RevenueEvent, UsageEvent
+from app.models import ArrChange, ArrMonth, Customer, RevenueEvent, UsageDaily, UsageEvent, UsageFeed
 from tests.builders import make_api_key
 
 ROUNDS = 40
@@ -278,6 +278,42 @@ class TestUsageMonthsRacing:
             rounds.append(racer.race_post("/v1/events", first, second))
         assert [sorted(r.status_code for r in pair) for pair in rounds] == [[200, 409]] * SAME_BATCH_ROUNDS
         assert _count(racer.engine, UsageEvent.id, "two-") == SAME_BATCH_ROUNDS
+
+
+class TestFeedsRacing:
+    """A (customer, kind) is fed by raw events or by daily aggregates, never both (SPEC §14): a raw batch and a
+    daily batch claiming the same new pair at once. Raw ingest claims from its stage, inserting only pairs without a
+    feed; the loser must wait for the winner's claim and then see it."""
+
+    def test_raw_and_daily_for_one_new_pair_at_once_one_wins_and_the_other_is_409(self, racer: Racer) -> None:
+        rounds = []
+        for r in range(SAME_BATCH_ROUNDS):
+            customer = f"feed-{r}"
+            raw = {"events": [{"id": f"{customer}-e{n}", "customer": customer, "kind": "login",
+                               "occurred_at": "2026-03-02T10:00:00Z"} for n in range(50)]}  # fmt: skip
+            daily = {"rows": [{"customer": customer, "kind": "login", "day": "2026-03-01", "count": 7}]}
+            rounds.append(racer.race(
+                "POST", (("/v1/events", raw), ("/v1/usage/daily", daily))
+            ))  # fmt: skip
+        assert [sorted(r.status_code for r in pair) for pair in rounds] == [[200, 409]] * SAME_BATCH_ROUNDS
+        with Session(racer.engine) as session:
+            for r, (raw_response, _) in enumerate(rounds):
+                customer = f"feed-{r}"
+                winner = "raw" if raw_response.status_code == 200 else "daily"
+                feeds = session.execute(
+                    select(UsageFeed.kind, UsageFeed.source).where(UsageFeed.customer_id == customer)
+                )
+                assert list(feeds) == [("login", winner)]
+                days = session.execute(
+                    select(UsageDaily.day, UsageDaily.events, UsageDaily.source).where(
+                        UsageDaily.customer_id == customer, UsageDaily.facet == ""
+                    )
+                )
+                # Raw: 50 events on 2026-03-02; daily: the one row of 7 on 2026-03-01; never a mix.
+                expected = [(date(2026, 3, 2), 50, "raw")] if winner == "raw" else [(date(2026, 3, 1), 7, "daily")]
+                assert list(days) == expected
+                stored = session.scalar(select(func.count()).where(UsageEvent.customer_id == customer))
+                assert stored == (50 if winner == "raw" else 0)
 
 
 class TestErasureRacingIngest:

@@ -237,22 +237,55 @@ def mixing(pairs: Iterable[tuple[str, str]], *, source: str) -> Conflict:
 
 def claim(session: Session, pairs: Iterable[tuple[str, str]], *, source: str) -> None:
     """Record `source` as the feed of each (customer, kind) still without one; Conflict naming the pairs another
-    source feeds. The insert waits for a concurrent transaction claiming the same pair, then sees its row."""
+    source feeds. Stored pairs are read first and only the missing ones inserted (a steady feed writes nothing);
+    the insert waits for a concurrent transaction claiming the same pair, then the pairs it skipped are read again
+    (a new snapshot: they are committed now)."""
     wanted = sorted(set(pairs))
     if not wanted:
         return
-    table: Any = UsageFeed.__table__
-    rows = [{"customer_id": c, "kind": k, "source": source} for c, k in wanted]
-    for start in range(0, len(rows), LOOKUP_CHUNK):
-        session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows[start : start + LOOKUP_CHUNK])
-    customers = sorted({c for c, _ in wanted})
-    taken: set[tuple[str, str]] = set()
+    feeds = _feeds(session, wanted)
+    missing = [p for p in wanted if p not in feeds]
+    if missing:
+        table: Any = UsageFeed.__table__
+        rows = [{"customer_id": c, "kind": k, "source": source} for c, k in missing]
+        for start in range(0, len(rows), LOOKUP_CHUNK):
+            session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows[start : start + LOOKUP_CHUNK])
+        feeds.update(_feeds(session, missing))
+    clash = {p for p in wanted if feeds.get(p, source) != source}
+    if clash:
+        raise mixing(clash, source=source)
+
+
+def _feeds(session: Session, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The stored source of each of `pairs` that has one (read by customer: one index range per customer)."""
+    customers = sorted({c for c, _ in pairs})
+    wanted = set(pairs)
+    found: dict[tuple[str, str], str] = {}
     for start in range(0, len(customers), LOOKUP_CHUNK):
-        stmt = select(UsageFeed.customer_id, UsageFeed.kind).where(
-            UsageFeed.customer_id.in_(customers[start : start + LOOKUP_CHUNK]), UsageFeed.source != source
+        stmt = select(UsageFeed.customer_id, UsageFeed.kind, UsageFeed.source).where(
+            UsageFeed.customer_id.in_(customers[start : start + LOOKUP_CHUNK])
         )
-        taken.update((c, k) for c, k in session.execute(stmt))
-    clash = taken & set(wanted)
+        found.update(((c, k), src) for c, k, src in session.execute(stmt) if (c, k) in wanted)
+    return found
+
+
+def claim_staged(cursor: Any, stage: str, *, source: str) -> None:
+    """`claim` for the (customer_id, kind) pairs of a PostgreSQL staging table, in SQL on a psycopg cursor: the
+    pairs without a feed are inserted in key order (concurrent batches lock new pairs in the same order), skipping
+    those already stored with an anti-join, so a steady feed writes nothing; then, in a new snapshot that sees what
+    a concurrent claim committed while this one waited, the batch's pairs another source feeds (a 409)."""
+    cursor.execute(
+        f"INSERT INTO usage_feed (customer_id, kind, source) SELECT p.customer_id, p.kind, %(source)s"
+        f" FROM (SELECT DISTINCT customer_id, kind FROM {stage}) p WHERE NOT EXISTS (SELECT 1 FROM usage_feed f"
+        " WHERE f.customer_id = p.customer_id AND f.kind = p.kind) ORDER BY 1, 2 ON CONFLICT DO NOTHING",
+        {"source": source},
+    )
+    cursor.execute(
+        f"SELECT f.customer_id, f.kind FROM (SELECT DISTINCT customer_id, kind FROM {stage}) p"
+        " JOIN usage_feed f ON f.customer_id = p.customer_id AND f.kind = p.kind WHERE f.source <> %(source)s",
+        {"source": source},
+    )
+    clash = [(c, k) for c, k in cursor.fetchall()]
     if clash:
         raise mixing(clash, source=source)
 

@@ -161,12 +161,12 @@ def ingest_usage_events(
     if horizon is not None:
         kept = [r for r in rows if r.occurred_at >= horizon]
         expired, rows = len(rows) - len(kept), kept
-    rollup.claim(session, {(r.customer_id, r.kind) for r in rows}, source="raw")  # 409 on a daily-fed pair
     if not rows:
         accepted = 0
     elif session.get_bind().dialect.name == "postgresql":
-        accepted = _ingest_postgresql(session, rows)
+        accepted = _ingest_postgresql(session, rows)  # claims its pairs from the stage
     else:
+        rollup.claim(session, {(r.customer_id, r.kind) for r in rows}, source="raw")  # 409 on a daily-fed pair
         accepted = _ingest_sqlite(session, rows)
     return EventBatchResult(accepted=accepted, duplicates=repeats + len(rows) - accepted, expired=expired)
 
@@ -240,6 +240,11 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             copy.set_types(["text", "text", "text", "timestamptz", "int8", "text", "text"])
             for row in rows:
                 copy.write_row(row)
+        try:
+            rollup.claim_staged(cur, _STAGE, source="raw")  # 409 on a daily-fed pair
+        except Conflict:
+            cur.execute(f"DELETE FROM {_STAGE}")  # noqa: S608 - empty for a caller that goes on
+            raise
         partitions.ensure_months(cur, {partitions.month_of(r.occurred_at) for r in rows})
         # Events before stub customers: the event insert takes usage_event for writing, so an erasure (which first
         # locks usage_event in SHARE mode, `erase_events`) runs wholly before or wholly after this batch, and a
@@ -256,9 +261,12 @@ def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
             conflicts = [r[0] for r in cur.fetchall()]
         if not conflicts:
             # Stub customers (SPEC §2) in id order, so concurrent batches lock new ones in the same order.
+            # Customers already stored are skipped by an anti-join (a hash join against the customer table is
+            # cheaper than a conflicting insert's probe per row); ON CONFLICT covers one inserted meanwhile.
             cur.execute(
-                f"INSERT INTO customer (id, created_at, updated_at) SELECT DISTINCT customer_id, %s, %s"  # noqa: S608
-                f" FROM {_STAGE} ORDER BY customer_id ON CONFLICT (id) DO NOTHING",
+                f"INSERT INTO customer (id, created_at, updated_at) SELECT s.customer_id, %s, %s"  # noqa: S608
+                f" FROM (SELECT DISTINCT customer_id FROM {_STAGE}) s WHERE NOT EXISTS"
+                " (SELECT 1 FROM customer c WHERE c.id = s.customer_id) ORDER BY 1 ON CONFLICT (id) DO NOTHING",
                 (now, now),
             )
         # Empty the stage for the next batch in this transaction; on a 409 the rollback empties it.
