@@ -40,7 +40,7 @@ from app import migrate
 from app.db import make_engine
 from app.health import service as health_service
 from app.health.versions import DEFAULT_SPEC
-from app.usage import rollup
+from app.usage import partitions, rollup
 from app.usage import service as usage_service
 from app.usage.store import RawSqlReads, SqlStore, UsageStore
 
@@ -89,10 +89,20 @@ def load(url: str, customers: int, events: int) -> tuple[float, float]:
             for i in range(customers):
                 copy.write_row((f"c{i:05}", "{}", START, START))
         columns = "id, customer_id, kind, occurred_at, value, properties, content_hash, received_at"
+        # usage_event is partitioned by month (app/usage/partitions.py): the months' partitions first, the id
+        # directory filled from the events afterwards, as ingest would have.
+        month, last = partitions.month_of(START), partitions.month_of(datetime.combine(AS_OF, datetime.min.time(), UTC))
+        months = [month]
+        while month < last:
+            month = partitions.next_month(month)
+            months.append(month)
+        with conn.cursor() as cur:
+            partitions.ensure_months(cur, months)
         with conn.cursor().copy(f"COPY usage_event ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["text", "text", "text", "timestamptz", "int8", "jsonb", "text", "timestamptz"])
             for row in _events(customers, events, seed=42):
                 copy.write_row(row)
+        conn.execute(f"INSERT INTO {partitions.DIRECTORY} (id, content_hash) SELECT id, content_hash FROM usage_event")
     loaded = time.perf_counter() - began
     engine = make_engine(url)
     began = time.perf_counter()
