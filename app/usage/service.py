@@ -187,7 +187,7 @@ def _ingest_sqlite(session: Session, rows: list[EventRow]) -> int:
 
 def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     """Binary COPY into a temp staging table, then one INSERT … ON CONFLICT DO NOTHING and a hash check."""
-    specs = sorted(rollup.kept(session))
+    specs = sorted(rollup.kept_for_ingest(session))  # the facets to roll up into, locked against a model PUT
     raw: Any = session.connection().connection.driver_connection
     now = utcnow()
     with raw.cursor() as cur:
