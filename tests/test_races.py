@@ -246,6 +246,26 @@ class TestEventBatchesRacing:
         assert statuses(rounds) == {200: 2 * ROUNDS}
         assert totals(rounds, "accepted", "duplicates") == [(ITEMS, ITEMS)] * ROUNDS
         assert _count(racer.engine, UsageEvent.id, "use-") == ROUNDS * ITEMS
+        with Session(racer.engine) as session:  # the daily rollup counts every event once (SPEC §14)
+            rolled = select(func.sum(UsageDaily.events)).where(
+                UsageDaily.customer_id.like("use-%"), UsageDaily.facet == ""
+            )
+            assert session.scalar(rolled) == ROUNDS * ITEMS
+
+    def test_raw_events_and_daily_rows_for_one_pair(self, racer: Racer) -> None:
+        """Raw events and daily aggregates of the same (customer, kind) at once: one wins, the other is a 409."""
+        rounds = []
+        for r in range(SAME_BATCH_ROUNDS):
+            raw = {"events": [{"id": f"feed-{r}", "customer": f"feed-{r}", "kind": "login",
+                               "occurred_at": "2025-03-01T10:00:00Z"}]}  # fmt: skip
+            daily = {"rows": [{"customer": f"feed-{r}", "kind": "login", "day": "2025-03-02", "count": 3}]}
+            rounds.append(racer.race("POST", (("/v1/events", raw), ("/v1/usage/daily", daily))))
+        assert [sorted(r.status_code for r in pair) for pair in rounds] == [[200, 409]] * SAME_BATCH_ROUNDS
+        with Session(racer.engine) as session:  # never both sources for one pair
+            sources = select(UsageDaily.customer_id, func.count(func.distinct(UsageDaily.source))).where(
+                UsageDaily.customer_id.like("feed-%")
+            )
+            assert {n for _, n in session.execute(sources.group_by(UsageDaily.customer_id))} == {1}
 
 
 class TestUsageMonthsRacing:

@@ -94,7 +94,7 @@ def model_raws(
     seats: bool,
     first: Sequence[Mapping[str, datetime]] | None = None,
 ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
-    """`queries.model_raws` from the rollup, reading only the components' windows (and every seats day).
+    """`queries.model_raws` from the rollup, reading only the components' windows.
 
     Whether a customer ever had a component's events before its window comes from `first` when given, else from
     an index probe per customer and (kind, facet) (`_ever`): never from a scan of the whole history, so the cost
@@ -150,16 +150,45 @@ def _model_lasts(
             groups.append((c.kind, c.where))
     widest = [max(c.window_days for _, c in lasts if (c.kind, c.where) == g) for g in groups]
     since: list[date | None] = [as_of - timedelta(days=w) for w in widest]
-    if seats:  # the latest seats value however old
-        groups.append(("seats", None))
-        since.append(None)
     latest = _latest_many(session, groups, as_of=as_of, customers=customers, since=since)
     end = day_end(as_of)
     for i, c in lasts:
         start = end - timedelta(days=c.window_days)
         found = latest[groups.index((c.kind, c.where))]
         raws[i] = {cid: (value if at >= start else None) for cid, (value, at) in found.items()}
-    return latest[-1] if seats else {}
+    return _latest_seats(session, as_of=as_of, customers=customers) if seats else {}
+
+
+def _latest_seats(
+    session: Session, *, as_of: date, customers: Sequence[str] | None
+) -> dict[str, tuple[Decimal, datetime]]:
+    """Each customer's latest seats value up to as_of, however old, and its instant: an index probe per customer
+    (the latest day of its seats rows, by the rollup's key) rather than a scan of every seats day."""
+
+    def latest(column: Any) -> Any:
+        return (
+            select(column)
+            .where(
+                UsageDaily.customer_id == Customer.id,
+                UsageDaily.kind == "seats",
+                UsageDaily.facet == "",
+                UsageDaily.day <= as_of,
+                UsageDaily.last_micros.is_not(None),
+            )
+            .order_by(UsageDaily.day.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    stmt = select(Customer.id, latest(UsageDaily.last_micros), latest(UsageDaily.last_at))
+    if customers is not None:
+        stmt = stmt.where(Customer.id.in_(customers))
+    found: dict[str, tuple[Decimal, datetime]] = {}
+    for customer_id, micros, at in session.execute(stmt):
+        value = from_micros(micros)
+        if value is not None:
+            found[customer_id] = (value, at)
+    return found
 
 
 def _ever(

@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, delete, func, literal, select
+from sqlalchemy import CursorResult, String, delete, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from app.batch import LOOKUP_CHUNK, dialect_insert
@@ -58,6 +58,16 @@ def kept(session: Session) -> set[Spec]:
     return {(k, f, p) for k, f, p in rows}
 
 
+def kept_for_ingest(session: Session) -> set[Spec]:
+    """`kept`, for a raw ingest about to roll up its events. On PostgreSQL it first takes a SHARE lock on
+    usage_rollup_facet, held to commit: a health model version adding a facet (`keep`, whose insert needs ROW
+    EXCLUSIVE) waits for the ingests in flight, so its backfill sees their events, and later ingests wait for it,
+    so they roll up into the new facet. Ingests do not block each other (SHARE is compatible with SHARE)."""
+    if _pg(session):
+        session.execute(text("LOCK TABLE usage_rollup_facet IN SHARE MODE"))
+    return kept(session)
+
+
 def covers(session: Session, components: Iterable[UsageComponent]) -> bool:
     """Whether the rollup keeps everything the components read (else reads fall back to raw events)."""
     return needed(components) <= kept(session)
@@ -66,11 +76,9 @@ def covers(session: Session, components: Iterable[UsageComponent]) -> bool:
 def keep(session: Session, components: Iterable[UsageComponent]) -> int:
     """Keep the facets and properties the components need from now on, backfilled from the raw events in this
     transaction (a health model version being stored); how many (kind, facet, property) rows were new."""
-    new = sorted(needed(components) - kept(session))
-    if not new:
-        return 0
-    _keep_specs(session, new)
-    _add(session, "usage_event", {}, new, include_all=False)
+    new = _keep_specs(session, needed(components) - kept(session))
+    if new:
+        _add(session, "usage_event", {}, new, include_all=False)
     return len(new)
 
 
@@ -293,11 +301,16 @@ def claim_staged(cursor: Any, stage: str, *, source: str) -> None:
 # --- Rebuild and erasure -----------------------------------------------------------------------------------------
 
 
-def _keep_specs(session: Session, specs: Iterable[Spec]) -> None:
+def _keep_specs(session: Session, specs: Iterable[Spec]) -> list[Spec]:
+    """Insert the (kind, facet, property) rows not kept yet; the ones this statement inserted (a concurrent
+    transaction that inserted one first backfills it: this one must not add its events a second time)."""
     rows = [{"kind": k, "facet": f, "property": p} for k, f, p in sorted(specs)]
-    if rows:
-        table: Any = UsageRollupFacet.__table__
-        session.execute(dialect_insert(session, table).on_conflict_do_nothing(), rows)
+    if not rows:
+        return []
+    table: Any = UsageRollupFacet.__table__
+    stmt = dialect_insert(session, table).on_conflict_do_nothing()
+    inserted = session.execute(stmt.returning(table.c.kind, table.c.facet, table.c.property), rows)
+    return sorted((k, f, p) for k, f, p in inserted)
 
 
 def rebuild(

@@ -228,7 +228,7 @@ _INSERT_CLAIMED = (
 def _ingest_postgresql(session: Session, rows: list[EventRow]) -> int:
     """Binary COPY into a temp staging table; the months' partitions; the event insert with its daily rollup; a hash
     check; stub customers."""
-    specs = sorted(rollup.kept(session))
+    specs = sorted(rollup.kept_for_ingest(session))  # the facets to roll up into, locked against a model PUT
     raw: Any = session.connection().connection.driver_connection
     now = utcnow()
     with raw.cursor() as cur:
