@@ -308,7 +308,7 @@ class TestFeedsRacing:
     def test_raw_and_daily_for_one_new_pair_at_once_one_wins_and_the_other_is_409(self, racer: Racer) -> None:
         rounds = []
         for r in range(SAME_BATCH_ROUNDS):
-            customer = f"feed-{r}"
+            customer = f"claim-{r}"
             raw = {"events": [{"id": f"{customer}-e{n}", "customer": customer, "kind": "login",
                                "occurred_at": "2026-03-02T10:00:00Z"} for n in range(50)]}  # fmt: skip
             daily = {"rows": [{"customer": customer, "kind": "login", "day": "2026-03-01", "count": 7}]}
@@ -318,7 +318,7 @@ class TestFeedsRacing:
         assert [sorted(r.status_code for r in pair) for pair in rounds] == [[200, 409]] * SAME_BATCH_ROUNDS
         with Session(racer.engine) as session:
             for r, (raw_response, _) in enumerate(rounds):
-                customer = f"feed-{r}"
+                customer = f"claim-{r}"
                 winner = "raw" if raw_response.status_code == 200 else "daily"
                 feeds = session.execute(
                     select(UsageFeed.kind, UsageFeed.source).where(UsageFeed.customer_id == customer)
