@@ -54,6 +54,7 @@ from app.renewals.router import router as renewals_router
 from app.routes import allowed_methods, index_routes
 from app.schemas import PLAIN_JSON_SCHEMAS, single_valued_query
 from app.scorecard.router import router as scorecard_router
+from app.usage import store as usage_store
 from app.usage.router import router as usage_router
 from app.usage.router import usage_batch_schemas
 from app.webhooks.router import router as webhooks_router
@@ -67,6 +68,7 @@ metrics. Every `/v1` route needs `Authorization: Bearer <api key>`; errors are R
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the engine at start-up (never at import) unless a test has provided one."""
     settings: Settings = app.state.settings
+    usage_store.check_store(settings.usage_store)
     owns_engine = not hasattr(app.state, "engine")
     if owns_engine:
         app.state.engine = make_engine(settings.database_url)

@@ -9,6 +9,7 @@ install needs no ClickHouse package.
 """
 
 import importlib
+import importlib.util
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -181,6 +182,22 @@ class SqlStore(RawSqlReads):
     def latest_upto(self, session: Session, points: set[Window]) -> dict[Window, Decimal]:
         """See `UsageStore.latest_upto`."""
         return daily_reads.latest_upto(session, points)
+
+
+# The packages each ClickHouse DSN scheme needs: the `clickhouse` extra (`pip install 'csroi[clickhouse]'`).
+_EXTRA_PACKAGES = {"chdb": "chdb", "clickhouse": "clickhouse_connect", "clickhouses": "clickhouse_connect"}
+
+
+def check_store(dsn: str) -> None:
+    """Stop at start-up, with what to do, when `CSROI_USAGE_STORE` names a store whose packages are not installed
+    (rather than a 500 on the first usage request)."""
+    scheme = dsn.split("://", 1)[0] if "://" in dsn else ""
+    package = _EXTRA_PACKAGES.get(scheme)
+    if package is not None and importlib.util.find_spec(package) is None:
+        raise RuntimeError(
+            f"CSROI_USAGE_STORE={scheme}://… needs the {package} package: install the ClickHouse extra with "
+            "pip install 'csroi[clickhouse]' (docs/clickhouse.md), or unset CSROI_USAGE_STORE for the SQL store."
+        )
 
 
 def _clickhouse(dsn: str) -> UsageStore:

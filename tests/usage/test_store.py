@@ -186,3 +186,23 @@ class TestModelVersionBackfill:
         raws = ROLLUP.model_raws(session, [component], as_of=date(2026, 3, 6), customers=None, seats=False)
         assert raws == ([{"m1": Decimal(2)}], {})  # reports a and b of team ops; c is sales'
         assert raws == RAW.model_raws(session, [component], as_of=date(2026, 3, 6), customers=None, seats=False)
+
+
+class TestMissingExtra:
+    """A ClickHouse DSN without the `clickhouse` extra stops the service at start-up, saying what to install."""
+
+    def test_start_up_names_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from app.usage import store as usage_store_module  # noqa: PLC0415 - the module under test
+
+        monkeypatch.setattr(usage_store_module.importlib.util, "find_spec", lambda name: None)
+        with pytest.raises(RuntimeError, match=r"pip install 'csroi\[clickhouse\]'"):
+            usage_store_module.check_store("chdb:///tmp/usage")
+        with pytest.raises(RuntimeError, match="clickhouse_connect"):
+            usage_store_module.check_store("clickhouse://default@localhost:8123/csroi")
+        usage_store_module.check_store("sql")  # the SQL stores need nothing more
+        usage_store_module.check_store("raw")
+
+    def test_installed_extra_passes(self) -> None:
+        from app.usage import store as usage_store_module  # noqa: PLC0415 - the module under test
+
+        usage_store_module.check_store("chdb:///tmp/usage")  # chdb is in the dev extra
