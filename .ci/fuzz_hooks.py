@@ -64,6 +64,9 @@ CROSS_FIELD_RULES: dict[str, str] = {
     # A webhook URL must resolve, and to a public address (SPEC §11, SSRF): where a host resolves is DNS's answer at
     # that moment, which a schema cannot state (CI machines resolve no public names; `0` is 0.0.0.0).
     r"does not resolve|resolves to a loopback or private address|the URL is not valid": "webhook host",
+    # A daily usage row (SPEC §14): a day with count 0 carries no values, and a batch sends each (customer, kind, day)
+    # once; JSON Schema cannot relate `count` to the fields beside it, nor one row to another.
+    r"a day with count 0 has no sum, last or distinct_values|send each day once": "daily usage row",
     # `?model_version=` names a stored health model version (SPEC §10); the schema can only say "integer ≥ 1".
     r"no such health model version": "unknown reference",
 }

@@ -234,7 +234,7 @@ class UsageDailyIn(StrictIn):
     count: DailyCount | None = Field(
         None,
         description="Events that day (0 to 10^12); omitted: 1 (a day with activity). What `count` and `avg` "
-        "components read.",
+        "components read. A day with count 0 carries no sum, last or distinct_values.",
         json_schema_extra=omit_null,
     )
     sum: EventValue | None = Field(
