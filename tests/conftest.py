@@ -24,6 +24,7 @@ from app.db import make_engine
 from app.keys.service import Scope
 from app.main import create_app
 from tests.builders import make_api_key
+from tests.statements import recorded
 
 TEST_URL_ENV = "CSROI_TEST_DATABASE_URL"
 
@@ -83,6 +84,13 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement sent through `engine` during the test (`tests.statements.recorded`)."""
+    with recorded(engine) as sent:
+        yield sent
 
 
 @pytest.fixture

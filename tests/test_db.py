@@ -6,7 +6,6 @@ import inspect
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -45,19 +44,6 @@ def test_database_is_the_one_requested(engine: Engine, dialect: str) -> None:
     assert engine.dialect.name == dialect
     if os.environ.get("CSROI_REQUIRE_POSTGRES"):
         assert engine.dialect.name == "postgresql"
-
-
-@pytest.fixture
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement sent through `engine` during the test."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
 
 
 def _work_mem_and_backend(session: Session) -> tuple[str, int]:

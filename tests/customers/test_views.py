@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tests.builders import make_customer, make_renewal, make_snapshot, post_revenue, revenue
+from tests.statements import recorded
 
 
 @pytest.fixture(autouse=True)
@@ -152,16 +152,8 @@ class TestList:
         def statements(n: int) -> int:
             post_revenue(session, *[revenue(f"{n}-{i:03}", "2025-01-01", 1000) for i in range(n)])
             session.commit()
-            seen: list[str] = []
-
-            def count(*args: object) -> None:
-                seen.append("x")
-
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with recorded(engine) as seen:
                 response = client.get("/v1/customers", params={"limit": n})
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
             assert response.status_code == 200
             assert {i["stage"] for i in response.json()["items"]} == {"adopt"}
             return len(seen)

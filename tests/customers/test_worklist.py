@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from sqlalchemy import Float, String, cast, event, literal, select
+from sqlalchemy import Float, String, cast, literal, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,7 @@ from tests.builders import (
     post_revenue,
     revenue,
 )
+from tests.statements import recorded
 
 TODAY = date(2026, 6, 30)
 DEFAULTS = Settings().churn_defaults
@@ -339,16 +340,8 @@ class TestSort:
                 make_snapshot(session, customer=cid, day="2026-06-29", score=float(i % 90), band="red")
                 make_renewal(session, customer=cid, due_date="2026-08-01")
             session.commit()
-            seen: list[str] = []
-
-            def count(*args: object) -> None:
-                seen.append("x")
-
-            event.listen(engine, "before_cursor_execute", count)
-            try:
+            with recorded(engine) as seen:
                 body = get_list(client, limit=n, sort="-revenue_at_risk", at_risk="true", renewal_due_within_days=90)
-            finally:
-                event.remove(engine, "before_cursor_execute", count)
             assert len(body["items"]) == n
             return len(seen)
 

@@ -1,6 +1,6 @@
 """`GET /v1/health/backtest` (SPEC §10): labelled pairs, churns, AUC, Brier score, lift, calibration, components."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
-from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from app.health import backtest
@@ -173,18 +172,6 @@ class TestLabels:
         body = get_backtest(client, end=D1, horizon_days=90)
         assert (body["pairs"], body["churned_pairs"]) == (2, 1)
         assert get_backtest(client, end=D1, horizon_days=91)["churned_pairs"] == 2
-
-
-@pytest.fixture
-def statements(engine: Engine) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
 
 
 class TestStatements:

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import time_machine
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.health import service
 from app.keys.service import Scope
 from tests.builders import make_customer, make_health_model, make_snapshot, post_usage, usage_event
+from tests.statements import recorded
 
 
 def logins(good: int, name: str = "logins") -> dict[str, Any]:
@@ -287,21 +287,6 @@ class TestHistoryNeverChangesSilently:
         assert rerun["model_version"] == 3
 
 
-@contextmanager
-def counted(session: Session) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
 class TestSetBased:
     """Book-wide reads over many days group the days by their version in force: statements per version, not day."""
 
@@ -310,9 +295,9 @@ class TestSetBased:
         make_health_model(session, **logins(10), effective_from="2026-03-01", today="2026-03-01")
         few = {(c, date(2026, 2, 27) + timedelta(days=n)) for c in "abcd" for n in range(4)}  # 27 Feb .. 2 Mar
         many = {(c, date(2026, 2, 10) + timedelta(days=n)) for c in "abcd" for n in range(40)}  # 10 Feb .. 21 Mar
-        with counted(session) as four_days:
+        with recorded(session) as four_days:
             service.scores_on(session, few)
-        with counted(session) as forty_days:
+        with recorded(session) as forty_days:
             scores = service.scores_on(session, many)
         # Snapshots and versions, then each version's point-in-time pass (both days sets span both versions).
         assert len(forty_days) == len(four_days)
@@ -343,7 +328,7 @@ class TestSetBased:
         pairs = {(c, date(2026, 2, 25) + timedelta(days=n)) for c in "abcd" for n in range(10)}
         whole = service.scores_on(session, pairs)
         monkeypatch.setattr(service, "POINTS_CHUNK", 3)  # 40 points: 14 chunks over the two versions
-        with counted(session) as statements:
+        with recorded(session) as statements:
             chunked = service.scores_on(session, pairs)
         assert chunked == whole
         assert len(statements) > 14

@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -18,6 +17,7 @@ from app.health import service as health_service
 from app.interventions import outcome
 from app.models import Intervention
 from tests.builders import fresh_id, make_customer, make_intervention, post_usage, usage_event
+from tests.statements import recorded
 
 START, AS_OF = "2026-02-01", date(2026, 6, 1)
 # active_users of customer k around an intervention started on 1 February and measured 30 days later (3 March).
@@ -168,19 +168,10 @@ class TestStatements:
         days = [date(2026, 1, 15) + timedelta(days=n) for n in range(40)]
         small = {("k", "active_users", a, d) for a in ("sum", "count", "avg", "last") for d in days[:2]}
         large = {("k", "active_users", a, d) for a in ("sum", "count", "avg", "last") for d in days}
-        statements: list[str] = []
-
-        def seen(*args: Any) -> None:
-            statements.append(args[2])
-
-        engine = session.get_bind().engine
-        event.listen(engine, "before_cursor_execute", seen)
-        try:
+        with recorded(session) as statements:
             health_service.usage_values(session, small, window_days=30)
             few = len(statements)
             health_service.usage_values(session, large, window_days=30)
-        finally:
-            event.remove(engine, "before_cursor_execute", seen)
         assert few == 2
         assert len(statements) == 2 * few
 

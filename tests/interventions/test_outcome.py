@@ -1,13 +1,10 @@
 """Outcomes of a whole page of interventions at once: the same numbers as one at a time, in a fixed number of
 statements however many interventions the page holds (SPEC §5, §9 speed)."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.interventions import outcome
@@ -23,6 +20,7 @@ from tests.builders import (
     revenue,
     usage_event,
 )
+from tests.statements import recorded
 
 AS_OF = date(2026, 6, 1)
 CUSTOMERS = [f"c{n}" for n in range(10)]
@@ -94,22 +92,6 @@ def one_at_a_time(session: Session, row: Intervention) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def counted(session: Session) -> Iterator[list[str]]:
-    """The SQL statements issued on the session's engine inside the block."""
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
 class TestMeasureMany:
     """`measure_many`: a page of interventions measured together, grouped by metric type."""
 
@@ -133,9 +115,9 @@ class TestMeasureMany:
         rows = book(session, 50)
         session.expire_all()
         rows = list(session.query(Intervention).order_by(Intervention.id))
-        with counted(session) as five:
+        with recorded(session) as five:
             outcome.measure_many(session, rows[:5], AS_OF)
-        with counted(session) as fifty:
+        with recorded(session) as fifty:
             outcome.measure_many(session, rows, AS_OF)
         # arr, renewal, usage windows: one statement each; health scores: one for snapshots, then the model and
         # the point-in-time scores of each distinct day without a snapshot (the two start and two measure days).

@@ -15,7 +15,6 @@ import time_machine
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -23,6 +22,7 @@ from app.keys.service import Scope
 from app.ledger.stripe_schemas import StripeEventIn
 from app.models import Customer, RevenueEvent
 from tests.ledger.stripe_payloads import SECRET, URL, event, item, post, price, signature, subscription, ts
+from tests.statements import recorded
 
 
 @pytest.fixture
@@ -429,13 +429,8 @@ class TestCost:
     def test_statements_do_not_grow_with_the_items(self, anonymous: TestClient, engine: Engine) -> None:
         def statements(n: int, event_id: str) -> int:
             sub = subscription(*[item(f"si_{i}", price(f"p{i}", 100)) for i in range(n)], customer=f"cus_{n}")
-            sent: list[str] = []
-            record = lambda *args: sent.append(args[2])  # noqa: E731
-            sa_event.listen(engine, "before_cursor_execute", record)
-            try:
+            with recorded(engine) as sent:
                 assert post(anonymous, event("created", sub, event_id=event_id)).status_code == 200
-            finally:
-                sa_event.remove(engine, "before_cursor_execute", record)
             return len(sent)
 
         assert statements(6, "evt_many") == statements(1, "evt_one")

@@ -6,19 +6,17 @@ back-dated revenue event, an erasure, a snapshot) changes the next answer exactl
 number of statements does not grow with the months or the interventions asked for.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.db import forget_reads, read_cache
 from app.health import service as health_service
 from tests.builders import make_cost, make_intervention, make_snapshot, post_revenue, revenue
 from tests.interventions.test_incremental import april, red_book, save_play
+from tests.statements import recorded
 
 TREATED = [f"t{n:02d}" for n in range(40)]
 CONTROLS = [f"k{n:03d}" for n in range(100)]
@@ -93,22 +91,6 @@ def revenue_count() -> Any:
     return select(func.count()).select_from(RevenueEvent)
 
 
-@contextmanager
-def counted(session: Session) -> Iterator[list[str]]:
-    """The SQL statements issued on the session's engine inside the block."""
-    statements: list[str] = []
-    engine = session.get_bind().engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-
-
 class TestStatements:
     def test_the_count_does_not_grow_with_months_or_interventions(self, client: TestClient, session: Session) -> None:
         worked_example(session)
@@ -121,7 +103,7 @@ class TestStatements:
 
         def statements(**params: str) -> int:
             forget_reads(session)  # every call reads the book afresh
-            with counted(session) as seen:
+            with recorded(session) as seen:
                 assert client.get("/v1/metrics/roi", params=params).status_code == 200
             return len(seen)
 

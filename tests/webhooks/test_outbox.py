@@ -1,36 +1,19 @@
 """The outbox (SPEC §11): events written in the transaction of the change, only when wanted, set-based."""
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.models import ArrChange, WebhookDelivery, WebhookEvent
 from app.webhooks import delivery
 from app.webhooks import service as webhooks
 from tests.builders import clear_ledger, make_customers, make_event, make_webhook, post_revenue, revenue
-
-
-@pytest.fixture
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement sent through `engine` during the test."""
-    sent: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield sent
-    event.remove(engine, "before_cursor_execute", record)
-
 
 KINDS = ("churn", "upsell", "cross_sell")
 
