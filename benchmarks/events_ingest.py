@@ -1,5 +1,7 @@
 """Usage-event ingest benchmark (issue: usage signals): ratios measured in one run, never pass/fail.
 
+The events are the live feed of benchmarks/eventgen.py (recent events of many customers per batch).
+
 PostgreSQL: POST /v1/events through one uvicorn worker, the service's bulk function in-process, and a direct
 psycopg binary COPY of the same rows into the same table; then the all-duplicate replay through the API.
 SQLite: POST /v1/events against raw sqlite3.executemany of the same rows.
@@ -20,11 +22,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psycopg
+from eventgen import make_events  # benchmarks/eventgen.py, beside this script
 from sqlalchemy import create_engine, make_url, text
 
 from app import migrate
@@ -33,27 +36,6 @@ from app.keys import service as keys_service
 from app.keys.service import Scope
 from app.usage import service as usage_service
 from app.usage.schemas import UsageEventIn
-
-KINDS = ["login", "feature_used", "active_users", "ticket_opened", "downtime"]
-
-
-def make_events(n: int, customers: int) -> list[dict]:
-    """n events over `customers` customers and ~90 days, as an integration would post them."""
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    events = []
-    for i in range(n):
-        kind = KINDS[i % len(KINDS)]
-        event = {
-            "id": f"ev-{i}",
-            "customer": f"cust-{i % customers}",
-            "kind": kind,
-            "occurred_at": (start + timedelta(seconds=i * 7)).isoformat(),
-            "value": i % 17,
-        }
-        if kind == "feature_used":
-            event["properties"] = {"feature": f"f{i % 9}"}
-        events.append(event)
-    return events
 
 
 def free_port() -> int:
@@ -224,7 +206,8 @@ def main() -> None:
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgresql", action="store_true")
     args = parser.parse_args()
-    events = make_events(args.events, args.customers)
+    # The live feed of benchmarks/eventgen.py, over as many days as this benchmark's events always spanned.
+    events = make_events(args.events, args.customers, args.events * 7 / 86_400)
     if not args.skip_postgresql:
         bench_postgresql(args.pg, events, args.batch)
     if not args.skip_sqlite:

@@ -1,19 +1,31 @@
 """Usage-event ingest at volume on PostgreSQL (issue 14): the API path against COPY, ratios measured in one run.
 
-Alternating rounds on one database: (a) every batch POSTed to /v1/events on one uvicorn worker (bodies encoded
-before the clock starts; two client threads keep the worker busy), (b) a CSV COPY of the same rows into a plain
-table with the same (customer_id, kind, occurred_at) index and a primary key on id, (c) the service function
-in process with rows already built, with and without the foreign key usage_event -> customer. Each round starts
-from empty tables (the daily rollup and the feeds included: the API path keeps them in the same transaction).
-The ratio is COPY's time over the other's (0.5 means half COPY's speed); medians of the rounds.
-A second ratio compares CPU seconds, which a shared machine disturbs far less than wall time: the API's are those
-of the uvicorn process and its PostgreSQL backends (parsing, hashing and the database's work), COPY's those of
-this process and its backend (the CSV is built before the clock starts).
+The events are a live feed (benchmarks/eventgen.py, shared with events_ingest.py): posted in the order they
+happened, so each batch holds the most recent events (about 18 hours of them at the defaults: 200,000 events over
+30 days, batches of 5,000) of many customers at once (about 3,000 of the 10,000 per batch, the busiest tenth making
+half of the events), mixed kinds, `feature_used` events naming their feature. Until this commit the batches were
+an even spread (each event a different customer, 150 days): one rollup row per event either way, since a batch of
+a live feed rarely holds two events of one customer, kind and day (about 4,500 daily rows per 5,000 events here).
+
+Alternating rounds on one database, each starting from empty tables (the daily rollup, the feeds and the customers
+included: the API path keeps them in the same transaction):
+(a) every batch POSTed to /v1/events on ONE uvicorn worker, two client threads keeping it busy;
+(b) the same on TWO uvicorn workers with two concurrent clients: the machine has 2 cores and a deployed service
+    runs a worker per core, while COPY is one backend on one core;
+(c) a CSV COPY of the same rows into a plain table with the same indexes as usage_event: the (customer_id, kind,
+    occurred_at) index and a primary key on id (what `usage_event_id`, the id directory, keeps unique);
+(d) optionally (--fk) the service function in process with rows already built, with and without the foreign key
+    usage_event -> customer.
+Bodies are encoded before the clock starts; each server has answered four batches before the first round. The ratio
+is COPY's time over the other's (0.5 means half COPY's speed); medians of the rounds. A second ratio compares CPU
+seconds, which a shared machine disturbs far less than wall time: the API's are those of the uvicorn processes (the
+workers and their supervisor) and their PostgreSQL backends (parsing, hashing and the database's work), COPY's those
+of this process and its backend (the CSV is built before the clock starts).
 
 After the rounds the API's rows are compared with the COPY table's (same ids, customers, kinds, times, values and
 properties), and the daily rollup with the COPY table's days (count, sum, min, max per customer, kind and UTC day):
 the benchmark is also a correctness check, exiting 1 when they differ. CPU seconds per 100,000 events are printed
-split into the uvicorn process and its backends.
+split into the uvicorn processes and their backends.
 
     .venv/bin/python benchmarks/usage_ingest.py                 # a private PostgreSQL 15 cluster (CSROI_PG_BIN)
     .venv/bin/python benchmarks/usage_ingest.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
@@ -29,7 +41,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +50,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from eventgen import make_events  # noqa: E402
 from events_ingest import free_port, pg_database, post_all  # noqa: E402
 from retention import private_cluster  # noqa: E402
 
@@ -48,30 +60,9 @@ from app.keys import service as keys_service  # noqa: E402
 from app.keys.service import Scope  # noqa: E402
 from app.usage import service as usage_service  # noqa: E402
 
-KINDS = ["login", "feature_used", "active_users", "ticket_opened", "downtime"]
 COPY_TABLE = "usage_copy"
 TICKS = os.sysconf("SC_CLK_TCK")
 FK = "usage_event_customer_id_fkey"
-
-
-def make_events(n: int, customers: int, days: int) -> list[dict[str, Any]]:
-    """n events over `customers` customers, spread over `days` days (several months: several partitions)."""
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    step = days * 86_400 / n
-    events = []
-    for i in range(n):
-        kind = KINDS[i % len(KINDS)]
-        event: dict[str, Any] = {
-            "id": f"ev-{i}",
-            "customer": f"cust-{(i * 7919) % customers}",
-            "kind": kind,
-            "occurred_at": (start + timedelta(seconds=int(i * step))).isoformat(),
-            "value": i % 17,
-        }
-        if kind == "feature_used":
-            event["properties"] = {"feature": f"f{i % 9}"}
-        events.append(event)
-    return events
 
 
 def plain(url: str) -> str:
@@ -118,6 +109,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds so far of a process and its live children (uvicorn's supervisor and its workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        kids = [int(k) for k in children.read_text().split()]
+    except OSError:
+        kids = []
+    return cpu_seconds(pid) + sum(tree_cpu(k) for k in kids)
+
+
 def backend_cpu(url: str) -> dict[int, float]:
     """CPU seconds so far of every other client backend of the benchmark database, by pid."""
     with psycopg.connect(plain(url)) as conn:
@@ -129,8 +130,8 @@ def backend_cpu(url: str) -> dict[int, float]:
 
 
 @contextmanager
-def server(url: str) -> Iterator[tuple[str, str, int]]:
-    """One uvicorn worker on a fresh port, with an admin key: (base URL, key, pid); stopped by its pid."""
+def server(url: str, workers: int = 1) -> Iterator[tuple[str, str, int]]:
+    """uvicorn with `workers` workers on a fresh port, with an admin key: (base URL, key, pid); stopped by its pid."""
     engine = make_engine(url)
     with make_sessionmaker(engine)() as session:
         key = keys_service.create_key(session, name="bench", scopes=[Scope.admin]).secret
@@ -139,8 +140,8 @@ def server(url: str) -> Iterator[tuple[str, str, int]]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CSROI_LOG_LEVEL": "WARNING", "CSROI_MIGRATE_ON_START": "false"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:serve_app", "--factory", "--port", str(port), "--workers", "1",
-         "--no-access-log", "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", "app.main:serve_app", "--factory", "--port", str(port),
+         "--workers", str(workers), "--no-access-log", "--log-level", "warning"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -151,6 +152,11 @@ def server(url: str) -> Iterator[tuple[str, str, int]]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        for _ in range(100):  # with 2+ workers, uvicorn's process supervises them: wait for every one
+            if workers == 1 or len(children.read_text().split()) >= workers:
+                break
+            time.sleep(0.1)
         yield base, key, proc.pid
     finally:
         proc.terminate()
@@ -238,12 +244,13 @@ def check_same(url: str) -> None:
     print("  check: the API stored exactly the COPY table's rows, and their daily rollup")
 
 
-def run(server_url: str, args: argparse.Namespace) -> None:
+def run(server_url: str, args: argparse.Namespace) -> None:  # noqa: PLR0915 - one measured run
     events = make_events(args.events, args.customers, args.days)
     n = len(events)
     bodies = [json.dumps({"events": events[i : i + args.batch]}).encode() for i in range(0, n, args.batch)]
     data = csv_text(events)
     rows = usage_service.parse_events({"events": events}, max_items=n)
+    apis = {"api1": 1, "api2": 2}  # label: uvicorn workers (two concurrent clients either way)
     with pg_database(server_url) as url:
         migrate.upgrade(url)
         create_copy_table(url)
@@ -256,24 +263,33 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                     usage_service.ingest_usage_events(session, rows[i : i + args.batch])
                     session.commit()
 
-        times: dict[str, list[float]] = {"api": [], "copy": [], "fk": [], "nofk": []}
-        cpu: dict[str, list[float]] = {"api": [], "copy": [], "server": [], "database": []}
+        times: dict[str, list[float]] = {"api1": [], "api2": [], "copy": [], "fk": [], "nofk": []}
+        cpu: dict[str, list[float]] = {"copy": []}
+        for label in apis:
+            cpu |= {label: [], f"{label}:server": [], f"{label}:database": []}
+        chunks = [events[i : i + args.batch] for i in range(0, n, args.batch)]
+        cells = sum(len({(e["customer"], e["kind"], e["occurred_at"][:10]) for e in c}) for c in chunks) / len(chunks)
+        customers = sum(len({e["customer"] for e in c}) for c in chunks) / len(chunks)
         print(f"PostgreSQL, {n:,} events over {args.customers:,} customers and {args.days} days, batches of "
-              f"{args.batch:,}, {args.rounds} alternating rounds (FK in the schema: {has_fk(url)})")  # fmt: skip
-        with server(url) as (base, key, pid):
+              f"{args.batch:,} ({cells:,.0f} (customer, kind, day) cells, {customers:,.0f} customers per batch),"
+              f" {args.rounds} alternating rounds (FK in the schema: {has_fk(url)})")  # fmt: skip
+        with server(url, 1) as one, server(url, 2) as two:
+            for base, key, _pid in (one, two):  # warm: a first request builds validators and connections
+                post_all(base, key, bodies[:4])
             for _ in range(args.rounds):
-                reset(url)
-                before, backends = cpu_seconds(pid), backend_cpu(url)
-                times["api"].append(timed(lambda: post_all(base, key, bodies)))
-                after = backend_cpu(url)
-                server_cpu = cpu_seconds(pid) - before
-                database_cpu = sum(v - backends.get(p, 0.0) for p, v in after.items())
-                cpu["api"].append(server_cpu + database_cpu)
-                cpu["server"].append(server_cpu)
-                cpu["database"].append(database_cpu)
-                if args.check:
-                    copy_csv(url, data)
-                    check_same(url)
+                for label, (base, key, pid) in (("api1", one), ("api2", two)):
+                    reset(url)
+                    before, backends = tree_cpu(pid), backend_cpu(url)
+                    times[label].append(timed(lambda b=base, k=key: post_all(b, k, bodies)))  # type: ignore[misc]
+                    after = backend_cpu(url)
+                    server_cpu = tree_cpu(pid) - before
+                    database_cpu = sum(v - backends.get(p, 0.0) for p, v in after.items())
+                    cpu[label].append(server_cpu + database_cpu)
+                    cpu[f"{label}:server"].append(server_cpu)
+                    cpu[f"{label}:database"].append(database_cpu)
+                    if args.check:
+                        copy_csv(url, data)
+                        check_same(url)
                 reset(url)
                 started = time.perf_counter()
                 cpu["copy"].append(copy_csv(url, data))
@@ -288,19 +304,22 @@ def run(server_url: str, args: argparse.Namespace) -> None:
                             times[label].append(timed(service))
         engine.dispose()
     med = {k: statistics.median(v) for k, v in times.items() if v}
-    labels = {"api": "POST /v1/events, 1 uvicorn worker", "copy": "CSV COPY, same index + pkey",
-              "fk": "service in process, with the FK", "nofk": "service in process, without FK"}  # fmt: skip
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    labels = {"api1": "POST /v1/events, 1 uvicorn worker", "api2": "POST /v1/events, 2 uvicorn workers",
+              "copy": "CSV COPY, same indexes", "fk": "service in process, with the FK",
+              "nofk": "service in process, without FK"}  # fmt: skip
     for label, name in labels.items():
         if label in med:
             print(f"  {name:<36} median {n / med[label]:>9,.0f} events/s")
-    print(f"  ratio API / COPY (time)          = {med['copy'] / med['api']:.2f}x   rounds: "
-          + ", ".join(f"{c / a:.2f}" for a, c in zip(times["api"], times["copy"], strict=True)))  # fmt: skip
-    print(f"  ratio API / COPY (CPU seconds)   = {statistics.median(cpu['copy']) / statistics.median(cpu['api']):.2f}x"
-          "   (API: the uvicorn process and its backends; COPY: this process and its backend)")  # fmt: skip
     per = 100_000 / n
-    print(f"  CPU seconds per 100,000 events: COPY {statistics.median(cpu['copy']) * per:.2f}; API"
-          f" {statistics.median(cpu['api']) * per:.2f} = uvicorn {statistics.median(cpu['server']) * per:.2f}"
-          f" + PostgreSQL backends {statistics.median(cpu['database']) * per:.2f}")  # fmt: skip
+    for label, workers in apis.items():
+        print(f"  {workers} worker(s): ratio API / COPY (time) = {med['copy'] / med[label]:.2f}x   rounds: "
+              + ", ".join(f"{c / a:.2f}" for a, c in zip(times[label], times["copy"], strict=True)))  # fmt: skip
+        print(f"  {workers} worker(s): ratio API / COPY (CPU seconds) = {cmed['copy'] / cmed[label]:.2f}x"
+              "   (API: the uvicorn processes and their backends; COPY: this process and its backend)")  # fmt: skip
+        print(f"  {workers} worker(s): CPU seconds per 100,000 events: COPY {cmed['copy'] * per:.2f}; API"
+              f" {cmed[label] * per:.2f} = uvicorn {cmed[f'{label}:server'] * per:.2f}"
+              f" + PostgreSQL backends {cmed[f'{label}:database'] * per:.2f}")  # fmt: skip
     if args.fk:
         print(f"  ratio without FK / with FK (time) = {med['fk'] / med['nofk']:.2f}x   rounds: "
               + ", ".join(f"{f / w:.2f}" for f, w in zip(times["fk"], times["nofk"], strict=True)))  # fmt: skip
@@ -312,7 +331,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=150)
+    parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-fk", dest="fk", action="store_false", help="skip the FK with/without rounds")
     parser.add_argument("--no-check", dest="check", action="store_false", help="skip the row comparison")

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/usage_scale.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python benchmarks/usage_scale.py --pg URL --events 2000000 20000000 --ingest-events 200000
 
-1. `usage_ingest.py`: `POST /v1/events` (one uvicorn worker, the rollup upkeep included) against a CSV COPY of the
-   same events into a table with the same (customer, kind, occurred_at) index; target >= 0.5.
+1. `usage_ingest.py`: `POST /v1/events` (one uvicorn worker, then two with two clients, the rollup upkeep included)
+   on a live feed against a CSV COPY of the same events into a table with usage_event's indexes; target >= 0.5.
 2. `usage_snapshot.py`: a 10,000-customer health snapshot from the daily rollup and from raw events, at two event
    volumes (target on the rollup path: 10x the events <= 1.5x the time), every customer's health checked equal.
 3. `usage_clickhouse.py`: the same snapshot's reads on the ClickHouse store (chDB in process) against the SQL raw

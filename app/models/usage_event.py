@@ -13,11 +13,11 @@ from app.db import Base, JSONType, Micros, UTCDateTime, utcnow
 class UsageEvent(Base):
     """One usage, support or survey event, keyed by the client's id; never updated.
 
-    On PostgreSQL the table is partitioned by UTC month of `occurred_at` and its primary key is (id, occurred_at);
-    the id stays unique through the `usage_event_id` directory (app/usage/partitions.py), so the mapper's identity
-    is the id on both databases. No foreign key to `customer`: the insert ran 1.28-1.35x as fast without it, and
-    ingest makes the stub customer in the same transaction while erasure deletes the events itself
-    (docs/operations.md).
+    On PostgreSQL the table is partitioned by UTC month of `occurred_at` and has no primary key (a partitioned
+    table's would have to include occurred_at and would enforce nothing more): the id stays unique through the
+    `usage_event_id` directory (app/usage/partitions.py), so the mapper's identity is the id on both databases. No
+    foreign key to `customer`: the insert ran 1.28-1.35x as fast without it, and ingest makes the stub customer in
+    the same transaction while erasure deletes the events itself (docs/operations.md).
     """
 
     __tablename__ = "usage_event"
