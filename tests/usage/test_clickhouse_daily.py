@@ -273,3 +273,25 @@ class TestRetention:
         }  # fmt: skip
         assert dsns == ["chdb:///var/lib/ch"]
         assert event_ids(ch_store) == ["e3", "e4", "e5"]
+
+    def test_a_store_whose_ids_have_no_months_deletes_the_expired_ids(
+        self, session: Session, ch_store: ClickHouseStore
+    ) -> None:
+        """A store created before `usage_event_id` was partitioned by month (CREATE … IF NOT EXISTS kept it): the
+        job deletes the expired months' ids by a mutation instead of dropping partitions."""
+        db = ch_store.schema.database
+        ch_store.client.command(f"DROP VIEW {db}.usage_event_id_mv SYNC")
+        ch_store.client.command(f"DROP TABLE {db}.usage_event_id SYNC")
+        ch_store.client.command(
+            f"CREATE TABLE {db}.usage_event_id (id String, content_hash String, customer_id String)"
+            " ENGINE = ReplacingMergeTree ORDER BY id"
+        )
+        ch_store.client.command(
+            f"CREATE MATERIALIZED VIEW {db}.usage_event_id_mv TO {db}.usage_event_id AS"  # noqa: S608 - the old DDL
+            f" SELECT id, content_hash, customer_id FROM {db}.usage_event"
+        )
+        _book(ch_store, session)
+        done = ch_store.expire_events(session, now=NOW, retention_days=40)
+        assert (done.months, done.events) == (["2025-12", "2026-01", "2026-02"], 3)
+        assert event_ids(ch_store) == ["e3", "e4", "e5"]
+        assert event_ids(ch_store, "usage_event_id") == ["e3", "e4", "e5"]

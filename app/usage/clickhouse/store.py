@@ -267,7 +267,8 @@ class ClickHouseStore:
         horizon = now - timedelta(days=retention_days)
         year, month = month_of(horizon)
         params = _Params()
-        start = params.add(_micros_of(datetime(year, month, 1, tzinfo=UTC)), "Int64")
+        first_kept = _micros_of(datetime(year, month, 1, tzinfo=UTC))
+        start = params.add(first_kept, "Int64")
         found = self._query(
             f"SELECT toYYYYMM(occurred_at) AS m, count() FROM {self.schema.table('usage_event')}"
             f" WHERE occurred_at < fromUnixTimestamp64Micro({start}, 'UTC') GROUP BY m ORDER BY m",
@@ -276,12 +277,29 @@ class ClickHouseStore:
         if not found:
             return Expiry(horizon, [], 0)
         drops = ", ".join(f"DROP PARTITION {int(m)}" for m, _ in found)
+        on = self.schema.on_cluster
+        ids, events = self.schema.local("usage_event_id"), self.schema.local("usage_event")
         # The ids first: if the job stops between the two, the next run still finds the month's events to drop (the
         # other order could leave a month's ids behind for good).
-        for name in ("usage_event_id", "usage_event"):
-            self.client.command(f"ALTER TABLE {self.schema.local(name)}{self.schema.on_cluster} {drops}")
+        if self._ids_by_month():
+            self.client.command(f"ALTER TABLE {ids}{on} {drops}")
+        else:  # a store made before the ids had months (docs/clickhouse.md): each node deletes its events' ids
+            self.client.command(
+                f"ALTER TABLE {ids}{on} DELETE WHERE id IN (SELECT id FROM {events}"
+                f" WHERE occurred_at < fromUnixTimestamp64Micro({first_kept}, 'UTC'))"
+                " SETTINGS mutations_sync = 2, allow_nondeterministic_mutations = 1"
+            )
+        self.client.command(f"ALTER TABLE {events}{on} {drops}")
         months = [f"{int(m) // 100:04d}-{int(m) % 100:02d}" for m, _ in found]
         return Expiry(horizon, months, sum(int(n) for _, n in found))
+
+    def _ids_by_month(self) -> bool:
+        """Whether `usage_event_id` is partitioned by month (stores made before it was are not)."""
+        params = _Params()
+        database = params.add(self.schema.database, "String")
+        name = params.add(self.schema.local("usage_event_id").split(".", 1)[1], "String")
+        sql = f"SELECT partition_key FROM system.tables WHERE database = {database} AND name = {name}"
+        return [tuple(r) for r in self._query(sql, params)] == [("toYYYYMM(occurred_at)",)]
 
     def erase(self, session: Session, customer_id: str) -> int:
         """Delete a customer's events, rollups and daily aggregates (synchronous mutations); how many events."""
