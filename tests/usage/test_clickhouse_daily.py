@@ -179,6 +179,10 @@ class TestDailyIngest:
         ch_store.ingest_daily(session, [row("c1"), row("c1", "seats", last=2), row("c2")])
         assert ch_store.erase(session, "c1") == 0  # no raw events
         assert [r[0] for r in imported(ch_store)] == ["c2"]
+        # Its pairs take either source again, as after an erasure on the SQL store.
+        raw = to_row(usage_event("c1", "login", "2026-03-01T09:00:00Z", id="e1"))
+        assert ch_store.ingest_events(session, [raw]).accepted == 1
+        assert ch_store.erase(session, "c1") == 1
         assert ch_store.ingest_daily(session, [row("c1")]).created == 1
 
     def test_the_cli_import(self, session: Session, on_clickhouse: ClickHouseStore) -> None:

@@ -12,11 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from app import records
 from app.db import day_end, utcnow
 from app.errors import Unprocessable
+from app.models import UsageFeed
 from app.types import UsageComponent, from_micros
 from app.usage import rollup
 from app.usage.clickhouse.client import ClickHouseClient, Dsn, connect
@@ -302,7 +304,8 @@ class ClickHouseStore:
         return [tuple(r) for r in self._query(sql, params)] == [("toYYYYMM(occurred_at)",)]
 
     def erase(self, session: Session, customer_id: str) -> int:
-        """Delete a customer's events, rollups and daily aggregates (synchronous mutations); how many events."""
+        """Delete a customer's events, rollups and daily aggregates (synchronous mutations) and its feed rows in the
+        SQL database (its pairs may take either source again, as on the SQL store); how many events there were."""
         params = _Params()
         who = params.add(customer_id, "String")
         (count,) = self._query(
@@ -313,6 +316,7 @@ class ClickHouseStore:
                 f"ALTER TABLE {self.schema.local(name)}{self.schema.on_cluster}"
                 f" DELETE WHERE customer_id = {quote(customer_id)} SETTINGS mutations_sync = 2"
             )
+        session.execute(delete(UsageFeed).where(UsageFeed.customer_id == customer_id))
         return int(count)
 
     # --- the day relations -----------------------------------------------------------------------------------------
