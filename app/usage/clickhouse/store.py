@@ -175,11 +175,23 @@ class ClickHouseStore:
         serialises concurrent claims (ClickHouse has no unique constraint), after a look at what ClickHouse holds
         for the other source: a pair stored there without its feed row (written before this store recorded feeds,
         or by a batch whose SQL commit was lost) is a 409 as well."""
-        other = "usage_daily_import" if source == "raw" else "usage_daily"
-        fed = self._pairs_in(other, sorted(pairs))
+        wanted = sorted(pairs)
+        if source == "raw":
+            # Most raw batches name no kind that daily aggregates feed: a look at the kinds (a small parameter)
+            # spares them the pair lookup (10,000 pairs as a parameter cost ~0.4 s of chDB time per batch).
+            kinds = self._kinds_in("usage_daily_import", sorted({k for _, k in wanted}))
+            wanted = [p for p in wanted if p[1] in kinds]
+        fed = self._pairs_in("usage_daily_import" if source == "raw" else "usage_daily", wanted)
         if fed:
             raise rollup.mixing(fed, source=source)
         rollup.claim(session, pairs, source=source)
+
+    def _kinds_in(self, table: str, kinds: Sequence[str]) -> set[str]:
+        """Which of `kinds` have rows in `table`."""
+        params = _Params()
+        wanted = params.add(list(kinds), "Array(String)")
+        sql = f"SELECT toString(kind) FROM {self.schema.table(table)} WHERE kind IN {wanted} GROUP BY kind"
+        return {kind for (kind,) in self._query(sql, params)}
 
     def _pairs_in(self, table: str, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
         """The (customer, kind) pairs that have rows in `table` (the rollup or the daily aggregates)."""
