@@ -44,7 +44,7 @@ from app.jobs import locks
 from app.jobs import service as jobs_service
 from app.jobs.schedule import DELIVER, JobSpec, job_specs, latest_slot, next_slot
 from app.renewals import notices
-from app.usage import service as usage_service
+from app.usage import store as usage_store
 from app.webhooks import delivery, urls
 
 log = structlog.get_logger("csroi.worker")
@@ -174,7 +174,7 @@ def _retention(worker: Worker, at: datetime) -> dict[str, Any]:
     if days is None:
         return {"retention_days": None, "months": [], "events": 0}
     with _write(worker) as session:
-        done = usage_service.expire_events(session, now=at, retention_days=days)
+        done = usage_store.store_for(worker.settings.usage_store).expire_events(session, now=at, retention_days=days)
         session.commit()
     return {"retention_days": days, "horizon": done.horizon.isoformat(), "months": done.months, "events": done.events}
 

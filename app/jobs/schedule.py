@@ -113,7 +113,8 @@ def job_specs(*, daily_at: time, poll_seconds: float) -> list[JobSpec]:
         JobSpec(
             "usage.retention",
             "Deletes raw usage events of every UTC month wholly older than CSROI_EVENTS_RETENTION_DAYS (PostgreSQL "
-            "drops the month's partition); the daily rollup that health reads stays. Does nothing when unset.",
+            "and ClickHouse drop the month's partition); the daily rollup that health reads stays. Does nothing when "
+            "unset.",
             daily,
         ),
         JobSpec(

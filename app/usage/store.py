@@ -84,6 +84,11 @@ class UsageStore(Protocol):
         """Delete the customer's usage rollup (raw events are erased with the customer); rows deleted."""
         ...
 
+    def expire_events(self, session: Session, *, now: datetime, retention_days: int) -> usage_service.Expiry:
+        """The `usage.retention` job: drop the raw events of every UTC month that ended `retention_days` before
+        `now` (the rollup and daily aggregates stay)."""
+        ...
+
 
 class RawSqlReads:
     """Health reads from raw `usage_event` rows (`app/usage/raw_reads.py`): the reference answers."""
@@ -136,6 +141,10 @@ class RawSqlReads:
     def erase(self, session: Session, customer_id: str) -> int:
         """See `UsageStore.erase`."""
         return rollup.erase(session, customer_id)
+
+    def expire_events(self, session: Session, *, now: datetime, retention_days: int) -> usage_service.Expiry:
+        """See `UsageStore.expire_events`: PostgreSQL drops the months' partitions, SQLite deletes their rows."""
+        return usage_service.expire_events(session, now=now, retention_days=retention_days)
 
 
 class SqlStore(RawSqlReads):

@@ -16,8 +16,10 @@ ORDER BY (kind, customer_id, occurred_at, id);
 CREATE TABLE IF NOT EXISTS csroi.usage_event_id_local ON CLUSTER main (
     id String,
     content_hash String,
-    customer_id String
+    customer_id String,
+    occurred_at DateTime64(6, 'UTC')
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(occurred_at)
 ORDER BY id;
 
 CREATE TABLE IF NOT EXISTS csroi.usage_daily_local ON CLUSTER main (
@@ -44,8 +46,20 @@ CREATE TABLE IF NOT EXISTS csroi.usage_daily_value_local ON CLUSTER main (
 PARTITION BY toYear(day)
 ORDER BY (kind, property, customer_id, day, value);
 
+CREATE TABLE IF NOT EXISTS csroi.usage_daily_import_local ON CLUSTER main (
+    customer_id String,
+    kind LowCardinality(String),
+    day Date32,
+    events UInt64,
+    sum_micros Int128,
+    last_micros Nullable(Int64),
+    distinct_values Array(String),
+    version UInt64
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)
+ORDER BY (kind, customer_id, day);
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS csroi.usage_event_id_local_mv ON CLUSTER main TO csroi.usage_event_id_local AS
-SELECT id, content_hash, customer_id FROM csroi.usage_event_local;
+SELECT id, content_hash, customer_id, occurred_at FROM csroi.usage_event_local;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS csroi.usage_daily_local_mv ON CLUSTER main TO csroi.usage_daily_local AS
 SELECT customer_id, kind, toDate32(occurred_at) AS day, count() AS events,
@@ -73,4 +87,7 @@ ENGINE = Distributed(main, csroi, usage_daily_local, cityHash64(customer_id));
 
 CREATE TABLE IF NOT EXISTS csroi.usage_daily_value ON CLUSTER main AS csroi.usage_daily_value_local
 ENGINE = Distributed(main, csroi, usage_daily_value_local, cityHash64(customer_id));
+
+CREATE TABLE IF NOT EXISTS csroi.usage_daily_import ON CLUSTER main AS csroi.usage_daily_import_local
+ENGINE = Distributed(main, csroi, usage_daily_import_local, cityHash64(customer_id));
 

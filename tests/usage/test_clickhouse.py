@@ -99,10 +99,6 @@ class TestIngest:
         assert ch_store.erase(session, "o'ne\\il") == 1
         assert [i for i, _ in _stored(ch_store)] == ["e1", "e3"]
 
-    def test_daily_aggregates_are_refused(self, session: Session, ch_store: ClickHouseStore) -> None:
-        with pytest.raises(Unprocessable):
-            ch_store.ingest_daily(session, [])
-
 
 def queries_components() -> list[ComponentIn]:
     """One component reading `login`."""
@@ -162,11 +158,12 @@ class TestDdl:
         ddl = Schema("usage", cluster="prod", replica_path="/ch/{shard}/{table}", replica_name="{replica}-x").ddl()
         assert all(" ON CLUSTER prod" in s for s in ddl)
         stored = [s for s in ddl if s.startswith("CREATE TABLE") and "_local ON CLUSTER" in s]
-        assert len(stored) == 4
-        assert all("ENGINE = Replicated" in s and "('/ch/{shard}/{table}', '{replica}-x')" in s for s in stored)
+        assert len(stored) == 5
+        assert all("ENGINE = Replicated" in s and "('/ch/{shard}/{table}', '{replica}-x'" in s for s in stored)
         distributed = [s for s in ddl if "ENGINE = Distributed" in s]
         assert [s.split()[5] for s in distributed] == [
-            "usage.usage_event", "usage.usage_event_id", "usage.usage_daily", "usage.usage_daily_value"
+            "usage.usage_event", "usage.usage_event_id", "usage.usage_daily", "usage.usage_daily_value",
+            "usage.usage_daily_import",
         ]  # fmt: skip
         assert all("cityHash64(customer_id)" in s for s in distributed)
         views = [s for s in ddl if "MATERIALIZED VIEW" in s]
@@ -176,6 +173,32 @@ class TestDdl:
         ddl = Schema("csroi").ddl()
         assert not any("ON CLUSTER" in s or "Replicated" in s or "Distributed" in s for s in ddl)
         assert "ENGINE = ReplacingMergeTree\nPARTITION BY toYYYYMM(occurred_at)" in ddl[1]
+
+    def test_partitions(self) -> None:
+        """Raw events and their ids are partitioned by month (retention drops a month's partitions); the rollups by
+        year; the daily aggregates not at all (they stay), replaced by version."""
+        for schema in (Schema("csroi"), Schema("csroi", cluster="main")):
+            created = {s.split()[5]: s for s in schema.ddl() if s.startswith("CREATE TABLE") and "Distributed" not in s}
+            partitioned = {
+                name: next((line for line in text.splitlines() if line.startswith("PARTITION BY")), None)
+                for name, text in created.items()
+            }
+            assert partitioned == {
+                schema.local("usage_event"): "PARTITION BY toYYYYMM(occurred_at)",
+                schema.local("usage_event_id"): "PARTITION BY toYYYYMM(occurred_at)",
+                schema.local("usage_daily"): "PARTITION BY toYear(day)",
+                schema.local("usage_daily_value"): "PARTITION BY toYear(day)",
+                schema.local("usage_daily_import"): None,
+            }
+            [engine] = [line for line in created[schema.local("usage_daily_import")].splitlines() if "ENGINE" in line]
+            replicated = "('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', version)"
+            assert engine == f") ENGINE = ReplicatedReplacingMergeTree{replicated}" if schema.cluster else (
+                engine == ") ENGINE = ReplacingMergeTree(version)"
+            )  # fmt: skip
+            views = [s.splitlines() for s in schema.ddl() if "MATERIALIZED VIEW" in s]
+            [ids_view] = [v for v in views if v[0].endswith(f"TO {schema.local('usage_event_id')} AS")]
+            selected = "SELECT id, content_hash, customer_id, occurred_at FROM"
+            assert ids_view[1] == f"{selected} {schema.local('usage_event')}"
 
     def test_names_are_checked(self) -> None:
         for database, cluster in (("csroi; DROP", None), ("csroi", "a-b"), ("1db", None)):

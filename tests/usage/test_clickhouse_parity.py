@@ -3,6 +3,8 @@
 The SQL side is `app/usage/raw_reads.py` (raw events) on the database under test (SQLite or PostgreSQL); every
 event batch is ingested into both, with re-posted rows and a second, back-dated batch. Every read function is
 compared on several days, with and without a customer subset and `first`, and so is the health each side's raws score.
+With daily aggregates (`POST /v1/usage/daily`) for more customers, the SQL side is the SQL store's rollup reads
+(`app/usage/daily_reads.py`, which answer daily rows), and the batches' created/updated/unchanged counts are compared.
 """
 
 import random
@@ -16,11 +18,14 @@ from sqlalchemy.orm import Session
 
 from app.health import service as health_service
 from app.health.schemas import HealthModelIn
+from app.usage import daily, rollup
 from app.usage import raw_reads as queries
 from app.usage import service as usage_service
 from app.usage.clickhouse import ClickHouseStore
-from app.usage.schemas import EventBatchResult, UsageEventIn
+from app.usage.daily import DailyRow
+from app.usage.schemas import EventBatchResult, UsageDailyIn, UsageEventIn
 from app.usage.service import EventRow, to_row
+from app.usage.store import SqlStore
 from tests.builders import usage_event
 from tests.health import usage_books
 from tests.health.usage_books import AS_OF, MODEL, random_usage_book
@@ -63,6 +68,38 @@ def _extra_events(seed: int, customers: list[str]) -> list[UsageEventIn]:
         at = end - timedelta(days=2)
         events.append(usage_event(customers[4], "active_users", at, value=n + 1, id=f"z{seed}-{n}"))
     return events
+
+
+def _daily_batches(seed: int) -> tuple[list[str], list[list[DailyRow]]]:
+    """Daily aggregates for customers raw events do not feed: days around AS_OF (one past it), counts of 0, sums,
+    levels on some days only, distinct values of numbers and strings; then a second batch re-sending half of them
+    (some changed) with new days, and a third re-sending the second."""
+    rng = random.Random(seed + 2000)
+    customers = [f"d{seed}-{i}" for i in range(6)]
+    kinds = usage_books.KINDS
+
+    def make(customer: str, kind: str, day: date) -> DailyRow:
+        fields: dict[str, Any] = {"customer": customer, "kind": kind, "day": day}
+        if rng.random() < 0.15:
+            fields["count"] = 0
+        else:
+            if rng.random() < 0.7:
+                fields["count"] = rng.randrange(1, 30)
+            if rng.random() < 0.5:
+                fields["sum"] = Decimal(rng.randrange(-5_000_000, 90_000_000)) / 10**6
+            if rng.random() < 0.6:
+                fields["last"] = Decimal(rng.randrange(0, 40_000_000)) / 10**6
+            if rng.random() < 0.6:
+                fields["distinct_values"] = rng.sample(["ios", "web", "3", "4", "true", "export"], rng.randrange(1, 4))
+        return daily.to_daily_row(UsageDailyIn.model_validate(fields))
+
+    keys = {(c, k, AS_OF - timedelta(days=rng.randrange(-3, 130))) for c in customers for k in kinds for _ in range(6)}
+    first = [make(*key) for key in sorted(keys)]
+    resent = rng.sample(first, len(first) // 2)
+    second = [r if rng.random() < 0.5 else make(*r[:3]) for r in resent]
+    new = {(c, k, AS_OF - timedelta(days=rng.randrange(0, 60))) for c in customers for k in kinds} - keys
+    second += [make(*key) for key in sorted(new)]
+    return customers, [first, second, list(second)]
 
 
 class Both:
@@ -178,3 +215,63 @@ class TestParity:
             got = health_service.compute_health(session, as_of=as_of, customers=None, spec=spec, first=first)
             assert got == expected[as_of]
         assert {h.band for h in expected[AS_OF].values()} >= {"red"}  # scores to compare, not only "no data"
+
+
+class TestDailyParity:
+    """Raw events (the book) and daily aggregates (more customers) in both stores: the ClickHouse store answers
+    what the SQL store's rollup reads answer, every read and the health."""
+
+    @pytest.mark.parametrize("seed", range(2))
+    def test_every_read(
+        self,
+        session: Session,
+        ch_store: ClickHouseStore,
+        book: Callable[[int], list[str]],
+        monkeypatch: pytest.MonkeyPatch,
+        seed: int,
+    ) -> None:
+        customers = book(seed)
+        rollup.keep(session, WIDE.components)  # the SQL store reads its rollup for every component
+        daily_customers, batches = _daily_batches(seed)
+        for batch in batches:
+            assert ch_store.ingest_daily(session, batch) == daily.ingest_daily(session, batch)
+        assert ch_store.ingest_daily(session, batches[2]).unchanged == len(batches[2]) > 0
+        sql = SqlStore()
+        components = WIDE.components
+        everyone = [*customers, *daily_customers]
+        subset = [*everyone[1::3], "nobody"]
+        first = sql.first_seen(session, components, customers=None)
+        assert ch_store.first_seen(session, components, customers=None) == first
+        assert ch_store.first_seen(session, components, customers=subset) == sql.first_seen(
+            session, components, customers=subset
+        )
+        for as_of in DAYS:
+            for who in (None, subset):
+                for seen in (None, first):
+                    options: dict[str, Any] = {"as_of": as_of, "customers": who, "seats": True, "first": seen}
+                    expected = sql.model_raws(session, components, **options)
+                    got = ch_store.model_raws(session, components, **options)
+                    for component, want, have in zip(components, expected[0], got[0], strict=True):
+                        assert have == want, (component.name, as_of, who, seen is None)
+                    assert got[1] == expected[1]
+        raws, _ = ch_store.model_raws(session, components, as_of=AS_OF, customers=daily_customers, seats=True)
+        empty = [
+            c.name for c, raw in zip(components, raws, strict=True) if not any(v is not None for v in raw.values())
+        ]
+        assert empty == [c.name for c in components if c.where]  # daily rows have no properties to filter on
+        points = [(c, day) for day in DAYS for c in everyone] + [("nobody", AS_OF)]
+        assert ch_store.point_raws(session, components, points, seats=True) == sql.point_raws(
+            session, components, points, seats=True
+        )
+        windows = {(c, k, d) for c in everyone for k in usage_books.KINDS for d in DAYS}
+        for width in (1, 7, 400):
+            assert ch_store.window_totals(session, windows, window_days=width) == sql.window_totals(
+                session, windows, window_days=width
+            )
+        assert ch_store.latest_upto(session, windows) == sql.latest_upto(session, windows)
+        spec = health_service.ModelSpec(version=2, model=WIDE, default=False)
+        monkeypatch.setattr(usage_service, "usage_store", lambda: sql)
+        expected_health = health_service.compute_health(session, as_of=AS_OF, customers=None, spec=spec)
+        monkeypatch.setattr(usage_service, "usage_store", lambda: ch_store)
+        assert health_service.compute_health(session, as_of=AS_OF, customers=None, spec=spec) == expected_health
+        assert {h.band for cid, h in expected_health.items() if cid in daily_customers} - {"no_data"}

@@ -25,7 +25,7 @@ class ClickHouseClient(Protocol):
         """Rows of a SELECT with `{name:Type}` parameters (ints, strings, dates, lists and tuples of them)."""
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], column_names: Sequence[str]) -> None:
-        """Append rows (str, int, tz-aware datetime values) to `table`."""
+        """Append rows (str, int, None, date, tz-aware datetime and list values) to `table`."""
 
 
 class Dsn:
@@ -133,9 +133,11 @@ class ChdbClient:
 
 
 def _json_value(value: Any) -> Any:
-    """A datetime as ClickHouse's text form in UTC (the columns are DateTime64(6, 'UTC'))."""
+    """A datetime as ClickHouse's text form in UTC (the columns are DateTime64(6, 'UTC')), a date as YYYY-MM-DD."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
     raise TypeError(f"unsupported ClickHouse insert value: {type(value).__name__}")
 
 

@@ -3,8 +3,9 @@
 Tables (reads and inserts name these; on a cluster they are `Distributed` tables over `<name>_local`):
 - `usage_event`: raw events, ReplacingMergeTree ordered by (kind, customer_id, occurred_at, id): a re-post of an id
   carries the same content, hence the same sorting key, so background merges fold any copy a race let in.
-- `usage_event_id`: (id, content_hash, customer_id) ordered by id, kept by a materialized view: ingest looks up a
-  batch's ids here (the event table is ordered by customer, not id).
+- `usage_event_id`: (id, content_hash, customer_id, occurred_at) ordered by id, kept by a materialized view: ingest
+  looks up a batch's ids here (the event table is ordered by customer, not id). Partitioned by month as the events
+  are, so retention drops a month's ids with its events (`ALTER TABLE … DROP PARTITION`).
 - `usage_daily`: the rollup per (customer_id, kind, day): events, Σ/min/max of values, the first instant and the
   latest event as the greatest (occurred_at, id, value) tuple (ties on the instant: highest id), kept by a
   materialized view on every insert (back-dated events land in their own day). Ordered by kind first: every read
@@ -12,6 +13,11 @@ Tables (reads and inserts name these; on a cluster they are `Distributed` tables
 - `usage_daily_value`: (customer_id, kind, day, property, value) for every top-level property of every event: what
   a `distinct` component counts. Values are compared as PostgreSQL's `->>` renders them (strings unescaped, other
   JSON as its text, JSON null as no value).
+
+- `usage_daily_import`: the daily aggregates of `POST /v1/usage/daily`, one row per (customer_id, kind, day) with its
+  distinct values as an array, a ReplacingMergeTree versioned by the write's time: a re-sent day is a new row that
+  replaces the old one (reads take the latest version, `FINAL`). Apart from the rollup `usage_daily`, whose rows
+  add up (an AggregatingMergeTree cannot replace a day); readers merge the two (a (customer, kind) is in only one).
 
 A component with a `where` filter reads raw events (`usage_event`), grouped by day in the same shape as the rollup:
 the rollup has no facets, so any `where` works without a backfill (they are rare and small: survey answers).
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TABLES = ("usage_event", "usage_event_id", "usage_daily", "usage_daily_value")
+TABLES = ("usage_event", "usage_event_id", "usage_daily", "usage_daily_value", "usage_daily_import")
 DEFAULT_REPLICA_PATH = "/clickhouse/tables/{shard}/{database}/{table}"
 
 
@@ -81,10 +87,10 @@ class Schema:
     def on_cluster(self) -> str:
         return f" ON CLUSTER {self.cluster}" if self.cluster else ""
 
-    def _engine(self, family: str) -> str:
+    def _engine(self, family: str, *args: str) -> str:
         if not self.cluster:
-            return f"{family}MergeTree"
-        return f"Replicated{family}MergeTree({quote(self.replica_path)}, {quote(self.replica_name)})"
+            return f"{family}MergeTree" + (f"({', '.join(args)})" if args else "")
+        return f"Replicated{family}MergeTree({', '.join([quote(self.replica_path), quote(self.replica_name), *args])})"
 
     def _stored(self, name: str, columns: str, engine: str, tail: str) -> str:
         return (
@@ -108,9 +114,10 @@ class Schema:
             ),
             self._stored(
                 "usage_event_id",
-                "    id String,\n    content_hash String,\n    customer_id String",
+                "    id String,\n    content_hash String,\n    customer_id String,\n"
+                "    occurred_at DateTime64(6, 'UTC')",
                 self._engine("Replacing"),
-                "ORDER BY id",
+                "PARTITION BY toYYYYMM(occurred_at)\nORDER BY id",
             ),
             self._stored(
                 "usage_daily",
@@ -131,8 +138,16 @@ class Schema:
                 self._engine("Replacing"),
                 "PARTITION BY toYear(day)\nORDER BY (kind, property, customer_id, day, value)",
             ),
+            self._stored(
+                "usage_daily_import",
+                "    customer_id String,\n    kind LowCardinality(String),\n    day Date32,\n    events UInt64,\n"
+                "    sum_micros Int128,\n    last_micros Nullable(Int64),\n    distinct_values Array(String),\n"
+                "    version UInt64",
+                self._engine("Replacing", "version"),
+                "ORDER BY (kind, customer_id, day)",
+            ),
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {ids}_mv{on} TO {ids} AS\n"
-            f"SELECT id, content_hash, customer_id FROM {event}",
+            f"SELECT id, content_hash, customer_id, occurred_at FROM {event}",
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {daily}_mv{on} TO {daily} AS\n"
             "SELECT customer_id, kind, toDate32(occurred_at) AS day, count() AS events,\n"
             "    sum(toInt128(value)) AS sum_micros, min(value) AS min_micros, max(value) AS max_micros,\n"
