@@ -20,9 +20,11 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,10 @@ from app.db import make_engine
 from app.health import service
 from app.health.defaults import DEFAULT_MODEL
 from app.usage import partitions, rollup
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import usage_book  # the module beside this one
 
 AS_OF = date(2026, 3, 31)
 # The default model (app/health/defaults.py) as one statement: a single scan of the events up to the day's
@@ -93,31 +99,6 @@ SELECT id, sum(weight * score) / nullif(sum(weight) FILTER (WHERE score IS NOT N
 FROM scored GROUP BY id
 """
 
-KINDS = [
-    ("login", 50), ("feature_used", 20), ("active_users", 10), ("milestone_completed", 3), ("milestone_missed", 2),
-    ("ticket_escalated", 3), ("downtime", 2), ("nps", 3), ("csat", 3), ("seats", 4),
-]  # fmt: skip
-
-
-def _event(rng: random.Random, n: int, customers: int, start: datetime, span: int) -> tuple[object, ...]:
-    kind = rng.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
-    props: dict[str, str] = {}
-    value = 1.0
-    if kind == "feature_used":
-        props = {"feature": f"f{rng.randrange(10)}"}
-    elif kind == "active_users":
-        value = rng.randrange(1, 50)
-    elif kind == "downtime":
-        value = rng.randrange(0, 90)
-    elif kind == "seats":
-        value = rng.randrange(5, 50)
-    elif kind in ("nps", "csat"):
-        props, value = {"survey": kind}, rng.randrange(0, 11) if kind == "nps" else rng.randrange(1, 6)
-        kind = "survey_response"
-    at = start + timedelta(seconds=rng.randrange(span))
-    return (f"e{n}", f"c{rng.randrange(customers)}", kind, at, int(value * 1_000_000), json.dumps(props),
-            uuid.uuid4().hex, at)  # fmt: skip
-
 
 def load(url: str, customers: int, events: int) -> float:
     """COPY customers and events into the fresh database; returns seconds taken."""
@@ -132,16 +113,12 @@ def load(url: str, customers: int, events: int) -> float:
         columns = "id, customer_id, kind, occurred_at, value, properties, content_hash, received_at"
         # usage_event is partitioned by month (app/usage/partitions.py): make the months' partitions first, and
         # fill the id directory from the events afterwards, as ingest would have.
-        month, end = partitions.month_of(start), partitions.month_of(start + timedelta(seconds=span))
-        months = [month]
-        while month < end:
-            month = partitions.next_month(month)
-            months.append(month)
+        last = partitions.month_of(start + timedelta(seconds=span))
         with conn.cursor() as cur:
-            partitions.ensure_months(cur, months)
+            partitions.ensure_months(cur, partitions.months_between(partitions.month_of(start), last))
         with conn.cursor().copy(f"COPY usage_event ({columns}) FROM STDIN") as copy:
             for n in range(events):
-                copy.write_row(_event(rng, n, customers, start, span))
+                copy.write_row(usage_book.event(rng, n, customers, start, span))
         conn.execute(f"INSERT INTO {partitions.DIRECTORY} (id, content_hash) SELECT id, content_hash FROM usage_event")
     # Events COPYed straight into usage_event skip ingest: fill the daily rollup health reads from them (SPEC §14).
     engine = make_engine(url)

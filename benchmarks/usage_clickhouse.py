@@ -30,7 +30,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).parent))
-from health_snapshot import _event, load  # the script beside this one
+from health_snapshot import load  # the scripts beside this one
+from usage_book import event
 
 from app import migrate
 from app.db import make_engine
@@ -56,7 +57,7 @@ def _rows(customers: int, events: int) -> Any:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     span = int((datetime(2026, 4, 1, tzinfo=UTC) - start).total_seconds())
     for n in range(events):
-        event_id, customer, kind, at, micros, props, _, _ = _event(rng, n, customers, start, span)
+        event_id, customer, kind, at, micros, props, _, _ = event(rng, n, customers, start, span)
         yield make_row(str(event_id), str(customer), str(kind), at, int(str(micros)), str(props))  # type: ignore[arg-type]
 
 

@@ -4,11 +4,15 @@ The same five functions with the same answers (the property test in tests/usage/
 their cost follows customers × days instead of raw events. Windows are whole UTC days, so "the events of as_of -
 window_days < d ≤ as_of" is exactly the rows with day in that range; a component's `where` is its facet; the latest
 value is the latest day's `last` (each day already keeps its latest event by (occurred_at, id)); `distinct` counts
-the kept values of the window's days. Statement counts are those of the raw reads: one scan for the count, sum and
-avg components, one per distinct component, one window-function statement for every `last` group and the seats.
+the kept values of the window's days. Statement counts are those of the raw reads, whatever the number of
+customers: `model_raws` one statement of per-customer probes for the count, sum, avg and distinct components, one
+per distinct component, one of probes for every `last` group and the seats (and on PostgreSQL two more that turn JIT
+off and back); `point_raws` one join for the windows, one per distinct component, one window-function statement for
+every `last` group and the seats.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
     values,
 )
@@ -34,10 +39,8 @@ from sqlalchemy.orm import Session
 from app.db import day_end
 from app.models import Customer, UsageDaily, UsageDailyValue
 from app.types import UsageComponent, from_micros
-from app.usage.raw_reads import empty_windows, windowed_raw
+from app.usage.raw_reads import Group, empty_windows, last_groups, windowed_raw
 from app.usage.rollup import facet_of
-
-Group = tuple[str, Mapping[str, str] | None]
 
 
 def _match(kind: str, where: Mapping[str, str] | None) -> ColumnElement[bool]:
@@ -85,6 +88,62 @@ def _distinct_values(c: UsageComponent) -> ColumnElement[bool]:
     )
 
 
+def _in_window(
+    who: Any, kind: str, where: Mapping[str, str] | None, as_of: date, days: int | None
+) -> list[ColumnElement[bool]]:
+    """A probe from a customer id (`who`): its rows of (kind, facet) up to as_of, in the `days` ending then (None:
+    all), a range of the rollup's key (customer, kind, facet, day)."""
+    lower = [] if days is None else [UsageDaily.day > as_of - timedelta(days=days)]
+    return [UsageDaily.customer_id == who, _match(kind, where), UsageDaily.day <= as_of, *lower]
+
+
+Ever = list[tuple[Group, list[int]]]  # (kind, where) and the probes whose non-NULL answer shows it had rows
+
+
+def _probe_customers(
+    session: Session, probes: list[Any], ever: Ever, *, as_of: date, customers: Sequence[str] | None
+) -> Iterator[tuple[str, Sequence[Any], list[bool]]]:
+    """Each customer (of `customers`, None: all) with its `probes` (scalar subqueries correlated to `customer`) and,
+    for each of `ever`, whether it had rows of that (kind, where) up to as_of: known when one of the group's probes
+    answered, else an index probe for any day, which CASE runs only then (most customers with history have rows in
+    their windows). The probes are computed once in a subquery (OFFSET 0 keeps PostgreSQL from pulling it up and
+    copying them into the CASE)."""
+    inner = select(Customer.id.label("id"), *(p.label(f"p{j}") for j, p in enumerate(probes)))
+    if customers is not None:
+        inner = inner.where(Customer.id.in_(customers))
+    probed = inner.offset(0).subquery()
+    flags = [
+        case(
+            (or_(*(probed.c[f"p{j}"].is_not(None) for j in known)), 1),
+            else_=case((select(UsageDaily.day).where(*_in_window(probed.c.id, *group, as_of, None)).exists(), 1)),
+        )
+        for group, known in ever
+    ]
+    for row in session.execute(select(probed, *flags)):
+        yield row[0], row[1 : 1 + len(probes)], [bool(flag) for flag in row[1 + len(probes) :]]
+
+
+def _window_probes(windowed: Sequence[tuple[int, UsageComponent]], as_of: date) -> tuple[list[Any], Ever]:
+    """Per component: Σ events in its window (NULL: no day of them there) and, for sum and avg, Σ of values;
+    index range probes of each customer's windows rather than a scan of the table, so the cost follows customers ×
+    the rows in their windows, not the history the rollup holds. And which probes show each (kind, where)."""
+
+    def total(c: UsageComponent, column: Any) -> Any:
+        in_window = _in_window(Customer.id, c.kind, c.where, as_of, c.window_days)
+        return select(func.sum(column)).where(*in_window).scalar_subquery()
+
+    probes: list[Any] = []
+    ever: Ever = []
+    for _, c in windowed:
+        known = next((j for g, j in ever if g == (c.kind, c.where)), None)
+        if known is None:
+            ever.append(((c.kind, c.where), known := []))
+        known.append(len(probes))
+        probes.append(total(c, UsageDaily.events))
+        probes.append(total(c, UsageDaily.sum_micros) if c.aggregate in ("sum", "avg") else literal(None, Integer))
+    return probes, ever
+
+
 def model_raws(
     session: Session,
     components: Sequence[UsageComponent],
@@ -96,36 +155,49 @@ def model_raws(
 ) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
     """`queries.model_raws` from the rollup, reading only the components' windows.
 
-    Whether a customer ever had a component's events before its window comes from `first` when given, else from
-    an index probe per customer and (kind, facet) (`_ever`): never from a scan of the whole history, so the cost
-    follows customers × window days, however long the history.
+    Every statement starts from `customer` and probes the rollup's key (customer, kind, facet, day) per customer:
+    the rows of each window (`_window_probes`), the distinct values of the window's days, the latest day of each
+    `last` group and of seats, and whether a customer ever had a component's events before its window (from
+    `first` when given, else a probe for any day, run only for the customers whose window is empty). Never a scan
+    of the table, so the cost follows customers × the rows in their windows, however long the history and however
+    many events each day's row sums.
     """
+    with _without_jit(session):
+        return _model_raws(session, components, as_of=as_of, customers=customers, seats=seats, first=first)
+
+
+@contextmanager
+def _without_jit(session: Session) -> Iterator[None]:
+    """PostgreSQL's JIT off for the statements inside (transaction-local, restored after): their estimated cost,
+    customers × a dozen probes, is far above `jit_above_cost`, so it compiled and optimised them at every call (1.7 s
+    in an EXPLAIN ANALYZE of the 10,000-customer, 2M-event book, against ~1 s for the whole read without it) for no
+    gain: each probe reads a handful of index entries. After an error the transaction is rolled back, which ends
+    the setting too."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    # The select list is evaluated in order: the setting as it was, then JIT off until restored.
+    before = session.scalar(text("SELECT current_setting('jit'), set_config('jit', 'off', true)"))
+    yield
+    session.execute(text("SELECT set_config('jit', :before, true)"), {"before": before})
+
+
+def _model_raws(
+    session: Session,
+    components: Sequence[UsageComponent],
+    *,
+    as_of: date,
+    customers: Sequence[str] | None,
+    seats: bool,
+    first: Sequence[Mapping[str, datetime]] | None,
+) -> tuple[list[dict[str, Decimal | None]], dict[str, tuple[Decimal, datetime]]]:
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
-    ever = None if first is not None else _ever(session, components, as_of=as_of, customers=customers)
+    # Per component, the customers with any of its rows up to as_of (when `first` does not tell).
+    ever: list[set[str]] | None = None if first is not None else [set() for _ in components]
     windowed = [(i, c) for i, c in enumerate(components) if c.aggregate != "last"]
     if windowed:
-        stmt = (
-            select(UsageDaily.customer_id, *_windowed_columns(windowed, lambda w: as_of - timedelta(days=w)))
-            .where(
-                UsageDaily.day <= as_of,
-                UsageDaily.kind.in_(sorted({c.kind for _, c in windowed})),
-                or_(*(and_(_match(c.kind, c.where), UsageDaily.day > as_of - _days(c)) for _, c in windowed)),
-                *_customers(customers),
-            )
-            .group_by(UsageDaily.customer_id)
-        )
-        distinct_ever: dict[int, list[str]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
-        for row in session.execute(stmt):
-            _fill(row, row[0], windowed, raws, distinct_ever)
-        if first is not None:
-            empty_windows(windowed, first, day_end(as_of), raws, distinct_ever)
-        else:
-            assert ever is not None  # noqa: S101 - read above when `first` is not given
-            _empty_from_ever(windowed, ever, raws, distinct_ever)
-        for i, customers_ever in distinct_ever.items():
-            counts = _distinct_counts(session, components[i], as_of=as_of, customers=customers)
-            raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in customers_ever}
-    latest = _model_lasts(session, components, raws, as_of=as_of, customers=customers, seats=seats)
+        _model_windowed(session, components, windowed, raws, ever, first=first, as_of=as_of, customers=customers)
+    latest = _model_lasts(session, components, raws, ever, as_of=as_of, customers=customers, seats=seats)
     if ever is not None:  # history before the window: no data (None), as raw reads of all history answer
         for i, c in enumerate(components):
             if c.aggregate == "last":
@@ -133,92 +205,94 @@ def model_raws(
     return raws, latest
 
 
+def _model_windowed(
+    session: Session,
+    components: Sequence[UsageComponent],
+    windowed: Sequence[tuple[int, UsageComponent]],
+    raws: list[dict[str, Decimal | None]],
+    ever: list[set[str]] | None,
+    *,
+    first: Sequence[Mapping[str, datetime]] | None,
+    as_of: date,
+    customers: Sequence[str] | None,
+) -> None:
+    """Fill `raws` for the count, sum, avg and distinct components, and `ever` for them when given."""
+    probes, groups = _window_probes(windowed, as_of)
+    wanted = groups if ever is not None else []
+    distinct_ever: dict[int, list[str]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
+    for cid, row, had in _probe_customers(session, probes, wanted, as_of=as_of, customers=customers):
+        for position, (i, c) in enumerate(windowed):
+            if ever is not None and had[[g for g, _ in wanted].index((c.kind, c.where))]:
+                ever[i].add(cid)
+            count, measure = row[2 * position : 2 * position + 2]
+            if count is None:  # no day of its events in the window (events is NOT NULL: Σ is NULL only then)
+                continue
+            if c.aggregate == "distinct":
+                distinct_ever[i].append(cid)
+            else:
+                raws[i][cid] = windowed_raw(c.aggregate, int(count), _micros(measure))
+    if first is not None:
+        empty_windows(windowed, first, day_end(as_of), raws, distinct_ever)
+    else:
+        assert ever is not None  # noqa: S101 - made above when `first` is not given
+        _empty_from_ever(windowed, ever, raws, distinct_ever)
+    for i, customers_ever in distinct_ever.items():
+        counts = _distinct_counts(session, components[i], as_of=as_of, customers=customers)
+        raws[i] = {cid: Decimal(counts.get(cid, 0)) for cid in customers_ever}
+
+
 def _model_lasts(
     session: Session,
     components: Sequence[UsageComponent],
     raws: list[dict[str, Decimal | None]],
+    ever: list[set[str]] | None,
     *,
     as_of: date,
     customers: Sequence[str] | None,
     seats: bool,
 ) -> dict[str, tuple[Decimal, datetime]]:
-    """Fill `raws` for the `last` components (their windows' days only); the latest seats when `seats`."""
+    """Fill `raws` for the `last` components (their widest window per group), and `ever` for them when given; the
+    latest seats, however old, when `seats`. One statement: per customer and group an index probe for the latest
+    day with a last value (the rollup's key read backwards), rather than a scan of every day in the windows, so the
+    cost follows customers, not the days or events a year holds."""
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[Group] = []
-    for _, c in lasts:
-        if (c.kind, c.where) not in groups:
-            groups.append((c.kind, c.where))
-    widest = [max(c.window_days for _, c in lasts if (c.kind, c.where) == g) for g in groups]
-    since: list[date | None] = [as_of - timedelta(days=w) for w in widest]
-    latest = _latest_many(session, groups, as_of=as_of, customers=customers, since=since)
-    end = day_end(as_of)
-    for i, c in lasts:
-        start = end - timedelta(days=c.window_days)
-        found = latest[groups.index((c.kind, c.where))]
-        raws[i] = {cid: (value if at >= start else None) for cid, (value, at) in found.items()}
-    return _latest_seats(session, as_of=as_of, customers=customers) if seats else {}
+    groups = last_groups(lasts)
+    bounds: list[int | None] = [max(c.window_days for _, c in lasts if (c.kind, c.where) == g) for g in groups]
+    wanted: Ever = [] if ever is None else [(g, [2 * n]) for n, g in enumerate(groups)]
+    if seats:
+        groups.append(("seats", None))
+        bounds.append(None)
+    if not groups:
+        return {}
 
-
-def _latest_seats(
-    session: Session, *, as_of: date, customers: Sequence[str] | None
-) -> dict[str, tuple[Decimal, datetime]]:
-    """Each customer's latest seats value up to as_of, however old, and its instant: an index probe per customer
-    (the latest day of its seats rows, by the rollup's key) rather than a scan of every seats day."""
-
-    def latest(column: Any) -> Any:
+    def latest(kind: str, where: Mapping[str, str] | None, days: int | None, column: Any) -> Any:
         return (
             select(column)
-            .where(
-                UsageDaily.customer_id == Customer.id,
-                UsageDaily.kind == "seats",
-                UsageDaily.facet == "",
-                UsageDaily.day <= as_of,
-                UsageDaily.last_micros.is_not(None),
-            )
+            .where(*_in_window(Customer.id, kind, where, as_of, days), UsageDaily.last_micros.is_not(None))
             .order_by(UsageDaily.day.desc())
             .limit(1)
             .scalar_subquery()
         )
 
-    stmt = select(Customer.id, latest(UsageDaily.last_micros), latest(UsageDaily.last_at))
-    if customers is not None:
-        stmt = stmt.where(Customer.id.in_(customers))
-    found: dict[str, tuple[Decimal, datetime]] = {}
-    for customer_id, micros, at in session.execute(stmt):
-        value = from_micros(micros)
-        if value is not None:
-            found[customer_id] = (value, at)
-    return found
-
-
-def _ever(
-    session: Session, components: Sequence[UsageComponent], *, as_of: date, customers: Sequence[str] | None
-) -> list[set[str]]:
-    """Per component, the customers with any of its rows up to as_of: one statement over the customers, an index
-    probe (the rollup's key: customer, kind, facet, day) per customer and distinct (kind, facet)."""
-    keys = sorted({(c.kind, facet_of(c.where)) for c in components})
-    if not keys:
-        return []
-    probes = [
-        select(UsageDaily.day)
-        .where(
-            UsageDaily.customer_id == Customer.id,
-            UsageDaily.kind == kind,
-            UsageDaily.facet == facet,
-            UsageDaily.day <= as_of,
-        )
-        .exists()
-        for kind, facet in keys
-    ]
-    stmt = select(Customer.id, *probes)
-    if customers is not None:
-        stmt = stmt.where(Customer.id.in_(customers))
-    found: dict[tuple[str, str], set[str]] = {key: set() for key in keys}
-    for row in session.execute(stmt):
-        for key, had in zip(keys, row[1:], strict=True):
-            if had:
-                found[key].add(row[0])
-    return [found[(c.kind, facet_of(c.where))] for c in components]
+    probes: list[Any] = []
+    for (kind, where), days in zip(groups, bounds, strict=True):
+        probes += [latest(kind, where, days, UsageDaily.last_micros), latest(kind, where, days, UsageDaily.last_at)]
+    found: list[dict[str, tuple[Decimal, datetime]]] = [{} for _ in groups]
+    for cid, row, had in _probe_customers(session, probes, wanted, as_of=as_of, customers=customers):
+        for g in range(len(groups)):
+            value = from_micros(row[2 * g])
+            if value is not None:
+                found[g][cid] = (value, row[2 * g + 1])
+        if ever is not None:
+            for i, c in lasts:
+                if had[groups.index((c.kind, c.where))]:
+                    ever[i].add(cid)
+    end = day_end(as_of)
+    for i, c in lasts:
+        start = end - timedelta(days=c.window_days)
+        values_of = found[groups.index((c.kind, c.where))]
+        raws[i] = {cid: (value if at >= start else None) for cid, (value, at) in values_of.items()}
+    return found[-1] if seats else {}
 
 
 def _empty_from_ever(
@@ -243,17 +317,22 @@ def _days(c: UsageComponent) -> timedelta:
 def _distinct_counts(
     session: Session, c: UsageComponent, *, as_of: date, customers: Sequence[str] | None
 ) -> dict[str, int]:
-    stmt = (
-        select(UsageDailyValue.customer_id, func.count(distinct(UsageDailyValue.value)))
+    """The distinct kept values in the component's window per customer with any: an index-only probe of each
+    customer's window days (the values' key starts with customer, kind, facet, day), not a scan of the table."""
+    counted = (
+        select(func.count(distinct(UsageDailyValue.value)))
         .where(
+            UsageDailyValue.customer_id == Customer.id,
             _distinct_values(c),
             UsageDailyValue.day <= as_of,
             UsageDailyValue.day > as_of - _days(c),
-            *([] if customers is None else [UsageDailyValue.customer_id.in_(customers)]),
         )
-        .group_by(UsageDailyValue.customer_id)
+        .scalar_subquery()
     )
-    return {cid: count for cid, count in session.execute(stmt)}
+    stmt = select(Customer.id, counted)
+    if customers is not None:
+        stmt = stmt.where(Customer.id.in_(customers))
+    return {cid: count for cid, count in session.execute(stmt) if count}
 
 
 def _ranked_latest(parts: list[Any], key: str, n_groups: int) -> tuple[Any, list[dict[Any, tuple[Decimal, datetime]]]]:
@@ -264,41 +343,6 @@ def _ranked_latest(parts: list[Any], key: str, n_groups: int) -> tuple[Any, list
     picked: list[Any] = [ranked.c.g, ranked.c[key], ranked.c.value, ranked.c.at]
     stmt = select(*picked).where(ranked.c.rn == 1)
     return stmt, [{} for _ in range(n_groups)]
-
-
-def _latest_many(
-    session: Session,
-    groups: Sequence[Group],
-    *,
-    as_of: date,
-    customers: Sequence[str] | None,
-    since: Sequence[date | None],
-) -> list[dict[str, tuple[Decimal, datetime]]]:
-    """Each group's latest value and instant per customer up to as_of (days after `since` only, when given)."""
-    if not groups:
-        return []
-    parts = [
-        select(
-            literal(g, Integer).label("g"),
-            UsageDaily.customer_id,
-            UsageDaily.day,
-            UsageDaily.last_micros.label("value"),
-            UsageDaily.last_at.label("at"),
-        ).where(
-            _match(kind, where),
-            UsageDaily.day <= as_of,
-            UsageDaily.last_micros.is_not(None),
-            *([] if since[g] is None else [UsageDaily.day > since[g]]),
-            *_customers(customers),
-        )
-        for g, (kind, where) in enumerate(groups)
-    ]
-    stmt, results = _ranked_latest(parts, "customer_id", len(groups))
-    for g, customer_id, micros, at in session.execute(stmt):
-        value = from_micros(micros)
-        assert value is not None  # noqa: S101 - only rows with a last value
-        results[g][customer_id] = (value, at)
-    return results
 
 
 def first_seen(
@@ -457,10 +501,7 @@ def _point_lasts(
     seats: bool,
 ) -> dict[int, tuple[Decimal, datetime]]:
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[Group] = []
-    for _, c in lasts:
-        if (c.kind, c.where) not in groups:
-            groups.append((c.kind, c.where))
+    groups = last_groups(lasts)
     if seats:
         groups.append(("seats", None))
     if not groups:

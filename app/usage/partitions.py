@@ -46,6 +46,16 @@ def next_month(month: Month) -> Month:
     return (year + 1, 1) if number == 12 else (year, number + 1)
 
 
+def months_between(first: Month, last: Month) -> list[Month]:
+    """The months from `first` to `last`, both included, in order (none when `last` is before `first`)."""
+    months = []
+    month = first
+    while month <= last:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
 def partition_name(month: Month) -> str:
     """`usage_event_p202603` for March 2026."""
     return f"{PARENT}_p{month[0]:04d}{month[1]:02d}"

@@ -28,6 +28,18 @@ from app.db import day_end
 from app.models import VALUE_MICROS, UsageEvent
 from app.types import UsageComponent, from_micros
 
+Group = tuple[str, Mapping[str, str] | None]  # a (kind, where) whose latest value `last` components read
+
+
+def last_groups(lasts: Sequence[tuple[int, UsageComponent]]) -> list[Group]:
+    """The distinct (kind, where) of the `last` components, in their order: one latest value per customer and
+    group serves every `last` component of the group, whatever its window."""
+    groups: list[Group] = []
+    for _, c in lasts:
+        if (c.kind, c.where) not in groups:
+            groups.append((c.kind, c.where))
+    return groups
+
 
 def _filters(kind: str, where: Mapping[str, str] | None, end: datetime, customers: Sequence[str] | None) -> list[Any]:
     conditions: list[ColumnElement[bool]] = [UsageEvent.kind == kind, UsageEvent.occurred_at < end]
@@ -99,7 +111,7 @@ def _match(kind: str, where: Mapping[str, str] | None) -> ColumnElement[bool]:
 
 def latest_many(
     session: Session,
-    groups: Sequence[tuple[str, Mapping[str, str] | None]],
+    groups: Sequence[Group],
     *,
     as_of: date,
     customers: Sequence[str] | None,
@@ -298,10 +310,7 @@ def model_raws(
     raws: list[dict[str, Decimal | None]] = [{} for _ in components]
     _windowed_raws(session, components, raws, end=end, customers=customers, first=first)
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[tuple[str, Mapping[str, str] | None]] = []
-    for _, c in lasts:
-        if (c.kind, c.where) not in groups:
-            groups.append((c.kind, c.where))
+    groups = last_groups(lasts)
     since: list[datetime | None] = [
         None if first is None else end - timedelta(days=max(c.window_days for _, c in lasts if (c.kind, c.where) == g))
         for g in groups
@@ -482,10 +491,7 @@ def _point_lasts(
 ) -> dict[int, tuple[Decimal, datetime]]:
     """Fill `raws` for the `last` components of `point_raws`' points; the latest seats of each when `seats`."""
     lasts = [(i, c) for i, c in enumerate(components) if c.aggregate == "last"]
-    groups: list[tuple[str, Mapping[str, str] | None]] = []
-    for _, c in lasts:
-        if (c.kind, c.where) not in groups:
-            groups.append((c.kind, c.where))
+    groups = last_groups(lasts)
     if seats:
         groups.append(("seats", None))
     if not groups:

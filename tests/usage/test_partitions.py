@@ -19,7 +19,7 @@ from app.customers.erasure import erase_customer
 from app.keys.service import Scope
 from app.main import create_app
 from app.models import Customer, JobRun, UsageEvent
-from app.usage import service
+from app.usage import partitions, service
 from app.worker import Worker, run_job
 from tests.builders import usage_event
 
@@ -61,6 +61,17 @@ def partition_names(session: Session) -> list[str]:
         )
     )
     return [r[0] for r in rows]
+
+
+class TestMonthsBetween:
+    def test_both_ends_are_included_across_a_new_year(self) -> None:
+        assert partitions.months_between((2025, 11), (2026, 2)) == [(2025, 11), (2025, 12), (2026, 1), (2026, 2)]
+
+    def test_one_month(self) -> None:
+        assert partitions.months_between((2026, 3), (2026, 3)) == [(2026, 3)]
+
+    def test_none_when_the_last_is_before_the_first(self) -> None:
+        assert partitions.months_between((2026, 3), (2026, 2)) == []
 
 
 class TestPartitionsOnDemand:
