@@ -153,8 +153,13 @@ def measure(
     rows = {cid: n for n, cid in enumerate(found.customers)}
     ledger = book.ledger
     _outcomes(units, ledger, rows, attributions, today)
-    _holdout(session, units, ledger=ledger, rows=rows, found=found, today=today)
-    _matched(session, units, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
+    # The other customers' units: a pool holds the control windows of every treated unit of its key in the book
+    # (SPEC §9), so theirs join the pools of the caller's units, whichever customers the caller reads.
+    eligibility = _book(session, found.customers, rows)
+    mine = {w.customer_id for w in windows}
+    peers = _units([w for w in eligibility.windows if w.customer_id not in mine])
+    _holdout(session, units + peers, ledger=ledger, rows=rows, found=found, today=today)
+    _matched(session, units, peers, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
     _model(session, units, churn_defaults)
     found.units = {u.first.id: u for u in units}
     found.shares = _shares(units, attributions)
@@ -291,6 +296,7 @@ class _Book:
     renewal_customer: np.ndarray
     renewal_due: np.ndarray
     renewal_closed: np.ndarray  # ordinal of the day it closed; BIG while open
+    windows: Sequence[Window] = ()  # every started intervention's window that is not cancelled (`started_windows`)
 
 
 def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
@@ -302,21 +308,42 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
     return book
 
 
+def started_windows(session: Session, customer_ids: set[str] | None) -> list[Window]:
+    """The window of every started, not cancelled intervention of these customers (None: of every customer), read as
+    plain columns (no ORM objects: a book's thousands of windows load in one light statement)."""
+    i = Intervention
+    stmt = select(
+        i.id,
+        i.customer_id,
+        i.started_on,
+        i.window_end,
+        i.at_risk,
+        i.type,
+        i.framework,
+        i.context["band"].as_string(),
+        i.context["health_score"].as_float(),
+    ).where(i.started_on.is_not(None), i.window_end.is_not(None), i.status != "cancelled")
+    if customer_ids is not None:
+        stmt = stmt.where(in_values(session, i.customer_id, customer_ids))
+    return [
+        Window(iid, cid, start, end, bool(risk), type=kind, framework=framework, band=band, score=score)
+        for iid, cid, start, end, risk, kind, framework, band, score in session.execute(stmt)
+    ]
+
+
+def book_windows(session: Session, customer_ids: set[str]) -> list[Window]:
+    """`started_windows` of these customers, taken from the book's (read once per session until it writes)."""
+    book = read_book(session)
+    eligibility = _book(session, book.customers, {cid: n for n, cid in enumerate(book.customers)})
+    return [w for w in eligibility.windows if w.customer_id in customer_ids]
+
+
 def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
     tier_of = {cid: tier for cid, tier in session.execute(select(Customer.id, Customer.tier))}
     codes: dict[str | None, int] = {}
     tiers = np.array([codes.setdefault(tier_of.get(c), len(codes)) for c in customers], dtype=np.int64)
-    busy = [
-        (rows[c], s.toordinal(), e.toordinal())
-        for c, s, e in session.execute(
-            select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
-                Intervention.started_on.is_not(None),
-                Intervention.window_end.is_not(None),
-                Intervention.status != "cancelled",
-            )
-        )
-        if c in rows and s is not None and e is not None
-    ]
+    windows = [w for w in started_windows(session, None) if w.customer_id in rows]
+    busy = [(rows[w.customer_id], w.started_on.toordinal(), w.window_end.toordinal()) for w in windows]
     renewals = [
         (rows[c], due.toordinal(), BIG if status == "open" or closed is None else closed.toordinal())
         for c, due, status, closed in session.execute(
@@ -332,7 +359,7 @@ def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str,
         table = np.array(found, dtype=np.int64)
         return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
 
-    return _Book(tiers, codes, *columns(busy), *columns(renewals))
+    return _Book(tiers, codes, *columns(busy), *columns(renewals), windows)
 
 
 def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarray, customers: int) -> np.ndarray:
@@ -403,6 +430,7 @@ def _month(book: _Book, health: health_service.BookHealth, grids: _Grids, days: 
 def _matched(
     session: Session,
     units: list[Unit],
+    peers: list[Unit],
     *,
     ledger: ledger_service.LedgerSeries,
     rows: Mapping[str, int],
@@ -411,15 +439,33 @@ def _matched(
     min_controls: int,
 ) -> None:
     """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules"), a calendar month
-    and a window length at a time: all of them are masks over the month's start days × customers arrays."""
+    and a window length at a time: all of them are masks over the month's start days × customers arrays. `peers`:
+    the book's other units, whose start days join the pools of `units` (they make no pool of their own)."""
     waiting = [u for u in units if u.pool is None and u.first.band is not None]
     if not waiting:
         return
     book = _book(session, found.customers, rows)
-    health = health_service.book_health(session, {u.first.started_on for u in waiting})
+    keys = {_pool_key(u, book, rows) for u in waiting}
+    joining = [u for u in peers if u.pool is None and u.first.band is not None and _pool_key(u, book, rows) in keys]
+    health = health_service.book_health(session, {u.first.started_on for u in waiting + joining})
     _match(
-        waiting, book=book, health=health, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls
+        waiting,
+        book=book,
+        health=health,
+        ledger=ledger,
+        rows=rows,
+        found=found,
+        today=today,
+        min_controls=min_controls,
+        peers=joining,
     )
+
+
+def _pool_key(unit: Unit, book: _Book, rows: Mapping[str, int]) -> tuple[object, ...]:
+    """The matched pool a unit belongs to: ("matched", at risk, band, tier code, window length, "YYYY-MM")."""
+    first = unit.first
+    stratum = int(book.tiers[rows[first.customer_id]])
+    return ("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")
 
 
 def _match(
@@ -432,18 +478,21 @@ def _match(
     found: Incremental,
     today: date,
     min_controls: int,
+    peers: Sequence[Unit] = (),
 ) -> None:
-    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e."""
+    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e (`peers`: units
+    whose start days join the pools of the waiting ones' keys)."""
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
-        first = unit.first
-        stratum = int(book.tiers[rows[first.customer_id]])
-        pools[("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")].append(unit)
+        pools[_pool_key(unit, book, rows)].append(unit)
+    for unit in peers:
+        if (key := _pool_key(unit, book, rows)) in pools:
+            pools[key].append(unit)
     by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
     for key in pools:
         by_month[key[5]].append(key)
     # Every day the pools read the ledger on: each start's day before, each window's last day (today while open).
-    windows = {(u.first.started_on.toordinal(), u.first.days) for u in waiting}
+    windows = {(u.first.started_on.toordinal(), u.first.days) for units in pools.values() for u in units}
     read_on = {s - 1 for s, _ in windows} | {min(s + length - 1, today.toordinal()) for s, length in windows}
     grids = _grids(ledger, read_on, len(book.tiers))
     for keys in by_month.values():
