@@ -172,6 +172,9 @@ def _units(windows: Sequence[Window]) -> list[Unit]:
         by_customer[window.customer_id].append(window)
     units: list[Unit] = []
     for customer_windows in by_customer.values():
+        if len(customer_windows) == 1:  # most customers: one window, one unit (what the rules below give it)
+            units.append(Unit(customer_windows))
+            continue
         units.extend(Unit(episode) for episode in risk_episodes(customer_windows))
         units.extend(Unit([w]) for w in sorted(customer_windows, key=lambda w: (w.started_on, w.id)) if not w.at_risk)
     return units
@@ -445,8 +448,16 @@ def _matched(
     if not waiting:
         return
     book = _book(session, found.customers, rows)
+    months = {u.first.started_on.replace(day=1) for u in waiting}  # a cheap first cut before the keys
     keys = {_pool_key(u, book, rows) for u in waiting}
-    joining = [u for u in peers if u.pool is None and u.first.band is not None and _pool_key(u, book, rows) in keys]
+    joining = [
+        u
+        for u in peers
+        if u.pool is None
+        and u.first.band is not None
+        and u.first.started_on.replace(day=1) in months
+        and _pool_key(u, book, rows) in keys
+    ]
     health = health_service.book_health(session, {u.first.started_on for u in waiting + joining})
     _match(
         waiting,
@@ -465,7 +476,8 @@ def _pool_key(unit: Unit, book: _Book, rows: Mapping[str, int]) -> tuple[object,
     """The matched pool a unit belongs to: ("matched", at risk, band, tier code, window length, "YYYY-MM")."""
     first = unit.first
     stratum = int(book.tiers[rows[first.customer_id]])
-    return ("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")
+    start = first.started_on  # "YYYY-MM" without strftime (the key's repr seeds its bootstrap draws: same text)
+    return ("matched", first.at_risk, first.band, stratum, first.days, f"{start.year:04d}-{start.month:02d}")
 
 
 def _match(
@@ -486,7 +498,7 @@ def _match(
     for unit in waiting:
         pools[_pool_key(unit, book, rows)].append(unit)
     for unit in peers:
-        if (key := _pool_key(unit, book, rows)) in pools:
+        if (key := _pool_key(unit, book, rows)) in pools:  # `_matched` passes only these; a test may pass others
             pools[key].append(unit)
     by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
     for key in pools:
