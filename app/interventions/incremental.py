@@ -23,7 +23,7 @@ experiments) and computed on arrays: no statement per unit, day or customer.
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -142,8 +142,13 @@ def measure(
     min_controls: int,
     churn_defaults: Mapping[str, float],
     book: Book | None = None,
+    shown: Collection[str] | None = None,
 ) -> Incremental:
-    """Incremental shares of every window (the caller's windows: all started interventions of its customers)."""
+    """Incremental shares of every window (the caller's windows: all started interventions of its customers).
+
+    `shown`: the interventions whose figures the caller reads (None: every one). Only their units, and the episodes
+    their cap depends on (the customer's other episodes of the same rescue year), are pooled and kept in the
+    answer; the caller's other units still add their start days to the pools, as every unit of the book does."""
     found = Incremental()
     if not windows:
         return found
@@ -157,13 +162,37 @@ def measure(
     # (SPEC §9), so theirs join the pools of the caller's units, whichever customers the caller reads.
     eligibility = _book(session, found.customers, rows)
     mine = {w.customer_id for w in windows}
-    peers = _units([w for w in eligibility.windows if w.customer_id not in mine])
-    _holdout(session, units + peers, ledger=ledger, rows=rows, found=found, today=today)
-    _matched(session, units, peers, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
-    _model(session, units, churn_defaults)
-    found.units = {u.first.id: u for u in units}
-    found.shares = _shares(units, attributions)
+    others = _units([w for w in eligibility.windows if w.customer_id not in mine])
+    _holdout(session, units + others, ledger=ledger, rows=rows, found=found, today=today)
+    needed = units if shown is None else _needed(units, set(shown))
+    kept = {id(u) for u in needed}
+    peers = others + [u for u in units if id(u) not in kept]
+    _matched(session, needed, peers, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
+    _model(session, needed, churn_defaults)
+    found.units = {u.first.id: u for u in needed}
+    # The units left out are in no rescue year of a needed one: their (unpooled) figures move no kept share.
+    shares = _shares(units, attributions)
+    found.shares = {i: share for i, share in shares.items() if share.unit in found.units}
     return found
+
+
+def _needed(units: list[Unit], shown: set[str]) -> list[Unit]:
+    """The units holding a shown intervention, and every episode of a rescue year holding a shown one (the cap of
+    a year's episodes takes them in start order)."""
+    by_customer: dict[str, list[Unit]] = defaultdict(list)
+    for unit in units:
+        by_customer[unit.first.customer_id].append(unit)
+    needed: list[Unit] = []
+    for customer_units in by_customer.values():
+        chosen = {id(u) for u in customer_units if any(w.id in shown for w in u.windows)}
+        if not chosen:
+            continue
+        episodes = [u for u in customer_units if u.at_risk]  # in start order, as `_shares` caps them
+        for year in rescue_years([u.windows for u in episodes]):
+            if any(id(episodes[i]) in chosen for i in year):
+                chosen.update(id(episodes[i]) for i in year)
+        needed.extend(u for u in customer_units if id(u) in chosen)
+    return needed
 
 
 def _units(windows: Sequence[Window]) -> list[Unit]:

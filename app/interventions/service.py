@@ -331,10 +331,12 @@ def impacts(
     *,
     min_controls: int,
     churn_defaults: Mapping[str, float],
+    shown: Collection[str] | None = None,
 ) -> Impacts:
     """Attribution (SPEC §5) and incremental figures (SPEC §9) of every started intervention of these customers
     (episodes and caps span all of a customer's interventions); the options are the settings
-    CSROI_MIN_CONTROLS and CSROI_CHURN_DEFAULTS."""
+    CSROI_MIN_CONTROLS and CSROI_CHURN_DEFAULTS. `shown`: the interventions whose incremental figures are read
+    (None: all; see `incremental.measure`)."""
     if not customer_ids:
         return Impacts({}, incremental.Incremental())
     windows = incremental.book_windows(session, customer_ids)  # the book's windows: the controls read them all
@@ -348,6 +350,7 @@ def impacts(
         book=book,
         min_controls=min_controls,
         churn_defaults=churn_defaults,
+        shown=shown,
     )
     return Impacts(naive, found)
 
