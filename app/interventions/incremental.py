@@ -23,7 +23,7 @@ experiments) and computed on arrays: no statement per unit, day or customer.
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -142,8 +142,13 @@ def measure(
     min_controls: int,
     churn_defaults: Mapping[str, float],
     book: Book | None = None,
+    shown: Collection[str] | None = None,
 ) -> Incremental:
-    """Incremental shares of every window (the caller's windows: all started interventions of its customers)."""
+    """Incremental shares of every window (the caller's windows: all started interventions of its customers).
+
+    `shown`: the interventions whose figures the caller reads (None: every one). Only their units, and the episodes
+    their cap depends on (the customer's other episodes of the same rescue year), are pooled and kept in the
+    answer; the caller's other units still add their start days to the pools, as every unit of the book does."""
     found = Incremental()
     if not windows:
         return found
@@ -153,12 +158,41 @@ def measure(
     rows = {cid: n for n, cid in enumerate(found.customers)}
     ledger = book.ledger
     _outcomes(units, ledger, rows, attributions, today)
-    _holdout(session, units, ledger=ledger, rows=rows, found=found, today=today)
-    _matched(session, units, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
-    _model(session, units, churn_defaults)
-    found.units = {u.first.id: u for u in units}
-    found.shares = _shares(units, attributions)
+    # The other customers' units: a pool holds the control windows of every treated unit of its key in the book
+    # (SPEC §9), so theirs join the pools of the caller's units, whichever customers the caller reads.
+    eligibility = _book(session, found.customers, rows)
+    mine = {w.customer_id for w in windows}
+    others = _units([w for w in eligibility.windows if w.customer_id not in mine])
+    _holdout(session, units + others, ledger=ledger, rows=rows, found=found, today=today)
+    needed = units if shown is None else _needed(units, set(shown))
+    kept = {id(u) for u in needed}
+    peers = others + [u for u in units if id(u) not in kept]
+    _matched(session, needed, peers, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls)
+    _model(session, needed, churn_defaults)
+    found.units = {u.first.id: u for u in needed}
+    # The units left out are in no rescue year of a needed one: their (unpooled) figures move no kept share.
+    shares = _shares(units, attributions)
+    found.shares = {i: share for i, share in shares.items() if share.unit in found.units}
     return found
+
+
+def _needed(units: list[Unit], shown: set[str]) -> list[Unit]:
+    """The units holding a shown intervention, and every episode of a rescue year holding a shown one (the cap of
+    a year's episodes takes them in start order)."""
+    by_customer: dict[str, list[Unit]] = defaultdict(list)
+    for unit in units:
+        by_customer[unit.first.customer_id].append(unit)
+    needed: list[Unit] = []
+    for customer_units in by_customer.values():
+        chosen = {id(u) for u in customer_units if any(w.id in shown for w in u.windows)}
+        if not chosen:
+            continue
+        episodes = [u for u in customer_units if u.at_risk]  # in start order, as `_shares` caps them
+        for year in rescue_years([u.windows for u in episodes]):
+            if any(id(episodes[i]) in chosen for i in year):
+                chosen.update(id(episodes[i]) for i in year)
+        needed.extend(u for u in customer_units if id(u) in chosen)
+    return needed
 
 
 def _units(windows: Sequence[Window]) -> list[Unit]:
@@ -167,6 +201,9 @@ def _units(windows: Sequence[Window]) -> list[Unit]:
         by_customer[window.customer_id].append(window)
     units: list[Unit] = []
     for customer_windows in by_customer.values():
+        if len(customer_windows) == 1:  # most customers: one window, one unit (what the rules below give it)
+            units.append(Unit(customer_windows))
+            continue
         units.extend(Unit(episode) for episode in risk_episodes(customer_windows))
         units.extend(Unit([w]) for w in sorted(customer_windows, key=lambda w: (w.started_on, w.id)) if not w.at_risk)
     return units
@@ -291,6 +328,7 @@ class _Book:
     renewal_customer: np.ndarray
     renewal_due: np.ndarray
     renewal_closed: np.ndarray  # ordinal of the day it closed; BIG while open
+    windows: Sequence[Window] = ()  # every started intervention's window that is not cancelled (`started_windows`)
 
 
 def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
@@ -302,21 +340,42 @@ def _book(session: Session, customers: list[str], rows: Mapping[str, int]) -> _B
     return book
 
 
+def started_windows(session: Session, customer_ids: set[str] | None) -> list[Window]:
+    """The window of every started, not cancelled intervention of these customers (None: of every customer), read as
+    plain columns (no ORM objects: a book's thousands of windows load in one light statement)."""
+    i = Intervention
+    stmt = select(
+        i.id,
+        i.customer_id,
+        i.started_on,
+        i.window_end,
+        i.at_risk,
+        i.type,
+        i.framework,
+        i.context["band"].as_string(),
+        i.context["health_score"].as_float(),
+    ).where(i.started_on.is_not(None), i.window_end.is_not(None), i.status != "cancelled")
+    if customer_ids is not None:
+        stmt = stmt.where(in_values(session, i.customer_id, customer_ids))
+    return [
+        Window(iid, cid, start, end, bool(risk), type=kind, framework=framework, band=band, score=score)
+        for iid, cid, start, end, risk, kind, framework, band, score in session.execute(stmt)
+    ]
+
+
+def book_windows(session: Session, customer_ids: set[str]) -> list[Window]:
+    """`started_windows` of these customers, taken from the book's (read once per session until it writes)."""
+    book = read_book(session)
+    eligibility = _book(session, book.customers, {cid: n for n, cid in enumerate(book.customers)})
+    return [w for w in eligibility.windows if w.customer_id in customer_ids]
+
+
 def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str, int]) -> _Book:
     tier_of = {cid: tier for cid, tier in session.execute(select(Customer.id, Customer.tier))}
     codes: dict[str | None, int] = {}
     tiers = np.array([codes.setdefault(tier_of.get(c), len(codes)) for c in customers], dtype=np.int64)
-    busy = [
-        (rows[c], s.toordinal(), e.toordinal())
-        for c, s, e in session.execute(
-            select(Intervention.customer_id, Intervention.started_on, Intervention.window_end).where(
-                Intervention.started_on.is_not(None),
-                Intervention.window_end.is_not(None),
-                Intervention.status != "cancelled",
-            )
-        )
-        if c in rows and s is not None and e is not None
-    ]
+    windows = [w for w in started_windows(session, None) if w.customer_id in rows]
+    busy = [(rows[w.customer_id], w.started_on.toordinal(), w.window_end.toordinal()) for w in windows]
     renewals = [
         (rows[c], due.toordinal(), BIG if status == "open" or closed is None else closed.toordinal())
         for c, due, status, closed in session.execute(
@@ -332,7 +391,7 @@ def _read_eligibility(session: Session, customers: list[str], rows: Mapping[str,
         table = np.array(found, dtype=np.int64)
         return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
 
-    return _Book(tiers, codes, *columns(busy), *columns(renewals))
+    return _Book(tiers, codes, *columns(busy), *columns(renewals), windows)
 
 
 def _marks(rows: np.ndarray, first: np.ndarray, last: np.ndarray, days: np.ndarray, customers: int) -> np.ndarray:
@@ -403,6 +462,7 @@ def _month(book: _Book, health: health_service.BookHealth, grids: _Grids, days: 
 def _matched(
     session: Session,
     units: list[Unit],
+    peers: list[Unit],
     *,
     ledger: ledger_service.LedgerSeries,
     rows: Mapping[str, int],
@@ -411,15 +471,42 @@ def _matched(
     min_controls: int,
 ) -> None:
     """Pools of matched control windows for the units without a holdout (SPEC §9 "Exact rules"), a calendar month
-    and a window length at a time: all of them are masks over the month's start days × customers arrays."""
+    and a window length at a time: all of them are masks over the month's start days × customers arrays. `peers`:
+    the book's other units, whose start days join the pools of `units` (they make no pool of their own)."""
     waiting = [u for u in units if u.pool is None and u.first.band is not None]
     if not waiting:
         return
     book = _book(session, found.customers, rows)
-    health = health_service.book_health(session, {u.first.started_on for u in waiting})
+    months = {u.first.started_on.replace(day=1) for u in waiting}  # a cheap first cut before the keys
+    keys = {_pool_key(u, book, rows) for u in waiting}
+    joining = [
+        u
+        for u in peers
+        if u.pool is None
+        and u.first.band is not None
+        and u.first.started_on.replace(day=1) in months
+        and _pool_key(u, book, rows) in keys
+    ]
+    health = health_service.book_health(session, {u.first.started_on for u in waiting + joining})
     _match(
-        waiting, book=book, health=health, ledger=ledger, rows=rows, found=found, today=today, min_controls=min_controls
+        waiting,
+        book=book,
+        health=health,
+        ledger=ledger,
+        rows=rows,
+        found=found,
+        today=today,
+        min_controls=min_controls,
+        peers=joining,
     )
+
+
+def _pool_key(unit: Unit, book: _Book, rows: Mapping[str, int]) -> tuple[object, ...]:
+    """The matched pool a unit belongs to: ("matched", at risk, band, tier code, window length, "YYYY-MM")."""
+    first = unit.first
+    stratum = int(book.tiers[rows[first.customer_id]])
+    start = first.started_on  # "YYYY-MM" without strftime (the key's repr seeds its bootstrap draws: same text)
+    return ("matched", first.at_risk, first.band, stratum, first.days, f"{start.year:04d}-{start.month:02d}")
 
 
 def _match(
@@ -432,18 +519,21 @@ def _match(
     found: Incremental,
     today: date,
     min_controls: int,
+    peers: Sequence[Unit] = (),
 ) -> None:
-    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e."""
+    """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e (`peers`: units
+    whose start days join the pools of the waiting ones' keys)."""
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
-        first = unit.first
-        stratum = int(book.tiers[rows[first.customer_id]])
-        pools[("matched", first.at_risk, first.band, stratum, first.days, f"{first.started_on:%Y-%m}")].append(unit)
+        pools[_pool_key(unit, book, rows)].append(unit)
+    for unit in peers:
+        if (key := _pool_key(unit, book, rows)) in pools:  # `_matched` passes only these; a test may pass others
+            pools[key].append(unit)
     by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
     for key in pools:
         by_month[key[5]].append(key)
     # Every day the pools read the ledger on: each start's day before, each window's last day (today while open).
-    windows = {(u.first.started_on.toordinal(), u.first.days) for u in waiting}
+    windows = {(u.first.started_on.toordinal(), u.first.days) for units in pools.values() for u in units}
     read_on = {s - 1 for s, _ in windows} | {min(s + length - 1, today.toordinal()) for s, length in windows}
     grids = _grids(ledger, read_on, len(book.tiers))
     for keys in by_month.values():

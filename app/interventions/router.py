@@ -42,6 +42,7 @@ def _views(request: Request, session: Any, rows: list[Any]) -> list[Intervention
         as_of,
         min_controls=settings.min_controls,
         churn_defaults=settings.churn_defaults,
+        shown={r.id for r in rows},  # a page's figures: pools for its interventions only (the same figures)
     )
     return service.build_views(session, rows, settings.default_hourly_cost, as_of=as_of, computed=computed)
 

@@ -16,7 +16,7 @@ from app import formulas, records
 from app.batch import UpsertResult
 from app.config import DEFAULT_LEVEL_KINDS
 from app.customers import service as customers_service
-from app.db import in_values, utcnow
+from app.db import utcnow
 from app.errors import Conflict, Unprocessable
 from app.experiments import service as experiments
 from app.interventions import context as context_capture
@@ -309,32 +309,6 @@ def window_of(row: Intervention) -> Window | None:
     )
 
 
-def started_windows(session: Session, customer_ids: set[str]) -> list[Window]:
-    """`window_of` every started, not cancelled intervention of these customers, read as plain columns (no ORM
-    objects: a book's thousands of windows load in one light statement)."""
-    i = Intervention
-    stmt = select(
-        i.id,
-        i.customer_id,
-        i.started_on,
-        i.window_end,
-        i.at_risk,
-        i.type,
-        i.framework,
-        i.context["band"].as_string(),
-        i.context["health_score"].as_float(),
-    ).where(
-        in_values(session, i.customer_id, customer_ids),
-        i.started_on.is_not(None),
-        i.window_end.is_not(None),
-        i.status != "cancelled",
-    )
-    return [
-        Window(iid, cid, start, end, bool(risk), type=kind, framework=framework, band=band, score=score)
-        for iid, cid, start, end, risk, kind, framework, band, score in session.execute(stmt)
-    ]
-
-
 @dataclass(frozen=True)
 class Impacts:
     """Naive attribution and incremental figures of every started intervention of some customers."""
@@ -357,13 +331,15 @@ def impacts(
     *,
     min_controls: int,
     churn_defaults: Mapping[str, float],
+    shown: Collection[str] | None = None,
 ) -> Impacts:
     """Attribution (SPEC §5) and incremental figures (SPEC §9) of every started intervention of these customers
     (episodes and caps span all of a customer's interventions); the options are the settings
-    CSROI_MIN_CONTROLS and CSROI_CHURN_DEFAULTS."""
+    CSROI_MIN_CONTROLS and CSROI_CHURN_DEFAULTS. `shown`: the interventions whose incremental figures are read
+    (None: all; see `incremental.measure`)."""
     if not customer_ids:
         return Impacts({}, incremental.Incremental())
-    windows = started_windows(session, customer_ids)
+    windows = incremental.book_windows(session, customer_ids)  # the book's windows: the controls read them all
     book = incremental.read_book(session)  # the whole book's ledger as arrays: attribution and controls read it
     naive = attribute(session, windows, as_of, series=book.ledger)
     found = incremental.measure(
@@ -374,6 +350,7 @@ def impacts(
         book=book,
         min_controls=min_controls,
         churn_defaults=churn_defaults,
+        shown=shown,
     )
     return Impacts(naive, found)
 

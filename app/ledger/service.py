@@ -304,8 +304,11 @@ class LedgerSeries:
         step = np.where(first, running, running - np.r_[0, running[:-1]])
         # One bincount (float sums of whole cents are exact far beyond any book: 2^53 cents) instead of np.add.at.
         cells = np.searchsorted(days, on, side="left") * customers + rows
-        diff = np.bincount(cells, weights=step, minlength=(len(days) + 1) * customers).astype(np.int64)
-        grid: np.ndarray = np.cumsum(diff.reshape(len(days) + 1, customers)[:-1], axis=0)
+        # The running sum in place on the float sums (exact: whole cents, every partial sum far below 2^53), then one
+        # conversion: one days × customers array fewer than converting first.
+        diff = np.bincount(cells, weights=step, minlength=(len(days) + 1) * customers).reshape(len(days) + 1, customers)
+        np.cumsum(diff, axis=0, out=diff)
+        grid: np.ndarray = diff[:-1].astype(np.int64)
         return grid
 
     @cached_property

@@ -67,7 +67,12 @@ def roi(
         bands[row.id] = band
     started = [r for r, _ in found]
     computed = interventions_service.impacts(
-        session, {r.customer_id for r in started}, today, min_controls=min_controls, churn_defaults=churn_defaults
+        session,
+        {r.customer_id for r in started},
+        today,
+        min_controls=min_controls,
+        churn_defaults=churn_defaults,
+        shown={r.id for r in started},  # the rows read only these interventions' figures
     )
     figures = {
         f.id: f

@@ -126,6 +126,43 @@ class TestMatched:
         row = client.get("/v1/interventions/iv-t00").json()["impact"]
         assert (row["method"], row["control_customers"]) == ("model", 0)
 
+    def test_an_interventions_figures_do_not_depend_on_what_else_is_read(
+        self, client: TestClient, session: Session
+    ) -> None:
+        # t0 starts on 1 April, t1 on 15 April: one pool (red, high touch, 90 days, April) over both start days.
+        # 40 controls pay from January; 10 more pay from 10 April (nothing at start on 1 April, so they join the
+        # pool through 15 April only) and churn on 20 May.
+        steady, late = [f"k{n:03d}" for n in range(40)], [f"l{n:03d}" for n in range(10)]
+        treated = ["t0", "t1"]
+        make_health_model(session, components=[logins_component(weight=1)])
+        make_customers(session, treated + steady + late, tier="high_touch")
+        post_revenue(session, *(revenue(c, "2026-01-01", 10000) for c in treated + steady))
+        post_revenue(session, *(revenue(c, "2026-04-10", 10000) for c in late))
+        post_revenue(session, *(revenue(c, "2026-05-20", 0) for c in late))
+        # The treated ones' context (point in time): one login each, red; the controls' bands: stored snapshots.
+        post_usage(session, *(usage_event(c, "login", "2026-03-20T12:00:00Z", id=f"login-{c}") for c in treated))
+        for customer in treated + steady + late:
+            for day in ("2026-03-31", "2026-04-14"):
+                make_snapshot(session, customer=customer, day=day, score=10.0, band="red")
+        for customer, day in (("t0", START), ("t1", "2026-04-15")):
+            make_intervention(session, id=f"iv-{customer}", customer=customer, started_on=day, at_risk=True,
+                              attribution_days=90)  # fmt: skip
+        session.commit()
+        alone = client.get("/v1/interventions/iv-t0").json()["impact"]
+        first_page = client.get("/v1/interventions", params={"limit": 1}).json()["items"]
+        everything = client.get("/v1/interventions", params={"limit": 100}).json()["items"]
+        assert [item["id"] for item in first_page] == ["iv-t0"]
+        listed = next(item for item in everything if item["id"] == "iv-t0")
+        # Its pool holds both start days' control windows whichever interventions the read shows: 50 customers,
+        # 90 windows of 10,000 (40 + 50), 10 of which churned: p = 100,000 / 900,000 = 1/9, 10,000 / 9 = 1,111.11.
+        # (Read with t0's customer alone, the pool used to hold 1 April's 40 windows only: p = 0.)
+        assert alone == first_page[0]["impact"] == listed["impact"]
+        assert (alone["method"], alone["control_customers"], alone["incremental_retained_arr"]) == (
+            "matched",
+            50,
+            1111.11,
+        )
+
 
 class TestHoldout:
     def test_experiment_holdout_churns_30_percent_treatment_18(self, client: TestClient, session: Session) -> None:
