@@ -741,7 +741,12 @@ def _pool_draws(found: Incremental, key: tuple[object, ...], seed: int) -> tuple
     if n <= EXACT_POOL:
         sums = _resample_counts(rng, n) @ stats.T
     else:
-        sums = rng.multivariate_normal(stats.sum(axis=1), np.cov(stats) * n, size=RESAMPLES, method="eigh")
+        # The covariance of real columns is positive semidefinite; an eigenvalue a hair below 0 is rounding in
+        # sums of ~1e14 cents² (a zero column, or churned = start for every churner). numpy's default check uses an
+        # absolute tolerance of 1e-8 and warns on it; its eigh factor takes |eigenvalues| either way, so the draws are
+        # the same with the check off.
+        cov = np.cov(stats) * n
+        sums = rng.multivariate_normal(stats.sum(axis=1), cov, size=RESAMPLES, method="eigh", check_valid="ignore")
     whole = np.where(sums[:, 0] > 0, sums[:, 0], np.nan)
     found.draws[(key, seed)] = (sums[:, 1] / whole, sums[:, 2] / whole)
     return found.draws[(key, seed)]

@@ -132,14 +132,10 @@ class ClickHouseStore:
             expired, distinct = len(distinct) - len(kept), kept
         if not distinct:
             return EventBatchResult(accepted=0, duplicates=repeats, expired=expired)
-        outside = sorted(r.id for r in distinct if not FIRST_INSTANT <= r.occurred_at < LAST_INSTANT)
-        if outside:
-            raise Unprocessable(
-                f"{len(outside)} event(s) occurred outside 1900-2299, which the ClickHouse usage store cannot hold; "
-                "nothing was written.",
-                [{"loc": ["body", "events"], "msg": f"occurred_at out of range: {', '.join(outside[:20])}",
-                  "type": "value_error"}],
-            )  # fmt: skip
+        _refuse_outside(
+            [r.id for r in distinct if not FIRST_INSTANT <= r.occurred_at < LAST_INSTANT],
+            "event(s) occurred", loc="events", field="occurred_at",
+        )  # fmt: skip
         self._claim(session, {(r.customer_id, r.kind) for r in distinct}, source="raw")
         stored = self._stored_hashes([r.id for r in distinct])
         conflicts = [r.id for r in distinct if stored.get(r.id, r.content_hash) != r.content_hash]
@@ -219,14 +215,10 @@ class ClickHouseStore:
         transaction with the SQL database: see docs/clickhouse.md (a retry after a failure converges)."""
         if not rows:
             return DailyBatchResult(created=0, updated=0, unchanged=0)
-        outside = sorted(f"{r.customer_id} {r.kind} {r.day}" for r in rows if not FIRST_DAY <= r.day <= LAST_DAY)
-        if outside:
-            raise Unprocessable(
-                f"{len(outside)} row(s) fall outside 1900-2299, which the ClickHouse usage store cannot hold; "
-                "nothing was written.",
-                [{"loc": ["body", "rows"], "msg": f"day out of range: {', '.join(outside[:20])}",
-                  "type": "value_error"}],
-            )  # fmt: skip
+        _refuse_outside(
+            [f"{r.customer_id} {r.kind} {r.day}" for r in rows if not FIRST_DAY <= r.day <= LAST_DAY],
+            "row(s) fall", loc="rows", field="day",
+        )  # fmt: skip
         self._claim(session, {(r.customer_id, r.kind) for r in rows}, source="daily")
         records.ensure_customers(session, sorted({r.customer_id for r in rows}))
         session.flush()  # the SQL writes before ClickHouse's: a failing one leaves ClickHouse untouched
@@ -655,3 +647,15 @@ def _value(micros: int) -> Decimal:
     value = from_micros(micros)
     assert value is not None  # noqa: S101 - the latest of a NOT NULL column
     return value
+
+
+def _refuse_outside(labels: Sequence[str], what: str, *, loc: str, field: str) -> None:
+    """A 422 naming (the first 20 of) `labels`, items dated outside 1900-2299: ClickHouse's Date and DateTime64
+    ranges, which this store's tables use. Nothing has been written when it is raised."""
+    if not labels:
+        return
+    outside = sorted(labels)
+    raise Unprocessable(
+        f"{len(outside)} {what} outside 1900-2299, which the ClickHouse usage store cannot hold; nothing was written.",
+        [{"loc": ["body", loc], "msg": f"{field} out of range: {', '.join(outside[:20])}", "type": "value_error"}],
+    )
