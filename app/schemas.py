@@ -4,7 +4,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, getcontext, localcontext
 from typing import Annotated, Any
 
 from fastapi import Request
@@ -57,8 +57,11 @@ def _rounded(value: Decimal | float, places: Decimal) -> float:
         return float(exact)
     # Enough precision for every digit the rounded value keeps: a raw usage value of 1e30 has 37 digits at six
     # decimals, more than the default context's 28, where quantize would raise InvalidOperation.
+    needed = exact.adjusted() + 1 - int(places.as_tuple().exponent) + 2
+    if needed <= getcontext().prec:  # nearly every value: the current context holds it (no local context to enter)
+        return float(exact.quantize(places, rounding=ROUND_HALF_EVEN))
     with localcontext() as context:
-        context.prec = max(context.prec, exact.adjusted() + 1 - int(places.as_tuple().exponent) + 2)
+        context.prec = needed
         return float(exact.quantize(places, rounding=ROUND_HALF_EVEN))
 
 

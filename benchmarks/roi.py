@@ -390,12 +390,14 @@ def _server_cpu(monitor: Engine, application_name: str) -> float | None:
     return total
 
 
-def _child(url: str, secret: str, reads: list[Read], calls: int, out: Connection) -> None:
+def _child(  # noqa: PLR0917 - a multiprocessing target: positional arguments
+    url: str, secret: str, reads: list[Read], calls: int, out: Connection, freeze: bool
+) -> None:
     """Serve `reads` in process, `calls` times each, sending ("call", label, seconds, cpu, statements, body) per
     call (cpu: this process's and its PostgreSQL backends' CPU seconds, None when they cannot be read)."""
     from fastapi.testclient import TestClient  # noqa: PLC0415 - only the child needs the app
 
-    from app.main import create_app  # noqa: PLC0415
+    from app.main import create_app, freeze_heap  # noqa: PLC0415
 
     engine = make_engine(url)
     from app.logs import configure_logging  # noqa: PLC0415
@@ -404,6 +406,8 @@ def _child(url: str, secret: str, reads: list[Read], calls: int, out: Connection
     configure_logging("WARNING", json=False)
     app = create_app(Settings(database_url=url, migrate_on_start=False))
     app.state.engine, app.state.sessionmaker = engine, make_sessionmaker(engine)
+    if freeze:  # as `csroi serve` does once its app is built (`app.main.serve_app`)
+        freeze_heap()
     count = [0]
 
     def seen(*_: Any) -> None:
@@ -448,7 +452,7 @@ def _terminate_sessions(server: Engine, application_name: str) -> None:
 
 
 def time_reads(server: Engine, url: str, secret: str, reads: list[Read], *, runs: int, warm_up: bool,
-               timeout: float) -> dict[str, Timing]:  # fmt: skip
+               timeout: float, freeze: bool = True) -> dict[str, Timing]:  # fmt: skip
     """Time every read in child processes; a call over `timeout` seconds kills the child and is reported."""
     context = multiprocessing.get_context("spawn")
     calls = runs + int(warm_up)
@@ -459,7 +463,8 @@ def time_reads(server: Engine, url: str, secret: str, reads: list[Read], *, runs
         child_url = make_url(url).update_query_dict({"application_name": application_name})
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=_child, args=(child_url.render_as_string(hide_password=False), secret, pending, calls, send)
+            target=_child,
+            args=(child_url.render_as_string(hide_password=False), secret, pending, calls, send, freeze),
         )
         process.start()
         send.close()
@@ -559,7 +564,7 @@ class SizeResult:
 
 
 def measure(server: Engine, db: BookDb, *, runs: int, warm_up: bool, timeout: float,
-            fair_timeout: float | None = None) -> SizeResult:  # fmt: skip
+            fair_timeout: float | None = None, freeze: bool = True) -> SizeResult:  # fmt: skip
     """Time the reads and the naive SQL on one book."""
     # The 12 complete months before the book's day.
     end = month_end(add_months(db.today.replace(day=1), -1))
@@ -583,7 +588,7 @@ def measure(server: Engine, db: BookDb, *, runs: int, warm_up: bool, timeout: fl
         Read("GET /v1/interventions?limit=1000", "/v1/interventions", {"limit": "1000"}),
         Read("GET /v1/customers/{id}/recommendation", f"/v1/customers/{top}/recommendation", {}),
     ]
-    timings = time_reads(server, db.url, secret, reads, runs=runs, warm_up=warm_up, timeout=timeout)
+    timings = time_reads(server, db.url, secret, reads, runs=runs, warm_up=warm_up, timeout=timeout, freeze=freeze)
     default_hourly = Settings(database_url=db.url).default_hourly_cost
     params = {"start": start, "end": end, "today": utcnow().date(), "default_hourly_cents": int(default_hourly * 100)}
     # The reference always gets a warm-up and at least 3 calls: it is cheap, and a cold first call is noise.
@@ -765,6 +770,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS, help=f"timed calls per read (default {RUNS})")
     parser.add_argument("--no-warm-up", action="store_true", help="time the first call (for very slow routes)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds one call may take (default 600)")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="do not freeze the heap once the app is built (`csroi serve` does)")  # fmt: skip
     parser.add_argument("--load-only", action="store_true", help="load (or find) the books, time nothing")
     parser.add_argument("--fair-reference", type=float, metavar="TIMEOUT", default=None,
                         help="also run FAIR_SQL once per size, given at most TIMEOUT seconds")  # fmt: skip
@@ -783,7 +790,15 @@ def main() -> None:
             return
         warm_up = not args.no_warm_up
         results = [
-            measure(server, db, runs=args.runs, warm_up=warm_up, timeout=args.timeout, fair_timeout=args.fair_reference)
+            measure(
+                server,
+                db,
+                runs=args.runs,
+                warm_up=warm_up,
+                timeout=args.timeout,
+                fair_timeout=args.fair_reference,
+                freeze=not args.no_freeze,
+            )
             for db in books
         ]
         report(results, runs=args.runs, warm_up=warm_up)

@@ -566,12 +566,19 @@ def carry_forward(
     latest = np.maximum.accumulate(np.where(taken, np.arange(len(snapshot_days))[:, None], -1), axis=0)
     ordinals = np.array([d.toordinal() for d in snapshot_days])
     everyone = np.arange(customers)
+    slots: tuple[int, int] | None = None
     for col, day in enumerate(wanted):
-        # The latest snapshot a customer has on or before `day` stands for it if taken in the CARRY_DAYS before.
+        # The latest snapshot a customer has on or before `day` (slot up to `hi`) stands for it if taken in the
+        # CARRY_DAYS before: in slot `lo` or later (the slots' days ascend). Days with the same two slots (a week's
+        # days, in the usual ascending `wanted`) share the row of what is recent and its scores.
         hi = int(np.searchsorted(ordinals, day.toordinal(), side="right")) - 1
         if hi < 0:
             continue
-        source = latest[hi]
-        fill = (source >= 0) & (ordinals[source] >= day.toordinal() - CARRY_DAYS) & ~covered[col]
-        scores[col, fill] = values[source[fill], everyone[fill]]
-        covered[col, fill] = True
+        lo = int(np.searchsorted(ordinals, day.toordinal() - CARRY_DAYS, side="left"))
+        if slots != (hi, lo):
+            slots, source = (hi, lo), latest[hi]
+            recent = source >= lo  # never where source is -1 (no snapshot yet): lo >= 0
+            picked = values[source, everyone]  # source -1 reads the last slot: masked out by `recent`
+        fill = recent & ~covered[col]
+        np.copyto(scores[col], picked, where=fill)
+        covered[col] |= fill
