@@ -220,9 +220,10 @@ def _model_windowed(
     probes, groups = _window_probes(windowed, as_of)
     wanted = groups if ever is not None else []
     distinct_ever: dict[int, list[str]] = {i: [] for i, c in windowed if c.aggregate == "distinct"}
+    flag_of = [[g for g, _ in wanted].index((c.kind, c.where)) if wanted else -1 for _, c in windowed]
     for cid, row, had in _probe_customers(session, probes, wanted, as_of=as_of, customers=customers):
         for position, (i, c) in enumerate(windowed):
-            if ever is not None and had[[g for g, _ in wanted].index((c.kind, c.where))]:
+            if ever is not None and had[flag_of[position]]:
                 ever[i].add(cid)
             count, measure = row[2 * position : 2 * position + 2]
             if count is None:  # no day of its events in the window (events is NOT NULL: Σ is NULL only then)
@@ -278,14 +279,15 @@ def _model_lasts(
     for (kind, where), days in zip(groups, bounds, strict=True):
         probes += [latest(kind, where, days, UsageDaily.last_micros), latest(kind, where, days, UsageDaily.last_at)]
     found: list[dict[str, tuple[Decimal, datetime]]] = [{} for _ in groups]
+    flag_of = [(i, groups.index((c.kind, c.where))) for i, c in lasts]
     for cid, row, had in _probe_customers(session, probes, wanted, as_of=as_of, customers=customers):
         for g in range(len(groups)):
             value = from_micros(row[2 * g])
             if value is not None:
                 found[g][cid] = (value, row[2 * g + 1])
         if ever is not None:
-            for i, c in lasts:
-                if had[groups.index((c.kind, c.where))]:
+            for i, flag in flag_of:
+                if had[flag]:
                     ever[i].add(cid)
     end = day_end(as_of)
     for i, c in lasts:
