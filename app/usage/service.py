@@ -1,5 +1,6 @@
 """Usage event ingestion: idempotent, all-or-nothing, COPY-fast on PostgreSQL (SPEC §2 events, §3)."""
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -73,10 +74,13 @@ _MAX_INT_VALUE = 9 * 10**12  # `parse_value`'s bound: an integer below it in siz
 # times, and json.dumps with sort_keys builds an encoder per call (2.7 of 5-6 µs here). The key holds each value's
 # type beside it (1, 1.0 and True are equal in Python) and takes only str, int, bool and None values, whose JSON is
 # a function of (type, value), where a float's is not (0.0 == -0.0). Keys in another order are another entry with
-# the same text. Bounded: cleared when full.
+# the same text. Bounded: the least recently used shapes are dropped.
 _CACHEABLE = frozenset({str, int, bool, type(None)})
-_PROPERTIES_TEXT: dict[tuple[tuple[str, type, Any], ...], str] = {}
-_PROPERTIES_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=4096)
+def _flat_properties_text(key: tuple[tuple[str, type, Any], ...]) -> str:
+    return canonical_json({name: value for name, _, value in key})
 
 
 def _properties_text(properties: dict[str, Any]) -> str:
@@ -87,14 +91,7 @@ def _properties_text(properties: dict[str, Any]) -> str:
         if kind not in _CACHEABLE:
             return canonical_json(properties)
         parts.append((name, kind, value))
-    key = tuple(parts)
-    text = _PROPERTIES_TEXT.get(key)
-    if text is None:
-        text = canonical_json(properties)
-        if len(_PROPERTIES_TEXT) >= _PROPERTIES_CACHE_SIZE:
-            _PROPERTIES_TEXT.clear()
-        _PROPERTIES_TEXT[key] = text
-    return text
+    return _flat_properties_text(tuple(parts))
 
 
 def _fast_row(event: FastEvent) -> EventRow:

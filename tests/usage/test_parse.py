@@ -120,3 +120,29 @@ def test_missing_body_is_422(client: TestClient) -> None:
     response = client.post("/v1/events")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["body"]
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        {"feature": "export"},
+        {"b": 1, "a": "x"},
+        {"a": "x", "b": 1},  # the same shape in another key order: the same text
+        {"n": 1},
+        {"n": True},  # equal to 1 in Python, not in JSON
+        {"n": 1.0},  # floats are never cached (0.0 == -0.0)
+        {"n": -0.0},
+        {"n": None},
+        {"nested": {"a": 1}},  # not flat: never cached
+    ],
+)
+def test_properties_text_is_canonical_json_whatever_came_before(properties: dict[str, Any]) -> None:
+    # Twice: the second answer may come from the cache, and must be the same text.
+    for _ in range(2):
+        assert service._properties_text(properties) == service.canonical_json(properties)
+
+
+def test_properties_text_keeps_1_and_true_apart() -> None:
+    assert service._properties_text({"n": 1}) == '{"n":1}'
+    assert service._properties_text({"n": True}) == '{"n":true}'
+    assert service._properties_text({"n": 1}) == '{"n":1}'
