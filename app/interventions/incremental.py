@@ -480,14 +480,14 @@ def _matched(
     months = {u.first.started_on.replace(day=1) for u in waiting}  # a cheap first cut before the keys
     keys = {_pool_key(u, book, rows) for u in waiting}
     joining = [
-        u
+        (u, key)
         for u in peers
         if u.pool is None
         and u.first.band is not None
         and u.first.started_on.replace(day=1) in months
-        and _pool_key(u, book, rows) in keys
+        and (key := _pool_key(u, book, rows)) in keys
     ]
-    health = health_service.book_health(session, {u.first.started_on for u in waiting + joining})
+    health = health_service.book_health(session, {u.first.started_on for u in waiting + [u for u, _ in joining]})
     _match(
         waiting,
         book=book,
@@ -519,15 +519,15 @@ def _match(
     found: Incremental,
     today: date,
     min_controls: int,
-    peers: Sequence[Unit] = (),
+    peers: Sequence[tuple[Unit, tuple[object, ...]]] = (),
 ) -> None:
     """`_matched` on what it read: pool the waiting units and set each one's method, pool, p and e (`peers`: units
-    whose start days join the pools of the waiting ones' keys)."""
+    whose start days join the pools of the waiting ones' keys, each with its pool key)."""
     pools: dict[tuple[object, ...], list[Unit]] = defaultdict(list)
     for unit in waiting:
         pools[_pool_key(unit, book, rows)].append(unit)
-    for unit in peers:
-        if (key := _pool_key(unit, book, rows)) in pools:  # `_matched` passes only these; a test may pass others
+    for unit, key in peers:
+        if key in pools:  # `_matched` passes only these
             pools[key].append(unit)
     by_month: dict[object, list[tuple[object, ...]]] = defaultdict(list)
     for key in pools:
