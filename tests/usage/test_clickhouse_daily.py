@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.errors import Conflict, Unprocessable
 from app.health.schemas import ComponentIn
-from app.models import JobRun, UsageFeed
+from app.models import UsageFeed
 from app.usage import daily
 from app.usage import service as usage_service
 from app.usage import store as usage_store
@@ -27,8 +27,8 @@ from app.usage.clickhouse import ClickHouseStore
 from app.usage.daily import DailyRow
 from app.usage.schemas import UsageDailyIn
 from app.usage.service import to_row
-from app.worker import Worker, run_job
 from tests.builders import usage_event
+from tests.usage.conftest import RetentionRun
 
 NOW = datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
 
@@ -249,11 +249,10 @@ class TestRetention:
         self,
         *,
         settings: Settings,
-        engine: object,
-        session_factory: object,
         session: Session,
         ch_store: ClickHouseStore,
         monkeypatch: pytest.MonkeyPatch,
+        retention_run: RetentionRun,
     ) -> None:
         _book(ch_store, session)
         dsns: list[str] = []
@@ -264,14 +263,7 @@ class TestRetention:
 
         monkeypatch.setattr(usage_store, "store_for", store_for)
         configured = settings.model_copy(update={"events_retention_days": 40, "usage_store": "chdb:///var/lib/ch"})
-        worker = Worker(configured, engine, session_factory, name="t:1")  # type: ignore[arg-type]
-        try:
-            assert run_job(worker, "usage.retention", slot=NOW) == "ran"
-        finally:
-            worker.close()
-        session.expire_all()
-        [run] = session.scalars(select(JobRun).where(JobRun.job == "usage.retention"))
-        assert run.result == {
+        assert retention_run(configured, NOW) == {
             "retention_days": 40, "horizon": "2026-03-06T12:00:00+00:00", "months": ["2025-12", "2026-01", "2026-02"],
             "events": 3,
         }  # fmt: skip

@@ -18,10 +18,10 @@ from app.config import Settings
 from app.customers.erasure import erase_customer
 from app.keys.service import Scope
 from app.main import create_app
-from app.models import Customer, JobRun, UsageEvent
+from app.models import Customer, UsageEvent
 from app.usage import partitions, service
-from app.worker import Worker, run_job
 from tests.builders import usage_event
+from tests.usage.conftest import RetentionRun
 
 NOW = datetime(2026, 4, 15, 12, 0, tzinfo=UTC)
 
@@ -237,17 +237,10 @@ class TestRetention:
         assert len(stored(session)) == 6
 
     def test_the_worker_job_records_what_it_dropped(
-        self, settings: Settings, engine: object, session_factory: object, session: Session, client: TestClient
+        self, settings: Settings, session: Session, client: TestClient, retention_run: RetentionRun
     ) -> None:
         _book(session)
-        worker = Worker(settings.model_copy(update={"events_retention_days": 40}), engine, session_factory, name="t:1")  # type: ignore[arg-type]
-        try:
-            assert run_job(worker, "usage.retention", slot=NOW) == "ran"
-        finally:
-            worker.close()
-        session.expire_all()
-        [run] = session.scalars(select(JobRun).where(JobRun.job == "usage.retention"))
-        assert run.result == {
+        assert retention_run(settings.model_copy(update={"events_retention_days": 40}), NOW) == {
             "retention_days": 40, "horizon": "2026-03-06T12:00:00+00:00", "months": ["2025-12", "2026-01", "2026-02"],
             "events": 3,
         }  # fmt: skip
@@ -256,14 +249,8 @@ class TestRetention:
         assert session.scalar(select(func.count()).select_from(UsageEvent)) == 3
 
     def test_the_job_does_nothing_without_a_retention(
-        self, settings: Settings, engine: object, session_factory: object, session: Session
+        self, settings: Settings, session: Session, retention_run: RetentionRun
     ) -> None:
         _book(session)
-        worker = Worker(settings, engine, session_factory, name="t:1")  # type: ignore[arg-type]
-        try:
-            assert run_job(worker, "usage.retention") == "ran"
-        finally:
-            worker.close()
-        [run] = session.scalars(select(JobRun).where(JobRun.job == "usage.retention"))
-        assert run.result == {"retention_days": None, "months": [], "events": 0}
+        assert retention_run(settings, NOW) == {"retention_days": None, "months": [], "events": 0}
         assert len(stored(session)) == 6
