@@ -8,7 +8,7 @@ With daily aggregates (`POST /v1/usage/daily`) for more customers, the SQL side 
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.health import service as health_service
 from app.health.schemas import HealthModelIn
+from app.types import UsageComponent
 from app.usage import daily, rollup
 from app.usage import raw_reads as queries
 from app.usage import service as usage_service
@@ -137,6 +138,28 @@ def book(session: Session, ch_store: ClickHouseStore, monkeypatch: pytest.Monkey
     return make
 
 
+def _assert_model_raws_agree(
+    session: Session,
+    ch_store: ClickHouseStore,
+    reference: Any,
+    components: Sequence[UsageComponent],
+    *,
+    customer_lists: Sequence[list[str] | None],
+    first: Any,
+) -> None:
+    """`model_raws` of the ClickHouse store equals the reference's (`queries` or a `SqlStore`) on every day of DAYS,
+    for each list of customers, with and without the components' first-seen times given."""
+    for as_of in DAYS:
+        for who in customer_lists:
+            for seen in (None, first):
+                options: dict[str, Any] = {"as_of": as_of, "customers": who, "seats": True, "first": seen}
+                expected = reference.model_raws(session, components, **options)
+                got = ch_store.model_raws(session, components, **options)
+                for component, want, have in zip(components, expected[0], got[0], strict=True):
+                    assert have == want, (component.name, as_of, who, seen is None)
+                assert got[1] == expected[1]
+
+
 class TestParity:
     """Every read of the usage-store interface: ClickHouse answers what the SQL reads answer."""
 
@@ -153,15 +176,7 @@ class TestParity:
             session, components, customers=subset
         )
         assert ch_store.first_seen(session, components, customers=[]) == [{} for _ in components]
-        for as_of in DAYS:
-            for who in (None, subset, []):
-                for seen in (None, first):
-                    options: dict[str, Any] = {"as_of": as_of, "customers": who, "seats": True, "first": seen}
-                    expected = queries.model_raws(session, components, **options)
-                    got = ch_store.model_raws(session, components, **options)
-                    for component, want, have in zip(components, expected[0], got[0], strict=True):
-                        assert have == want, (component.name, as_of, who, seen is None)
-                    assert got[1] == expected[1]
+        _assert_model_raws_agree(session, ch_store, queries, components, customer_lists=(None, subset, []), first=first)
         # Something to compare: every component has data for someone on AS_OF.
         raws, _ = ch_store.model_raws(session, components, as_of=AS_OF, customers=None, seats=True)
         assert all(any(v is not None for v in raw.values()) for raw in raws)
@@ -245,15 +260,7 @@ class TestDailyParity:
         assert ch_store.first_seen(session, components, customers=subset) == sql.first_seen(
             session, components, customers=subset
         )
-        for as_of in DAYS:
-            for who in (None, subset):
-                for seen in (None, first):
-                    options: dict[str, Any] = {"as_of": as_of, "customers": who, "seats": True, "first": seen}
-                    expected = sql.model_raws(session, components, **options)
-                    got = ch_store.model_raws(session, components, **options)
-                    for component, want, have in zip(components, expected[0], got[0], strict=True):
-                        assert have == want, (component.name, as_of, who, seen is None)
-                    assert got[1] == expected[1]
+        _assert_model_raws_agree(session, ch_store, sql, components, customer_lists=(None, subset), first=first)
         raws, _ = ch_store.model_raws(session, components, as_of=AS_OF, customers=daily_customers, seats=True)
         empty = [
             c.name for c, raw in zip(components, raws, strict=True) if not any(v is not None for v in raw.values())
