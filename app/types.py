@@ -16,7 +16,6 @@ from app.errors import worded
 # --- ids --------------------------------------------------------------------------------------------------------
 
 # CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
-# CRM ids travel in URL paths, so no slashes, spaces or URL syntax; everything CRMs actually use fits.
 ID_PATTERN = worded(
     r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*$",
     "an id is 1 to 255 characters: letters, digits and . _ : @ + - (no spaces or slashes), starting with a letter "

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Float, Integer, LargeBinary, Select, Table, and_, cast, func, literal, select
+from sqlalchemy import Float, LargeBinary, Select, Table, and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from app import formulas, records
@@ -502,37 +502,77 @@ def _snapshot_columns(session: Session, first: date, last: date) -> dict[date, t
     ranges: dict[tuple[date, date], bool] = read_cache(session, "health.snapshot_ranges")
     if not any(a <= first and last <= b for a, b in ranges):
         postgres = session.get_bind().dialect.name == "postgresql"
-        # The same order as customer_ids' ORDER BY id, in the database's own collation.
-        ranked = select(Customer.id, (func.row_number().over(order_by=Customer.id) - 1).label("rn")).subquery()
-        positions, scores = _day_arrays(ranked.c.rn, HealthSnapshot.score, postgres=postgres)
+        listed, scores = _day_arrays(HealthSnapshot.customer_id, HealthSnapshot.score, postgres=postgres)
         known = sorted(d for d in cache if first <= d <= last)
         stmt = (
-            select(HealthSnapshot.snapshot_date, positions, scores)
-            .join(ranked, ranked.c.id == HealthSnapshot.customer_id)
+            select(HealthSnapshot.snapshot_date, listed, scores)
             .where(HealthSnapshot.snapshot_date >= first, HealthSnapshot.snapshot_date <= last)
             .group_by(HealthSnapshot.snapshot_date)
         )
         if known:
             stmt = stmt.where(HealthSnapshot.snapshot_date.not_in(known))
-        for day, day_positions, day_scores in session.execute(stmt):
-            if postgres:  # packed big-endian binary: no number is formatted as text, nor parsed back
-                cache[day] = (np.frombuffer(day_positions, ">i4").astype(np.int64), np.frombuffer(day_scores, ">f8"))
-            else:
-                cache[day] = (np.array(json.loads(day_positions), np.int64), np.array(json.loads(day_scores), float))
+        positions = _Positions(customer_ids(session))
+        for day, day_ids, day_scores in session.execute(stmt):
+            # packed big-endian binary on PostgreSQL: no number is formatted as text, nor parsed back
+            values = np.frombuffer(day_scores, ">f8") if postgres else np.array(json.loads(day_scores), float)
+            cache[day] = positions.of(day_ids, values) or _day_rows(session, day, positions)
         ranges[(first, last)] = True
     return {day: columns for day, columns in cache.items() if first <= day <= last}
 
 
-def _day_arrays(position: Any, score: Any, *, postgres: bool) -> tuple[Any, Any]:
-    """The aggregates of a day's positions and scores: on PostgreSQL each value's binary form (`int4send`,
-    `float8send`; a null score as NaN) concatenated into one bytea per day, so 580,000 numbers travel as two
-    buffers per day instead of text arrays; on SQLite JSON arrays."""
+ID_SEPARATOR = ","  # never in an id (`app.types.ID_PATTERN`)
+
+
+class _Positions:
+    """A snapshot day's customer ids (one text, `ID_SEPARATOR` between them) as positions in `customer_ids` order.
+
+    The ids come in the order the day's scores do (the two aggregates of one group see its rows in one order), so
+    no join to the customers is needed in SQL (it was most of the read's time). A day listing every customer in id
+    order, the usual case, is one comparison of texts; any other list is split and looked up, once per distinct
+    list."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.everyone = ID_SEPARATOR.join(ids)
+        self.index = {cid: n for n, cid in enumerate(ids)}
+        self.all = np.arange(len(ids), dtype=np.int64)
+        self.known: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def of(self, listed: str, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The positions of `listed` and the matching `scores` (ids no longer in the book, if any, left out); None
+        when the list does not split into one id per score (an id holding the separator, which no API path
+        stores)."""
+        if listed == self.everyone and len(scores) == len(self.all):
+            return self.all, scores
+        if listed not in self.known:
+            rows = np.array([self.index.get(cid, -1) for cid in listed.split(ID_SEPARATOR)], dtype=np.int64)
+            if len(rows) != len(scores):
+                return None
+            self.known[listed] = rows, rows >= 0
+        rows, kept = self.known[listed]
+        return (rows, scores) if kept.all() else (rows[kept], scores[kept])
+
+
+def _day_rows(session: Session, day: date, positions: _Positions) -> tuple[np.ndarray, np.ndarray]:
+    """One snapshot day read row by row (ids and scores), for a day whose packed list `_Positions` cannot split."""
+    found = [
+        (positions.index[cid], np.nan if score is None else score)
+        for cid, score in session.execute(
+            select(HealthSnapshot.customer_id, HealthSnapshot.score).where(HealthSnapshot.snapshot_date == day)
+        )
+        if cid in positions.index
+    ]
+    rows = np.array([row for row, _ in found], dtype=np.int64)
+    return rows, np.array([score for _, score in found], dtype=float)
+
+
+def _day_arrays(customer: Any, score: Any, *, postgres: bool) -> tuple[Any, Any]:
+    """The aggregates of a day's customer ids and scores: the ids as one text (`ID_SEPARATOR` between them); the
+    scores on PostgreSQL as each value's binary form (`float8send`; a null score as NaN) concatenated into one
+    bytea, so 580,000 numbers travel as one buffer per day; on SQLite a JSON array."""
     if not postgres:
-        return func.json_group_array(position), func.json_group_array(score)
-    packed_position = func.int4send(cast(position, Integer))
+        return func.group_concat(customer, ID_SEPARATOR), func.json_group_array(score)
     packed_score = func.float8send(func.coalesce(score, literal("NaN", Float)))
-    empty = literal(b"", LargeBinary)
-    return func.string_agg(packed_position, empty), func.string_agg(packed_score, empty)
+    return func.string_agg(customer, ID_SEPARATOR), func.string_agg(packed_score, literal(b"", LargeBinary))
 
 
 def forget_snapshot_reads(session: Session) -> None:
