@@ -155,7 +155,7 @@ def measure(
     units = _units(windows)
     book = book or read_book(session)
     found.customers = book.customers
-    rows = {cid: n for n, cid in enumerate(found.customers)}
+    rows = book.ledger.index  # each customer's row: its position in `book.customers`
     ledger = book.ledger
     _outcomes(units, ledger, rows, attributions, today)
     # The other customers' units: a pool holds the control windows of every treated unit of its key in the book
@@ -366,7 +366,7 @@ def started_windows(session: Session, customer_ids: set[str] | None) -> list[Win
 def book_windows(session: Session, customer_ids: set[str]) -> list[Window]:
     """`started_windows` of these customers, taken from the book's (read once per session until it writes)."""
     book = read_book(session)
-    eligibility = _book(session, book.customers, {cid: n for n, cid in enumerate(book.customers)})
+    eligibility = _book(session, book.customers, book.ledger.index)
     return [w for w in eligibility.windows if w.customer_id in customer_ids]
 
 
